@@ -1,0 +1,1 @@
+"""The innermost layer: ids, errors and ports. Imports neither Flask nor SQLAlchemy."""

@@ -1,0 +1,102 @@
+"""Errors that are answers.
+
+Every error a user can cause carries a list of `ErrorDetail`s, each pointing (JSON Pointer) at
+what is wrong, so that the CLI prints `file pointer: reason` lines and the API turns the same
+object into an RFC 9457 problem document without translating it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """One thing that is wrong: where (`source` file or object, JSON `pointer`) and why."""
+
+    message: str
+    pointer: str = ""
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = " ".join(part for part in (self.source, self.pointer or "") if part)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class MetacrmError(Exception):
+    """Base of every error metacrm raises on purpose; `status` is its HTTP meaning."""
+
+    status: int = 400
+    title: str = "Bad request"
+
+    def __init__(self, message: str, errors: Iterable[ErrorDetail] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors: tuple[ErrorDetail, ...] = tuple(errors)
+
+    def __str__(self) -> str:
+        if not self.errors:
+            return self.message
+        lines = "\n".join(f"  {detail}" for detail in self.errors)
+        return f"{self.message}\n{lines}"
+
+    def to_problem(self) -> dict[str, object]:
+        """Render as an RFC 9457 problem details document."""
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.message,
+            "errors": [
+                {"pointer": e.pointer, "message": e.message, **({"source": e.source} if e.source else {})}
+                for e in self.errors
+            ],
+        }
+
+
+class MetadataInvalid(MetacrmError):
+    """Metadata documents that do not validate or do not fit together."""
+
+    status = 422
+    title = "Invalid metadata"
+
+
+class ValidationFailed(MetacrmError):
+    """A record payload or a criteria tree that breaks the compiled model's rules."""
+
+    status = 422
+    title = "Validation failed"
+
+
+class NotFound(MetacrmError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(MetacrmError):
+    """The change collides with existing data (a unique value, a restricting reference)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class StaleRecord(MetacrmError):
+    """Optimistic locking: the record changed since the caller read it."""
+
+    status = 412
+    title = "Precondition failed"
+
+
+class DestructiveChangeRefused(MetacrmError):
+    """A migration plan holds destructive operations and was not confirmed."""
+
+    status = 409
+    title = "Destructive change needs confirmation"
+
+
+class MigrationFailed(MetacrmError):
+    """Applying a migration plan failed; nothing of it was applied."""
+
+    status = 409
+    title = "Migration failed"

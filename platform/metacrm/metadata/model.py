@@ -1,0 +1,290 @@
+"""The compiled metadata model: immutable, validated, cross-checked.
+
+Everything above the metadata layer (storage, repository, API, screens) reads these frozen
+dataclasses, never the raw JSON documents. A model is compiled once per metadata version and
+shared by every request of a process, so nothing here may be mutated after compilation:
+mappings are `MappingProxyType`s and sequences are tuples.
+
+Criteria trees (conditions) stay in their JSON form here; they were checked against the model
+when it was compiled, and each interpreter (SQL, Python predicate) parses them on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from types import MappingProxyType
+from typing import Any
+
+Labels = Mapping[str, str]
+"""Translations of one text, keyed by language code (`en`, `ru`, ...)."""
+
+JSON = Any
+"""A value as it came from a JSON document."""
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return EMPTY
+
+SYSTEM_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "owner",
+    "version",
+)
+"""Columns every record table has; no field may take one of these names."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a definition was declared, so later errors can point back at the document."""
+
+    file: str
+    pointer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One value of a picklist or multi-picklist."""
+
+    value: str
+    label: Labels
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """One field of an entity: a typed column (or a few, e.g. money) in the entity's table.
+
+    `options` holds the type-specific settings exactly as declared (`max_length`,
+    `precision`, `scale`, `min`, `max`, `entity`, `on_delete`, `pipeline`, `prefix`,
+    `digits`, `default_region`, `currency`...); `choices` the picklist values;
+    `operators` the criteria operators its type supports, resolved at compile time so that
+    criteria checks do not need the field type registry.
+    """
+
+    name: str
+    type: str
+    label: Labels
+    required: bool = False
+    unique: bool = False
+    indexed: bool = False
+    read_only: bool = False
+    default: JSON = None
+    help: Labels = dc_field(default_factory=_empty)
+    options: Mapping[str, JSON] = dc_field(default_factory=_empty)
+    choices: tuple[Choice, ...] = ()
+    operators: frozenset[str] = frozenset()
+    source: SourceRef = SourceRef("")
+
+    def option(self, key: str, default: JSON = None) -> JSON:
+        return self.options.get(key, default)
+
+    @property
+    def target_entity(self) -> str | None:
+        """The referenced entity of a `reference` field, else None."""
+        value = self.options.get("entity")
+        return value if isinstance(value, str) else None
+
+    @property
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(choice.value for choice in self.choices)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDef:
+    """A declared index over one or more fields of an entity."""
+
+    name: str
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EntityDef:
+    """An object of the CRM (lead, deal, person...): one table, one API resource."""
+
+    name: str
+    label: Labels
+    plural_label: Labels
+    table: str
+    fields: tuple[FieldDef, ...]
+    indexes: tuple[IndexDef, ...] = ()
+    search_fields: tuple[str, ...] = ()
+    title_field: str | None = None
+    description: Labels = dc_field(default_factory=_empty)
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+    _by_name: Mapping[str, FieldDef] = dc_field(default_factory=_empty, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_by_name", MappingProxyType({f.name: f for f in self.fields})
+        )
+
+    def field(self, name: str) -> FieldDef | None:
+        return self._by_name.get(name)
+
+    def has_field(self, name: str) -> bool:
+        return name in self._by_name
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def sortable(self, name: str) -> bool:
+        """A field may be sorted on when an index leads with it (or it is `id`/a timestamp)."""
+        if name in ("id", "created_at", "updated_at"):
+            return True
+        fdef = self._by_name.get(name)
+        if fdef is None:
+            return False
+        if fdef.indexed or fdef.unique:
+            return True
+        return any(index.fields[0] == name for index in self.indexes)
+
+
+@dataclass(frozen=True, slots=True)
+class StateDef:
+    """A pipeline state; `category` is open / won / lost."""
+
+    name: str
+    label: Labels
+    category: str = "open"
+    probability: int | None = None
+    color: str | None = None
+    locked: bool = False
+    unlocked_for: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionDef:
+    """A move between states; guarded by required fields and a criteria condition."""
+
+    name: str
+    label: Labels
+    from_states: tuple[str, ...]
+    to_state: str
+    required_fields: tuple[str, ...] = ()
+    condition: JSON = None
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineDef:
+    name: str
+    label: Labels
+    entity: str
+    states: tuple[StateDef, ...]
+    transitions: tuple[TransitionDef, ...] = ()
+    initial_state: str = ""
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+    def state(self, name: str) -> StateDef | None:
+        return next((s for s in self.states if s.name == name), None)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.states)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPermission:
+    """What one role may do with one entity. Scopes: none / own / team / all."""
+
+    read: str = "none"
+    create: str = "none"
+    update: str = "none"
+    delete: str = "none"
+    export: str = "none"
+    rules: tuple[JSON, ...] = ()
+    fields: Mapping[str, str] = dc_field(default_factory=_empty)
+    """Field security: field name -> `hidden` or `read_only`."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDef:
+    name: str
+    label: Labels
+    entities: Mapping[str, EntityPermission] = dc_field(default_factory=_empty)
+    transitions: Mapping[str, tuple[str, ...]] = dc_field(default_factory=_empty)
+    """Pipeline name -> transition names this role may perform (`*` = all)."""
+    admin: bool = False
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDef:
+    """One action of a trigger; `type` names an entry of the actions registry."""
+
+    type: str
+    params: Mapping[str, JSON] = dc_field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerDef:
+    name: str
+    label: Labels
+    entity: str
+    event: str
+    actions: tuple[ActionDef, ...]
+    condition: JSON = None
+    mode: str = "async"
+    enabled: bool = True
+    options: Mapping[str, JSON] = dc_field(default_factory=_empty)
+    """Event-specific settings: watched fields, from/to states, offsets, cron."""
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewDef:
+    """A list layout (`columns`, default filter and sort) or a form layout (`sections`)."""
+
+    name: str
+    label: Labels
+    entity: str
+    type: str
+    columns: tuple[str, ...] = ()
+    sections: tuple[Mapping[str, JSON], ...] = ()
+    filter: JSON = None
+    sort: tuple[str, ...] = ()
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDef:
+    name: str
+    label: Labels
+    entity: str
+    group_by: tuple[str, ...] = ()
+    metrics: tuple[Mapping[str, JSON], ...] = ()
+    filter: JSON = None
+    chart: str | None = None
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledModel:
+    """The whole CRM as one immutable value; compiled once per metadata version."""
+
+    entities: Mapping[str, EntityDef] = dc_field(default_factory=_empty)
+    pipelines: Mapping[str, PipelineDef] = dc_field(default_factory=_empty)
+    roles: Mapping[str, RoleDef] = dc_field(default_factory=_empty)
+    triggers: Mapping[str, TriggerDef] = dc_field(default_factory=_empty)
+    views: Mapping[str, ViewDef] = dc_field(default_factory=_empty)
+    reports: Mapping[str, ReportDef] = dc_field(default_factory=_empty)
+    checksum: str = ""
+    """Hash of the source documents: equal checksums mean an equal model."""
+
+    def entity(self, name: str) -> EntityDef | None:
+        return self.entities.get(name)
