@@ -43,10 +43,16 @@ class StorageChange(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ColumnSpec:
-    """One physical column a field needs: its name and SQLAlchemy type."""
+    """One physical column a field needs: its name, SQLAlchemy type and foreign key.
+
+    `foreign_key` is "table.column" for reference fields; `ondelete` is the SQL action
+    (RESTRICT, SET NULL, CASCADE).
+    """
 
     name: str
     type: TypeEngine[Any]
+    foreign_key: str | None = None
+    ondelete: str | None = None
 
 
 COMMON_OPERATORS = frozenset({"eq", "ne", "in", "not_in", "is_null"})

@@ -1,0 +1,69 @@
+"""Settings from environment variables: the only module that reads the environment.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| `METACRM_DATABASE_URL` | SQLAlchemy URL (sqlite or postgresql+psycopg) | SQLite file in the instance folder |
+| `METACRM_METADATA_PATH` | pack roots, separated by the OS path separator (`:`) | the repository's `metadata/` |
+| `METACRM_REDIS_URL` | Redis for the job queue; unset = jobs run inline | unset |
+| `METACRM_SECRET_KEY` | signing key for sessions and tokens | generated once, kept in the instance folder |
+| `METACRM_INSTANCE_PATH` | folder for the SQLite file and local state | `./instance` |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout holding `platform/`, `metadata/` and `schemas/` (editable installs)."""
+
+DEFAULT_METADATA_PATH = REPOSITORY_ROOT / "metadata"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    metadata_paths: tuple[Path, ...]
+    redis_url: str | None
+    secret_key: str
+    instance_path: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        instance = Path(env.get("METACRM_INSTANCE_PATH") or "instance").resolve()
+        database_url = env.get("METACRM_DATABASE_URL") or f"sqlite:///{instance / 'metacrm.db'}"
+        raw_paths = env.get("METACRM_METADATA_PATH")
+        paths = (
+            tuple(Path(p).resolve() for p in raw_paths.split(os.pathsep) if p)
+            if raw_paths
+            else (DEFAULT_METADATA_PATH,)
+        )
+        return cls(
+            database_url=database_url,
+            metadata_paths=paths,
+            redis_url=env.get("METACRM_REDIS_URL") or None,
+            secret_key=env.get("METACRM_SECRET_KEY") or "",
+            instance_path=instance,
+        )
+
+    def ensure_instance(self) -> None:
+        """Create the instance folder (for the default SQLite file) when it is used."""
+        if self.database_url.startswith("sqlite:///"):
+            self.instance_path.mkdir(parents=True, exist_ok=True)
+
+    def effective_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the instance folder."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.instance_path / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key

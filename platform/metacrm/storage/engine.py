@@ -1,0 +1,60 @@
+"""Engines for the two supported databases, set up so both behave the same way.
+
+SQLite needs three adjustments to act like the production database where it matters:
+transactional DDL (pysqlite otherwise commits before every DDL statement, so a failing
+migration plan would be half-applied), foreign keys (off by default per connection), and a
+Unicode-aware `lower()` (SQLite's built-in lowers ASCII only, so case-insensitive search on
+Cyrillic text would differ from PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _unicode_upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def is_sqlite(engine: Engine | sa.Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_database_engine(url: str, **options: Any) -> Engine:
+    """Create an engine for `url` (SQLite or PostgreSQL) with metacrm's connection setup."""
+    sa_url = sa.make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        engine = sa.create_engine(sa_url, **options)
+        _configure_sqlite(engine)
+        return engine
+    if sa_url.get_backend_name() != "postgresql":
+        raise ValueError(
+            f"unsupported database {sa_url.get_backend_name()!r}: use sqlite or postgresql"
+        )
+    options.setdefault("pool_pre_ping", True)
+    return sa.create_engine(sa_url, **options)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide where transactions begin (see "begin" below).
+        dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+        dbapi_connection.create_function("upper", 1, _unicode_upper, deterministic=True)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real, isolated database per test (SQLite file or PostgreSQL schema).
+
+The suite runs once per database: `METACRM_TEST_DATABASE_URL` picks it (default SQLite).
+Tests that need a service skip with the reason when it is not reachable — unless
+`METACRM_REQUIRE_SERVICES=1` (set by .ci/run), which turns that skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from metacrm.storage.engine import create_database_engine
+
+POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REQUIRE_SERVICES = os.environ.get("METACRM_REQUIRE_SERVICES") == "1"
+
+
+def service_unavailable(reason: str) -> None:
+    """Skip the test, or fail it when CI forbids skipping for a missing service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """The URL the suite runs against; a fresh SQLite file per test by default."""
+    return os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+def _postgres_schema_engine(url: str, **options: object) -> Iterator[sa.Engine]:
+    admin = create_database_engine(url)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        service_unavailable(f"PostgreSQL not reachable at {url}: {exc.orig}")
+    engine = create_database_engine(
+        url, connect_args={"options": f"-csearch_path={schema}"}, **options
+    )
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """An engine on an empty database: a fresh SQLite file or a fresh PostgreSQL schema."""
+    if database_url.startswith("postgresql"):
+        yield from _postgres_schema_engine(database_url)
+    else:
+        engine = create_database_engine(database_url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine() -> Iterator[sa.Engine]:
+    """A PostgreSQL engine (fresh schema) whatever the suite's database, for PG-only checks."""
+    url = os.environ.get("METACRM_TEST_POSTGRES_URL") or POSTGRES_URL_DEFAULT
+    yield from _postgres_schema_engine(url)
