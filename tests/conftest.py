@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ def database_url(tmp_path: Path) -> str:
     return os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
-def _postgres_schema_engine(url: str, **options: object) -> Iterator[sa.Engine]:
+@contextmanager
+def _postgres_schema(url: str) -> Iterator[str]:
+    """Create a uniquely named schema for one test and drop it (with its tables) afterwards."""
     admin = create_database_engine(url)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
@@ -43,31 +46,46 @@ def _postgres_schema_engine(url: str, **options: object) -> Iterator[sa.Engine]:
     except sa.exc.OperationalError as exc:
         admin.dispose()
         service_unavailable(f"PostgreSQL not reachable at {url}: {exc.orig}")
-    engine = create_database_engine(
-        url, connect_args={"options": f"-csearch_path={schema}"}, **options
-    )
     try:
-        yield engine
+        yield schema
     finally:
-        engine.dispose()
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
 
 
+def schema_url(url: str, schema: str) -> str:
+    """`url` with its connections' search_path set to `schema`."""
+    return (
+        sa.make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+
+
 @pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
+def isolated_database_url(database_url: str) -> Iterator[str]:
+    """The URL of an empty database, for code that builds its own engine (CLI, services)."""
+    if not database_url.startswith("postgresql"):
+        yield database_url
+        return
+    with _postgres_schema(database_url) as schema:
+        yield schema_url(database_url, schema)
+
+
+@pytest.fixture
+def engine(isolated_database_url: str) -> Iterator[sa.Engine]:
     """An engine on an empty database: a fresh SQLite file or a fresh PostgreSQL schema."""
-    if database_url.startswith("postgresql"):
-        yield from _postgres_schema_engine(database_url)
-    else:
-        engine = create_database_engine(database_url)
-        yield engine
-        engine.dispose()
+    engine = create_database_engine(isolated_database_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
 def postgres_engine() -> Iterator[sa.Engine]:
     """A PostgreSQL engine (fresh schema) whatever the suite's database, for PG-only checks."""
     url = os.environ.get("METACRM_TEST_POSTGRES_URL") or POSTGRES_URL_DEFAULT
-    yield from _postgres_schema_engine(url)
+    with _postgres_schema(url) as schema:
+        engine = create_database_engine(schema_url(url, schema))
+        yield engine
+        engine.dispose()
