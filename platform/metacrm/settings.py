@@ -1,12 +1,12 @@
 """Settings from environment variables: the only module that reads the environment.
 
-| variable | meaning | default |
-| --- | --- | --- |
-| `METACRM_DATABASE_URL` | SQLAlchemy URL (sqlite or postgresql+psycopg) | SQLite file in the instance folder |
-| `METACRM_METADATA_PATH` | pack roots, separated by the OS path separator (`:`) | the repository's `metadata/` |
-| `METACRM_REDIS_URL` | Redis for the job queue; unset = jobs run inline | unset |
-| `METACRM_SECRET_KEY` | signing key for sessions and tokens | generated once, kept in the instance folder |
-| `METACRM_INSTANCE_PATH` | folder for the SQLite file and local state | `./instance` |
+- `METACRM_DATABASE_URL`: SQLAlchemy URL (sqlite or postgresql+psycopg); default a SQLite
+  file in the instance folder.
+- `METACRM_METADATA_PATH`: pack roots separated by `:`; default the repository's `metadata/`.
+- `METACRM_REDIS_URL`: Redis for the job queue; unset = jobs run inline.
+- `METACRM_SECRET_KEY`: signing key for sessions and tokens; default generated once and kept
+  in the instance folder.
+- `METACRM_INSTANCE_PATH`: folder for the SQLite file and local state; default `./instance`.
 """
 
 from __future__ import annotations

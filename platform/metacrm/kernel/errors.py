@@ -48,11 +48,15 @@ class MetacrmError(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.message,
-            "errors": [
-                {"pointer": e.pointer, "message": e.message, **({"source": e.source} if e.source else {})}
-                for e in self.errors
-            ],
+            "errors": [_problem_entry(e) for e in self.errors],
         }
+
+
+def _problem_entry(detail: ErrorDetail) -> dict[str, str]:
+    entry = {"pointer": detail.pointer, "message": detail.message}
+    if detail.source:
+        entry["source"] = detail.source
+    return entry
 
 
 class MetadataInvalid(MetacrmError):

@@ -15,13 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-
-def _unicode_lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _unicode_upper(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else value
+from metacrm.criteria.casefold import sql_lower
 
 
 def is_sqlite(engine: Engine | sa.Connection) -> bool:
@@ -49,8 +43,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide where transactions begin (see "begin" below).
         dbapi_connection.isolation_level = None
-        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
-        dbapi_connection.create_function("upper", 1, _unicode_upper, deterministic=True)
+        # Fold case exactly as PostgreSQL does, so ILIKE filters agree (criteria.casefold).
+        dbapi_connection.create_function("lower", 1, sql_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -1,0 +1,1 @@
+"""Services: use cases above storage (metadata versions, records...); they never import Flask."""
