@@ -1,0 +1,1 @@
+"""The `metacrm` command line."""

@@ -1,0 +1,145 @@
+"""The `metacrm` command: set up the database and manage metadata from a shell.
+
+Every user-caused error is printed as `file pointer: reason` lines on stderr and ends the
+command with exit code 1; nothing is applied in that case.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from metacrm.cli.bootstrap import open_runtime
+from metacrm.fieldtypes import FieldTypeRegistry, default_registry
+from metacrm.kernel.errors import DestructiveChangeRefused, MetacrmError
+from metacrm.metadata.compiler import load_model
+from metacrm.metadata.documents import Document
+from metacrm.metadata.loader import read_documents
+from metacrm.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Turn a MetacrmError into readable lines on stderr and exit code 1."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DestructiveChangeRefused as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            for detail in exc.errors:
+                click.echo(f"  {detail}", err=True)
+            click.echo("Nothing was applied. Re-run with --confirm-destructive to apply;", err=True)
+            click.echo("the data of dropped or changed fields is archived, not deleted.", err=True)
+            sys.exit(1)
+        except MetacrmError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            for detail in exc.errors:
+                click.echo(f"  {detail}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(package_name="metacrm")
+def main() -> None:
+    """metacrm: a metadata-driven CRM. Settings come from METACRM_* environment variables."""
+
+
+@main.command()
+@click.option("--comment", default="metacrm init", show_default=True)
+@reports_errors
+def init(comment: str) -> None:
+    """Create or upgrade the database and apply the metadata packs."""
+    with open_runtime() as runtime:
+        runtime.metadata.initialize()
+        applied = runtime.metadata.apply(
+            pack_documents(runtime.settings.metadata_paths, runtime.registry),
+            author="cli",
+            comment=comment,
+        )
+        where = runtime.settings.database_url.split("@")[-1]
+    if applied is None:
+        click.echo(f"Database {where} is up to date.")
+    else:
+        click.echo(f"Database {where} is at metadata version {applied.number}.")
+
+
+@main.group()
+def metadata() -> None:
+    """Validate, plan, apply and list metadata versions."""
+
+
+@metadata.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@reports_errors
+def validate(paths: Sequence[Path]) -> None:
+    """Check metadata packs (default: METACRM_METADATA_PATH) and list every error."""
+    roots = tuple(paths) or Settings.from_env().metadata_paths
+    model = load_model(roots, default_registry())
+    click.echo(
+        f"OK: {len(model.entities)} entities, "
+        f"{len(model.pipelines)} pipelines, {len(model.roles)} roles, "
+        f"{len(model.triggers)} triggers, {len(model.views)} views, "
+        f"{len(model.reports)} reports."
+    )
+
+
+@metadata.command()
+@reports_errors
+def plan() -> None:
+    """Print what applying the metadata packs would change in the database."""
+    with open_runtime() as runtime:
+        runtime.metadata.initialize()
+        report = runtime.metadata.plan(
+            pack_documents(runtime.settings.metadata_paths, runtime.registry)
+        )
+    click.echo(report.describe())
+
+
+@metadata.command()
+@click.option("--confirm-destructive", is_flag=True, help="Allow dropping or changing fields.")
+@click.option("--comment", default=None, help="Why this version was applied.")
+@reports_errors
+def apply(confirm_destructive: bool, comment: str | None) -> None:
+    """Apply the metadata packs: migrate the tables and record a new version."""
+    with open_runtime() as runtime:
+        runtime.metadata.initialize()
+        documents = pack_documents(runtime.settings.metadata_paths, runtime.registry)
+        applied = runtime.metadata.apply(
+            documents, author="cli", comment=comment, confirm_destructive=confirm_destructive
+        )
+    if applied is None:
+        click.echo("Nothing to apply: the database already has this metadata.")
+        return
+    click.echo(applied.describe())
+
+
+@metadata.command()
+@reports_errors
+def history() -> None:
+    """List the applied metadata versions, newest first."""
+    with open_runtime() as runtime:
+        runtime.metadata.initialize()
+        versions = runtime.metadata.history()
+    if not versions:
+        click.echo("No metadata version applied yet: run `metacrm init`.")
+    for version in versions:
+        click.echo(version.describe())
+
+
+def pack_documents(paths: Sequence[Path], registry: FieldTypeRegistry) -> list[Document]:
+    """The documents of the packs under `paths`; when any file is broken, MetadataInvalid
+    lists the problems of every file at once (load_model), not just the unreadable ones."""
+    documents, errors = read_documents(paths)
+    if errors:
+        load_model(paths, registry)
+    return documents

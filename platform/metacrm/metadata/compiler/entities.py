@@ -1,0 +1,172 @@
+"""Compile entity documents: fields (names, types, options, defaults), indexes, search.
+
+Checks that need only the entity itself happen here; references to other documents
+(referenced entities, pipelines of state fields) are checked in `checks.py` once every
+document has been built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from metacrm.metadata.compiler.context import CompileContext, Reporter, suggestion
+from metacrm.metadata.compiler.freeze import freeze, labels, names
+from metacrm.metadata.compiler.names import field_name_problem, physical_columns
+from metacrm.metadata.documents import Document
+from metacrm.metadata.model import EMPTY, Choice, EntityDef, FieldDef, IndexDef, SourceRef
+
+COMMON_FIELD_KEYS = frozenset(
+    {"name", "type", "label", "help", "required", "unique", "indexed", "read_only", "default"}
+)
+"""Keys every field may have; every other key is a type-specific option."""
+
+TABLE_PREFIX = "crm_"
+
+
+def build_entity(document: Document, context: CompileContext) -> EntityDef:
+    """The EntityDef of one entity document; problems go to the context's errors."""
+    body = document.body
+    report = context.reporter(document.source)
+    fields = _build_fields(body.get("fields", ()), context, report)
+    entity = EntityDef(
+        name=document.name,
+        label=labels(body.get("label")),
+        plural_label=labels(body.get("plural_label") or body.get("label")),
+        table=TABLE_PREFIX + document.name,
+        fields=tuple(fields),
+        indexes=tuple(_build_indexes(body.get("indexes", ()))),
+        search_fields=names(body.get("search_fields")),
+        title_field=body.get("title_field"),
+        description=labels(body.get("description")),
+        pack=document.pack,
+        source=SourceRef(document.source),
+    )
+    _check_indexes(entity, report)
+    _check_search(entity, context, report)
+    return entity
+
+
+def _build_fields(
+    raw_fields: Any, context: CompileContext, report: Reporter
+) -> list[FieldDef]:
+    fields: list[FieldDef] = []
+    pointers: dict[str, str] = {}
+    column_owner: dict[str, str] = {}
+    for index, raw in enumerate(raw_fields):
+        pointer = f"/fields/{index}"
+        fdef = build_field(raw, pointer, report.source, context)
+        if fdef.name in pointers:
+            report.error(f"duplicate field name '{fdef.name}' (first declared at "
+                         f"{pointers[fdef.name]})", f"{pointer}/name")
+            continue
+        pointers[fdef.name] = pointer
+        problem = field_name_problem(fdef.name)
+        if problem:
+            report.error(problem, f"{pointer}/name")
+        for column in physical_columns(fdef):
+            owner = column_owner.setdefault(column, fdef.name)
+            if owner != fdef.name:
+                report.error(f"field '{fdef.name}' needs the column '{column}', which field "
+                             f"'{owner}' already uses", f"{pointer}/name")
+        _check_type(fdef, raw, pointer, context, report)
+        fields.append(fdef)
+    return fields
+
+
+def build_field(raw: Mapping[str, Any], pointer: str, source: str,
+                context: CompileContext) -> FieldDef:
+    """A FieldDef from its JSON; the type's operators are resolved here."""
+    type_name = str(raw["type"])
+    options = {
+        key: freeze(value)
+        for key, value in raw.items()
+        if key not in COMMON_FIELD_KEYS and key != "choices"
+    }
+    known_type = context.catalog.has_type(type_name)
+    return FieldDef(
+        name=str(raw["name"]),
+        type=type_name,
+        label=labels(raw.get("label")),
+        required=bool(raw.get("required", False)),
+        unique=bool(raw.get("unique", False)),
+        indexed=bool(raw.get("indexed", False)),
+        read_only=bool(raw.get("read_only", False)),
+        default=raw.get("default"),
+        help=labels(raw.get("help")),
+        options=MappingProxyType(options) if options else EMPTY,
+        choices=tuple(
+            Choice(str(choice["value"]), labels(choice.get("label")))
+            for choice in raw.get("choices", ())
+        ),
+        operators=context.catalog.operators(type_name) if known_type else frozenset(),
+        source=SourceRef(source, pointer),
+    )
+
+
+def _check_type(
+    fdef: FieldDef, raw: Mapping[str, Any], pointer: str, context: CompileContext,
+    report: Reporter,
+) -> None:
+    catalog = context.catalog
+    if not catalog.has_type(fdef.type):
+        known = getattr(catalog, "names", None)
+        hint = suggestion(fdef.type, known()) if callable(known) else ""
+        report.error(f"unknown field type '{fdef.type}'{hint}", f"{pointer}/type")
+        return
+    count = len(report.errors)
+    seen: dict[str, int] = {}
+    for index, choice in enumerate(fdef.choices):
+        if choice.value in seen:
+            report.error(f"duplicate choice value '{choice.value}'",
+                         f"{pointer}/choices/{index}/value")
+        seen.setdefault(choice.value, index)
+    for option, reason in catalog.option_errors(fdef):
+        where = f"{pointer}/{option}" if option in raw else pointer
+        report.error(reason, where)
+    if len(report.errors) > count or fdef.default is None or fdef.type == "state":
+        return
+    if isinstance(fdef.default, str) and fdef.default.startswith("$"):
+        return  # a variable ("$now", "$today"): its type resolves it when a record is made
+    # Field types check their default in option_errors; this catches types that do not.
+    # A list default (multi-picklist) is checked item by item, as criteria compare items.
+    values = fdef.default if isinstance(fdef.default, list) else [fdef.default]
+    try:
+        for value in values:
+            catalog.coerce(fdef, value)
+    except (ValueError, TypeError) as exc:
+        report.error(f"the default does not fit the field: {exc}", f"{pointer}/default")
+
+
+def _build_indexes(raw_indexes: Any) -> list[IndexDef]:
+    return [
+        IndexDef(name=str(raw["name"]), fields=names(raw["fields"]),
+                 unique=bool(raw.get("unique", False)))
+        for raw in raw_indexes
+    ]
+
+
+def _check_indexes(entity: EntityDef, report: Reporter) -> None:
+    seen: dict[str, int] = {}
+    for position, index in enumerate(entity.indexes):
+        pointer = f"/indexes/{position}"
+        if index.name in seen:
+            report.error(f"duplicate index name '{index.name}'", f"{pointer}/name")
+        seen.setdefault(index.name, position)
+        for number, name in enumerate(index.fields):
+            if not entity.has_field(name):
+                report.error(f"unknown field '{name}' of entity '{entity.name}'"
+                             + suggestion(name, entity.field_names), f"{pointer}/fields/{number}")
+
+
+def _check_search(entity: EntityDef, context: CompileContext, report: Reporter) -> None:
+    for number, name in enumerate(entity.search_fields):
+        pointer = f"/search_fields/{number}"
+        if context.check_field(entity, name, report, pointer):
+            fdef = entity.field(name)
+            if fdef is not None and fdef.operators and "contains" not in fdef.operators:
+                report.error(f"field '{name}' ({fdef.type}) cannot be searched: its type has "
+                             "no 'contains' operator", pointer)
+    if entity.title_field is not None:
+        context.check_field(entity, entity.title_field, report, "/title_field")

@@ -1,0 +1,35 @@
+"""Metadata documents as they come out of the loader: validated JSON, not yet compiled.
+
+A document is one JSON file of a pack. Documents are what the metadata store keeps per
+version and what the compiler turns into the immutable `CompiledModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+KINDS: tuple[str, ...] = ("entity", "pipeline", "role", "trigger", "view", "report")
+"""Every document kind; each has its schema `schemas/<kind>.schema.json`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One metadata document: its kind and name, its JSON body, where it came from.
+
+    `source` is the file path (or another label for documents that did not come from a file,
+    such as a metadata version stored in the database); `pack` is the pack (folder) name.
+    """
+
+    kind: str
+    name: str
+    body: Mapping[str, Any]
+    source: str
+    pack: str
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], *, source: str, pack: str) -> Document:
+        """A document from a body that carries its own `kind` and `name`."""
+        return cls(kind=str(body["kind"]), name=str(body["name"]), body=body, source=source,
+                   pack=pack)
