@@ -1,0 +1,137 @@
+"""Pages of records: criteria, sort and keyset pagination compiled into one SELECT.
+
+The read side of the repository. A query is the criteria tree compiled to SQL (the same
+language saved views, permission rules and reports use), ANDed with the keyset condition of
+the cursor, ordered by the sort keys with `id` last, limited to one more row than the page
+so the next cursor is only handed out when there is a next page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from metacrm.criteria.context import CriteriaContext
+from metacrm.criteria.sql import compile_sql
+from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.storage import keyset
+from metacrm.storage.record_codec import EntityCodec, FieldSlot, Record
+
+MAX_LIMIT = 500
+SORT_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a query; `next_cursor` fetches the following page (None: last page)."""
+
+    records: list[Record]
+    next_cursor: str | None
+
+
+class RecordQueries:
+    """Builds and runs page queries; caches parsed sort specs (they repeat: list views)."""
+
+    def __init__(self, registry: FieldTypeRegistry) -> None:
+        self.registry = registry
+        self._sorts: dict[tuple[str, tuple[Any, ...]], tuple[keyset.SortKey, ...]] = {}
+
+    def sort_keys(self, codec: EntityCodec, sort: Sequence[str]) -> tuple[keyset.SortKey, ...]:
+        """The parsed sort: ValidationFailed (`/sort/<i>`) for bad items."""
+        try:
+            cache_key: tuple[str, tuple[Any, ...]] | None = (codec.entity.name, tuple(sort))
+            cached = self._sorts.get(cache_key) if cache_key else None
+        except TypeError:  # not a list, or unhashable items: let parse_sort report them
+            cache_key, cached = None, None
+        if cached is not None:
+            return cached
+        keys = keyset.parse_sort(codec.entity, codec.table, self.registry, sort)
+        if cache_key is not None:
+            if len(self._sorts) >= SORT_CACHE_SIZE:
+                self._sorts.clear()
+            self._sorts[cache_key] = keys
+        return keys
+
+    def criteria_condition(
+        self, codec: EntityCodec, criteria: Any, context: CriteriaContext | None
+    ) -> sa.ColumnElement[bool]:
+        """The SQL condition of a criteria tree; ValidationFailed (`/criteria/...`) if bad."""
+        try:
+            return compile_sql(criteria, codec.entity, codec.table, self.registry,
+                               context if context is not None else CriteriaContext())
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, [
+                ErrorDetail(e.message, f"/criteria{e.pointer}", e.source) for e in exc.errors
+            ]) from exc
+
+    def page(
+        self,
+        conn: sa.Connection,
+        codec: EntityCodec,
+        *,
+        criteria: Any,
+        context: CriteriaContext | None,
+        sort: Sequence[str],
+        limit: int,
+        cursor: str | None,
+        fields: Sequence[str] | None,
+        read: Callable[[Mapping[Any, Any]], Record] | None = None,
+    ) -> Page:
+        """One page; `read` is the entity's full-record reader when `fields` is None."""
+        entity = codec.entity.name
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+            raise ValidationFailed(
+                "invalid limit",
+                [ErrorDetail(f"must be a whole number from 1 to {MAX_LIMIT}", "/limit")],
+            )
+        keys = self.sort_keys(codec, sort)
+        slots = codec.select_fields(fields)
+        if read is None or fields is not None:
+            read = codec.reader(slots)
+        statement, key_names = _select(codec, slots, keys)
+        if criteria is not None:
+            statement = statement.where(self.criteria_condition(codec, criteria, context))
+        if cursor is not None:
+            values = keyset.decode_cursor(cursor, entity, keys)
+            statement = statement.where(keyset.after_condition(keys, values))
+        statement = statement.order_by(*keyset.order_by(keys)).limit(limit + 1)
+        try:
+            rows = conn.execute(statement).mappings().all()
+        except sa.exc.StatementError as exc:
+            if cursor is None or isinstance(exc, sa.exc.DBAPIError):
+                raise
+            # a cursor value the column type cannot bind (a forged cursor)
+            raise keyset.cursor_error("is not a valid cursor") from exc
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = keyset.encode_cursor(entity, keys, [last[n] for n in key_names])
+        return Page([read(row) for row in rows], next_cursor)
+
+
+def _select(
+    codec: EntityCodec, slots: Sequence[FieldSlot], keys: Sequence[keyset.SortKey]
+) -> tuple[sa.Select[Any], list[str]]:
+    """SELECT of the wanted columns plus any sort expression not among them."""
+    columns = codec.columns_of(slots)
+    selected = {column.name for column in columns}
+    extra: list[sa.ColumnElement[Any]] = []
+    key_names: list[str] = []
+    for index, key in enumerate(keys):
+        expression = key.expression
+        if (
+            isinstance(expression, sa.Column)
+            and expression.table is codec.table
+            and expression.name in selected
+        ):
+            key_names.append(expression.name)
+        else:
+            label = f"_sort_{index}"
+            extra.append(expression.label(label))
+            key_names.append(label)
+    return sa.select(*columns, *extra), key_names
