@@ -73,6 +73,20 @@ class ValidationFailed(MetacrmError):
     title = "Validation failed"
 
 
+class Unauthenticated(MetacrmError):
+    """No valid credentials came with a request that needs them."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(MetacrmError):
+    """The caller is known but their roles do not allow this operation or field."""
+
+    status = 403
+    title = "Forbidden"
+
+
 class NotFound(MetacrmError):
     status = 404
     title = "Not found"
