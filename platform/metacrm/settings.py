@@ -7,6 +7,11 @@
 - `METACRM_SECRET_KEY`: signing key for sessions and tokens; default generated once and kept
   in the instance folder.
 - `METACRM_INSTANCE_PATH`: folder for the SQLite file and local state; default `./instance`.
+- `METACRM_RATE_LIMIT`: requests each user, personal token or (anonymous) address may make
+  to the web app, in Flask-Limiter notation (`600 per minute`, `10/second;1000/hour`);
+  counted in Redis when `METACRM_REDIS_URL` is set, in process memory otherwise.
+- `METACRM_ADMIN_USER` / `METACRM_ADMIN_PASSWORD`: read by `metacrm init` only, which
+  creates this first admin user when it does not exist yet.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 """The checkout holding `platform/`, `metadata/` and `schemas/` (editable installs)."""
 
 DEFAULT_METADATA_PATH = REPOSITORY_ROOT / "metadata"
+
+DEFAULT_RATE_LIMIT = "600 per minute"
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class Settings:
     redis_url: str | None
     secret_key: str
     instance_path: Path
+    rate_limit: str = DEFAULT_RATE_LIMIT
+    admin_user: str | None = None
+    admin_password: str | None = dataclass_field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -48,6 +59,9 @@ class Settings:
             redis_url=env.get("METACRM_REDIS_URL") or None,
             secret_key=env.get("METACRM_SECRET_KEY") or "",
             instance_path=instance,
+            rate_limit=env.get("METACRM_RATE_LIMIT") or DEFAULT_RATE_LIMIT,
+            admin_user=env.get("METACRM_ADMIN_USER") or None,
+            admin_password=env.get("METACRM_ADMIN_PASSWORD") or None,
         )
 
     def ensure_instance(self) -> None:

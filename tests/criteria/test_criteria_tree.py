@@ -327,3 +327,13 @@ def test_any_json_gets_errors_or_a_bound_tree(
             bind_criteria(tree, deal, registry)
     else:
         bind_criteria(tree, deal, registry)
+
+
+def test_text_match_value_with_nul_is_refused_with_its_pointer(
+    deal: EntityDef, registry: FieldTypeRegistry
+) -> None:
+    tree = {"and": [{"field": "title", "op": "contains", "value": "a\x00b"}]}
+    errors = check_criteria(tree, deal, registry)
+    assert [(e.pointer, e.message) for e in errors] == [
+        ("/and/0/value", "must not contain NUL characters")
+    ]

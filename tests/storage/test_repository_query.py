@@ -201,6 +201,7 @@ def test_a_cursor_that_is_not_ours_is_refused(env: Env) -> None:
         )
         forgeries = [dict(payload, v=[value, payload["v"][1]]) for value in bad_values]
         forgeries += [dict(payload, e="other"), dict(payload, f=2), dict(payload, v=[1])]
+        forgeries.append(dict(payload, v=[payload["v"][0], "id\x00with NUL"]))
         forged = [base64.urlsafe_b64encode(json.dumps(f).encode()).decode() for f in forgeries]
         for bad in ("garbage!", "", "eyJ4IjogMX0", cursor[:-3], *forged):
             with pytest.raises(ValidationFailed) as failure:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from metacrm.cli.bootstrap import open_runtime
+from metacrm.cli.users import ensure_first_admin, serve, user
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.kernel.errors import DestructiveChangeRefused, MetacrmError
 from metacrm.metadata.compiler import load_model
@@ -58,7 +59,8 @@ def main() -> None:
 @click.option("--comment", default="metacrm init", show_default=True)
 @reports_errors
 def init(comment: str) -> None:
-    """Create or upgrade the database and apply the metadata packs."""
+    """Create or upgrade the database and apply the metadata packs; create the first admin
+    from METACRM_ADMIN_USER / METACRM_ADMIN_PASSWORD when they are set."""
     with open_runtime() as runtime:
         runtime.metadata.initialize()
         applied = runtime.metadata.apply(
@@ -71,6 +73,13 @@ def init(comment: str) -> None:
         click.echo(f"Database {where} is up to date.")
     else:
         click.echo(f"Database {where} is at metadata version {applied.number}.")
+    admin = ensure_first_admin(runtime.settings)
+    if admin is not None:
+        click.echo(admin)
+
+
+main.add_command(user)
+main.add_command(serve)
 
 
 @main.group()

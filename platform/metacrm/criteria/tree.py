@@ -280,6 +280,10 @@ class _Binder:
         if op in TEXT_MATCH_OPERATORS and field.type != "multi_picklist":
             if not isinstance(value, str):
                 self.error("must be a string", pointer)
+            elif "\x00" in value:
+                # No text column can hold NUL (PostgreSQL refuses it), so nothing matches
+                # and saying so beats a database error.
+                self.error("must not contain NUL characters", pointer)
             return value
         if op in LIST_OPERATORS:
             if value == "$team":

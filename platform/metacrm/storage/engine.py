@@ -4,7 +4,7 @@ SQLite needs three adjustments to act like the production database where it matt
 transactional DDL (pysqlite otherwise commits before every DDL statement, so a failing
 migration plan would be half-applied), foreign keys (off by default per connection), and a
 Unicode-aware `lower()` (SQLite's built-in lowers ASCII only, so case-insensitive search on
-Cyrillic text would differ from PostgreSQL).
+Cyrillic text would differ from PostgreSQL). File databases also run in WAL mode.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.create_function("lower", 1, sql_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL: readers do not block the writer (a web process reads while another writes);
+        # synchronous=NORMAL is WAL's documented durable-enough setting (a commit survives
+        # a process crash; only an OS crash may lose the last commits) and saves an fsync
+        # per commit. A no-op for in-memory databases.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -293,6 +293,8 @@ def _fits(key: SortKey, value: Any) -> bool:
         return False  # exact decimals have at most 18 digits
     if isinstance(value, float) and not math.isfinite(value):
         return False
+    if isinstance(value, str) and "\x00" in value:
+        return False  # no text column holds NUL: only a forged cursor carries one
     expected = key.value_type
     if expected is None:
         return True

@@ -8,11 +8,15 @@ so the next cursor is only handed out when there is a next page.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from metacrm.criteria.context import CriteriaContext
 from metacrm.criteria.sql import compile_sql
@@ -23,6 +27,8 @@ from metacrm.storage.record_codec import EntityCodec, FieldSlot, Record
 
 MAX_LIMIT = 500
 SORT_CACHE_SIZE = 256
+EXACT_COUNT_LIMIT = 1000
+"""Counts are exact up to this many records; above, an estimate (flagged as one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,20 @@ class Page:
 
     records: list[Record]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCount:
+    """How many records match: exact up to `EXACT_COUNT_LIMIT`, else `estimate` is True.
+
+    Exact counts over big tables are what makes list views slow, so the count stops at
+    the limit (`count(*)` over a `LIMIT limit + 1` subquery). Beyond it PostgreSQL answers
+    with the planner's estimate (`reltuples` when unfiltered, else `EXPLAIN`); SQLite has
+    no estimate and answers `limit + 1` (meaning "more than the limit").
+    """
+
+    value: int
+    estimate: bool
 
 
 class RecordQueries:
@@ -80,8 +100,10 @@ class RecordQueries:
         cursor: str | None,
         fields: Sequence[str] | None,
         read: Callable[[Mapping[Any, Any]], Record] | None = None,
+        where: sa.ColumnElement[bool] | None = None,
     ) -> Page:
-        """One page; `read` is the entity's full-record reader when `fields` is None."""
+        """One page; `read` is the entity's full-record reader when `fields` is None;
+        `where` is an extra condition ANDed in (the caller's access scope)."""
         entity = codec.entity.name
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
             raise ValidationFailed(
@@ -95,6 +117,8 @@ class RecordQueries:
         statement, key_names = _select(codec, slots, keys)
         if criteria is not None:
             statement = statement.where(self.criteria_condition(codec, criteria, context))
+        if where is not None:
+            statement = statement.where(where)
         if cursor is not None:
             values = keyset.decode_cursor(cursor, entity, keys)
             statement = statement.where(keyset.after_condition(keys, values))
@@ -112,6 +136,66 @@ class RecordQueries:
             last = rows[-1]
             next_cursor = keyset.encode_cursor(entity, keys, [last[n] for n in key_names])
         return Page([read(row) for row in rows], next_cursor)
+
+    def count(
+        self,
+        conn: sa.Connection,
+        codec: EntityCodec,
+        *,
+        criteria: Any,
+        context: CriteriaContext | None,
+        where: sa.ColumnElement[bool] | None,
+        exact_up_to: int = EXACT_COUNT_LIMIT,
+    ) -> RecordCount:
+        """How many records match `criteria` AND `where` (see `RecordCount`)."""
+        table = codec.table
+        matching = sa.select(table.c.id)
+        if criteria is not None:
+            matching = matching.where(self.criteria_condition(codec, criteria, context))
+        if where is not None:
+            matching = matching.where(where)
+        capped = matching.limit(exact_up_to + 1).subquery("capped")
+        exact = int(conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one())
+        if exact <= exact_up_to:
+            return RecordCount(exact, False)
+        if conn.dialect.name != "postgresql":
+            return RecordCount(exact_up_to + 1, True)
+        filtered = criteria is not None or where is not None
+        estimate = _planner_rows(conn, matching) if filtered else _table_rows(conn, table)
+        return RecordCount(max(exact_up_to + 1, estimate), True)
+
+
+class _Explain(Executable, ClauseElement):
+    """`EXPLAIN (FORMAT JSON) <select>` with the select's parameters bound as usual."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def _planner_rows(conn: sa.Connection, statement: sa.Select[Any]) -> int:
+    """The PostgreSQL planner's row estimate for `statement`."""
+    plan = conn.execute(_Explain(statement)).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _table_rows(conn: sa.Connection, table: sa.Table) -> int:
+    """PostgreSQL's row count estimate of a whole table (statistics; -1 before ANALYZE)."""
+    rows = conn.execute(
+        sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
+        {"name": table.name},
+    ).scalar()
+    if rows is None or rows < 0:
+        return _planner_rows(conn, sa.select(table.c.id))
+    return int(rows)
 
 
 def _select(

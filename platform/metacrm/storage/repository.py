@@ -31,7 +31,7 @@ from metacrm.storage import keyset
 from metacrm.storage.auto_numbers import assign_numbers
 from metacrm.storage.record_codec import EntityCodec, Record
 from metacrm.storage.record_integrity import IntegrityTranslator
-from metacrm.storage.record_query import Page, RecordQueries
+from metacrm.storage.record_query import EXACT_COUNT_LIMIT, Page, RecordCount, RecordQueries
 from metacrm.storage.record_references import (
     DeletePlanner,
     inbound_references,
@@ -153,12 +153,17 @@ class RecordRepository:
         actor: str | None = None,
         owner: str | None = None,
         trusted: bool = False,
+        owners: Sequence[str | None] | None = None,
     ) -> list[Record]:
         """Create many records with one `executemany` (imports, bulk operations).
 
         All or nothing: any invalid row fails the batch; pointers are `/<row index>/<field>`.
+        `owners` (one per row) overrides `owner` row by row.
         """
-        return self._insert(conn, entity, rows, actor, owner, trusted, many=True)
+        if owners is not None and len(owners) != len(rows):
+            raise ValueError("owners must hold one owner per row")
+        return self._insert(conn, entity, rows, actor, owner, trusted, many=True,
+                            owners=owners)
 
     def _insert(
         self,
@@ -170,6 +175,7 @@ class RecordRepository:
         trusted: bool,
         *,
         many: bool,
+        owners: Sequence[str | None] | None = None,
     ) -> list[Record]:
         codec = self._codec(entity)
         if isinstance(rows, Mapping | str) or not isinstance(rows, Sequence):
@@ -199,14 +205,14 @@ class RecordRepository:
         storage_rows: list[dict[str, Any]] = []
         results: list[Record] = []
         to_row = codec.to_row
-        for record in records:
+        for index, record in enumerate(records):
             system: dict[str, Any] = {
                 "id": new_id(),
                 "created_at": now,
                 "created_by": actor,
                 "updated_at": now,
                 "updated_by": actor,
-                "owner": owner_value,
+                "owner": owner_value if owners is None else owners[index],
                 "version": 1,
             }
             storage_rows.append(to_row(record, dict(system)))
@@ -326,12 +332,19 @@ class RecordRepository:
 
     # --- reads -------------------------------------------------------------------------
 
-    def get(self, conn: sa.Connection, entity: str, record_id: str) -> Record | None:
-        """The record with this id, or None."""
+    def get(
+        self, conn: sa.Connection, entity: str, record_id: str, *, for_update: bool = False
+    ) -> Record | None:
+        """The record with this id, or None. `for_update` locks the row until the end of
+        the transaction (PostgreSQL; SQLite locks the database when the transaction
+        writes), so a check made on it still holds when the caller writes."""
         self._codec(entity)
         if not isinstance(record_id, str):
             return None
-        row = conn.execute(self._gets[entity], {"id": record_id}).mappings().first()
+        statement = self._gets[entity]
+        if for_update:
+            statement = statement.with_for_update()
+        row = conn.execute(statement, {"id": record_id}).mappings().first()
         return None if row is None else self._readers[entity](row)
 
     def sort_keys(self, entity: str, sort: Sequence[str]) -> tuple[keyset.SortKey, ...]:
@@ -355,17 +368,37 @@ class RecordRepository:
         limit: int = 50,
         cursor: str | None = None,
         fields: Sequence[str] | None = None,
+        where: sa.ColumnElement[bool] | None = None,
     ) -> Page:
         """One page of the records matching `criteria`, ordered by `sort` then `id`.
 
         `sort` items are field names, `-` for descending; only sortable fields (indexed or
         unique, `id`, `created_at`, `updated_at`). Pass the previous page's `next_cursor` to
         get the next page (same sort). `limit` is 1..500. `fields` limits the fields
-        returned; the system columns always come back.
+        returned; the system columns always come back. `where` is an extra SQL condition
+        on the entity's table, ANDed in (the access layer's scope).
         """
         codec = self._codec(entity)
         read = self._readers[entity] if fields is None else None
         return self._queries.page(
             conn, codec, criteria=criteria, context=context, sort=sort, limit=limit,
-            cursor=cursor, fields=fields, read=read,
+            cursor=cursor, fields=fields, read=read, where=where,
         )
+
+    def count(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        *,
+        criteria: Any = None,
+        context: CriteriaContext | None = None,
+        where: sa.ColumnElement[bool] | None = None,
+        exact_up_to: int = EXACT_COUNT_LIMIT,
+    ) -> RecordCount:
+        """How many records match: exact up to `exact_up_to`, else a flagged estimate."""
+        return self._queries.count(conn, self._codec(entity), criteria=criteria,
+                                   context=context, where=where, exact_up_to=exact_up_to)
+
+    def table(self, entity: str) -> sa.Table:
+        """The entity's table, for conditions the caller passes back as `where`."""
+        return self._codec(entity).table

@@ -5,11 +5,23 @@
   compare it with the version they compiled to notice changes cheaply.
 * `metacrm_sequences` — counters behind auto-number fields, one row per entity field.
 * `metacrm_archive` — where destructive changes put data: archived columns and tables.
+* `metacrm_teams`, `metacrm_team_members` — the team hierarchy and who belongs to which team
+  (the `team` access scope; see `metacrm.access.teams`).
+* `metacrm_audit` — the audit trail: one row per changed field of every record change, written
+  in the change's transaction (see `metacrm.storage.audit`).
+* `metacrm_outbox` — domain events written in the change's transaction, published after
+  commit by a relay (see `metacrm.storage.outbox`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from metacrm.fieldtypes.sqltypes import UTCDateTime
+
+ID_LENGTH = 36
+USER_ID_LENGTH = 64
+NAME_LENGTH = 64
 
 system_metadata = sa.MetaData()
 
@@ -45,6 +57,54 @@ archive = sa.Table(
     sa.Column("archived_as", sa.String(128), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+teams = sa.Table(
+    "metacrm_teams",
+    system_metadata,
+    sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("parent", sa.String(NAME_LENGTH),
+              sa.ForeignKey("metacrm_teams.name", ondelete="RESTRICT"), nullable=True,
+              index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+team_members = sa.Table(
+    "metacrm_team_members",
+    system_metadata,
+    sa.Column("team", sa.String(NAME_LENGTH),
+              sa.ForeignKey("metacrm_teams.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), primary_key=True, index=True),
+)
+
+audit = sa.Table(
+    "metacrm_audit",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # created / updated / deleted
+    sa.Column("field", sa.String(NAME_LENGTH), nullable=True),
+    sa.Column("old", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("new", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("actor", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("event_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Index("ix_metacrm_audit_record", "entity", "record_id"),
+)
+
+outbox = sa.Table(
+    "metacrm_outbox",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_metacrm_outbox_pending", "published_at", "id"),
 )
 
 

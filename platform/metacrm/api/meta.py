@@ -1,0 +1,130 @@
+"""The metadata API, for admins: change the running CRM one document at a time.
+
+* `GET /api/v1/meta/<kind>` — the live version's documents of a kind;
+* `GET|PUT|DELETE /api/v1/meta/<kind>/<name>` — one document, as in the metadata/ folders;
+  PUT and DELETE apply a new metadata version (`?confirm_destructive=true` for plans that
+  archive fields or entities, else 409 listing them; `?comment=` is kept with the version);
+* `POST /api/v1/meta/plan` — dry run of one document or `{"documents": [...]}`;
+* `GET /api/v1/meta/versions`, `POST /api/v1/meta/versions/<n>/restore`.
+
+Handlers: parse, require an admin, call one `MetadataAdmin` method, render `{"data": ...}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from metacrm.api import API_PREFIX, web_runtime
+from metacrm.api.problems import json_body
+from metacrm.fieldtypes.temporal import datetime_to_json
+from metacrm.identity.actor import Actor
+from metacrm.identity.current import require_actor
+from metacrm.kernel.errors import ErrorDetail, Forbidden, ValidationFailed
+from metacrm.services.metadata_admin import MetadataAdmin, MetadataChange
+from metacrm.storage.metadata_store import VersionSummary
+
+meta_api = Blueprint("metacrm_meta", __name__, url_prefix=f"{API_PREFIX}/meta")
+
+MAX_COMMENT = 500
+
+
+def require_admin() -> Actor:
+    """The caller, who must hold an admin role of the live metadata (else 403)."""
+    actor = require_actor()
+    if not actor.is_admin:
+        raise Forbidden("only administrators may do this")
+    return actor
+
+
+def _admin() -> MetadataAdmin:
+    return MetadataAdmin(web_runtime().metadata)
+
+
+@meta_api.get("/versions")
+def list_versions() -> Response:
+    require_admin()
+    return jsonify({"data": [_version_json(v) for v in _admin().versions()]})
+
+
+@meta_api.post("/versions/<int:number>/restore")
+def restore_version(number: int) -> Response:
+    actor = require_admin()
+    flags = _change_flags()
+    return _changed(_admin().restore(number, author=actor.username, **flags))
+
+
+@meta_api.post("/plan")
+def plan() -> Response:
+    require_admin()
+    body = json_body()
+    if isinstance(body, Mapping) and set(body) == {"documents"}:
+        documents = body["documents"]
+        if not isinstance(documents, list):
+            raise ValidationFailed("invalid plan request",
+                                   [ErrorDetail("must be a list of documents", "/documents")])
+        dry_run = _admin().plan(documents, pointer="/documents")
+    else:
+        dry_run = _admin().plan([body], pointer="")
+    return jsonify({"data": dry_run.to_json()})
+
+
+@meta_api.get("/<kind>")
+def list_documents(kind: str) -> Response:
+    require_admin()
+    return jsonify({"data": [dict(d.body) for d in _admin().documents(kind)]})
+
+
+@meta_api.get("/<kind>/<name>")
+def get_document(kind: str, name: str) -> Response:
+    require_admin()
+    return jsonify({"data": dict(_admin().document(kind, name).body)})
+
+
+@meta_api.put("/<kind>/<name>")
+def put_document(kind: str, name: str) -> Response:
+    actor = require_admin()
+    flags = _change_flags()
+    body = json_body()
+    return _changed(_admin().put(kind, name, body, author=actor.username, **flags))
+
+
+@meta_api.delete("/<kind>/<name>")
+def delete_document(kind: str, name: str) -> Response:
+    actor = require_admin()
+    flags = _change_flags()
+    return _changed(_admin().delete(kind, name, author=actor.username, **flags))
+
+
+def _change_flags() -> dict[str, Any]:
+    """`confirm_destructive` and `comment` from the query string."""
+    errors: list[ErrorDetail] = []
+    unknown = sorted(set(request.args) - {"confirm_destructive", "comment"})
+    errors += [ErrorDetail("unknown parameter; use confirm_destructive, comment", f"/{name}")
+               for name in unknown]
+    confirm = request.args.get("confirm_destructive", "false").strip().lower()
+    if confirm not in ("true", "false"):
+        errors.append(ErrorDetail("must be true or false", "/confirm_destructive"))
+    comment = request.args.get("comment")
+    if comment is not None and len(comment) > MAX_COMMENT:
+        errors.append(ErrorDetail(f"is longer than {MAX_COMMENT} characters", "/comment"))
+    if errors:
+        raise ValidationFailed("invalid parameters", errors)
+    return {"confirm_destructive": confirm == "true", "comment": comment or None}
+
+
+def _changed(change: MetadataChange) -> Response:
+    return jsonify({"data": change.to_json()})
+
+
+def _version_json(version: VersionSummary) -> dict[str, Any]:
+    return {
+        "number": version.number,
+        "checksum": version.checksum,
+        "author": version.author,
+        "comment": version.comment,
+        "created_at": datetime_to_json(version.created_at),
+        "plan": dict(version.plan) if version.plan is not None else None,
+    }

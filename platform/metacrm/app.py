@@ -1,0 +1,101 @@
+"""The web composition root: `create_app(settings)` builds the Flask app.
+
+It picks the adapters from `Settings` (and reads nothing else from the environment):
+one SQLAlchemy engine (shared by the services and Flask-AppBuilder), the metadata service,
+Flask-AppBuilder for users, roles, login pages and JWT login, rate limits (Redis when
+METACRM_REDIS_URL is set, process memory otherwise) and the API blueprints.
+
+Production: `gunicorn 'metacrm.app:create_app()'` (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from limits import parse_many
+
+from metacrm.api import RUNTIME_KEY, WebRuntime
+from metacrm.api.problems import register_problem_handlers
+from metacrm.api.tokens import tokens_api
+from metacrm.fieldtypes import FieldTypeRegistry, default_registry
+from metacrm.identity.bridge import fab_config, initial_admin_role, install_identity
+from metacrm.identity.current import rate_limit_key
+from metacrm.services.metadata_service import MetadataService
+from metacrm.settings import Settings
+from metacrm.storage.engine import create_database_engine
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+"""Larger request bodies answer 413 (a bulk write of 1,000 records fits with room to spare)."""
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the metacrm web app; `overrides` are Flask config values applied last."""
+    settings = settings or Settings.from_env()
+    _check_rate_limit(settings.rate_limit)
+    settings.ensure_instance()
+    registry = default_registry()
+    registry.close()
+    engine = create_database_engine(settings.database_url)
+    try:
+        return _build(settings, registry, engine, overrides)
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _build(
+    settings: Settings, registry: FieldTypeRegistry, engine: sa.Engine, overrides: dict[str, Any]
+) -> Flask:
+    metadata = MetadataService(engine, registry)
+    metadata.initialize()
+
+    app = Flask("metacrm", instance_path=str(settings.instance_path.resolve()))
+    app.config.update(
+        fab_config(
+            secret_key=settings.effective_secret_key(),
+            admin_role=initial_admin_role(metadata),
+        )
+    )
+    app.config.update(_rate_limit_config(settings))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config.update(overrides)
+    app.extensions[RUNTIME_KEY] = WebRuntime(settings, registry, engine, metadata)
+
+    register_problem_handlers(app)
+    install_identity(app, engine, metadata)
+    app.register_blueprint(tokens_api)
+    return app
+
+
+def dispose_app(app: Flask) -> None:
+    """Release the database connections of an app built by `create_app` (CLI commands and
+    tests build an app for one job; a served app lives as long as its process)."""
+    runtime: WebRuntime = app.extensions[RUNTIME_KEY]
+    runtime.engine.dispose()
+
+
+def _rate_limit_config(settings: Settings) -> dict[str, Any]:
+    """Flask-Limiter settings: one budget per token, user or anonymous client address for
+    the whole app (static files exempt), counted in Redis or in this process's memory."""
+    return {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_APPLICATION": settings.rate_limit,
+        "RATELIMIT_KEY_FUNC": rate_limit_key,
+        "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
+        "RATELIMIT_KEY_PREFIX": "metacrm",
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+
+
+def _check_rate_limit(value: str) -> None:
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"METACRM_RATE_LIMIT {value!r} is not a rate limit such as '600 per minute': {exc}"
+        ) from None
+
+
+__all__ = ["create_app", "dispose_app"]

@@ -1,0 +1,15 @@
+"""Who is calling: the bridge between Flask-AppBuilder's users and roles and metacrm.
+
+Flask-AppBuilder (FAB) owns users, roles, passwords, the login pages and JWT login. This
+package adapts it:
+
+* `actor.Actor` — what services see of the caller (no Flask in it);
+* `current.current_actor()` / `require_actor()` — a session login, a JWT or a personal API
+  token resolved to an Actor, once per request;
+* `token_store` — personal API tokens (SQLAlchemy Core, no Flask);
+* `roles.sync_roles` — FAB's role table following the role metadata;
+* `bridge.install_identity` — FAB set up on the app factory's engine (`database`,
+  `security`); `directory` reads FAB's users with Core; `users.create_user` adds users.
+
+Services import `metacrm.identity.actor` only; everything else here is web delivery.
+"""

@@ -1,0 +1,72 @@
+"""Read users and their roles straight from Flask-AppBuilder's tables with SQLAlchemy Core.
+
+Authenticating an API request needs a user's name, whether they are active and their role
+names (direct and through groups). One Core query answers that, instead of loading FAB's
+ORM user and lazily loading its roles and groups one query at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_appbuilder.security.sqla.models import (
+    Role,
+    User,
+    assoc_group_role,
+    assoc_user_group,
+    assoc_user_role,
+)
+
+_users: sa.Table = User.__table__
+_roles: sa.Table = Role.__table__
+
+
+@dataclass(frozen=True)
+class UserIdentity:
+    """A FAB user as authentication needs it."""
+
+    id: int
+    username: str
+    active: bool
+    roles: tuple[str, ...]
+
+
+def _role_names_by_user() -> sa.Subquery:
+    direct = sa.select(assoc_user_role.c.user_id, _roles.c.name).join(
+        _roles, _roles.c.id == assoc_user_role.c.role_id
+    )
+    via_groups = (
+        sa.select(assoc_user_group.c.user_id, _roles.c.name)
+        .join(assoc_group_role, assoc_group_role.c.group_id == assoc_user_group.c.group_id)
+        .join(_roles, _roles.c.id == assoc_group_role.c.role_id)
+    )
+    return sa.union(direct, via_groups).subquery("user_roles")
+
+
+def load_user_identity(connection: sa.Connection, user_id: int) -> UserIdentity | None:
+    """The user with this id and their role names (sorted), or None when there is none."""
+    roles = _role_names_by_user()
+    rows = connection.execute(
+        sa.select(_users.c.id, _users.c.username, _users.c.active, roles.c.name)
+        .select_from(_users.outerjoin(roles, roles.c.user_id == _users.c.id))
+        .where(_users.c.id == user_id)
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    names = sorted({row.name for row in rows if row.name is not None})
+    return UserIdentity(
+        id=int(first.id),
+        username=str(first.username),
+        active=bool(first.active),
+        roles=tuple(names),
+    )
+
+
+def find_user_id(connection: sa.Connection, username: str) -> int | None:
+    """The id of the user with this login name (case-insensitive, as FAB's login is)."""
+    found = connection.execute(
+        sa.select(_users.c.id).where(sa.func.lower(_users.c.username) == username.lower())
+    ).scalar()
+    return int(found) if found is not None else None

@@ -1,0 +1,83 @@
+"""Everything the records service derives from one metadata version, built once.
+
+The repository (codecs, statements), the access policy (with its per-role-set caches), the
+JSON plans, the pipeline state rules and the change recorder all depend only on the compiled
+model. `RuntimeCache` rebuilds them when the live metadata version number changes — the
+cheap check `MetadataService.live()` already makes — and never otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from metacrm.access.policy import AccessPolicy
+from metacrm.access.scoped_repository import ScopedRepository
+from metacrm.access.subject import AccessSubject
+from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.metadata.model import CompiledModel
+from metacrm.services.metadata_service import LiveModel, MetadataService
+from metacrm.services.pipeline_states import StateRules
+from metacrm.services.record_changes import ChangeRecorder
+from metacrm.services.record_json import RecordJson
+from metacrm.storage.repository import RecordRepository
+
+
+@dataclass(frozen=True)
+class RecordsRuntime:
+    """The records machinery of one metadata version."""
+
+    number: int
+    model: CompiledModel
+    repository: RecordRepository
+    policy: AccessPolicy
+    json: RecordJson
+    states: StateRules
+    changes: ChangeRecorder
+
+    def scoped(self, subject: AccessSubject) -> ScopedRepository:
+        """The repository within `subject`'s rights (cheap: built per request)."""
+        return ScopedRepository(self.repository, self.policy, subject)
+
+
+def build_runtime(
+    live: LiveModel, registry: FieldTypeRegistry, clock: Callable[[], datetime]
+) -> RecordsRuntime:
+    json = RecordJson(live.model, registry)
+    return RecordsRuntime(
+        number=live.number,
+        model=live.model,
+        repository=RecordRepository(live.model, live.tables, registry, clock=clock),
+        policy=AccessPolicy(live.model, registry),
+        json=json,
+        states=StateRules(live.model),
+        changes=ChangeRecorder(live.model, json),
+    )
+
+
+class RuntimeCache:
+    """The runtime of the live metadata version, rebuilt only when the version changes."""
+
+    def __init__(
+        self, metadata: MetadataService, registry: FieldTypeRegistry,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._metadata = metadata
+        self._registry = registry
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._runtime: RecordsRuntime | None = None
+
+    def get(self) -> RecordsRuntime:
+        live = self._metadata.live()
+        runtime = self._runtime
+        if runtime is not None and runtime.number == live.number:
+            return runtime
+        with self._lock:
+            runtime = self._runtime
+            if runtime is None or runtime.number != live.number:
+                runtime = build_runtime(live, self._registry, self._clock)
+                self._runtime = runtime
+            return runtime

@@ -1,0 +1,268 @@
+"""The records service: what the REST API (and later the screens) call to work with records.
+
+Every method takes the caller's `AccessSubject` first and returns JSON-ready dicts (field
+types' `to_json` applied, hidden fields removed, system columns included). Reads and writes
+go through `ScopedRepository` (access/README.md); each write is ONE transaction holding the
+row change, its audit rows and its outbox event (`unit_of_work.write_transaction`).
+
+Errors: ValidationFailed 422 (pointer per field), Forbidden 403, NotFound 404 (also for
+records outside the read scope), StaleRecord 412, Conflict 409.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from metacrm.access.scoped_reads import storable_id
+from metacrm.access.subject import AccessSubject, ActorLike
+from metacrm.access.teams import TeamDirectory
+from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFailed
+from metacrm.services.metadata_service import MetadataService
+from metacrm.services.record_batches import BatchItem, at_item, parse_creates, parse_updates
+from metacrm.services.record_page import (
+    RecordPage,
+    fetch_included,
+    include_fields,
+    with_include_fields,
+)
+from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
+from metacrm.services.unit_of_work import write_transaction
+from metacrm.storage.repository import KEEP, Unchanged
+
+OWNER = "owner"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def split_owner(payload: Mapping[str, Any]) -> tuple[dict[str, Any], str | Unchanged]:
+    """The field values of a create payload and the owner it asks for (KEEP: none)."""
+    values = dict(payload)
+    owner = values.pop(OWNER) if OWNER in values else KEEP
+    return values, owner
+
+
+class RecordsService:
+    """List, read, create, change, delete records and read their history, as a subject."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        metadata: MetadataService,
+        registry: FieldTypeRegistry,
+        teams: TeamDirectory,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.engine = engine
+        self.metadata = metadata
+        self.registry = registry
+        self.teams = teams
+        self._clock = clock
+        self._runtimes = RuntimeCache(metadata, registry, clock)
+
+    def runtime(self) -> RecordsRuntime:
+        """The machinery of the live metadata version (rebuilt when it changes)."""
+        return self._runtimes.get()
+
+    def subject_for(self, actor: ActorLike) -> AccessSubject:
+        """The access subject of an authenticated actor (roles, teams, team members)."""
+        return self.teams.subject(actor)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def list(
+        self,
+        subject: AccessSubject,
+        entity: str,
+        *,
+        criteria: Any = None,
+        sort: Sequence[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+        fields: Sequence[str] | None = None,
+        q: str | None = None,
+        include: Sequence[str] = (),
+    ) -> RecordPage:
+        """One page of the records the subject may read that match `criteria` and `q`."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        scoped.require(entity, "read")
+        includes = include_fields(scoped, entity, include)
+        with self.engine.connect() as conn:
+            page, count = scoped.page_with_count(
+                conn, entity, criteria=criteria, q=q, sort=sort, limit=limit, cursor=cursor,
+                fields=with_include_fields(fields, includes))
+            included = fetch_included(conn, scoped, runtime.json, includes, page.records)
+        return RecordPage(
+            records=[runtime.json.record(entity, record) for record in page.records],
+            next_cursor=page.next_cursor,
+            count=count.value,
+            count_is_estimate=count.estimate,
+            included=included,
+        )
+
+    def get(
+        self, subject: AccessSubject, entity: str, record_id: str, *,
+        include: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """One record; with `include`, its referenced records under `_included`."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        scoped.require(entity, "read")
+        includes = include_fields(scoped, entity, include)
+        with self.engine.connect() as conn:
+            record = scoped.get(conn, entity, record_id)
+            included = fetch_included(conn, scoped, runtime.json, includes, [record])
+        result = runtime.json.record(entity, record)
+        if includes:
+            result["_included"] = included
+        return result
+
+    def history(
+        self, subject: AccessSubject, entity: str, record_id: str
+    ) -> builtins.list[dict[str, Any]]:
+        """The record's audit trail, newest first (at, actor, action, field, old, new)."""
+        scoped = self.runtime().scoped(subject)
+        with self.engine.connect() as conn:
+            return [entry.to_json() for entry in scoped.history(conn, entity, record_id)]
+
+    def explain(
+        self,
+        subject: AccessSubject,
+        entity: str,
+        record_id: str | None = None,
+        *,
+        caller: AccessSubject | None = None,
+    ) -> dict[str, Any]:
+        """Why `subject` may or may not do each operation on `entity` (and the record).
+
+        `caller`, when given, must hold an admin role (else Forbidden): explanations reveal
+        other users' rights and records' owners.
+        """
+        runtime = self.runtime()
+        policy = runtime.policy
+        if caller is not None and not policy.is_admin(caller):
+            raise Forbidden("only administrators may ask why",
+                            [ErrorDetail("needs an admin role", "")])
+        policy.entity(entity)
+        record = None
+        if record_id is not None:
+            if storable_id(record_id):
+                with self.engine.connect() as conn:
+                    record = runtime.repository.get(conn, entity, record_id)
+            if record is None:
+                raise NotFound(f"{entity} record {record_id} does not exist",
+                               [ErrorDetail("no such record", "/id")])
+        return policy.explain(subject, entity, record)
+
+    # --- writes --------------------------------------------------------------------------
+
+    def create(
+        self, subject: AccessSubject, entity: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Create a record (`owner` in the payload assigns it); returns it as stored."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        scoped.require(entity, "create")
+        if not isinstance(payload, Mapping):
+            raise ValidationFailed(f"invalid {entity} record", [
+                ErrorDetail("must be an object of field values", "")])
+        values, owner = split_owner(payload)
+        errors: builtins.list[ErrorDetail] = []
+        engine_values = runtime.states.initial_values(entity, values, "", errors)
+        if errors:
+            raise ValidationFailed(f"invalid {entity} record", errors)
+        with write_transaction(self.engine) as conn:
+            record = scoped.insert(conn, entity, values, owner=owner,
+                                   engine_values=engine_values)
+            runtime.changes.created(conn, entity, [record], subject.user_id)
+        return runtime.json.record(entity, scoped.visible(entity, record))
+
+    def update(
+        self,
+        subject: AccessSubject,
+        entity: str,
+        record_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Change fields (`owner` reassigns); with `expected_version`, StaleRecord (412)
+        when the record changed since. Returns the record as stored."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        with write_transaction(self.engine) as conn:
+            before, after = scoped.update(
+                conn, entity, record_id, changes, expected_version=expected_version,
+                guard=lambda current, planned: runtime.states.check_changes(
+                    entity, current, planned),
+            )
+            runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
+        return runtime.json.record(entity, scoped.visible(entity, after))
+
+    def delete(
+        self, subject: AccessSubject, entity: str, record_id: str, *,
+        expected_version: int | None = None,
+    ) -> None:
+        """Delete a record. Its references' `on_delete` rules apply; the records they delete
+        or change are audited and published like the record itself."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        with write_transaction(self.engine) as conn:
+            deletion = scoped.delete(conn, entity, record_id,
+                                     expected_version=expected_version)
+            runtime.changes.deleted(conn, entity, deletion, subject.user_id, self._clock())
+
+    def bulk_create(
+        self, subject: AccessSubject, entity: str, payloads: Sequence[Mapping[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
+        """Create up to 1,000 records, all or nothing; pointers `/<index>/<field>`."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        scoped.require(entity, "create")
+        items = parse_creates(payloads)
+        errors: builtins.list[ErrorDetail] = []
+        engine_values = [runtime.states.initial_values(entity, values, f"/{index}", errors)
+                         for index, (values, _owner) in enumerate(items)]
+        if errors:
+            raise ValidationFailed(f"invalid {entity} records", errors)
+        if not items:
+            return []
+        with write_transaction(self.engine) as conn:
+            records = scoped.insert_many(conn, entity, [values for values, _o in items],
+                                         owners=[owner for _v, owner in items],
+                                         engine_values=engine_values)
+            runtime.changes.created(conn, entity, records, subject.user_id)
+        return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
+
+    def bulk_update(
+        self, subject: AccessSubject, entity: str, items: Sequence[Mapping[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
+        """Change up to 1,000 records (`{"id", "version"?, "changes"}` each), all or
+        nothing; pointers `/<index>/changes/<field>`, `/<index>/id`, `/<index>/version`."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        scoped.require(entity, "update")
+        parsed: builtins.list[BatchItem] = parse_updates(items)
+        results = []
+        with write_transaction(self.engine) as conn:
+            pairs = []
+            for index, item in enumerate(parsed):
+                with at_item(index):
+                    pairs.append(scoped.update(
+                        conn, entity, item.id, item.changes, expected_version=item.version,
+                        guard=lambda current, planned: runtime.states.check_changes(
+                            entity, current, planned),
+                    ))
+            runtime.changes.updated(conn, entity, pairs, subject.user_id)
+            results = [runtime.json.record(entity, scoped.visible(entity, after))
+                       for _before, after in pairs]
+        return results

@@ -1,0 +1,130 @@
+"""The audit trail: who changed which field of which record, when, from what to what.
+
+Rows of `metacrm_audit` are written by the records service in the SAME transaction as the
+change they describe, so the trail can never miss a committed change nor describe one that
+rolled back. One row per field: a create records every initial value, an update every
+changed field, a delete every final value (fields without a value are left out; a record
+without any value gets a single row whose `field` is NULL). Values are stored in their JSON
+form (the API's), so the trail stays readable after the field's type or the model changes.
+`owner` appears as a field, so reassignments show up in the history.
+
+`event_id` links the rows of one change to the outbox event published for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from metacrm.fieldtypes.temporal import datetime_to_json
+from metacrm.kernel.ids import new_id
+from metacrm.storage.system_tables import audit
+
+ACTIONS = ("created", "updated", "deleted")
+MAX_HISTORY = 10_000
+"""Most rows one history call returns (newest first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit row: `old`/`new` are JSON values (None: no value)."""
+
+    entity: str
+    record_id: str
+    action: str
+    field: str | None
+    old: Any
+    new: Any
+    actor: str | None
+    at: datetime
+    event_id: str | None = None
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown audit action {self.action!r}")
+        if not self.id:
+            object.__setattr__(self, "id", new_id())
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the history API shows it."""
+        return {
+            "id": self.id,
+            "at": datetime_to_json(self.at),
+            "actor": self.actor,
+            "action": self.action,
+            "field": self.field,
+            "old": self.old,
+            "new": self.new,
+            "event_id": self.event_id,
+        }
+
+
+def initialize_audit(connection: sa.Connection) -> None:
+    """Create `metacrm_audit` when it does not exist (idempotent)."""
+    audit.create(connection, checkfirst=True)
+
+
+def write_entries(connection: sa.Connection, entries: Sequence[AuditEntry]) -> None:
+    """Insert the rows of one change (or of a batch of changes) with one statement."""
+    if not entries:
+        return
+    connection.execute(audit.insert(), [
+        {
+            "id": entry.id,
+            "entity": entry.entity,
+            "record_id": entry.record_id,
+            "action": entry.action,
+            "field": entry.field,
+            "old": entry.old,
+            "new": entry.new,
+            "actor": entry.actor,
+            "at": entry.at,
+            "event_id": entry.event_id,
+        }
+        for entry in entries
+    ])
+
+
+def _entry(row: sa.RowMapping) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        entity=row["entity"],
+        record_id=row["record_id"],
+        action=row["action"],
+        field=row["field"],
+        old=row["old"],
+        new=row["new"],
+        actor=row["actor"],
+        at=row["at"],
+        event_id=row["event_id"],
+    )
+
+
+def entries_for(
+    connection: sa.Connection, entity: str, record_id: str, *, limit: int = MAX_HISTORY
+) -> list[AuditEntry]:
+    """The trail of one record, newest change first; the rows of one change in the order
+    they were written (the entity's field order)."""
+    rows = connection.execute(
+        sa.select(audit)
+        .where(audit.c.entity == entity, audit.c.record_id == record_id)
+        .order_by(audit.c.at.desc(), audit.c.event_id.desc(), audit.c.id.asc())
+        .limit(limit)
+    ).mappings()
+    return [_entry(row) for row in rows]
+
+
+def was_deleted(connection: sa.Connection, entity: str, record_id: str) -> bool:
+    """Whether the trail records the deletion of this record."""
+    found = connection.execute(
+        sa.select(audit.c.id)
+        .where(audit.c.entity == entity, audit.c.record_id == record_id,
+               audit.c.action == "deleted")
+        .limit(1)
+    ).first()
+    return found is not None

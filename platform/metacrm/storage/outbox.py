@@ -1,0 +1,136 @@
+"""The outbox: domain events stored as rows, in the same transaction as the change.
+
+"Events are facts before they are messages": a record change and its event commit or roll
+back together, so a consumer never hears of a change that did not happen nor misses one that
+did. A relay (the automation and webhooks issue) reads the pending rows in id order
+(`pending`), hands them to the job queue and marks them published (`mark_published`);
+consumers deduplicate on the event id.
+
+Payload (format version 1), the contract with webhooks and automation:
+`{"version": 1, "entity": ..., "id": <record id>, "record": <the full record, JSON form>,
+"changed": [<field>, ...] (record.updated only), "actor": <user id or null>,
+"occurred_at": <RFC 3339 UTC>}`. `record` is the whole record as stored — field security
+is applied by each consumer for its audience, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from metacrm.fieldtypes.temporal import datetime_to_json
+from metacrm.kernel.ids import new_id
+from metacrm.storage.system_tables import outbox
+
+PAYLOAD_VERSION = 1
+RECORD_CREATED = "record.created"
+RECORD_UPDATED = "record.updated"
+RECORD_DELETED = "record.deleted"
+EVENT_TYPES = (RECORD_CREATED, RECORD_UPDATED, RECORD_DELETED)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One event row; `id` (UUIDv7) orders events and is the consumers' idempotency key."""
+
+    type: str
+    entity: str
+    record_id: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+    published_at: datetime | None = None
+    id: str = field(default_factory=new_id)
+
+
+def record_event(
+    event_type: str,
+    entity: str,
+    record: Mapping[str, Any],
+    *,
+    actor: str | None,
+    occurred_at: datetime,
+    changed: Sequence[str] | None = None,
+) -> OutboxEvent:
+    """A `record.*` event for `record` (JSON form, with its `id`)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    record_id = str(record["id"])
+    payload: dict[str, Any] = {
+        "version": PAYLOAD_VERSION,
+        "entity": entity,
+        "id": record_id,
+        "record": dict(record),
+        "actor": actor,
+        "occurred_at": datetime_to_json(occurred_at),
+    }
+    if event_type == RECORD_UPDATED:
+        payload["changed"] = list(changed or ())
+    return OutboxEvent(event_type, entity, record_id, payload, occurred_at)
+
+
+def initialize_outbox(connection: sa.Connection) -> None:
+    """Create `metacrm_outbox` when it does not exist (idempotent)."""
+    outbox.create(connection, checkfirst=True)
+
+
+def append(connection: sa.Connection, events: Sequence[OutboxEvent]) -> None:
+    """Store events in the caller's transaction (one statement)."""
+    if not events:
+        return
+    connection.execute(outbox.insert(), [
+        {
+            "id": event.id,
+            "type": event.type,
+            "entity": event.entity,
+            "record_id": event.record_id,
+            "payload": dict(event.payload),
+            "created_at": event.created_at,
+            "published_at": event.published_at,
+        }
+        for event in events
+    ])
+
+
+def _event(row: sa.RowMapping) -> OutboxEvent:
+    return OutboxEvent(
+        id=row["id"],
+        type=row["type"],
+        entity=row["entity"],
+        record_id=row["record_id"],
+        payload=row["payload"],
+        created_at=row["created_at"],
+        published_at=row["published_at"],
+    )
+
+
+def pending(connection: sa.Connection, *, limit: int = 100) -> list[OutboxEvent]:
+    """The oldest events not published yet, in the order they were written."""
+    rows = connection.execute(
+        sa.select(outbox).where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id).limit(limit)
+    ).mappings()
+    return [_event(row) for row in rows]
+
+
+def events_for(connection: sa.Connection, entity: str, record_id: str) -> list[OutboxEvent]:
+    """Every event of one record, oldest first (diagnostics and tests)."""
+    rows = connection.execute(
+        sa.select(outbox).where(outbox.c.entity == entity, outbox.c.record_id == record_id)
+        .order_by(outbox.c.id)
+    ).mappings()
+    return [_event(row) for row in rows]
+
+
+def mark_published(connection: sa.Connection, ids: Sequence[str], at: datetime) -> int:
+    """Mark events as handed to the queue; returns how many were still pending."""
+    if not ids:
+        return 0
+    result = connection.execute(
+        sa.update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.published_at.is_(None))
+        .values(published_at=at)
+    )
+    return int(result.rowcount)

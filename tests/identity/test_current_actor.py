@@ -1,0 +1,143 @@
+"""`current_actor()` resolves a session login, a JWT or a personal token to the same Actor;
+anything else is anonymous, and a refused credential says why."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from flask_jwt_extended import create_access_token, create_refresh_token
+
+from metacrm.identity.current import current_actor
+from web_harness import Web, bearer, open_web
+
+
+def whoami_blueprint() -> Blueprint:
+    probe = Blueprint("whoami", __name__)
+
+    @probe.get("/api/v1/whoami")
+    def whoami() -> ResponseReturnValue:
+        actor = current_actor()
+        return jsonify(None if actor is None else asdict(actor))
+
+    return probe
+
+
+@pytest.fixture
+def web(isolated_database_url: str, tmp_path: Path) -> Iterator[Web]:
+    with open_web(isolated_database_url, tmp_path) as web:
+        web.app.register_blueprint(whoami_blueprint())
+        yield web
+
+
+def whoami(web: Web, headers: dict[str, str] | None = None) -> object:
+    response = web.client.get("/api/v1/whoami", headers=headers or {})
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def form_login(web: Web, username: str, password: str) -> None:
+    page = web.client.get("/login/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert csrf is not None
+    web.client.post("/login/", data={"username": username, "password": password,
+                                     "csrf_token": csrf.group(1)})
+
+
+def token_for(web: Web, username: str) -> str:
+    response = web.client.post("/api/v1/tokens", json={"name": "t"},
+                               headers=bearer(web.login(username)))
+    token: str = response.get_json()["token"]
+    return token
+
+
+def test_anonymous_is_none(web: Web) -> None:
+    assert whoami(web) is None
+
+
+def test_jwt_session_and_token_give_the_same_actor(web: Web) -> None:
+    ann = web.create_user("ann", "clerk")
+    expected = {"user_id": str(ann.id), "username": "ann", "roles": ["clerk"],
+                "is_admin": False}
+
+    assert whoami(web, bearer(web.login("ann"))) == expected
+    assert whoami(web, bearer(token_for(web, "ann"))) == expected
+    form_login(web, "ann", "correct horse battery")
+    assert whoami(web) == expected
+
+
+def test_the_metadata_admin_role_makes_an_admin(web: Web) -> None:
+    web.create_user("root", "boss")
+
+    actor = whoami(web, bearer(web.login("root")))
+
+    assert actor["is_admin"] is True  # type: ignore[index]
+    assert actor["roles"] == ["boss"]  # type: ignore[index]
+
+
+def test_a_bad_authorization_header_beats_a_session(web: Web) -> None:
+    web.create_user("ann")
+    form_login(web, "ann", "correct horse battery")
+
+    assert whoami(web, {"Authorization": "Bearer mcrm_0123456789ab_wrong"}) is None
+    assert whoami(web, {"Authorization": "Basic YW5uOnB3"}) is None
+
+
+def test_a_refresh_token_does_not_authenticate_requests(web: Web) -> None:
+    ann = web.create_user("ann")
+    with web.app.app_context():
+        refresh = create_refresh_token(identity=str(ann.id))
+
+    response = web.client.get("/api/v1/tokens", headers=bearer(refresh))
+
+    assert response.status_code == 401
+    assert "refresh token" in response.get_json()["detail"]
+
+
+def test_an_expired_jwt_is_refused_with_its_reason(web: Web) -> None:
+    ann = web.create_user("ann")
+    with web.app.app_context():
+        expired = create_access_token(identity=str(ann.id), expires_delta=timedelta(seconds=-1))
+
+    response = web.client.get("/api/v1/tokens", headers=bearer(expired))
+
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert "expired" in response.get_json()["detail"]
+
+
+def test_a_jwt_signed_with_another_key_is_refused(web: Web, tmp_path: Path,
+                                                   isolated_database_url: str) -> None:
+    ann = web.create_user("ann")
+    with open_web(isolated_database_url, tmp_path / "other", roles=(),
+                  settings_changes={"secret_key": "another-secret-key-of-enough-length-x"}
+                  ) as other, other.app.app_context():
+        forged = create_access_token(identity=str(ann.id))
+
+    assert whoami(web, bearer(forged)) is None
+
+
+def test_a_deactivated_users_jwt_stops_working(web: Web) -> None:
+    web.create_user("ann")
+    jwt = web.login("ann")
+
+    web.set_active("ann", False)
+
+    assert whoami(web, bearer(jwt)) is None
+
+
+def test_services_can_import_the_actor_without_flask() -> None:
+    code = (
+        "import sys, metacrm.identity.actor\n"
+        "loaded = [m for m in ('flask', 'flask_appbuilder', 'sqlalchemy') if m in sys.modules]\n"
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,263 @@
+"""The permission matrix: subjects × paths × records, at the records service.
+
+Every path a user reaches records by — list, get, query with a filter, text search, include,
+history, create, update, delete — answers exactly the records each subject's roles allow,
+for scopes own / team (with a sub-team) / all with a rule, a union of roles, an admin role,
+a role listing nothing; hidden fields and their values never appear in any output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from records_world import World
+
+from metacrm.access.subject import AccessSubject
+from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound
+
+DEALS = {  # title: (owner, region, amount, company)
+    "D1": ("rep1", "eu", "100", "C_eu"),
+    "D1b": ("rep1", "us", "200", "C_us"),
+    "D2": ("rep2", "eu", "300", "C_eu"),
+    "D3": ("rep3", "us", "400", "C_us"),
+    "D3b": ("rep3", "eu", "500", "C_eu"),
+    "DL": ("lead", "eu", "600", "C_us"),
+}
+ALL = frozenset(DEALS)
+SECRETS = ("TOPSECRET", "XCODE-", "77.77")
+"""Values of hidden fields: `secret_note`, `internal_code`, `margin`."""
+
+
+@dataclass(frozen=True)
+class Expect:
+    user: str
+    roles: tuple[str, ...] | None
+    read: frozenset[str] | None
+    """Deals the subject reads; None: reading deals is forbidden."""
+    update: frozenset[str]
+    """Deals the subject may update (the rest: `readable -> 403`, else 404)."""
+    delete: frozenset[str] | None
+    """Deals the subject may delete; None: no delete grant at all (403 everywhere)."""
+    create: bool
+    companies: frozenset[str]
+    """Companies the subject may read (what `include=company` can show)."""
+    hidden: bool
+    """Deal `margin`/`internal_code` and company `secret_note` are hidden."""
+
+
+EXPECTATIONS = [
+    Expect("rep1", None, frozenset({"D1", "D1b"}), frozenset({"D1", "D1b"}),
+           frozenset({"D1", "D1b"}), True, frozenset({"C_eu"}), True),
+    Expect("rep2", None, frozenset({"D2"}), frozenset({"D2"}), frozenset({"D2"}), True,
+           frozenset({"C_eu"}), True),
+    Expect("lead", None, frozenset({"D1", "D1b", "D2", "DL"}),
+           frozenset({"D1", "D1b", "D2", "DL"}), None, True, frozenset({"C_eu", "C_us"}),
+           False),
+    # a lead of the sub-team sees the sub-team only, not the parent team
+    Expect("rep2", ("lead",), frozenset({"D2"}), frozenset({"D2"}), None, True,
+           frozenset({"C_eu", "C_us"}), False),
+    Expect("auditor", None, frozenset({"D1", "D2", "D3b", "DL"}), frozenset(), None, False,
+           frozenset(), False),
+    Expect("admin", None, ALL, ALL, ALL, True, frozenset({"C_eu", "C_us"}), False),
+    Expect("rep1", ("rep", "auditor"), frozenset({"D1", "D1b", "D2", "D3b", "DL"}),
+           frozenset({"D1", "D1b"}), frozenset({"D1", "D1b"}), True, frozenset({"C_eu"}),
+           False),
+    Expect("nobody", None, None, frozenset(), None, False, frozenset(), False),
+]
+IDS = [f"{e.user}:{'+'.join(e.roles or ('default',))}" for e in EXPECTATIONS]
+
+
+class Seeded:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.records = world.records
+        admin = world.admin
+        self.company = {
+            name: self.records.create(admin, "company", {
+                "name": name, "region": name[2:], "secret_note": "TOPSECRET"})["id"]
+            for name in ("C_eu", "C_us")
+        }
+        self.deal: dict[str, str] = {}
+        for index, (title, (owner, region, amount, company)) in enumerate(DEALS.items()):
+            created = self.records.create(admin, "deal", {
+                "title": title, "region": region, "amount": amount, "owner": owner,
+                "company": self.company[company], "margin": "77.77",
+                "internal_code": f"XCODE-{index}"})
+            self.deal[title] = created["id"]
+        self.title = {record_id: title for title, record_id in self.deal.items()}
+        self.company_name = {record_id: name for name, record_id in self.company.items()}
+
+    def subject(self, expect: Expect) -> AccessSubject:
+        return self.world.subject(expect.user, expect.roles)
+
+
+@pytest.fixture
+def seeded(engine: sa.Engine) -> Iterator[Seeded]:
+    yield Seeded(World(engine))
+
+
+def assert_nothing_hidden(output: Any, expect: Expect) -> None:
+    if not expect.hidden:
+        return
+    text = json.dumps(output)
+    for secret in SECRETS:
+        assert secret not in text
+    for name in ("margin", "internal_code", "secret_note"):
+        assert f'"{name}"' not in text
+
+
+def outcome(call: Any, *args: Any) -> str:
+    try:
+        call(*args)
+    except Forbidden:
+        return "forbidden"
+    except NotFound:
+        return "not_found"
+    return "ok"
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_reads_return_exactly_the_records_in_scope(seeded: Seeded, expect: Expect) -> None:
+    records, subject = seeded.records, seeded.subject(expect)
+    if expect.read is None:
+        for call in (lambda: records.list(subject, "deal"),
+                     lambda: records.get(subject, "deal", seeded.deal["D1"]),
+                     lambda: records.history(subject, "deal", seeded.deal["D1"])):
+            with pytest.raises(Forbidden):
+                call()
+        return
+
+    page = records.list(subject, "deal", sort=["amount"], include=["company"])
+    assert [seeded.title[r["id"]] for r in page.records] == sorted(
+        expect.read, key=lambda t: DEALS[t][2])
+    assert (page.count, page.count_is_estimate) == (len(expect.read), False)
+    companies_referenced = {DEALS[t][3] for t in expect.read}
+    assert {seeded.company_name[i] for i in page.included["company"]} == (
+        companies_referenced & expect.companies)
+    assert_nothing_hidden(page.records, expect)
+    assert_nothing_hidden(page.included, expect)
+
+    filtered = records.list(subject, "deal",
+                            criteria={"field": "amount", "op": "gte", "value": "300"})
+    assert {seeded.title[r["id"]] for r in filtered.records} == (
+        expect.read & {"D2", "D3", "D3b", "DL"})
+    assert filtered.count == len(expect.read & {"D2", "D3", "D3b", "DL"})
+
+    searched = records.list(subject, "deal", q="d3")
+    assert {seeded.title[r["id"]] for r in searched.records} == expect.read & {"D3", "D3b"}
+    by_hidden_code = records.list(subject, "deal", q="XCODE-0")  # D1's internal code
+    assert {seeded.title[r["id"]] for r in by_hidden_code.records} == (
+        set() if expect.hidden else expect.read & {"D1"})
+
+    for title, record_id in seeded.deal.items():
+        if title in expect.read:
+            got = records.get(subject, "deal", record_id, include=["company"])
+            assert got["title"] == title
+            assert_nothing_hidden(got, expect)
+            assert len(got["_included"]["company"]) == (DEALS[title][3] in expect.companies)
+            history = records.history(subject, "deal", record_id)
+            assert {entry["field"] for entry in history} >= {"title", "owner"}
+            assert_nothing_hidden(history, expect)
+        else:
+            for read in (records.get, records.history):
+                with pytest.raises(NotFound) as missing:
+                    read(subject, "deal", record_id)
+                assert missing.value.message == f"deal record {record_id} does not exist"
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_updates_reach_exactly_the_update_scope(seeded: Seeded, expect: Expect) -> None:
+    records, subject = seeded.records, seeded.subject(expect)
+    for title, record_id in seeded.deal.items():
+        result = outcome(records.update, subject, "deal", record_id, {"amount": "1"})
+        if expect.read is None or not expect.update:
+            expected = "forbidden"
+        elif title in expect.update:
+            expected = "ok"
+        else:
+            expected = "forbidden" if title in expect.read else "not_found"
+        assert result == expected, title
+        stored = records.get(seeded.world.admin, "deal", record_id)
+        assert (stored["amount"], stored["version"]) == (
+            ("1.00", 2) if expected == "ok" else (f"{DEALS[title][2]}.00", 1))
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_deletes_reach_exactly_the_delete_scope(seeded: Seeded, expect: Expect) -> None:
+    records, subject = seeded.records, seeded.subject(expect)
+    for title, record_id in seeded.deal.items():
+        result = outcome(records.delete, subject, "deal", record_id)
+        if expect.delete is None:
+            expected = "forbidden"
+        elif title in expect.delete:
+            expected = "ok"
+        else:
+            expected = "forbidden" if expect.read and title in expect.read else "not_found"
+        assert result == expected, title
+    remaining = records.list(seeded.world.admin, "deal").records
+    assert {seeded.title[r["id"]] for r in remaining} == ALL - (expect.delete or set())
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_creates_follow_the_create_scope(seeded: Seeded, expect: Expect) -> None:
+    records, subject = seeded.records, seeded.subject(expect)
+    payload = {"title": "New", "region": "eu"}
+    if not expect.create:
+        with pytest.raises(Forbidden):
+            records.create(subject, "deal", payload)
+        return
+    created = records.create(subject, "deal", payload)
+    assert created["owner"] == expect.user
+    assert created["stage"] == "new"
+    assert_nothing_hidden(created, expect)
+    someone_else = outcome(records.create, subject, "deal", {**payload, "owner": "rep3"})
+    only_own = expect.roles in (None, ("rep", "auditor")) and expect.user.startswith("rep")
+    assert someone_else == ("forbidden" if only_own else "ok")
+
+
+def test_hidden_fields_are_unknown_to_filters_sorts_and_field_lists(seeded: Seeded) -> None:
+    rep, lead = seeded.world.subject("rep1"), seeded.world.subject("lead")
+    records = seeded.records
+    calls = {
+        "/criteria/field": lambda s: records.list(s, "deal", criteria={
+            "field": "margin", "op": "gt", "value": "1"}),
+        "/sort/0": lambda s: records.list(s, "deal", sort=["-margin"]),
+        "/fields/1": lambda s: records.list(s, "deal", fields=["title", "margin"]),
+        "/include/0": lambda s: records.list(s, "deal", include=["internal_code"]),
+    }
+    for pointer, call in calls.items():
+        with pytest.raises(MetacrmError) as hidden:
+            call(rep)
+        assert hidden.value.status == 422
+        assert [e.pointer for e in hidden.value.errors] == [pointer]
+        if pointer != "/include/0":
+            call(lead)  # the same request is fine for a role that sees the field
+    with pytest.raises(MetacrmError) as unknown:
+        records.list(rep, "deal", criteria={"field": "nonexistent", "op": "gt", "value": 1})
+    with pytest.raises(MetacrmError) as hidden:
+        records.list(rep, "deal", criteria={"field": "margin", "op": "gt", "value": 1})
+    assert unknown.value.errors[0].message.replace("nonexistent", "margin") == (
+        hidden.value.errors[0].message)
+
+
+def test_hidden_and_read_only_fields_cannot_be_written(seeded: Seeded) -> None:
+    rep, records = seeded.world.subject("rep1"), seeded.records
+    deal = seeded.deal["D1"]
+    for changes, pointer in (({"margin": "1"}, "/margin"), ({"margin": "77.77"}, "/margin"),
+                             ({"discount": "5"}, "/discount")):
+        with pytest.raises(Forbidden) as refused:
+            records.update(rep, "deal", deal, changes)
+        assert [e.pointer for e in refused.value.errors] == [pointer]
+    with pytest.raises(Forbidden) as refused:
+        records.create(rep, "deal", {"title": "X", "internal_code": "Y"})
+    assert [e.pointer for e in refused.value.errors] == ["/internal_code"]
+    # sending a read-only field's stored value back is not a change
+    unchanged = records.update(rep, "deal", deal, {"discount": None, "title": "D1"})
+    assert unchanged["version"] == 1
+    admin_view = records.get(seeded.world.admin, "deal", deal)
+    assert admin_view["margin"] == "77.77"
