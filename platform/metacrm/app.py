@@ -16,13 +16,16 @@ import sqlalchemy as sa
 from flask import Flask
 from limits import parse_many
 
+from metacrm.access.teams import TeamDirectory
 from metacrm.api import RUNTIME_KEY, WebRuntime
 from metacrm.api.problems import register_problem_handlers
+from metacrm.api.registration import register_api
 from metacrm.api.tokens import tokens_api
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.bridge import fab_config, initial_admin_role, install_identity
 from metacrm.identity.current import rate_limit_key
 from metacrm.services.metadata_service import MetadataService
+from metacrm.services.records import RecordsService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 
@@ -50,6 +53,9 @@ def _build(
 ) -> Flask:
     metadata = MetadataService(engine, registry)
     metadata.initialize()
+    teams = TeamDirectory(engine)
+    teams.initialize()
+    records = RecordsService(engine, metadata, registry, teams)
 
     app = Flask("metacrm", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
@@ -61,11 +67,12 @@ def _build(
     app.config.update(_rate_limit_config(settings))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config.update(overrides)
-    app.extensions[RUNTIME_KEY] = WebRuntime(settings, registry, engine, metadata)
+    app.extensions[RUNTIME_KEY] = WebRuntime(settings, registry, engine, metadata, records, teams)
 
     register_problem_handlers(app)
     install_identity(app, engine, metadata)
     app.register_blueprint(tokens_api)
+    register_api(app)
     return app
 
 

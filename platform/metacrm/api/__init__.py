@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
+from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes import FieldTypeRegistry
 from metacrm.services.metadata_service import MetadataService
+from metacrm.services.records import RecordsService
 from metacrm.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -30,6 +32,8 @@ class WebRuntime:
     registry: FieldTypeRegistry
     engine: sa.Engine
     metadata: MetadataService
+    records: RecordsService
+    teams: TeamDirectory
 
 
 def web_runtime() -> WebRuntime:
