@@ -6,47 +6,19 @@ command with exit code 1; nothing is applied in that case.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
-from functools import wraps
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from metacrm.cli.bootstrap import open_runtime
+from metacrm.cli.errors import reports_errors
 from metacrm.cli.users import ensure_first_admin, serve, user
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
-from metacrm.kernel.errors import DestructiveChangeRefused, MetacrmError
 from metacrm.metadata.compiler import load_model
 from metacrm.metadata.documents import Document
 from metacrm.metadata.loader import read_documents
 from metacrm.settings import Settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reports_errors(command: F) -> F:
-    """Turn a MetacrmError into readable lines on stderr and exit code 1."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except DestructiveChangeRefused as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            for detail in exc.errors:
-                click.echo(f"  {detail}", err=True)
-            click.echo("Nothing was applied. Re-run with --confirm-destructive to apply;", err=True)
-            click.echo("the data of dropped or changed fields is archived, not deleted.", err=True)
-            sys.exit(1)
-        except MetacrmError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            for detail in exc.errors:
-                click.echo(f"  {detail}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group()

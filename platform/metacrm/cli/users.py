@@ -9,36 +9,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
+from metacrm.cli.errors import reports_errors
+from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.settings import Settings
 
 if TYPE_CHECKING:
     from metacrm.identity.users import NewUser
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _exits_on_error(command: F) -> F:
-    """Print a MetacrmError as `error:` lines on stderr and exit 1 (as cli.main does)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except MetacrmError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            for detail in exc.errors:
-                click.echo(f"  {detail}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
 
 def _quiet_fab() -> None:
     """Flask-AppBuilder logs setup chatter as warnings (e.g. "No user yet created, use flask
@@ -57,7 +38,7 @@ def user() -> None:
 @click.option("--team", "teams", multiple=True, help="A team to join (repeatable).")
 @click.option("--email", default=None, help="Email address (default: NAME@users.metacrm.invalid).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@_exits_on_error
+@reports_errors
 def create(
     name: str, role: str, teams: Sequence[str], email: str | None, password_stdin: bool
 ) -> None:
