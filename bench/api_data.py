@@ -56,10 +56,11 @@ INSERT INTO {table} (id, created_at, created_by, updated_at, updated_by, owner, 
 SELECT gen_random_uuid()::text, now(), :owner, now(), :owner, :owner, 1,
        'Gadget ' || g, (g * 7919) % 1000, ((g * 31) % 100000) / 1000.0,
        ((g * 104729) % 5000000) / 100.0, 'USD',
-       DATE '2024-01-01' + (g % 365), TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '1 minute',
+       DATE '2024-01-01' + (g % 365)::int,
+       TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '1 minute',
        g % 2 = 0, (ARRAY['new','open','won','lost','parked'])[1 + g % 5],
        'user' || g || '@example.com', :owner
-FROM generate_series(:first, :last) AS g
+FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g
 """
 
 
@@ -76,6 +77,14 @@ def copy_table(conn: sa.Connection, source_schema: str, target_schema: str) -> N
         f'(LIKE "{source_schema}".{TABLE} INCLUDING DEFAULTS INCLUDING INDEXES)')
     conn.exec_driver_sql(
         f'INSERT INTO "{target_schema}".{FAB_TABLE} SELECT * FROM "{source_schema}".{TABLE}')
+    # FAB's ModelRestApi routes GET /<int:pk> only: the copy gets an integer key (what a
+    # FAB developer would declare) and keeps metacrm's text id as a unique column.
+    conn.exec_driver_sql(
+        f'ALTER TABLE "{target_schema}".{FAB_TABLE} DROP CONSTRAINT {FAB_TABLE}_pkey')
+    conn.exec_driver_sql(
+        f'ALTER TABLE "{target_schema}".{FAB_TABLE} ADD COLUMN num bigserial PRIMARY KEY')
+    conn.exec_driver_sql(
+        f'CREATE UNIQUE INDEX ux_{FAB_TABLE}_id ON "{target_schema}".{FAB_TABLE} (id)')
     conn.exec_driver_sql(f'ANALYZE "{target_schema}".{FAB_TABLE}')
 
 

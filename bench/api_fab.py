@@ -1,7 +1,7 @@
 """The incumbent of bench/api.py: Flask-AppBuilder 5's `ModelRestApi` on the same data.
 
 A stock FAB app, configured as its documentation shows (Flask-SQLAlchemy session, database
-login, the security API for JWT login): a declarative model mapped to a copy of metacrm's
+login, JWT login through its security API): a declarative model mapped to a copy of metacrm's
 table in its own schema (FAB's `ab_*` tables live there too) and a `ModelRestApi` over it
 with the list, show and add columns a developer would declare. Requests authenticate with
 a JWT of FAB's `Admin` role, so FAB's permission check is part of every request, as it
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -25,7 +25,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from api_data import FAB_TABLE, FIELD_COLUMNS
 
 ADMIN = "fabadmin"
-PASSWORD = "bench password 1"
+PASSWORD = "bench password 1"  # noqa: S105  # a throwaway bench user
 
 
 def _now() -> datetime:
@@ -36,7 +36,9 @@ class Gadget(Model):  # type: ignore[misc]  # FAB has no type hints
     """The copy of metacrm's table, with Python defaults for the system columns."""
 
     __tablename__ = FAB_TABLE
-    id = sa.Column(sa.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    num = sa.Column(sa.BigInteger, primary_key=True, autoincrement=True)
+    id = sa.Column(sa.String(36), unique=True, nullable=False,
+                   default=lambda: str(uuid.uuid4()))
     created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=_now)
     created_by = sa.Column(sa.String(64), default="fab")
     updated_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=_now)
@@ -56,18 +58,18 @@ class Gadget(Model):  # type: ignore[misc]  # FAB has no type hints
     manager = sa.Column(sa.String(64))
 
 
-ALL_COLUMNS = ["id", "created_at", "created_by", "updated_at", "updated_by", "owner",
+ALL_COLUMNS = ["num", "id", "created_at", "created_by", "updated_at", "updated_by", "owner",
                "version", *FIELD_COLUMNS]
 
 
 class GadgetApi(ModelRestApi):  # type: ignore[misc]
     resource_name = "gadget"
     datamodel = SQLAInterface(Gadget)
-    list_columns = ALL_COLUMNS
-    show_columns = ALL_COLUMNS
-    add_columns = list(FIELD_COLUMNS)
-    order_columns = ["price", "quantity", "id"]
-    search_columns = ["stage", "quantity", "title"]
+    list_columns: ClassVar[list[str]] = ALL_COLUMNS
+    show_columns: ClassVar[list[str]] = ALL_COLUMNS
+    add_columns: ClassVar[list[str]] = list(FIELD_COLUMNS)
+    order_columns: ClassVar[list[str]] = ["price", "quantity", "num"]
+    search_columns: ClassVar[list[str]] = ["stage", "quantity", "title"]
     page_size = 50
 
 
@@ -75,13 +77,15 @@ def create_fab_app(database_url: str) -> Flask:
     """A FAB app on `database_url` (whose search_path holds the copy) with an admin user."""
     app = Flask("fab_bench")
     app.config.update(
-        SECRET_KEY="bench-secret-key-that-is-long-enough-for-hs256",
+        SECRET_KEY="bench-secret-key-that-is-long-enough-for-hs256",  # noqa: S106
         SQLALCHEMY_DATABASE_URI=database_url,
         AUTH_TYPE=AUTH_DB,
         AUTH_ROLE_ADMIN="Admin",
-        FAB_ADD_SECURITY_API=True,
+        # The JWT login API is always on; the user/role admin APIs are not needed (and
+        # FAB 5.3's permission API does not build under marshmallow 4, FAB issue #2361).
+        FAB_ADD_SECURITY_API=False,
         FAB_UPDATE_PERMS=True,
-        FAB_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+        FAB_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",  # noqa: S106
         WTF_CSRF_ENABLED=False,
     )
     db = SQLA()
