@@ -10,10 +10,11 @@ Production: `gunicorn 'metacrm.app:create_app()'` (docs/operations.md).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from limits import parse_many
 
 from metacrm.access.teams import TeamDirectory
@@ -70,10 +71,31 @@ def _build(
     app.extensions[RUNTIME_KEY] = WebRuntime(settings, registry, engine, metadata, records, teams)
 
     register_problem_handlers(app)
+    _pin_metadata_per_request(app, metadata)
     install_identity(app, engine, metadata)
     app.register_blueprint(tokens_api)
     register_api(app)
     return app
+
+
+def _pin_metadata_per_request(app: Flask, metadata: MetadataService) -> None:
+    """Each request works on one metadata version, checked once at its start.
+
+    Registered before Flask-AppBuilder and the rate limiter install their own hooks, so
+    authentication and limits already see the pinned version.
+    """
+
+    @app.before_request
+    def _pin() -> None:
+        pins = ExitStack()
+        pins.enter_context(metadata.pinned())
+        g.metacrm_metadata_pin = pins
+
+    @app.teardown_request
+    def _unpin(_error: BaseException | None) -> None:
+        pins = g.pop("metacrm_metadata_pin", None)
+        if pins is not None:
+            pins.close()
 
 
 def dispose_app(app: Flask) -> None:

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 
-from metacrm.access.teams import TeamDirectory
-from metacrm.api import RUNTIME_KEY
-from metacrm.api.registration import register_api
-from metacrm.services.records import RecordsService
 from web_harness import Web, bearer, open_web, role
 
 
@@ -84,32 +79,7 @@ def open_api(database_url: str, root: Path, *documents: Mapping[str, Any],
     settings_changes.setdefault("rate_limit", "100000 per minute")
     with open_web(database_url, root, roles=documents or (ADMIN_ROLE, role("clerk")),
                   settings_changes=settings_changes) as web:
-        _ensure_services(web)
-        if "metacrm_records" not in web.app.blueprints:
-            register_api(web.app)
         yield Api(web)
-
-
-@dataclass(frozen=True)
-class _Services:
-    settings: Any
-    registry: Any
-    engine: Any
-    metadata: Any
-    records: RecordsService
-    teams: TeamDirectory
-
-
-def _ensure_services(web: Web) -> None:
-    """Give the app a records service and team directory if the factory does not (yet)."""
-    runtime = web.app.extensions[RUNTIME_KEY]
-    if hasattr(runtime, "records"):
-        return
-    teams = TeamDirectory(runtime.engine)
-    teams.initialize()
-    records = RecordsService(runtime.engine, runtime.metadata, runtime.registry, teams)
-    web.app.extensions[RUNTIME_KEY] = _Services(
-        runtime.settings, runtime.registry, runtime.engine, runtime.metadata, records, teams)
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:

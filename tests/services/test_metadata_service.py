@@ -236,3 +236,26 @@ def test_model_is_compiled_once_per_version(
     entity = changed[0].entity("company")
     assert entity is not None and entity.field("website") is not None
     assert worker.live().number == 2
+
+
+def test_a_pinned_unit_of_work_keeps_its_version_while_another_process_applies(
+    engine: sa.Engine, service: MetadataService, registry: FieldTypeRegistry
+) -> None:
+    service.apply([company()])
+    other_process = MetadataService(engine, registry)
+    with service.pinned() as held:
+        other_process.apply([company(WEBSITE)])
+        assert service.live() is held
+        assert not service.live().model.entities["company"].has_field("website")
+    assert service.live().number == held.number + 1
+    assert service.live().model.entities["company"].has_field("website")
+
+
+def test_a_version_applied_inside_a_pinned_unit_of_work_becomes_the_pinned_one(
+    service: MetadataService,
+) -> None:
+    service.apply([company()])
+    with service.pinned() as held:
+        applied = service.apply([company(WEBSITE)])
+        assert applied is not None
+        assert service.live().number == applied.number == held.number + 1

@@ -9,7 +9,9 @@ the stored version number changed (one cheap `SELECT max(number)` per call).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -138,6 +140,12 @@ class ModelCache:
         return LiveModel(version.number, model, build_record_tables(model, self._registry))
 
 
+_pinned: ContextVar[tuple[ModelCache, LiveModel] | None] = ContextVar(
+    "metacrm_pinned_metadata", default=None
+)
+"""The version a unit of work (a web request) holds, per model cache."""
+
+
 class MetadataService:
     """Plan, apply and list metadata versions of one database."""
 
@@ -158,9 +166,31 @@ class MetadataService:
         return self.live().model
 
     def live(self) -> LiveModel:
-        """The live version's number, compiled model and record tables."""
+        """The live version's number, compiled model and record tables.
+
+        Inside `pinned()` this is the version pinned at its start (no query); elsewhere one
+        cheap `SELECT max(number)` tells whether to recompile.
+        """
+        pinned = _pinned.get()
+        if pinned is not None and pinned[0] is self._cache:
+            return pinned[1]
         self._ensure_initialized()
         return self._cache.get()
+
+    @contextmanager
+    def pinned(self) -> Iterator[LiveModel]:
+        """Hold the live version for a unit of work, such as one web request.
+
+        Everything inside sees one metadata version — identity, access and records agree
+        even if an admin applies a change meanwhile — and the version check runs once, not
+        once per service call. A version applied inside becomes the pinned one.
+        """
+        live = self.live()
+        token = _pinned.set((self._cache, live))
+        try:
+            yield live
+        finally:
+            _pinned.reset(token)
 
     def history(self) -> list[VersionSummary]:
         """Every applied version, newest first."""
@@ -230,6 +260,11 @@ class MetadataService:
                 [ErrorDetail(failure_reason(exc))],
             ) from exc
         self._cache.remember(number, model)
+        pinned = _pinned.get()
+        if pinned is not None and pinned[0] is self._cache:
+            # The unit of work that applied the version goes on with it; the outer
+            # `pinned()` still restores what was there before when it ends.
+            _pinned.set((self._cache, self._cache.get()))
         return AppliedVersion(
             number=stored.number,
             checksum=stored.checksum,
