@@ -201,6 +201,24 @@ def test_a_stale_if_match_gets_412(api: Api) -> None:
     assert current.status_code == 304
 
 
+@pytest.mark.parametrize(("header", "status"), [
+    ('"{id}:1"', 200),
+    ('W/"{id}:1"', 200),
+    ('"other:7", "{id}:1"', 200),
+    ("*", 200),
+    ('"{id}:2"', 412),
+    ('"other:1"', 412),
+    ('"{id}:1", "{id}:2"', 422),
+    ("{id}:1", 422),
+    ('"{id}:1" "x:2"', 422),
+])
+def test_if_match_forms(api: Api, header: str, status: int) -> None:
+    record = create(api, api.admin)
+    response = api.client.patch(f"{URL}/{record['id']}", json={"units": 5},
+                                headers={**api.admin, "If-Match": header.format(id=record["id"])})
+    assert response.status_code == status, response.get_json()
+
+
 def test_two_clients_patching_the_same_version_at_once_one_wins(api: Api) -> None:
     record = create(api, api.admin)
     url, etag = f"{URL}/{record['id']}", f'"{record["id"]}:1"'
