@@ -154,3 +154,17 @@ def test_init_twice_is_a_no_op(workspace: Workspace) -> None:
     assert second.exit_code == 0
     assert "up to date" in second.output
     assert workspace.run("metadata", "history").output.count("metacrm init") == 1
+
+
+def test_init_creates_every_system_table_the_web_app_needs(workspace: Workspace) -> None:
+    workspace.write("company.json", company_document())
+    assert workspace.run("init").exit_code == 0
+    engine = create_database_engine(workspace.database_url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {
+        "metacrm_metadata_versions", "metacrm_audit", "metacrm_outbox", "metacrm_teams",
+        "metacrm_idempotency_keys", "crm_company",
+    } <= tables

@@ -1,23 +1,19 @@
 """`register_api(app)`: the records, metadata, access and documentation blueprints.
 
-Called by the app factory after identity and the problem handlers are installed. It also
-creates the table behind `Idempotency-Key` when it is missing.
+Called by the app factory after identity and the problem handlers are installed.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from metacrm.api import RUNTIME_KEY
 from metacrm.api.access import access_api
 from metacrm.api.docs import docs_api
 from metacrm.api.meta import meta_api
 from metacrm.api.records import records_api
-from metacrm.storage.idempotency import create_table
 
 
 def register_api(app: Flask) -> None:
     """Register the blueprints of the generated API on `app` (built by `create_app`)."""
-    create_table(app.extensions[RUNTIME_KEY].engine)
     for blueprint in (records_api, meta_api, access_api, docs_api):
         app.register_blueprint(blueprint)

@@ -21,23 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from metacrm.storage.system_tables import IDEMPOTENCY_KEY_LENGTH, idempotency_keys
+
 RETENTION = timedelta(hours=24)
 IN_PROGRESS_TIMEOUT = timedelta(minutes=5)
-KEY_LENGTH = 255
-
-idempotency_metadata = sa.MetaData()
-
-idempotency_keys = sa.Table(
-    "metacrm_idempotency_keys",
-    idempotency_metadata,
-    sa.Column("user_id", sa.String(64), primary_key=True),
-    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
-    sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("status", sa.Integer, nullable=True),
-    sa.Column("headers", sa.Text, nullable=True),
-    sa.Column("body", sa.Text, nullable=True),
-    sa.Column("created_ms", sa.BigInteger, nullable=False),
-)
+KEY_LENGTH = IDEMPOTENCY_KEY_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +53,6 @@ class KeyReused:
 
 
 Outcome = StoredAnswer | Reserved | InProgress | KeyReused
-
-
-def create_table(engine: sa.Engine) -> None:
-    """Create the table when it does not exist yet (idempotent)."""
-    with engine.begin() as connection:
-        idempotency_metadata.create_all(connection, checkfirst=True)
 
 
 def _ms(moment: datetime) -> int:

@@ -108,6 +108,22 @@ outbox = sa.Table(
 )
 
 
+IDEMPOTENCY_KEY_LENGTH = 255
+
+idempotency_keys = sa.Table(
+    "metacrm_idempotency_keys",
+    system_metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(IDEMPOTENCY_KEY_LENGTH), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("headers", sa.Text, nullable=True),
+    sa.Column("body", sa.Text, nullable=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+"""First answers to POSTs that carried an `Idempotency-Key` (per user and key), kept 24 h."""
+
+
 def create_system_tables(connection: sa.Connection) -> None:
     """Create the system tables that do not exist yet (idempotent)."""
     system_metadata.create_all(connection, checkfirst=True)
