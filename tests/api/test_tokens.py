@@ -26,7 +26,7 @@ def create_token(web: Web, jwt: str, **payload: object) -> dict[str, object]:
     response = web.client.post("/api/v1/tokens", json={"name": "ci", **payload},
                                headers=bearer(jwt))
     assert response.status_code == 201, response.get_json()
-    document: dict[str, object] = response.get_json()
+    document: dict[str, object] = response.get_json()["data"]
     return document
 
 
@@ -41,7 +41,7 @@ def test_login_returns_a_jwt_that_authenticates(web: Web) -> None:
     response = web.client.get("/api/v1/tokens", headers=bearer(jwt))
 
     assert response.status_code == 200
-    assert response.get_json() == {"items": []}
+    assert response.get_json() == {"data": []}
 
 
 def test_wrong_password_is_a_401_problem(web: Web) -> None:
@@ -69,7 +69,7 @@ def test_a_created_token_is_shown_once_and_authenticates_as_its_user(web: Web) -
 
     token = str(created["token"])
     assert token.startswith("mcrm_")
-    listed = web.client.get("/api/v1/tokens", headers=bearer(token)).get_json()["items"]
+    listed = web.client.get("/api/v1/tokens", headers=bearer(token)).get_json()["data"]
     assert [item["id"] for item in listed] == [created["id"]]  # ann's tokens: it acts as ann
     assert listed[0]["user_id"] == created["user_id"]
     assert listed[0]["last_used_at"] is not None
@@ -82,7 +82,7 @@ def test_listing_never_shows_a_secret(web: Web) -> None:
     response = web.client.get("/api/v1/tokens", headers=bearer(jwt))
 
     assert secret not in response.get_data(as_text=True)
-    assert set(response.get_json()["items"][0]) == {
+    assert set(response.get_json()["data"][0]) == {
         "id", "name", "prefix", "user_id", "created_at", "expires_at", "last_used_at"
     }
 
@@ -136,7 +136,7 @@ def test_users_list_only_their_own_tokens(web: Web) -> None:
 
     response = web.client.get("/api/v1/tokens", headers=bearer(web.login("bob")))
 
-    assert response.get_json() == {"items": []}
+    assert response.get_json() == {"data": []}
 
 
 def test_a_token_stops_working_when_its_user_is_deactivated(web: Web) -> None:

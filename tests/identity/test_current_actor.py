@@ -55,7 +55,7 @@ def form_login(web: Web, username: str, password: str) -> None:
 def token_for(web: Web, username: str) -> str:
     response = web.client.post("/api/v1/tokens", json={"name": "t"},
                                headers=bearer(web.login(username)))
-    token: str = response.get_json()["token"]
+    token: str = response.get_json()["data"]["token"]
     return token
 
 

@@ -85,7 +85,7 @@ def create_token() -> tuple[Response, int, dict[str, str]]:
             connection, user_id=int(actor.user_id), name=name, expires_at=expires_at, now=now
         )
     document = {**_describe(issued.info), "token": issued.secret}
-    return jsonify(document), 201, {"Location": f"{API_PREFIX}/tokens/{issued.info.id}"}
+    return jsonify({"data": document}), 201, {"Location": f"{API_PREFIX}/tokens/{issued.info.id}"}
 
 
 @tokens_api.get("")
@@ -93,7 +93,7 @@ def list_own_tokens() -> Response:
     actor = require_actor()
     with identity_state().engine.connect() as connection:
         tokens = list_tokens(connection, int(actor.user_id))
-    return jsonify({"items": [_describe(token) for token in tokens]})
+    return jsonify({"data": [_describe(token) for token in tokens]})
 
 
 @tokens_api.delete("/<token_id>")
