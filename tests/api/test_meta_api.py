@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_harness import GADGET, Api, entity, field, open_api, pointers, problem
+
+from metacrm.metadata.documents import Document
+from metacrm.services.metadata_admin import MetadataAdmin
+from metacrm.services.metadata_service import MetadataService
 
 
 @pytest.fixture
@@ -132,3 +137,97 @@ def test_bad_requests_get_problem_documents(
     api: Api, method: str, url: str, kwargs: dict[str, object], status: int
 ) -> None:
     problem(getattr(api.client, method)(url, headers=api.admin, **kwargs), status)
+
+
+def test_reads_carry_the_live_version_as_etag(api: Api) -> None:
+    assert api.client.get("/api/v1/meta/entity", headers=api.admin).headers["ETag"] == '"v1"'
+    change = api.client.put("/api/v1/meta/entity/gadget", json=GADGET, headers=api.admin)
+    assert change.headers["ETag"] == '"v2"'
+    got = api.client.get("/api/v1/meta/entity/gadget", headers=api.admin)
+    assert got.headers["ETag"] == '"v2"'
+    assert api.client.get("/api/v1/meta/entity", headers=api.admin).headers["ETag"] == '"v2"'
+
+
+def test_two_edits_from_the_same_read_cannot_lose_one(api: Api) -> None:
+    api.put_meta(GADGET)
+    etag = api.client.get("/api/v1/meta/entity/gadget", headers=api.admin).headers["ETag"]
+    first = {**GADGET, "fields": [*GADGET["fields"], field("maker")]}
+    second = {**GADGET, "fields": [*GADGET["fields"], field("size")]}
+
+    response = api.client.put("/api/v1/meta/entity/gadget", json=first,
+                              headers={**api.admin, "If-Match": etag})
+    assert response.status_code == 200
+    assert response.get_json()["data"]["version"] == 3
+    refused = problem(api.client.put("/api/v1/meta/entity/gadget", json=second,
+                                     headers={**api.admin, "If-Match": etag}), 412)
+    assert "since version 2: now at 3" in refused["detail"]
+    problem(api.client.delete("/api/v1/meta/entity/gadget?confirm_destructive=true",
+                              headers={**api.admin, "If-Match": etag}), 412)
+    assert versions(api) == [3, 2, 1]
+    got = api.client.get("/api/v1/meta/entity/gadget", headers=api.admin).get_json()["data"]
+    assert got == first
+
+
+def test_changes_without_if_match_or_with_the_live_etag_still_work(api: Api) -> None:
+    api.put_meta(GADGET)
+    labelled = {**GADGET, "label": {"en": "Gizmo", "ru": "Gizmo"}}
+    assert api.put_meta(labelled)["version"] == 3
+    live = {**api.admin, "If-Match": 'W/"v3"'}
+    response = api.client.delete("/api/v1/meta/entity/gadget?confirm_destructive=true",
+                                 headers=live)
+    assert response.status_code == 200 and response.get_json()["data"]["version"] == 4
+    anything = {**api.admin, "If-Match": "*"}
+    assert api.client.put("/api/v1/meta/entity/gadget", json=GADGET,
+                          headers=anything).status_code == 200
+
+
+def test_a_stale_restore_is_refused(api: Api) -> None:
+    api.put_meta(GADGET)
+    stale = {**api.admin, "If-Match": '"v1"'}
+    problem(api.client.post("/api/v1/meta/versions/1/restore?confirm_destructive=true",
+                            headers=stale), 412)
+    assert versions(api) == [2, 1]
+    live = {**api.admin, "If-Match": '"v2"'}
+    response = api.client.post("/api/v1/meta/versions/1/restore?confirm_destructive=true",
+                               headers=live)
+    assert response.status_code == 200 and response.headers["ETag"] == '"v3"'
+
+
+@pytest.mark.parametrize(("header", "status"), [
+    ('"gadget:2"', 412), ('"v"', 412), ("v2", 422), ('"v1", "v2"', 422), ('"v2" "v3"', 422),
+])
+def test_if_match_headers_that_cannot_match_are_refused(
+    api: Api, header: str, status: int
+) -> None:
+    api.put_meta(GADGET)
+    response = api.client.put("/api/v1/meta/entity/gadget", json=GADGET,
+                              headers={**api.admin, "If-Match": header})
+    assert pointers(problem(response, status)) == {"/If-Match"}
+    assert versions(api) == [2, 1]
+
+
+
+def test_a_change_racing_another_admin_without_if_match_is_refused(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process applies between this request's read and its apply: 412, not a lost
+    change."""
+    api.put_meta(GADGET)
+    services = api.web.app.extensions["metacrm"]
+    other_admin = MetadataAdmin(MetadataService(services.engine, services.registry))
+    apply = services.metadata.apply
+    theirs = {**GADGET, "fields": [*GADGET["fields"], field("maker")]}
+
+    def racing_apply(documents: Sequence[Document], **options: Any) -> Any:
+        monkeypatch.setattr(services.metadata, "apply", apply)
+        assert other_admin.put("entity", "gadget", theirs, author="other").version == 3
+        return apply(documents, **options)
+
+    monkeypatch.setattr(services.metadata, "apply", racing_apply)
+    mine = {**GADGET, "fields": [*GADGET["fields"], field("size")]}
+    refused = problem(api.client.put("/api/v1/meta/entity/gadget", json=mine,
+                                     headers=api.admin), 412)
+    assert "since version 2: now at 3" in refused["detail"]
+    assert versions(api) == [3, 2, 1]
+    got = api.client.get("/api/v1/meta/entity/gadget", headers=api.admin).get_json()["data"]
+    assert got == theirs

@@ -8,7 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
-from metacrm.kernel.errors import DestructiveChangeRefused, MetadataInvalid, MigrationFailed
+from metacrm.kernel.errors import (
+    DestructiveChangeRefused,
+    MetadataInvalid,
+    MigrationFailed,
+    StaleRecord,
+)
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.documents import Document
 from metacrm.services import metadata_service
@@ -259,3 +264,39 @@ def test_a_version_applied_inside_a_pinned_unit_of_work_becomes_the_pinned_one(
         applied = service.apply([company(WEBSITE)])
         assert applied is not None
         assert service.live().number == applied.number == held.number + 1
+
+
+def test_an_apply_built_on_a_stale_version_is_refused_and_changes_nothing(
+    engine: sa.Engine, service: MetadataService, registry: FieldTypeRegistry
+) -> None:
+    base = service.apply([company()])
+    assert base is not None
+    first_admin, second_admin = MetadataService(engine, registry), MetadataService(engine, registry)
+    read = first_admin.live().number
+    assert second_admin.live().number == read == base.number
+
+    applied = first_admin.apply([company(WEBSITE)], expected_version=read)
+    assert applied is not None and applied.number == read + 1
+    before = snapshot(engine)
+    with pytest.raises(StaleRecord) as refused:
+        second_admin.apply([company(CODE)], expected_version=read)
+
+    assert refused.value.status == 412
+    assert f"since version {read}: now at {read + 1}" in refused.value.message
+    assert snapshot(engine) == before
+    assert [v.number for v in service.history()] == [read + 1, read]
+    assert columns(engine) >= {"website"} and "code" not in columns(engine)
+    assert second_admin.live().model.entities["company"].has_field("website")
+
+
+def test_expected_version_must_be_live_even_for_unchanged_documents(
+    service: MetadataService,
+) -> None:
+    with pytest.raises(StaleRecord):
+        service.apply([company()], expected_version=1)
+    assert service.history() == []
+    applied = service.apply([company()], expected_version=0)
+    assert applied is not None and applied.number == 1
+    assert service.apply([company()], expected_version=1) is None
+    with pytest.raises(StaleRecord):
+        service.apply([company()], expected_version=0)

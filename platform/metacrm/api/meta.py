@@ -7,6 +7,10 @@
 * `POST /api/v1/meta/plan` — dry run of one document or `{"documents": [...]}`;
 * `GET /api/v1/meta/versions`, `POST /api/v1/meta/versions/<n>/restore`.
 
+Optimistic locking: the ETag of the document reads is the live metadata version (`"v7"`).
+`If-Match` with it on PUT, DELETE and restore makes the change fail with 412 when another
+version went live since; without it a change still never drops a concurrent one (412 too).
+
 Handlers: parse, require an admin, call one `MetadataAdmin` method, render `{"data": ...}`.
 """
 
@@ -18,11 +22,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from metacrm.api import API_PREFIX, web_runtime
+from metacrm.api.etag import parse_tags
 from metacrm.api.problems import json_body
 from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.identity.actor import Actor
 from metacrm.identity.current import require_actor
-from metacrm.kernel.errors import ErrorDetail, Forbidden, ValidationFailed
+from metacrm.kernel.errors import ErrorDetail, Forbidden, StaleRecord, ValidationFailed
 from metacrm.services.metadata_admin import MetadataAdmin, MetadataChange
 from metacrm.storage.metadata_store import VersionSummary
 
@@ -53,7 +58,8 @@ def list_versions() -> Response:
 def restore_version(number: int) -> Response:
     actor = require_admin()
     flags = _change_flags()
-    return _changed(_admin().restore(number, author=actor.username, **flags))
+    return _changed(_admin().restore(number, author=actor.username, if_match=_if_match(),
+                                     **flags))
 
 
 @meta_api.post("/plan")
@@ -74,13 +80,15 @@ def plan() -> Response:
 @meta_api.get("/<kind>")
 def list_documents(kind: str) -> Response:
     require_admin()
-    return jsonify({"data": [dict(d.body) for d in _admin().documents(kind)]})
+    version, documents = _admin().documents(kind)
+    return _tagged(jsonify({"data": [dict(d.body) for d in documents]}), version)
 
 
 @meta_api.get("/<kind>/<name>")
 def get_document(kind: str, name: str) -> Response:
     require_admin()
-    return jsonify({"data": dict(_admin().document(kind, name).body)})
+    version, document = _admin().document(kind, name)
+    return _tagged(jsonify({"data": dict(document.body)}), version)
 
 
 @meta_api.put("/<kind>/<name>")
@@ -88,14 +96,16 @@ def put_document(kind: str, name: str) -> Response:
     actor = require_admin()
     flags = _change_flags()
     body = json_body()
-    return _changed(_admin().put(kind, name, body, author=actor.username, **flags))
+    return _changed(_admin().put(kind, name, body, author=actor.username,
+                                 if_match=_if_match(), **flags))
 
 
 @meta_api.delete("/<kind>/<name>")
 def delete_document(kind: str, name: str) -> Response:
     actor = require_admin()
     flags = _change_flags()
-    return _changed(_admin().delete(kind, name, author=actor.username, **flags))
+    return _changed(_admin().delete(kind, name, author=actor.username, if_match=_if_match(),
+                                    **flags))
 
 
 def _change_flags() -> dict[str, Any]:
@@ -115,8 +125,52 @@ def _change_flags() -> dict[str, Any]:
     return {"confirm_destructive": confirm == "true", "comment": comment or None}
 
 
+def _if_match() -> int | None:
+    """The metadata version `If-Match` requires (None: no header or `*`).
+
+    Tags are `"v<number>"` (a weak `W/` form is accepted); one that names no metadata
+    version can never match: 412 at once.
+    """
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = parse_tags(header, "If-Match")
+    if tags is None:
+        return None
+    numbers = {_version_of(tag) for tag in tags}
+    numbers.discard(None)
+    if not numbers:
+        raise StaleRecord(
+            "If-Match names no metadata version; read the document again for its ETag",
+            [ErrorDetail('does not match the metadata ETag "v<version>"', "/If-Match",
+                         "header")],
+        )
+    if len(numbers) > 1:
+        raise ValidationFailed("invalid If-Match header", [
+            ErrorDetail("names more than one metadata version", "/If-Match", "header")])
+    (number,) = numbers
+    return number
+
+
+def _version_of(tag: str) -> int | None:
+    digits = tag[1:] if tag.startswith("v") else ""
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 12:
+        return None
+    return int(digits)
+
+
+def metadata_etag(version: int) -> str:
+    """The ETag of metadata read at live version `version`."""
+    return f'"v{version}"'
+
+
+def _tagged(response: Response, version: int) -> Response:
+    response.headers["ETag"] = metadata_etag(version)
+    return response
+
+
 def _changed(change: MetadataChange) -> Response:
-    return jsonify({"data": change.to_json()})
+    return _tagged(jsonify({"data": change.to_json()}), change.version)
 
 
 def _version_json(version: VersionSummary) -> dict[str, Any]:

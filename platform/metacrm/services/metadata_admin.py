@@ -16,7 +16,7 @@ from typing import Any
 
 from metacrm.kernel.errors import ErrorDetail, MetadataInvalid, NotFound, ValidationFailed
 from metacrm.metadata.documents import KINDS, Document
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata_service import MetadataService, check_expected_version
 from metacrm.storage import metadata_store
 from metacrm.storage.metadata_store import VersionSummary
 from metacrm.storage.migration import MigrationPlan
@@ -83,52 +83,60 @@ class MetadataAdmin:
             version = metadata_store.current(connection)
         return (0, ()) if version is None else (version.number, version.documents)
 
-    def documents(self, kind: str) -> list[Document]:
-        """The live documents of one kind, by name."""
+    def documents(self, kind: str) -> tuple[int, list[Document]]:
+        """The live version's number and its documents of one kind, by name."""
         _check_kind(kind)
-        _, documents = self.live_documents()
-        return sorted((d for d in documents if d.kind == kind), key=lambda d: d.name)
+        number, documents = self.live_documents()
+        return number, sorted((d for d in documents if d.kind == kind), key=lambda d: d.name)
 
-    def document(self, kind: str, name: str) -> Document:
+    def document(self, kind: str, name: str) -> tuple[int, Document]:
+        """The live version's number and its document (kind, name); NotFound without it."""
         _check_kind(kind)
-        _, documents = self.live_documents()
-        for document in documents:
-            if document.kind == kind and document.name == name:
-                return document
-        raise NotFound(f"there is no {kind} {name!r} in the live metadata")
+        number, documents = self.live_documents()
+        return number, _find(documents, kind, name)
 
     def versions(self) -> list[VersionSummary]:
         return self.metadata.history()
 
     # --- changing ----------------------------------------------------------------------
+    # Each change is built from the live version read here and applied with that number as
+    # `expected_version`: if another admin applied a version in between, the apply fails
+    # with StaleRecord (412) instead of silently dropping their change. `if_match` is the
+    # version the client read (the ETag of its GET); None: the live one at this moment.
     def put(self, kind: str, name: str, body: Any, *, author: str | None,
-            comment: str | None = None, confirm_destructive: bool = False) -> MetadataChange:
+            comment: str | None = None, confirm_destructive: bool = False,
+            if_match: int | None = None) -> MetadataChange:
         """Add or replace document (kind, name) and apply the new version."""
         document = incoming_document(body, kind=kind, name=name, pointer="")
-        _, documents = self.live_documents()
+        number, documents = self._read_expecting(if_match)
         return self._apply(_replaced(documents, [document]), author=author,
                            comment=comment or f"put {kind} {name}",
-                           confirm_destructive=confirm_destructive)
+                           confirm_destructive=confirm_destructive, expected_version=number)
 
     def delete(self, kind: str, name: str, *, author: str | None, comment: str | None = None,
-               confirm_destructive: bool = False) -> MetadataChange:
+               confirm_destructive: bool = False, if_match: int | None = None) -> MetadataChange:
         """Remove document (kind, name) and apply the new version."""
-        self.document(kind, name)
-        _, documents = self.live_documents()
+        _check_kind(kind)
+        number, documents = self._read_expecting(if_match)
+        _find(documents, kind, name)
         kept = [d for d in documents if (d.kind, d.name) != (kind, name)]
         return self._apply(kept, author=author, comment=comment or f"delete {kind} {name}",
-                           confirm_destructive=confirm_destructive)
+                           confirm_destructive=confirm_destructive, expected_version=number)
 
     def restore(self, number: int, *, author: str | None, comment: str | None = None,
-                confirm_destructive: bool = False) -> MetadataChange:
-        """Apply the documents of version `number` as a new version."""
+                confirm_destructive: bool = False,
+                if_match: int | None = None) -> MetadataChange:
+        """Apply the documents of version `number` as a new version.
+
+        The result does not depend on the live documents, so only `if_match` (when given)
+        must still be the live version."""
         if not 1 <= number <= MAX_VERSION_NUMBER:
             raise NotFound(f"metadata version {number} does not exist")
         with self.metadata.engine.connect() as connection:
             version = metadata_store.get(connection, number)
         return self._apply(version.documents, author=author,
                            comment=comment or f"restore version {number}",
-                           confirm_destructive=confirm_destructive)
+                           confirm_destructive=confirm_destructive, expected_version=if_match)
 
     def plan(self, bodies: Sequence[Any], *, pointer: str) -> DryRun:
         """What putting these documents would do; changes nothing."""
@@ -141,10 +149,17 @@ class MetadataAdmin:
             return DryRun(live_number, exc.errors or (ErrorDetail(exc.message),))
         return DryRun(report.live_version, (), report.unchanged, report.plan)
 
+    def _read_expecting(self, if_match: int | None) -> tuple[int, tuple[Document, ...]]:
+        """The live version, which must be `if_match` when given (else StaleRecord)."""
+        number, documents = self.live_documents()
+        check_expected_version(if_match, number)
+        return number, documents
+
     def _apply(self, documents: Sequence[Document], *, author: str | None, comment: str,
-               confirm_destructive: bool) -> MetadataChange:
+               confirm_destructive: bool, expected_version: int | None) -> MetadataChange:
         applied = self.metadata.apply(documents, author=author, comment=comment,
-                                      confirm_destructive=confirm_destructive)
+                                      confirm_destructive=confirm_destructive,
+                                      expected_version=expected_version)
         if applied is None:
             return MetadataChange(self.metadata.live().number, False, MigrationPlan())
         return MetadataChange(applied.number, True, applied.plan)
@@ -186,6 +201,13 @@ def _replaced(documents: Sequence[Document], incoming: Sequence[Document]) -> li
         else:
             result.append(new)
     return result
+
+
+def _find(documents: Sequence[Document], kind: str, name: str) -> Document:
+    for document in documents:
+        if document.kind == kind and document.name == name:
+            return document
+    raise NotFound(f"there is no {kind} {name!r} in the live metadata")
 
 
 def _check_kind(kind: str) -> None:

@@ -23,6 +23,7 @@ from metacrm.kernel.errors import (
     ErrorDetail,
     MetadataInvalid,
     MigrationFailed,
+    StaleRecord,
 )
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.documents import Document
@@ -217,11 +218,16 @@ class MetadataService:
         author: str | None = None,
         comment: str | None = None,
         confirm_destructive: bool = False,
+        expected_version: int | None = None,
     ) -> AppliedVersion | None:
         """Migrate the database to `documents` and record them as a new version.
 
         None when the documents equal the live version's. Raises MetadataInvalid,
         DestructiveChangeRefused (nothing changed) or MigrationFailed (nothing changed).
+        `expected_version` is the version the caller built `documents` from (0: none yet):
+        when another version went live meanwhile, StaleRecord (412) and nothing changed —
+        so two admins editing at once cannot silently drop each other's change. It is
+        checked under the version lock, so no apply slips in between check and write.
         """
         model = compile_model(documents, self.registry)
         self._ensure_initialized()
@@ -229,6 +235,7 @@ class MetadataService:
             with begin_migration(self.engine) as connection:
                 self._lock_versions(connection)
                 live = metadata_store.current(connection)
+                check_expected_version(expected_version, live.number if live is not None else 0)
                 if live is not None and live.checksum == model.checksum:
                     return None
                 old_model = self._cache.model_of(live)
@@ -252,7 +259,7 @@ class MetadataService:
                     plan=plan.to_json(number),
                     number=number,
                 )
-        except (DestructiveChangeRefused, MetadataInvalid, MigrationFailed):
+        except (DestructiveChangeRefused, MetadataInvalid, MigrationFailed, StaleRecord):
             raise
         except Exception as exc:
             raise MigrationFailed(
@@ -285,3 +292,11 @@ class MetadataService:
             connection.exec_driver_sql(
                 f"LOCK TABLE {metadata_versions.name} IN SHARE ROW EXCLUSIVE MODE"
             )
+
+
+def check_expected_version(expected: int | None, live: int) -> None:
+    """StaleRecord (412) when the version a caller read (`expected`) is no longer `live`."""
+    if expected is None or expected == live:
+        return
+    message = f"metadata changed since version {expected}: now at {live}; reload and retry"
+    raise StaleRecord(message, [ErrorDetail(message)])
