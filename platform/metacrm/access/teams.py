@@ -7,6 +7,11 @@ is read whole and walked in Python: two small queries per request, none per reco
 
 The hierarchy cannot loop: a parent must exist before its child is created, and moving a
 team under one of its own descendants is refused.
+
+`subject` (the per-request path) reuses a user's teams and team members for
+`IDENTITY_CACHE_TTL` seconds per directory (per process). Every change made through this
+directory forgets them at once; one made by another process takes effect within the TTL.
+`subject_for` always reads the tables (it sees the caller's own uncommitted changes).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject, ActorLike
+from metacrm.identity.ttl_cache import Clock, TtlCache
 from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from metacrm.storage.system_tables import (
     NAME_LENGTH,
@@ -72,8 +78,19 @@ def descendants(children: dict[str, list[str]], roots: Iterable[str]) -> list[st
 class TeamDirectory:
     """Teams, their hierarchy and members; builds the `AccessSubject` of an actor."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, cache_ttl: float | None = None, clock: Clock | None = None
+    ) -> None:
+        """`cache_ttl` (seconds; default `IDENTITY_CACHE_TTL`, 0 turns caching off) and
+        `clock` (monotonic seconds) govern how long `subject` reuses a user's teams."""
         self.engine = engine
+        self._team_parts: TtlCache[str, tuple[tuple[str, ...], tuple[str, ...]]] = (
+            TtlCache(cache_ttl) if clock is None else TtlCache(cache_ttl, clock=clock)
+        )
+
+    def forget_cached_teams(self) -> None:
+        """Forget every cached team part (called by every change made through here)."""
+        self._team_parts.clear()
 
     def initialize(self) -> None:
         """Create the team tables (with the other system tables) when missing; idempotent."""
@@ -99,6 +116,7 @@ class TeamDirectory:
         if self._team(conn, name) is not None:
             raise Conflict("team exists", [ErrorDetail(f"team {name!r} already exists",
                                                        "/name")])
+        self.forget_cached_teams()
         conn.execute(teams.insert().values(name=name, label=label, parent=parent,
                                            created_at=datetime.now(UTC)))
         return Team(name, label, parent)
@@ -111,6 +129,7 @@ class TeamDirectory:
             if parent in descendants(self._children(conn), [name]):
                 raise ValidationFailed("team loop", [ErrorDetail(
                     f"{parent!r} is {name!r} or one of its sub-teams", "/parent")])
+        self.forget_cached_teams()
         conn.execute(sa.update(teams).where(teams.c.name == name).values(parent=parent))
         return Team(team.name, team.label, parent)
 
@@ -120,6 +139,7 @@ class TeamDirectory:
         if conn.execute(sa.select(teams.c.name).where(teams.c.parent == name).limit(1)).first():
             raise Conflict("team has sub-teams", [ErrorDetail(
                 f"move or delete the sub-teams of {name!r} first", "/name")])
+        self.forget_cached_teams()
         conn.execute(sa.delete(team_members).where(team_members.c.team == name))
         conn.execute(sa.delete(teams).where(teams.c.name == name))
 
@@ -155,10 +175,12 @@ class TeamDirectory:
         exists = conn.execute(sa.select(team_members.c.team).where(
             team_members.c.team == team, team_members.c.user_id == user_id)).first()
         if exists is None:
+            self.forget_cached_teams()
             conn.execute(team_members.insert().values(team=team, user_id=user_id))
 
     def remove_member(self, conn: sa.Connection, team: str, user_id: str) -> None:
         """Take a user out of a team (nothing happens when they are not in it)."""
+        self.forget_cached_teams()
         conn.execute(sa.delete(team_members).where(
             team_members.c.team == team, team_members.c.user_id == user_id))
 
@@ -191,17 +213,44 @@ class TeamDirectory:
 
     def subject_for(self, conn: sa.Connection, actor: ActorLike) -> AccessSubject:
         """The access subject of an authenticated actor: roles, teams, team members."""
-        team_ids = self.teams_of(conn, actor.user_id)
+        team_ids, team_user_ids = self._team_part(conn, actor.user_id)
         return AccessSubject(
             user_id=actor.user_id,
             username=actor.username,
             roles=tuple(actor.roles),
             team_ids=team_ids,
-            team_user_ids=self.members_of(conn, team_ids),
+            team_user_ids=team_user_ids,
             is_admin=actor.is_admin,
         )
 
-    def subject(self, actor: ActorLike) -> AccessSubject:
-        """`subject_for` on a connection of its own."""
-        with self.engine.connect() as conn:
-            return self.subject_for(conn, actor)
+    def subject(
+        self, actor: ActorLike, *, connection: sa.Connection | None = None
+    ) -> AccessSubject:
+        """`subject_for`, with the user's teams and team members reused for the cache TTL;
+        read on `connection` (which should hold no uncommitted team changes) or, when
+        none is given, on a connection of its own only when they are not cached."""
+        key = actor.user_id
+        part = self._team_parts.get(key) if key is not None else None
+        if part is None:
+            if connection is not None:
+                part = self._team_part(connection, key)
+            else:
+                with self.engine.connect() as conn:
+                    part = self._team_part(conn, key)
+            if key is not None:
+                self._team_parts.put(key, part)
+        team_ids, team_user_ids = part
+        return AccessSubject(
+            user_id=actor.user_id,
+            username=actor.username,
+            roles=tuple(actor.roles),
+            team_ids=team_ids,
+            team_user_ids=team_user_ids,
+            is_admin=actor.is_admin,
+        )
+
+    def _team_part(
+        self, conn: sa.Connection, user_id: str | None
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        team_ids = self.teams_of(conn, user_id)
+        return team_ids, self.members_of(conn, team_ids)

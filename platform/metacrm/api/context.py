@@ -32,10 +32,9 @@ def visible_entity(subject: AccessSubject, name: str) -> EntityDef:
 
 
 def subject_of(actor: Actor) -> AccessSubject:
-    """The access subject of an actor: their roles, teams and team members."""
-    services = api_services()
-    with services.engine.connect() as connection:
-        return services.teams.subject_for(connection, actor)
+    """The access subject of an actor: their roles, teams and team members (the teams part
+    reused for a few seconds per process: `TeamDirectory.subject`)."""
+    return api_services().teams.subject(actor)
 
 
 def request_subject() -> tuple[Actor, AccessSubject]:

@@ -24,6 +24,7 @@ from metacrm.identity.database import SharedEngineSQLA
 from metacrm.identity.roles import fab_admin_role, sync_roles
 from metacrm.identity.security import MetacrmSecurityManager
 from metacrm.identity.token_store import create_token_table
+from metacrm.identity.user_cache import UserCache
 from metacrm.services.metadata_service import MetadataService
 
 EXTENSION_KEY = "metacrm.identity"
@@ -39,6 +40,8 @@ class IdentityState:
     appbuilder: Any
     db: SharedEngineSQLA
     synced_version: int = -1
+    users: UserCache = field(default_factory=UserCache)
+    """Loaded user identities, reused for a few seconds (see identity.user_cache)."""
     _admins: frozenset[str] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -3,7 +3,9 @@
 Credentials in the `Authorization` header win over a session cookie; a header that does
 not authenticate leaves the request anonymous (it never falls back to the cookie), and the
 reason is kept for the 401 answer. The result is computed once per request (kept in
-`flask.g`); the rate limiter keys on it too.
+`flask.g`); the rate limiter keys on it too. Loaded users and verified personal tokens are
+reused for a few seconds per process (identity.user_cache, token_store): a deactivated user,
+changed roles or a token revoked elsewhere take effect within `IDENTITY_CACHE_TTL` seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from flask_limiter.util import get_remote_address
 from metacrm.identity.actor import Actor
 from metacrm.identity.bridge import IdentityState, identity_state
 from metacrm.identity.directory import UserIdentity, load_user_identity
-from metacrm.identity.token_store import looks_like_token, verify_token
+from metacrm.identity.token_store import looks_like_token, recently_verified, verify_token
 from metacrm.kernel.errors import Forbidden, Unauthenticated
 
 Method = Literal["session", "jwt", "token"]
@@ -108,9 +110,19 @@ def _from_personal_token(state: IdentityState, presented: str) -> Authentication
     refused = Authentication(
         None, refusal="the personal API token is not valid (unknown, revoked or expired)"
     )
-    with state.engine.begin() as connection:
-        token = verify_token(connection, presented, now=datetime.now(UTC))
-        user = load_user_identity(connection, token.user_id) if token is not None else None
+    now = datetime.now(UTC)
+    token = recently_verified(presented, now=now)
+    user = state.users.get(token.user_id) if token is not None else None
+    if token is None or user is None:
+        with state.engine.begin() as connection:
+            token = verify_token(connection, presented, now=now)
+            user = (
+                state.users.get_or_load(
+                    token.user_id, lambda: load_user_identity(connection, token.user_id)
+                )
+                if token is not None
+                else None
+            )
     if token is None or user is None or not user.active:
         return refused
     return Authentication(_actor(state, user), method="token", token_id=token.id)
@@ -150,6 +162,10 @@ def _load(state: IdentityState, subject: object) -> UserIdentity | None:
         return None
     if not 0 < user_id < _MAX_USER_ID:
         return None
+    return state.users.get_or_load(user_id, lambda: _load_now(state, user_id))
+
+
+def _load_now(state: IdentityState, user_id: int) -> UserIdentity | None:
     with state.engine.connect() as connection:
         return load_user_identity(connection, user_id)
 

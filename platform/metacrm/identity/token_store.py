@@ -8,6 +8,12 @@ secret of that entropy and would cost every API request dearly. Revoking deletes
 `last_used_at` is refreshed at most once a minute per token, so reads authenticated by a
 token do not turn into a write per request.
 
+A verified token is remembered for `ttl_cache.IDENTITY_CACHE_TTL` seconds per process (keyed
+by the SHA-256 of the presented text, never the text itself; `recently_verified`), so a
+client sending the same token again and again costs no lookup. `revoke_token` forgets it at
+once in this process; a token revoked by another process stops working within the TTL. A
+refused token is never remembered: it is looked up again on every request.
+
 No Flask here: the CLI, services and the web layer can all use it. The caller owns the
 transaction (pass a Connection).
 """
@@ -23,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from metacrm.fieldtypes.sqltypes import UTCDateTime
+from metacrm.identity.ttl_cache import TtlCache
 from metacrm.kernel.ids import new_id
 
 TOKEN_SCHEME = "mcrm_"  # noqa: S105  # the marker every token starts with, not a secret
@@ -58,6 +65,9 @@ api_tokens = sa.Table(
 
 _INFO_KEYS = ("id", "user_id", "name", "prefix", "created_at", "expires_at", "last_used_at")
 _INFO_COLUMNS = tuple(api_tokens.c[key] for key in _INFO_KEYS)
+
+_verified: TtlCache[str, TokenInfo] = TtlCache()
+"""Tokens verified lately, by the digest of the presented text (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,22 @@ def find_token(connection: sa.Connection, token_id: str) -> TokenInfo | None:
 def revoke_token(connection: sa.Connection, token_id: str) -> bool:
     """Delete the token; False when there was none with that id."""
     result = connection.execute(api_tokens.delete().where(api_tokens.c.id == token_id))
+    _verified.discard_where(lambda info: info.id == token_id)
     return bool(result.rowcount)
+
+
+def recently_verified(presented: str, *, now: datetime | None = None) -> TokenInfo | None:
+    """The token matching `presented` if `verify_token` accepted it less than the cache TTL
+    ago in this process and it has not expired since, else None (then call `verify_token`)."""
+    info = _verified.get(_digest(presented))
+    if info is None or info.is_expired(now or datetime.now(UTC)):
+        return None
+    return info
+
+
+def forget_verified_tokens() -> None:
+    """Forget every remembered verification (the next use of each token is looked up)."""
+    _verified.clear()
 
 
 def verify_token(
@@ -178,6 +203,7 @@ def verify_token(
         connection.execute(
             api_tokens.update().where(api_tokens.c.id == info.id).values(last_used_at=moment)
         )
+    _verified.put(_digest(presented), info)
     return info
 
 
