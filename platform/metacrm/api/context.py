@@ -28,7 +28,7 @@ def visible_entity(subject: AccessSubject, name: str) -> EntityDef:
     policy), so that a request naming a hidden field is answered exactly as one naming an
     unknown field; 404 when there is no such entity."""
     live_entity(name)
-    return api_services().records.runtime().policy.visible_entity(subject, name)
+    return api_services().records.visible_entity(subject, name)
 
 
 def subject_of(actor: Actor) -> AccessSubject:

@@ -23,6 +23,7 @@ from metacrm.access.subject import AccessSubject, ActorLike
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFailed
+from metacrm.metadata.model import EntityDef
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.record_batches import BatchItem, at_item, parse_creates, parse_updates
 from metacrm.services.record_page import (
@@ -75,6 +76,11 @@ class RecordsService:
     def subject_for(self, actor: ActorLike) -> AccessSubject:
         """The access subject of an authenticated actor (roles, teams, team members)."""
         return self.teams.subject(actor)
+
+    def visible_entity(self, subject: AccessSubject, entity: str) -> EntityDef:
+        """The entity as `subject` may know it — fields hidden from them left out — so a
+        request naming a hidden field is answered exactly like one naming an unknown field."""
+        return self.runtime().policy.visible_entity(subject, entity)
 
     # --- reads ---------------------------------------------------------------------------
 
