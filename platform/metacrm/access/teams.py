@@ -213,15 +213,7 @@ class TeamDirectory:
 
     def subject_for(self, conn: sa.Connection, actor: ActorLike) -> AccessSubject:
         """The access subject of an authenticated actor: roles, teams, team members."""
-        team_ids, team_user_ids = self._team_part(conn, actor.user_id)
-        return AccessSubject(
-            user_id=actor.user_id,
-            username=actor.username,
-            roles=tuple(actor.roles),
-            team_ids=team_ids,
-            team_user_ids=team_user_ids,
-            is_admin=actor.is_admin,
-        )
+        return _subject(actor, self._team_part(conn, actor.user_id))
 
     def subject(
         self, actor: ActorLike, *, connection: sa.Connection | None = None
@@ -239,18 +231,22 @@ class TeamDirectory:
                     part = self._team_part(conn, key)
             if key is not None:
                 self._team_parts.put(key, part)
-        team_ids, team_user_ids = part
-        return AccessSubject(
-            user_id=actor.user_id,
-            username=actor.username,
-            roles=tuple(actor.roles),
-            team_ids=team_ids,
-            team_user_ids=team_user_ids,
-            is_admin=actor.is_admin,
-        )
+        return _subject(actor, part)
 
     def _team_part(
         self, conn: sa.Connection, user_id: str | None
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         team_ids = self.teams_of(conn, user_id)
         return team_ids, self.members_of(conn, team_ids)
+
+
+def _subject(actor: ActorLike, team_part: tuple[tuple[str, ...], tuple[str, ...]]) -> AccessSubject:
+    team_ids, team_user_ids = team_part
+    return AccessSubject(
+        user_id=actor.user_id,
+        username=actor.username,
+        roles=tuple(actor.roles),
+        team_ids=team_ids,
+        team_user_ids=team_user_ids,
+        is_admin=actor.is_admin,
+    )

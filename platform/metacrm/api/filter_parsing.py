@@ -58,8 +58,9 @@ def leaf_source(leaf: Mapping[str, Any]) -> FilterSource:
     return FilterSource(f"/filter/{escape(field)}/{escape(op)}", field)
 
 
-class FilterParser:
-    """Turns filter parameters into criteria; problems are appended to `errors`."""
+class RequestChecks:
+    """Checks of one part of a list request against an entity; every problem is appended to
+    the shared `errors`, so one answer lists them all."""
 
     def __init__(self, entity: EntityDef, registry: FieldTypeRegistry,
                  errors: list[ErrorDetail]) -> None:
@@ -69,6 +70,10 @@ class FilterParser:
 
     def error(self, message: str, pointer: str) -> None:
         self.errors.append(ErrorDetail(message, pointer))
+
+
+class FilterParser(RequestChecks):
+    """Turns filter parameters into criteria; problems are appended to `errors`."""
 
     def filter_json(self, text: str) -> Any:
         if len(text) > MAX_FILTER_JSON_LENGTH:

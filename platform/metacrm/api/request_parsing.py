@@ -26,6 +26,7 @@ from metacrm.api.filter_parsing import (
     NUL,
     FilterParser,
     FilterSource,
+    RequestChecks,
     conjunction,
     escape,
     leaf_source,
@@ -211,17 +212,8 @@ def parse_query_body(body: Any, entity: EntityDef, registry: FieldTypeRegistry) 
 # --- the shared checks ----------------------------------------------------------------------
 
 
-class _Parser:
-    """Checks of the parts of a list request; problems are appended to `errors`."""
-
-    def __init__(self, entity: EntityDef, registry: FieldTypeRegistry,
-                 errors: list[ErrorDetail]) -> None:
-        self.entity = entity
-        self.registry = registry
-        self.errors = errors
-
-    def error(self, message: str, pointer: str) -> None:
-        self.errors.append(ErrorDetail(message, pointer))
+class _Parser(RequestChecks):
+    """Checks of the sort, fields and include parts of a list request."""
 
     # sort, fields, include -----------------------------------------------------------
     def sort(self, items: Iterable[str]) -> tuple[str, ...]:
