@@ -1,9 +1,10 @@
 """The web composition root: `create_app(settings)` builds the Flask app.
 
-It picks the adapters from `Settings` (and reads nothing else from the environment):
-one SQLAlchemy engine (shared by the services and Flask-AppBuilder), the metadata service,
-Flask-AppBuilder for users, roles, login pages and JWT login, rate limits (Redis when
-METACRM_REDIS_URL is set, process memory otherwise) and the API blueprints.
+It builds the process's `Services` (`metacrm.composition`; from `Settings`, and reads
+nothing else from the environment): one SQLAlchemy engine (shared by the services and
+Flask-AppBuilder), the metadata service, the records service and the installed features.
+On top it sets up Flask-AppBuilder for users, roles, login pages and JWT login, rate limits
+(Redis when METACRM_REDIS_URL is set, process memory otherwise) and the API blueprints.
 
 Production: `gunicorn 'metacrm.app:create_app()'` (docs/operations.md).
 """
@@ -13,22 +14,18 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask, g
 from limits import parse_many
 
-from metacrm.access.teams import TeamDirectory
 from metacrm.api import RUNTIME_KEY, WebRuntime
 from metacrm.api.problems import register_problem_handlers
 from metacrm.api.registration import register_api
 from metacrm.api.tokens import tokens_api
-from metacrm.fieldtypes import FieldTypeRegistry, default_registry
+from metacrm.composition import Services, build_services
 from metacrm.identity.bridge import fab_config, initial_admin_role, install_identity
 from metacrm.identity.current import rate_limit_key
 from metacrm.services.metadata_service import MetadataService
-from metacrm.services.records import RecordsService
 from metacrm.settings import Settings
-from metacrm.storage.engine import create_database_engine
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 """Larger request bodies answer 413 (a bulk write of 1,000 records fits with room to spare)."""
@@ -38,26 +35,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the metacrm web app; `overrides` are Flask config values applied last."""
     settings = settings or Settings.from_env()
     _check_rate_limit(settings.rate_limit)
-    settings.ensure_instance()
-    registry = default_registry()
-    registry.close()
-    engine = create_database_engine(settings.database_url)
+    services = build_services(settings)
     try:
-        return _build(settings, registry, engine, overrides)
+        return _build(services, overrides)
     except BaseException:
-        engine.dispose()
+        services.close()
         raise
 
 
-def _build(
-    settings: Settings, registry: FieldTypeRegistry, engine: sa.Engine, overrides: dict[str, Any]
-) -> Flask:
-    metadata = MetadataService(engine, registry)
-    metadata.initialize()
-    teams = TeamDirectory(engine)
-    teams.initialize()
-    records = RecordsService(engine, metadata, registry, teams)
-
+def _build(services: Services, overrides: dict[str, Any]) -> Flask:
+    settings, metadata, engine = services.settings, services.metadata, services.engine
     app = Flask("metacrm", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         fab_config(
@@ -68,7 +55,9 @@ def _build(
     app.config.update(_rate_limit_config(settings))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config.update(overrides)
-    app.extensions[RUNTIME_KEY] = WebRuntime(settings, registry, engine, metadata, records, teams)
+    app.extensions[RUNTIME_KEY] = WebRuntime(
+        settings, services.registry, engine, metadata, services.records, services.teams,
+        services)
 
     register_problem_handlers(app)
     _pin_metadata_per_request(app, metadata)
@@ -102,7 +91,7 @@ def dispose_app(app: Flask) -> None:
     """Release the database connections of an app built by `create_app` (CLI commands and
     tests build an app for one job; a served app lives as long as its process)."""
     runtime: WebRuntime = app.extensions[RUNTIME_KEY]
-    runtime.engine.dispose()
+    runtime.services.close()
 
 
 def _rate_limit_config(settings: Settings) -> dict[str, Any]:

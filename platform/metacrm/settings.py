@@ -10,6 +10,17 @@
 - `METACRM_RATE_LIMIT`: requests each user, personal token or (anonymous) address may make
   to the web app, in Flask-Limiter notation (`600 per minute`, `10/second;1000/hour`);
   counted in Redis when `METACRM_REDIS_URL` is set, in process memory otherwise.
+- `METACRM_SMTP_URL`: where mail goes, `smtp://[user:password@]host:port` (`smtps://` for
+  TLS from the start, `?starttls=true` to upgrade); unset = mail is refused with a clear error.
+- `METACRM_MAIL_FROM`: the sender of the mail metacrm sends; default `metacrm@localhost`.
+- `METACRM_WEBHOOK_ALLOW_PRIVATE`: `true` lets webhooks target loopback, private and
+  link-local addresses (tests, closed networks); default refused.
+- `METACRM_WEBHOOK_RETRY_FIRST_SECONDS`: the wait before a failed delivery's first retry
+  (later waits double, with jitter); default 10.
+- `METACRM_JOB_LEASE_SECONDS`: how long a worker may hold a work item before it is deemed
+  dead and the item is handed out again; default 60.
+- `METACRM_EXTENSIONS`: extension packs' modules, separated by `,`; each module's
+  `install(services)` registers what the pack adds (actions, consumers, field types...).
 - `METACRM_ADMIN_USER` / `METACRM_ADMIN_PASSWORD`: read by `metacrm init` only, which
   creates this first admin user when it does not exist yet.
 """
@@ -41,6 +52,12 @@ class Settings:
     rate_limit: str = DEFAULT_RATE_LIMIT
     admin_user: str | None = None
     admin_password: str | None = dataclass_field(default=None, repr=False)
+    smtp_url: str | None = dataclass_field(default=None, repr=False)
+    mail_from: str = "metacrm@localhost"
+    webhook_allow_private: bool = False
+    webhook_retry_first_seconds: float = 10.0
+    job_lease_seconds: float = 60.0
+    extensions: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +79,14 @@ class Settings:
             rate_limit=env.get("METACRM_RATE_LIMIT") or DEFAULT_RATE_LIMIT,
             admin_user=env.get("METACRM_ADMIN_USER") or None,
             admin_password=env.get("METACRM_ADMIN_PASSWORD") or None,
+            smtp_url=env.get("METACRM_SMTP_URL") or None,
+            mail_from=env.get("METACRM_MAIL_FROM") or "metacrm@localhost",
+            webhook_allow_private=_flag(env, "METACRM_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_retry_first_seconds=_seconds(env, "METACRM_WEBHOOK_RETRY_FIRST_SECONDS",
+                                                 10.0),
+            job_lease_seconds=_seconds(env, "METACRM_JOB_LEASE_SECONDS", 60.0),
+            extensions=tuple(name.strip() for name in
+                             (env.get("METACRM_EXTENSIONS") or "").split(",") if name.strip()),
         )
 
     def ensure_instance(self) -> None:
@@ -81,3 +106,29 @@ class Settings:
         key_file.write_text(key)
         key_file.chmod(0o600)
         return key
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={env.get(name)!r} is neither true nor false")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name}={raw!r} must be a positive number of seconds")
+    return value

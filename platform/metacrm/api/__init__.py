@@ -9,6 +9,7 @@ blueprints; `web_runtime()` hands a handler the services the factory built.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,6 +19,9 @@ from metacrm.fieldtypes import FieldTypeRegistry
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
 from metacrm.settings import Settings
+
+if TYPE_CHECKING:
+    from metacrm.composition import Services
 
 API_PREFIX = "/api/v1"
 
@@ -34,6 +38,7 @@ class WebRuntime:
     metadata: MetadataService
     records: RecordsService
     teams: TeamDirectory
+    services: Services
 
 
 def web_runtime() -> WebRuntime:

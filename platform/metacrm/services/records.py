@@ -5,6 +5,11 @@ types' `to_json` applied, hidden fields removed, system columns included). Reads
 go through `ScopedRepository` (access/README.md); each write is ONE transaction holding the
 row change, its audit rows and its outbox event (`unit_of_work.write_transaction`).
 
+Each write command has a twin taking a connection (`create_in`, `update_in`, ...): the
+automation engine and the pipeline and conversion services compose several writes in one
+transaction with them. `transaction()` opens such a transaction with the service's
+listeners (synchronous triggers before the commit, the outbox relay after it).
+
 Errors: ValidationFailed 422 (pointer per field), Forbidden 403, NotFound 404 (also for
 records outside the read scope), StaleRecord 412, Conflict 409.
 """
@@ -12,7 +17,8 @@ records outside the read scope), StaleRecord 412, Conflict 409.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +39,7 @@ from metacrm.services.record_page import (
     with_include_fields,
 )
 from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.unit_of_work import TransactionListener, write_transaction
 from metacrm.storage.repository import KEEP, Unchanged
 
 OWNER = "owner"
@@ -68,6 +74,17 @@ class RecordsService:
         self.teams = teams
         self._clock = clock
         self._runtimes = RuntimeCache(metadata, registry, clock)
+        self.listeners: builtins.list[TransactionListener] = []
+        """Hear every write command's events (see `unit_of_work.TransactionListener`)."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One write command's transaction, with the listeners."""
+        with write_transaction(self.engine, tuple(self.listeners)) as conn:
+            yield conn
+
+    def now(self) -> datetime:
+        return self._clock()
 
     def runtime(self) -> RecordsRuntime:
         """The machinery of the live metadata version (rebuilt when it changes)."""
@@ -175,6 +192,14 @@ class RecordsService:
         self, subject: AccessSubject, entity: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Create a record (`owner` in the payload assigns it); returns it as stored."""
+        with self.transaction() as conn:
+            return self.create_in(conn, subject, entity, payload)
+
+    def create_in(
+        self, conn: sa.Connection, subject: AccessSubject, entity: str,
+        payload: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """`create` within the caller's transaction."""
         runtime = self.runtime()
         scoped = runtime.scoped(subject)
         scoped.require(entity, "create")
@@ -186,10 +211,8 @@ class RecordsService:
         engine_values = runtime.states.initial_values(entity, values, "", errors)
         if errors:
             raise ValidationFailed(f"invalid {entity} record", errors)
-        with write_transaction(self.engine) as conn:
-            record = scoped.insert(conn, entity, values, owner=owner,
-                                   engine_values=engine_values)
-            runtime.changes.created(conn, entity, [record], subject.user_id)
+        record = scoped.insert(conn, entity, values, owner=owner, engine_values=engine_values)
+        runtime.changes.created(conn, entity, [record], subject.user_id)
         return runtime.json.record(entity, scoped.visible(entity, record))
 
     def update(
@@ -203,15 +226,29 @@ class RecordsService:
     ) -> dict[str, Any]:
         """Change fields (`owner` reassigns); with `expected_version`, StaleRecord (412)
         when the record changed since. Returns the record as stored."""
+        with self.transaction() as conn:
+            return self.update_in(conn, subject, entity, record_id, changes,
+                                  expected_version=expected_version)
+
+    def update_in(
+        self,
+        conn: sa.Connection,
+        subject: AccessSubject,
+        entity: str,
+        record_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """`update` within the caller's transaction."""
         runtime = self.runtime()
         scoped = runtime.scoped(subject)
-        with write_transaction(self.engine) as conn:
-            before, after = scoped.update(
-                conn, entity, record_id, changes, expected_version=expected_version,
-                guard=lambda current, planned: runtime.states.check_changes(
-                    entity, current, planned),
-            )
-            runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
+        before, after = scoped.update(
+            conn, entity, record_id, changes, expected_version=expected_version,
+            guard=lambda current, planned: runtime.states.check_changes(
+                entity, current, planned),
+        )
+        runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
         return runtime.json.record(entity, scoped.visible(entity, after))
 
     def delete(
@@ -220,12 +257,18 @@ class RecordsService:
     ) -> None:
         """Delete a record. Its references' `on_delete` rules apply; the records they delete
         or change are audited and published like the record itself."""
+        with self.transaction() as conn:
+            self.delete_in(conn, subject, entity, record_id, expected_version=expected_version)
+
+    def delete_in(
+        self, conn: sa.Connection, subject: AccessSubject, entity: str, record_id: str, *,
+        expected_version: int | None = None,
+    ) -> None:
+        """`delete` within the caller's transaction."""
         runtime = self.runtime()
         scoped = runtime.scoped(subject)
-        with write_transaction(self.engine) as conn:
-            deletion = scoped.delete(conn, entity, record_id,
-                                     expected_version=expected_version)
-            runtime.changes.deleted(conn, entity, deletion, subject.user_id, self._clock())
+        deletion = scoped.delete(conn, entity, record_id, expected_version=expected_version)
+        runtime.changes.deleted(conn, entity, deletion, subject.user_id, self._clock())
 
     def bulk_create(
         self, subject: AccessSubject, entity: str, payloads: Sequence[Mapping[str, Any]]
@@ -242,7 +285,7 @@ class RecordsService:
             raise ValidationFailed(f"invalid {entity} records", errors)
         if not items:
             return []
-        with write_transaction(self.engine) as conn:
+        with self.transaction() as conn:
             records = scoped.insert_many(conn, entity, [values for values, _o in items],
                                          owners=[owner for _v, owner in items],
                                          engine_values=engine_values)
@@ -259,7 +302,7 @@ class RecordsService:
         scoped.require(entity, "update")
         parsed: builtins.list[BatchItem] = parse_updates(items)
         results = []
-        with write_transaction(self.engine) as conn:
+        with self.transaction() as conn:
             pairs = []
             for index, item in enumerate(parsed):
                 with at_item(index):

@@ -7,25 +7,85 @@ would deadlock, SQLite answering one of them "database is locked" at once. Takin
 up front makes the second writer wait for the first instead, then read the committed
 version — so of two updates from the same version one wins and the other gets a clean
 `StaleRecord`. PostgreSQL locks the record itself (`SELECT ... FOR UPDATE`).
+
+Listeners see the command's domain events twice (see `TransactionListener`): before the
+commit, on the command's connection — synchronous triggers run there, and what they raise
+rolls the whole command back — and after the commit — where the outbox relay is nudged.
+Events that listeners' own writes produce before the commit are handed to the listeners
+again, round after round, until a round adds none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Protocol
 
 import sqlalchemy as sa
 
+from metacrm.storage.outbox import OutboxEvent, collect_events
 from metacrm.storage.system_tables import outbox
+
+_log = logging.getLogger(__name__)
 
 _TAKE_WRITE_LOCK = sa.update(outbox).where(sa.false()).values(published_at=None)
 """A write that changes nothing: SQLite takes its RESERVED (write) lock for it."""
 
+MAX_ROUNDS = 50
+"""A safety net far above any trigger depth limit: listeners that keep producing events
+beyond this many rounds are a bug, and the command is refused rather than looping."""
+
+
+class TransactionListener(Protocol):
+    """Hears the domain events a write command produced."""
+
+    def before_commit(self, conn: sa.Connection, events: Sequence[OutboxEvent]) -> None:
+        """Inside the command's transaction; an exception rolls the command back."""
+
+    def after_commit(self, events: Sequence[OutboxEvent]) -> None:
+        """After the commit; exceptions are logged, never undo the committed change."""
+
 
 @contextmanager
-def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+def write_transaction(
+    engine: sa.Engine, listeners: Sequence[TransactionListener] = ()
+) -> Iterator[sa.Connection]:
     """A transaction that commits when the block ends and rolls back on any exception."""
-    with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.execute(_TAKE_WRITE_LOCK)
-        yield connection
+    with engine.connect() as connection:
+        with connection.begin():
+            if connection.dialect.name == "sqlite":
+                connection.execute(_TAKE_WRITE_LOCK)
+            with collect_events(connection) as events:
+                yield connection
+                _run_before_commit(connection, listeners, events)
+        _run_after_commit(listeners, events)
+
+
+def _run_before_commit(
+    connection: sa.Connection, listeners: Sequence[TransactionListener],
+    events: list[OutboxEvent],
+) -> None:
+    if not listeners:
+        return
+    seen = 0
+    for _round in range(MAX_ROUNDS):
+        if seen == len(events):
+            return
+        batch = events[seen:]
+        seen = len(events)
+        for listener in listeners:
+            listener.before_commit(connection, batch)
+    raise RuntimeError(f"write listeners still produced events after {MAX_ROUNDS} rounds")
+
+
+def _run_after_commit(
+    listeners: Sequence[TransactionListener], events: list[OutboxEvent]
+) -> None:
+    if not events:
+        return
+    for listener in listeners:
+        try:
+            listener.after_commit(list(events))
+        except Exception:  # the change is committed; a listener's failure must not hide it
+            _log.exception("after-commit listener %r failed", listener)

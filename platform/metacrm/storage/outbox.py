@@ -15,7 +15,8 @@ is applied by each consumer for its audience, not here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,10 +78,33 @@ def initialize_outbox(connection: sa.Connection) -> None:
     outbox.create(connection, checkfirst=True)
 
 
+_COLLECTED = "metacrm.outbox.collected"
+
+
+@contextmanager
+def collect_events(connection: sa.Connection) -> Iterator[list[OutboxEvent]]:
+    """Every event `append` stores on `connection` inside the block, in order (the unit of
+    work hands them to its listeners)."""
+    collected: list[OutboxEvent] = []
+    outer = connection.info.get(_COLLECTED)
+    connection.info[_COLLECTED] = collected
+    try:
+        yield collected
+    finally:
+        if outer is None:
+            connection.info.pop(_COLLECTED, None)
+        else:
+            connection.info[_COLLECTED] = outer
+            outer.extend(collected)
+
+
 def append(connection: sa.Connection, events: Sequence[OutboxEvent]) -> None:
     """Store events in the caller's transaction (one statement)."""
     if not events:
         return
+    collected = connection.info.get(_COLLECTED)
+    if collected is not None:
+        collected.extend(events)
     connection.execute(outbox.insert(), [
         {
             "id": event.id,
