@@ -13,14 +13,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
-from metacrm.kernel.jobs import ConsumerRegistry
+from metacrm.identity.subjects import SubjectDirectory
+from metacrm.jobs.dispatcher import Dispatcher, RelayListener
+from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
+from metacrm.mail import mail_channel
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
 from metacrm.settings import Settings
@@ -28,7 +31,12 @@ from metacrm.storage.engine import create_database_engine
 
 T = TypeVar("T")
 
-FEATURES: tuple[str, ...] = ()
+FEATURES: tuple[str, ...] = (
+    "metacrm.services.transitions",
+    "metacrm.services.conversion",
+    "metacrm.automation.install",
+    "metacrm.webhooks.install",
+)
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
 
@@ -58,6 +66,15 @@ class Services:
     """Feature services by name (`transitions`, `conversion`, `automation`, `webhooks`...),
     for the API blueprints and other features."""
 
+    dispatcher: Dispatcher = field(init=False, repr=False, compare=False)
+    """Relays outbox events to work items and runs them (`metacrm.jobs.dispatcher`); set
+    by `install_jobs` (`build_services`), with `dispatcher.queue` the process's job queue."""
+    subjects: SubjectDirectory = field(init=False, repr=False, compare=False)
+    """Access subjects of users by id, for work done on their behalf (webhook owners)."""
+    mail: MailChannel | None = field(default=None, repr=False, compare=False)
+    """Outgoing mail (`metacrm.mail`): SMTP from `settings.smtp_url`; None when unset, and
+    senders then fail with "METACRM_SMTP_URL is not set" (`metacrm.mail.require_mail`)."""
+
     def feature(self, name: str, kind: type[T]) -> T:
         """The feature service `name`, checked to be a `kind`."""
         value = self.features.get(name)
@@ -85,6 +102,8 @@ def build_services(settings: Settings | None = None) -> Services:
             settings=settings, registry=registry, engine=engine, metadata=metadata,
             teams=teams, records=RecordsService(engine, metadata, registry, teams),
         )
+        install_jobs(services)
+        services.mail = mail_channel(settings)
         for module in (*FEATURES, *settings.extensions):
             install_module(module, services)
         registry.close()
@@ -104,3 +123,29 @@ def install_module(module: str, services: Services) -> None:
     if not callable(install):
         raise ValueError(f"module {module!r} has no install(services) function")
     install(services)
+
+
+def job_queue(settings: Settings, dispatcher: Dispatcher) -> JobQueue:
+    """RQ on `settings.redis_url`, else the inline queue (items run in this process)."""
+    if settings.redis_url:
+        from metacrm.jobs.rq_queue import RqJobQueue
+
+        return RqJobQueue(settings.redis_url, job_timeout=settings.job_lease_seconds)
+    return dispatcher.queue
+
+
+def install_jobs(services: Services) -> None:
+    """The dispatcher with the queue `settings` pick; every write command's events are
+    relayed to work items inside its transaction and the items handed to the queue after
+    its commit (inline: run right then, in the committing thread; RQ: enqueued at once —
+    the scheduler's relay and sweeper catch anything missed); and the subject directory."""
+    settings = services.settings
+    dispatcher = Dispatcher(
+        services.engine, services.consumers, clock=lambda: services.clock(),
+        lease=timedelta(seconds=settings.job_lease_seconds),
+    )
+    dispatcher.queue = job_queue(settings, dispatcher)
+    services.dispatcher = dispatcher
+    services.records.listeners.append(RelayListener(dispatcher))
+    services.periodic["jobs.retention"] = dispatcher.forget_finished
+    services.subjects = SubjectDirectory(services.engine, services.metadata, services.teams)

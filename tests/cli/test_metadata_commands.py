@@ -168,3 +168,21 @@ def test_init_creates_every_system_table_the_web_app_needs(workspace: Workspace)
         "metacrm_metadata_versions", "metacrm_audit", "metacrm_outbox", "metacrm_teams",
         "metacrm_idempotency_keys", "crm_company",
     } <= tables
+
+
+def test_plan_and_apply_check_trigger_actions_like_the_web_api(workspace: Workspace) -> None:
+    workspace.write("company.json", company_document())
+    workspace.write("greet.json", {
+        "kind": "trigger", "version": 1, "name": "greet", "label": label("Greet", "Привет"),
+        "entity": "company", "event": "created",
+        "actions": [{"type": "set_fields", "params": {"values": {"titel": "x"}}},
+                    {"type": "send_telegram"}],
+    })
+
+    for command in (("metadata", "plan"), ("metadata", "apply"), ("init",)):
+        result = workspace.run(*command)
+
+        assert result.exit_code == 1, command
+        assert "/actions/0/params/values/titel" in result.output
+        assert "send_telegram" in result.output
+    assert "No metadata version applied yet" in workspace.run("metadata", "history").output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -173,15 +174,21 @@ def test_serve_runs_the_app_on_the_given_address(
 ) -> None:
     served: list[tuple[Flask, dict[str, Any]]] = []
 
+    threads_while_serving: list[str] = []
+
     def fake_run(self: Flask, **options: Any) -> None:
         served.append((self, options))
-        dispose_app(self)
+        threads_while_serving.extend(t.name for t in threading.enumerate())
 
     monkeypatch.setattr(Flask, "run", fake_run)
 
     result = install.run("serve", "--host", "127.0.0.2", "--port", "8123")
 
     assert result.exit_code == 0, result.output
+    # embedded (no Redis): retries and time triggers run in a scheduler thread of the server,
+    # which stops with it
+    assert "metacrm-scheduler" in threads_while_serving
+    assert "metacrm-scheduler" not in [t.name for t in threading.enumerate()]
     [(app, options)] = served
     assert options == {"host": "127.0.0.2", "port": 8123}
     assert app.url_map.bind("localhost").match("/api/v1/security/login", method="POST")

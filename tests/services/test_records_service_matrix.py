@@ -1,9 +1,10 @@
 """The permission matrix: subjects × paths × records, at the records service.
 
 Every path a user reaches records by — list, get, query with a filter, text search, include,
-history, create, update, delete — answers exactly the records each subject's roles allow,
-for scopes own / team (with a sub-team) / all with a rule, a union of roles, an admin role,
-a role listing nothing; hidden fields and their values never appear in any output.
+history, available transitions, create, update, delete — answers exactly the records each
+subject's roles allow, for scopes own / team (with a sub-team) / all with a rule, a union of
+roles, an admin role, a role listing nothing; hidden fields and their values never appear in
+any output.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from records_world import World
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound
+from metacrm.services.transitions import TransitionService
 
 DEALS = {  # title: (owner, region, amount, company)
     "D1": ("rep1", "eu", "100", "C_eu"),
@@ -261,3 +263,20 @@ def test_hidden_and_read_only_fields_cannot_be_written(seeded: Seeded) -> None:
     assert unchanged["version"] == 1
     admin_view = records.get(seeded.world.admin, "deal", deal)
     assert admin_view["margin"] == "77.77"
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_available_transitions_answer_like_get(seeded: Seeded, expect: Expect) -> None:
+    """GET .../transitions is a read path: the records in the read scope answer (only an
+    admin's roles grant the `win` transition here), the others are not found."""
+    transitions = TransitionService(seeded.records)
+    subject = seeded.subject(expect)
+    for title, record_id in seeded.deal.items():
+        result = outcome(transitions.available, subject, "deal", record_id)
+        if expect.read is None:
+            assert result == "forbidden", title
+        elif title in expect.read:
+            listed = transitions.available(subject, "deal", record_id)
+            assert [t["name"] for t in listed] == (["win"] if expect.user == "admin" else [])
+        else:
+            assert result == "not_found", title

@@ -14,6 +14,8 @@ import json
 import threading
 from typing import Any
 
+from metacrm.api.openapi_automation import automation_paths, automation_schemas
+from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_paths import (
     BODY_ERRORS,
     READ_ERRORS,
@@ -24,6 +26,8 @@ from metacrm.api.openapi_paths import (
     problem_components,
 )
 from metacrm.api.openapi_schemas import EntitySchemas, ref, shared_schemas
+from metacrm.api.openapi_transitions import transition_paths, transition_schemas
+from metacrm.api.openapi_webhooks import webhook_paths, webhook_schemas
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.documents import KINDS
 from metacrm.metadata.model import CompiledModel
@@ -51,9 +55,19 @@ def build_openapi(
                      "description": f"Records of the entity `{name}`."})
     paths.update(meta_paths())
     paths.update(fixed_paths())
+    schemas.update(transition_schemas(model, registry))
+    paths.update(transition_paths(model))
+    schemas.update(conversion_schemas(model))
+    paths.update(conversion_paths(model))
+    schemas.update(automation_schemas())
+    paths.update(automation_paths(model))
+    schemas.update(webhook_schemas())
+    paths.update(webhook_paths())
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
+        {"name": "automation", "description": "Trigger runs and dry runs (admins only)."},
+        {"name": "webhooks", "description": "Record events POSTed to your URLs, signed."},
         {"name": "documentation", "description": "This document."},
     ]
     return {

@@ -31,7 +31,7 @@ from metacrm.api.request_parsing import (
     parse_query_body,
     reject_parameters,
 )
-from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
 
 records_api = Blueprint("metacrm_records", __name__, url_prefix=f"{API_PREFIX}/records")
 
@@ -205,10 +205,18 @@ def _bulk_items() -> list[Any]:
 
 @contextmanager
 def _pointing_into(prefix: str) -> Iterator[None]:
-    """Re-point validation errors of a list payload into the request body (`/records/...`)."""
+    """Re-point the errors of a list payload (422, and 403/409/412 about one item) into the
+    request body (`/records/...`), keeping their kind."""
     try:
         yield
-    except ValidationFailed as error:
-        raise ValidationFailed(error.message, [
-            ErrorDetail(e.message, prefix + e.pointer, e.source) for e in error.errors
+    except MetacrmError as error:
+        if not any(_in_body(e) for e in error.errors):
+            raise
+        raise type(error)(error.message, [
+            ErrorDetail(e.message, prefix + e.pointer, e.source) if _in_body(e) else e
+            for e in error.errors
         ]) from error
+
+
+def _in_body(detail: ErrorDetail) -> bool:
+    return detail.source == "" and detail.pointer.startswith("/")

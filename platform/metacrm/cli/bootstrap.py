@@ -1,4 +1,6 @@
-"""The composition root of command-line processes: settings -> engine -> services."""
+"""The composition root of command-line processes: settings -> `Services` (the same as
+the web app's and the worker's, so `metacrm metadata plan/apply` checks what the web API
+checks, trigger actions included)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from metacrm.fieldtypes import FieldTypeRegistry, default_registry
+from metacrm.composition import Services, build_services
+from metacrm.fieldtypes import FieldTypeRegistry
 from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
-from metacrm.storage.engine import create_database_engine
 
 
 @dataclass(frozen=True)
@@ -20,18 +22,16 @@ class Runtime:
     registry: FieldTypeRegistry
     engine: sa.Engine
     metadata: MetadataService
+    services: Services
 
 
 @contextmanager
 def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
     """Pick adapters from settings (nothing else in a CLI process reads the environment);
     release the database connections when the command ends."""
-    settings = settings or Settings.from_env()
-    registry = default_registry()
-    registry.close()
-    settings.ensure_instance()
-    engine = create_database_engine(settings.database_url)
+    services = build_services(settings or Settings.from_env())
     try:
-        yield Runtime(settings, registry, engine, MetadataService(engine, registry))
+        yield Runtime(services.settings, services.registry, services.engine,
+                      services.metadata, services)
     finally:
-        engine.dispose()
+        services.close()

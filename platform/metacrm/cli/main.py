@@ -13,6 +13,7 @@ import click
 
 from metacrm.cli.bootstrap import open_runtime
 from metacrm.cli.errors import reports_errors
+from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.teams import team
 from metacrm.cli.users import ensure_first_admin, serve, user
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
@@ -54,6 +55,8 @@ def init(comment: str) -> None:
 main.add_command(user)
 main.add_command(serve)
 main.add_command(team)
+main.add_command(worker)
+main.add_command(scheduler)
 
 
 @main.group()

@@ -62,9 +62,25 @@ def serve(host: str, port: int) -> None:
     """Run the web app on Flask's development server (production: gunicorn, see
     docs/operations.md)."""
     _quiet_fab()
-    from metacrm.app import create_app
+    from metacrm.api import RUNTIME_KEY
+    from metacrm.app import create_app, dispose_app
+    from metacrm.jobs.scheduler import start_background_scheduler
 
-    create_app(Settings.from_env()).run(host=host, port=port)
+    settings = Settings.from_env()
+    app = create_app(settings)
+    background = None
+    if not settings.redis_url:
+        # Embedded: no worker or scheduler process runs, so retries, orphaned work items
+        # and time triggers are handled by a scheduler thread of this process.
+        background = start_background_scheduler(app.extensions[RUNTIME_KEY].services)
+    try:
+        app.run(host=host, port=port)
+    finally:
+        if background is not None:
+            thread, stop = background
+            stop.set()
+            thread.join(timeout=30)
+        dispose_app(app)
 
 
 def add_user(

@@ -70,3 +70,22 @@ def find_user_id(connection: sa.Connection, username: str) -> int | None:
         sa.select(_users.c.id).where(sa.func.lower(_users.c.username) == username.lower())
     ).scalar()
     return int(found) if found is not None else None
+
+
+MAX_USER_ID_DIGITS = 18
+
+
+def user_email(connection: sa.Connection, user_id: str) -> str | None:
+    """The email address of the user with this id (record tables' text form), or None when
+    there is no such user, they are deactivated, or the user tables do not exist here."""
+    if (not isinstance(user_id, str) or not user_id.isascii() or not user_id.isdigit()
+            or len(user_id) > MAX_USER_ID_DIGITS):
+        return None
+    if not sa.inspect(connection).has_table(_users.name):
+        return None  # asked before the web app ever created FAB's tables: nobody has an email
+    row = connection.execute(
+        sa.select(_users.c.email, _users.c.active).where(_users.c.id == int(user_id))
+    ).first()
+    if row is None or not row.active or not row.email:
+        return None
+    return str(row.email)

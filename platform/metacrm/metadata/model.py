@@ -242,6 +242,9 @@ class TriggerDef:
     """Event-specific settings: watched fields, from/to states, offsets, cron."""
     pack: str = ""
     source: SourceRef = SourceRef("")
+    condition_before: JSON = None
+    """A criteria tree on the record before the change (updated, field_changed,
+    transitioned); `condition` is checked on the record after it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +277,45 @@ class ReportDef:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversionTargetDef:
+    """One record a conversion makes (or finds) from the source record.
+
+    `fields`: target field <- source field; `constants`: target field <- literal JSON value;
+    `links`: target reference field <- an earlier target of the same conversion; `match`:
+    lists of target fields — an existing record equal on every field of one list (text
+    compared ignoring case, empty values never equal) is reused instead of a new one.
+    """
+
+    name: str
+    entity: str
+    optional: bool = False
+    fields: Mapping[str, str] = dc_field(default_factory=_empty)
+    constants: Mapping[str, JSON] = dc_field(default_factory=_empty)
+    links: Mapping[str, str] = dc_field(default_factory=_empty)
+    match: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionDef:
+    """Turns one record of `entity` (the document's `source`, e.g. a lead) into records of
+    other entities in one step, then performs `transition` on it. `source_links`: source
+    reference field <- target, set by the engine so the source remembers what it became."""
+
+    name: str
+    label: Labels
+    entity: str
+    transition: str
+    targets: tuple[ConversionTargetDef, ...]
+    source_links: Mapping[str, str] = dc_field(default_factory=_empty)
+    description: Labels = dc_field(default_factory=_empty)
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+    def target(self, name: str) -> ConversionTargetDef | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledModel:
     """The whole CRM as one immutable value; compiled once per metadata version."""
 
@@ -283,6 +325,7 @@ class CompiledModel:
     triggers: Mapping[str, TriggerDef] = dc_field(default_factory=_empty)
     views: Mapping[str, ViewDef] = dc_field(default_factory=_empty)
     reports: Mapping[str, ReportDef] = dc_field(default_factory=_empty)
+    conversions: Mapping[str, ConversionDef] = dc_field(default_factory=_empty)
     checksum: str = ""
     """Hash of the source documents: equal checksums mean an equal model."""
 

@@ -9,7 +9,7 @@ the stored version number changed (one cheap `SELECT max(number)` per call).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ from metacrm.kernel.errors import (
 )
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.documents import Document
+from metacrm.metadata.loader import error_summary
 from metacrm.metadata.model import CompiledModel
 from metacrm.storage import metadata_store
 from metacrm.storage.metadata_store import StoredVersion, VersionSummary
@@ -147,6 +148,11 @@ _pinned: ContextVar[tuple[ModelCache, LiveModel] | None] = ContextVar(
 """The version a unit of work (a web request) holds, per model cache."""
 
 
+ModelValidator = Callable[[CompiledModel], list[ErrorDetail]]
+"""A check of a compiled model by a layer above the compiler (the automation feature checks
+trigger actions' parameters against its actions registry); errors name file and pointer."""
+
+
 class MetadataService:
     """Plan, apply and list metadata versions of one database."""
 
@@ -155,6 +161,19 @@ class MetadataService:
         self.registry = registry
         self._cache = ModelCache(engine, registry)
         self._initialized = False
+        self._validators: list[ModelValidator] = []
+
+    def add_validator(self, validator: ModelValidator) -> None:
+        """Run `validator` on every model planned or applied (after it compiled); its errors
+        are reported like the compiler's (MetadataInvalid, nothing applied). Stored versions
+        are not re-checked when loaded."""
+        self._validators.append(validator)
+
+    def _validate(self, model: CompiledModel) -> None:
+        errors = [error for validator in self._validators for error in validator(model)]
+        if errors:
+            raise MetadataInvalid(error_summary(errors),
+                                  sorted(errors, key=lambda error: error.source))
 
     def initialize(self) -> None:
         """Create the system tables that do not exist yet (idempotent)."""
@@ -202,6 +221,7 @@ class MetadataService:
     def plan(self, documents: Sequence[Document]) -> PlanReport:
         """Compile `documents` (MetadataInvalid lists every error) and diff with the live model."""
         model = compile_model(documents, self.registry)
+        self._validate(model)
         self._ensure_initialized()
         with self.engine.connect() as connection:
             live = metadata_store.current(connection)
@@ -230,6 +250,7 @@ class MetadataService:
         checked under the version lock, so no apply slips in between check and write.
         """
         model = compile_model(documents, self.registry)
+        self._validate(model)
         self._ensure_initialized()
         try:
             with begin_migration(self.engine) as connection:

@@ -3,13 +3,14 @@
 The records service calls `ChangeRecorder` on the connection that made the change, right
 after it, so the row, its audit entries and its event commit together or not at all.
 Audit rows: one per field (see `metacrm.storage.audit`); events: one per record
-(`record.created`, `record.updated` with the changed fields, `record.deleted`), carrying
-the whole record in JSON form (see `metacrm.storage.outbox`).
+(`record.created`, `record.updated` with the changed fields and their previous values,
+`record.transitioned` likewise plus the transition, `record.deleted`), carrying the whole
+record in JSON form (see `metacrm.storage.outbox`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from metacrm.access.delete_effects import Deletion
 from metacrm.metadata.model import CompiledModel
+from metacrm.services.event_chain import with_chain
 from metacrm.services.record_json import RecordJson
 from metacrm.storage import audit, outbox
 from metacrm.storage.audit import AuditEntry
@@ -70,11 +72,33 @@ class ChangeRecorder:
             at = after["updated_at"]
             event = outbox.record_event(outbox.RECORD_UPDATED, entity,
                                         self.json.record(entity, after), actor=actor,
-                                        occurred_at=at, changed=changed)
+                                        occurred_at=at, changed=changed,
+                                        previous={name: old[name] for name in changed})
             entries.extend(self._rows(entity, after["id"], "updated", actor, at, event.id,
                                       [(name, old[name], new[name]) for name in changed]))
             events.append(event)
         self._write(conn, entries, events)
+
+    def transitioned(
+        self, conn: sa.Connection, entity: str, before: Record, after: Record,
+        actor: str | None, transition: Mapping[str, Any],
+    ) -> None:
+        """A pipeline transition (`transition`: pipeline, name, from, to): audit rows with
+        action `transitioned` for the state field and the values set with it, and one
+        `record.transitioned` event. Nothing when nothing was written."""
+        if before["version"] == after["version"]:
+            return
+        old, new = self._values(entity, before), self._values(entity, after)
+        changed = [name for name in self._audited[entity] if old[name] != new[name]]
+        at = after["updated_at"]
+        event = outbox.record_event(outbox.RECORD_TRANSITIONED, entity,
+                                    self.json.record(entity, after), actor=actor,
+                                    occurred_at=at, changed=changed,
+                                    previous={name: old[name] for name in changed},
+                                    transition=transition)
+        entries = self._rows(entity, after["id"], "transitioned", actor, at, event.id,
+                             [(name, old[name], new[name]) for name in changed])
+        self._write(conn, entries, [event])
 
     def deleted(
         self, conn: sa.Connection, entity: str, deletion: Deletion, actor: str | None,
@@ -109,4 +133,4 @@ class ChangeRecorder:
         self, conn: sa.Connection, entries: list[AuditEntry], events: list[OutboxEvent]
     ) -> None:
         audit.write_entries(conn, entries)
-        outbox.append(conn, events)
+        outbox.append(conn, with_chain(events))  # automation runs stamp their chain

@@ -40,6 +40,8 @@ from metacrm.services.record_page import (
 )
 from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
 from metacrm.services.unit_of_work import TransactionListener, write_transaction
+from metacrm.storage import outbox
+from metacrm.storage.outbox import OutboxEvent
 from metacrm.storage.repository import KEEP, Unchanged
 
 OWNER = "owner"
@@ -193,7 +195,9 @@ class RecordsService:
     ) -> dict[str, Any]:
         """Create a record (`owner` in the payload assigns it); returns it as stored."""
         with self.transaction() as conn:
-            return self.create_in(conn, subject, entity, payload)
+            record = self.create_in(conn, subject, entity, payload)
+            events, written = outbox.collected(conn), len(outbox.collected(conn))
+        return self._as_committed(subject, entity, record, events[written:])
 
     def create_in(
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
@@ -227,8 +231,24 @@ class RecordsService:
         """Change fields (`owner` reassigns); with `expected_version`, StaleRecord (412)
         when the record changed since. Returns the record as stored."""
         with self.transaction() as conn:
-            return self.update_in(conn, subject, entity, record_id, changes,
-                                  expected_version=expected_version)
+            record = self.update_in(conn, subject, entity, record_id, changes,
+                                    expected_version=expected_version)
+            events, written = outbox.collected(conn), len(outbox.collected(conn))
+        return self._as_committed(subject, entity, record, events[written:])
+
+    def _as_committed(
+        self, subject: AccessSubject, entity: str, record: dict[str, Any],
+        later_events: Sequence[OutboxEvent],
+    ) -> dict[str, Any]:
+        """The record as committed: synchronous triggers run after the command's own write
+        and may have changed it again — then it is read anew (once), else returned as is."""
+        record_id = str(record["id"])
+        if not any(e.entity == entity and e.record_id == record_id for e in later_events):
+            return record
+        try:
+            return self.get(subject, entity, record_id)
+        except NotFound:  # a trigger deleted it or moved it out of the caller's sight
+            return record
 
     def update_in(
         self,
@@ -245,8 +265,8 @@ class RecordsService:
         scoped = runtime.scoped(subject)
         before, after = scoped.update(
             conn, entity, record_id, changes, expected_version=expected_version,
-            guard=lambda current, planned: runtime.states.check_changes(
-                entity, current, planned),
+            guard=runtime.states.guard(entity, subject.roles,
+                                       admin=runtime.policy.is_admin(subject)),
         )
         runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
         return runtime.json.record(entity, scoped.visible(entity, after))
@@ -267,6 +287,10 @@ class RecordsService:
         """`delete` within the caller's transaction."""
         runtime = self.runtime()
         scoped = runtime.scoped(subject)
+        if runtime.states.has_locks(entity):
+            runtime.states.check_unlocked(
+                entity, scoped.load_for(conn, entity, record_id, "delete"), subject.roles,
+                admin=runtime.policy.is_admin(subject))
         deletion = scoped.delete(conn, entity, record_id, expected_version=expected_version)
         runtime.changes.deleted(conn, entity, deletion, subject.user_id, self._clock())
 
@@ -301,6 +325,8 @@ class RecordsService:
         scoped = runtime.scoped(subject)
         scoped.require(entity, "update")
         parsed: builtins.list[BatchItem] = parse_updates(items)
+        guard = runtime.states.guard(entity, subject.roles,
+                                     admin=runtime.policy.is_admin(subject))
         results = []
         with self.transaction() as conn:
             pairs = []
@@ -308,8 +334,7 @@ class RecordsService:
                 with at_item(index):
                     pairs.append(scoped.update(
                         conn, entity, item.id, item.changes, expected_version=item.version,
-                        guard=lambda current, planned: runtime.states.check_changes(
-                            entity, current, planned),
+                        guard=guard,
                     ))
             runtime.changes.updated(conn, entity, pairs, subject.user_id)
             results = [runtime.json.record(entity, scoped.visible(entity, after))

@@ -24,7 +24,8 @@ from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.kernel.ids import new_id
 from metacrm.storage.system_tables import audit
 
-ACTIONS = ("created", "updated", "deleted")
+ACTIONS = ("created", "updated", "deleted", "transitioned")
+"""`transitioned`: a pipeline transition (the state field and the values set with it)."""
 MAX_HISTORY = 10_000
 """Most rows one history call returns (newest first)."""
 

@@ -8,9 +8,15 @@ consumers deduplicate on the event id.
 
 Payload (format version 1), the contract with webhooks and automation:
 `{"version": 1, "entity": ..., "id": <record id>, "record": <the full record, JSON form>,
-"changed": [<field>, ...] (record.updated only), "actor": <user id or null>,
+"changed": [<field>, ...] (record.updated/transitioned only), "actor": <user id or null>,
 "occurred_at": <RFC 3339 UTC>}`. `record` is the whole record as stored — field security
 is applied by each consumer for its audience, not here.
+
+`record.updated` and `record.transitioned` also carry `"previous": {<changed field>: <its
+value before, JSON form>}` (so a consumer can rebuild the record before the change);
+`record.transitioned` (a pipeline transition, with the field values set in the same step)
+carries `changed` and `previous` like record.updated plus `"transition": {"pipeline",
+"name", "from", "to"}`.
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ PAYLOAD_VERSION = 1
 RECORD_CREATED = "record.created"
 RECORD_UPDATED = "record.updated"
 RECORD_DELETED = "record.deleted"
-EVENT_TYPES = (RECORD_CREATED, RECORD_UPDATED, RECORD_DELETED)
+RECORD_TRANSITIONED = "record.transitioned"
+EVENT_TYPES = (RECORD_CREATED, RECORD_UPDATED, RECORD_DELETED, RECORD_TRANSITIONED)
+CHANGE_EVENTS = (RECORD_UPDATED, RECORD_TRANSITIONED)
+"""The event types that describe a change of an existing record (`changed`, `previous`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +64,11 @@ def record_event(
     actor: str | None,
     occurred_at: datetime,
     changed: Sequence[str] | None = None,
+    previous: Mapping[str, Any] | None = None,
+    transition: Mapping[str, Any] | None = None,
 ) -> OutboxEvent:
-    """A `record.*` event for `record` (JSON form, with its `id`)."""
+    """A `record.*` event for `record` (JSON form, with its `id`); `changed` and `previous`
+    are kept for the change events, `transition` for record.transitioned."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     record_id = str(record["id"])
@@ -68,8 +80,11 @@ def record_event(
         "actor": actor,
         "occurred_at": datetime_to_json(occurred_at),
     }
-    if event_type == RECORD_UPDATED:
+    if event_type in CHANGE_EVENTS:
         payload["changed"] = list(changed or ())
+        payload["previous"] = dict(previous or {})
+    if event_type == RECORD_TRANSITIONED:
+        payload["transition"] = dict(transition or {})
     return OutboxEvent(event_type, entity, record_id, payload, occurred_at)
 
 
@@ -96,6 +111,12 @@ def collect_events(connection: sa.Connection) -> Iterator[list[OutboxEvent]]:
         else:
             connection.info[_COLLECTED] = outer
             outer.extend(collected)
+
+
+def collected(connection: sa.Connection) -> list[OutboxEvent]:
+    """The live list `collect_events` is filling on `connection` (empty outside one)."""
+    found = connection.info.get(_COLLECTED)
+    return found if found is not None else []
 
 
 def append(connection: sa.Connection, events: Sequence[OutboxEvent]) -> None:

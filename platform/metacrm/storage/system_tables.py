@@ -127,3 +127,139 @@ idempotency_keys = sa.Table(
 def create_system_tables(connection: sa.Connection) -> None:
     """Create the system tables that do not exist yet (idempotent)."""
     system_metadata.create_all(connection, checkfirst=True)
+
+
+# --- job queue (metacrm.storage.dispatch) -------------------------------------------------
+
+WORK_TARGET_LENGTH = 200
+
+work_items = sa.Table(
+    "metacrm_work_items",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("consumer", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("target", sa.String(WORK_TARGET_LENGTH), nullable=False),
+    sa.Column("event_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("record_id", sa.String(USER_ID_LENGTH), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("event_created_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending / running / done / failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("first_attempt_at", UTCDateTime(), nullable=True),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("queued_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("done_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("consumer", "target", "event_id", name="uq_metacrm_work_items_key"),
+    sa.Index("ix_metacrm_work_items_due", "status", "next_attempt_at"),
+)
+"""`metacrm_work_items` — the dispatch table: one row per (consumer, target, event), the
+record of asynchronous work still to do and done (see `metacrm.storage.dispatch`)."""
+
+
+# --- webhooks (metacrm.webhooks) ------------------------------------------------------------
+
+URL_LENGTH = 2048
+SECRET_LENGTH = 200
+
+webhooks = sa.Table(
+    "metacrm_webhooks",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("owner", sa.String(USER_ID_LENGTH), nullable=False, index=True),
+    sa.Column("url", sa.String(URL_LENGTH), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=True),
+    sa.Column("filter", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("secret", sa.String(SECRET_LENGTH), nullable=False),
+    sa.Column("previous_secret", sa.String(SECRET_LENGTH), nullable=True),
+    sa.Column("previous_secret_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    sa.Column("failing_since", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+"""`metacrm_webhooks` — webhook subscriptions: who (owner) hears which record events at which
+URL, with the signing secret (and the previous one during a rotation; see
+`metacrm.webhooks.subscriptions`)."""
+
+webhook_attempts = sa.Table(
+    "metacrm_webhook_attempts",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("webhook_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("work_item_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("event_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("response_excerpt", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_metacrm_webhook_attempts_log", "webhook_id", "at", "id"),
+    sa.Index("ix_metacrm_webhook_attempts_at", "at"),
+)
+"""`metacrm_webhook_attempts` — the delivery log: one row per HTTP attempt (status, latency,
+the start of the answer), kept at least 30 days (see `metacrm.webhooks.attempts`)."""
+
+
+# --- automation (metacrm.automation, metacrm.storage.automation_runs) ----------------------
+
+RUN_KEY_LENGTH = 120
+
+automation_runs = sa.Table(
+    "metacrm_automation_runs",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("trigger", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("record_id", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("event_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("mode", sa.String(8), nullable=False),  # sync / async
+    sa.Column("status", sa.String(16), nullable=False),  # ok / failed / skipped
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("result", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("chain_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("run_key", sa.String(RUN_KEY_LENGTH), nullable=True, unique=True),
+    sa.Index("ix_metacrm_automation_runs_trigger", "trigger", "id"),
+    sa.Index("ix_metacrm_automation_runs_record", "record_id", "id"),
+)
+"""`metacrm_automation_runs` — the runs log: one row per trigger run (ok, failed, skipped),
+newest first by id. `run_key` (`<trigger>:<event id>`, async runs) makes a second delivery of
+the same work item do nothing."""
+
+automation_claims = sa.Table(
+    "metacrm_automation_claims",
+    system_metadata,
+    sa.Column("trigger", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("subject", sa.String(USER_ID_LENGTH), primary_key=True),
+    sa.Column("moment", sa.String(40), primary_key=True),
+    sa.Column("claimed_at", UTCDateTime(), nullable=False, index=True),
+)
+"""`metacrm_automation_claims` — what time and cron triggers fired: (trigger, record id,
+due moment) and (trigger, `*`, cron slot); the primary key makes two schedulers fire each
+once."""
+
+
+# --- round-robin assignment (metacrm.automation.builtin_actions.assign_owner) -------------
+
+round_robin_positions = sa.Table(
+    "metacrm_round_robin",
+    system_metadata,
+    sa.Column("team", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+"""`metacrm_round_robin` — where the round-robin assignment of an entity's records to a
+team's members stands: the number of the last assignment, advanced atomically."""

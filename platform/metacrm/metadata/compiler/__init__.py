@@ -18,6 +18,7 @@ from metacrm.metadata.catalog import FieldTypeCatalog
 from metacrm.metadata.compiler.checks import check_entity_links, without_duplicates
 from metacrm.metadata.compiler.checksum import documents_checksum
 from metacrm.metadata.compiler.context import CompileContext
+from metacrm.metadata.compiler.conversions import build_conversion, check_conversion
 from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
 from metacrm.metadata.compiler.reports import build_report, check_report
@@ -97,6 +98,9 @@ def _compile(
         check_view(view, context)
     for report in reports.values():
         check_report(report, context)
+    conversions = _build_all(by_kind["conversion"], context, build_conversion)
+    for conversion in conversions.values():
+        check_conversion(conversion, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
@@ -106,6 +110,7 @@ def _compile(
         triggers=MappingProxyType(triggers),
         views=MappingProxyType(views),
         reports=MappingProxyType(reports),
+        conversions=MappingProxyType(conversions),
         checksum=documents_checksum(documents),
     ), []
 

@@ -74,6 +74,7 @@ def check_pipeline(pipeline: PipelineDef, context: CompileContext) -> None:
     if entity is None:
         return
     _check_state_field(pipeline, entity, report)
+    _check_unique_in_entity(pipeline, context, report)
     for index, transition in enumerate(pipeline.transitions):
         pointer = f"/transitions/{index}"
         for number, name in enumerate(transition.required_fields):
@@ -92,6 +93,25 @@ def _check_state_field(pipeline: PipelineDef, entity: EntityDef, report: Reporte
     elif len(holders) > 1:
         report.error(f"entity '{entity.name}' has several state fields for this pipeline "
                      f"({', '.join(holders)}); a pipeline drives one field", "/entity")
+
+
+def _check_unique_in_entity(
+    pipeline: PipelineDef, context: CompileContext, report: Reporter
+) -> None:
+    """Transition names are unique across the pipelines of one entity: the API names a
+    transition by entity and name. Reported in the pipeline whose name sorts later."""
+    earlier = {
+        transition.name: other.name
+        for other in context.pipelines.values()
+        if other.entity == pipeline.entity and other.name < pipeline.name
+        for transition in other.transitions
+    }
+    for index, transition in enumerate(pipeline.transitions):
+        if transition.name in earlier:
+            report.error(f"transition name '{transition.name}' is also used by pipeline "
+                         f"'{earlier[transition.name]}' of entity '{pipeline.entity}'; "
+                         "transition names must be unique per entity",
+                         f"/transitions/{index}/name")
 
 
 def _check_state(name: Any, state_names: list[str], report: Reporter, pointer: str) -> None:

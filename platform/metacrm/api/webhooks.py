@@ -1,0 +1,148 @@
+"""The webhooks API: subscriptions, secret rotation, the delivery log, redelivery.
+
+Thin: each handler parses the request, authenticates, calls one `WebhookService` method and
+renders `{"data": ...}` (lists add `{"meta": {"next_cursor"}}`). Subscriptions carry an
+ETag (`"<id>:<version>"`); PATCH and DELETE honour `If-Match` like the records API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from metacrm.api import API_PREFIX, web_runtime
+from metacrm.api.context import request_subject
+from metacrm.api.etag import expected_version, record_etag
+from metacrm.api.filter_parsing import escape
+from metacrm.api.idempotency import idempotent
+from metacrm.api.problems import json_body
+from metacrm.api.request_parsing import reject_parameters
+from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.webhooks.service import DEFAULT_LIMIT, MAX_LIMIT, Page, WebhookService
+
+webhooks_api = Blueprint("metacrm_webhooks", __name__, url_prefix=f"{API_PREFIX}/webhooks")
+
+
+def _service() -> WebhookService:
+    return web_runtime().services.feature("webhooks", WebhookService)
+
+
+@webhooks_api.get("")
+def list_webhooks() -> Response:
+    _, subject = request_subject()
+    limit, cursor, _ = _page_args(request.args.items(multi=True), ())
+    return _page(_service().list(subject, limit=limit, cursor=cursor))
+
+
+@webhooks_api.post("")
+def create_webhook() -> Response:
+    actor, subject = request_subject()
+    reject_parameters(request.args.items(multi=True))
+
+    def create() -> Response:
+        created = _service().create(subject, json_body())
+        response = _single(created, status=201)
+        response.headers["Location"] = url_for("metacrm_webhooks.get_webhook",
+                                               webhook_id=created["id"])
+        return response
+
+    return idempotent(actor.user_id, create)
+
+
+@webhooks_api.get("/<webhook_id>")
+def get_webhook(webhook_id: str) -> Response:
+    _, subject = request_subject()
+    reject_parameters(request.args.items(multi=True))
+    return _single(_service().get(subject, webhook_id))
+
+
+@webhooks_api.patch("/<webhook_id>")
+def update_webhook(webhook_id: str) -> Response:
+    _, subject = request_subject()
+    reject_parameters(request.args.items(multi=True))
+    expected = expected_version(request.headers.get("If-Match"), webhook_id)
+    return _single(_service().update(subject, webhook_id, json_body(),
+                                     expected_version=expected))
+
+
+@webhooks_api.delete("/<webhook_id>")
+def delete_webhook(webhook_id: str) -> Response:
+    _, subject = request_subject()
+    reject_parameters(request.args.items(multi=True))
+    expected = expected_version(request.headers.get("If-Match"), webhook_id)
+    _service().delete(subject, webhook_id, expected_version=expected)
+    return Response(status=204)
+
+
+@webhooks_api.post("/<webhook_id>/rotate-secret")
+def rotate_secret(webhook_id: str) -> Response:
+    _, subject = request_subject()
+    reject_parameters(request.args.items(multi=True))
+    body = json_body() if request.get_data(cache=True) else None  # the body is optional
+    return _single(_service().rotate_secret(subject, webhook_id, body))
+
+
+@webhooks_api.get("/<webhook_id>/deliveries")
+def list_deliveries(webhook_id: str) -> Response:
+    _, subject = request_subject()
+    limit, cursor, extra = _page_args(request.args.items(multi=True), ("event_id",))
+    return _page(_service().deliveries(subject, webhook_id, limit=limit, cursor=cursor,
+                                       event_id=extra.get("event_id")))
+
+
+@webhooks_api.post("/<webhook_id>/deliveries/<event_id>/redeliver")
+def redeliver(webhook_id: str, event_id: str) -> Response:
+    _, subject = request_subject()
+    reject_parameters(request.args.items(multi=True))
+    response = jsonify({"data": _service().redeliver(subject, webhook_id, event_id)})
+    response.status_code = 202
+    return response
+
+
+# --- parsing and rendering ------------------------------------------------------------------
+
+
+def _page_args(
+    pairs: Iterable[tuple[str, str]], extra_names: tuple[str, ...]
+) -> tuple[int, str | None, dict[str, str]]:
+    allowed = ("limit", "cursor", *extra_names)
+    values: dict[str, str] = {}
+    errors: list[ErrorDetail] = []
+    for name, value in pairs:
+        pointer = f"/{escape(name)}"
+        if name not in allowed:
+            errors.append(ErrorDetail(f"unknown parameter {name!r}; use: {', '.join(allowed)}",
+                                      pointer))
+        elif name in values:
+            errors.append(ErrorDetail("is given more than once", pointer))
+        elif "\x00" in value or len(value) > 4096:
+            errors.append(ErrorDetail("is not a valid value", pointer))
+        else:
+            values[name] = value
+    limit = DEFAULT_LIMIT
+    text = values.pop("limit", None)
+    if text is not None:
+        stripped = text.strip()
+        if (not stripped.isascii() or not stripped.isdigit() or len(stripped) > 4
+                or not 1 <= int(stripped) <= MAX_LIMIT):
+            errors.append(ErrorDetail(f"must be a whole number from 1 to {MAX_LIMIT}",
+                                      "/limit"))
+        else:
+            limit = int(stripped)
+    if errors:
+        raise ValidationFailed("invalid request", errors)
+    cursor = values.pop("cursor", None)
+    return limit, cursor or None, values
+
+
+def _page(page: Page) -> Response:
+    return jsonify({"data": page.data, "meta": {"next_cursor": page.next_cursor}})
+
+
+def _single(document: dict[str, Any], *, status: int = 200) -> Response:
+    response = jsonify({"data": document})
+    response.status_code = status
+    response.headers["ETag"] = record_etag(document)
+    return response
