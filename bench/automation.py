@@ -1,40 +1,52 @@
-"""Benchmark: the job machinery from a committed change to its handled work item.
+"""Benchmark: webhook deliveries from a committed change to a VERIFIED receipt.
 
     python bench/automation.py [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-                               [--events 2000] [--latency-events 500] [--rate 25]
-                               [--workers 2] [--forking-events 40]
-                               [--extension automation_probe]
+                               [--workers 2] [--rate 250] [--seconds 15] [--batch 10]
+                               [--drain-events 3000] [--inline-events 600]
+                               [--forking-events 0]
 
 Every scenario runs on a fresh database (a private PostgreSQL schema, or a SQLite file for a
-`sqlite:` URL) with one entity `gizmo` and the consumer of `--extension` (default
-bench/automation_probe.py: one work item per created record, handled by doing nothing). RQ
-scenarios use a private redis-server and `--workers` `metacrm worker` processes (RQ's
-non-forking SimpleWorker). Times come from the dispatch table: an item's event was written
-at `event_created_at` (in the change's transaction, just before its commit), relayed at
-`created_at` and finished at `done_at`.
+`sqlite:` URL) with one entity `gizmo`, one admin user (`bench`) and ONE webhook
+subscription of that user to `record.created` on `gizmo`, pointing at a loopback receiver.
+The receiver is a separate process (a `ThreadingHTTPServer`, HTTP/1.1 keep-alive) that
+checks EVERY request with `standardwebhooks.Webhook(secret).verify(body, headers)` and
+notes the wall-clock time of each verified receipt by `webhook-id` (= the outbox event id).
+RQ scenarios use a private redis-server and `--workers` `metacrm worker` processes (RQ's
+non-forking SimpleWorker); the inline scenario has no Redis: the creating thread delivers
+each webhook right after its commit.
 
-1. RQ throughput: `--events` records created 50 per transaction (relayed after each commit)
-   while no worker runs, then the workers started: items handled per second, from the first
-   claim to the last item done.
-2. RQ latency, relay after commit (the default): `--latency-events` records, one per
-   transaction, paced at `--rate`/s: commit->handled p50/p95, outbox->queue lag p95, and
-   the median time of the create call (the relay runs in it).
-3. RQ latency, relay by `metacrm scheduler` only (every 1 s): the same, with the web
-   process's after-commit relay switched off.
-4. Inline (no Redis): `--events` records created one per transaction, each item run right
-   after its commit in the creating thread: events/s and commit->handled p50/p95.
+Times, all from this machine's wall clock:
 
-Scenario 1 is also run with RQ's forking `Worker` (`--forking-events` records), for the
-comparison that made `metacrm worker` a non-forking SimpleWorker.
+* commit: the outbox event's `created_at`, written in the change's transaction just before
+  its commit (so "commit -> receipt" includes the commit itself);
+* relayed: the work item's `created_at` (the relay runs in the same transaction; the item
+  goes to Redis right after the commit);
+* claimed: the work item's `first_attempt_at` — a worker took it off the queue and claimed
+  it in the database. **outbox -> queue lag = claimed - commit**: everything between the
+  event's creation and a worker starting on it (relay, commit, Redis, waiting in the queue);
+* received: the receiver verified the signature.
+
+Scenarios:
+
+1. RQ steady: `--rate` events/s offered for `--seconds`, `--batch` creates per transaction,
+   paced; events/s sustained = events / (last receipt - first commit).
+2. RQ drain: `--drain-events` events committed as fast as one thread can (100 per
+   transaction, workers already running); events/s = events / (last receipt - first
+   commit).
+3. Inline (no Redis): `--inline-events` events, one create per transaction, one thread;
+   each create call delivers its webhook before it returns.
+4. Optional (`--forking-events N`): a drain with RQ's forking `Worker` (`rq worker`).
+
+Every delivery must arrive and verify, or the run fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,21 +56,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import redis
 import sqlalchemy as sa
-
-from metacrm.access.subject import AccessSubject
-from metacrm.composition import Services, build_services
-from metacrm.fieldtypes import default_registry
-from metacrm.jobs.dispatcher import RelayListener
-from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
-from metacrm.settings import Settings
-from metacrm.storage.engine import create_database_engine
-from metacrm.storage.system_tables import work_items
 
 BENCH = Path(__file__).resolve().parent
 PLATFORM = BENCH.parent / "platform"
@@ -69,14 +73,93 @@ DOCUMENTS = [
      "fields": [{"name": "title", "type": "text", "label": LABEL, "required": True}]},
     {"kind": "role", "name": "boss", "version": 1, "label": LABEL, "admin": True},
 ]
-ADMIN = AccessSubject(user_id="1", username="bench", roles=("boss",), is_admin=True)
-DEADLINE = 600.0
+DEADLINE = 300.0
 SECRET_KEY = "bench-secret-key-long-enough-32b"  # noqa: S105 (a throw-away instance)
+PASSWORD = "bench-password-1234"  # noqa: S105 (a throw-away user)
 
+
+# --- the receiver (a process of its own, so it does not share the producer's GIL) ---------
+
+def _serve(secret: str, pipe: Connection) -> None:
+    """Receiver process: answer 200 to every POST, verify each one, and send the receipts
+    (webhook-id, wall time, verified) down `pipe` when asked to stop."""
+    import threading
+
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    verifier = Webhook(secret)
+    receipts: list[tuple[str, float, bool]] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: a sender may reuse its connection
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            try:
+                verifier.verify(body, headers)
+                verified = True
+            except WebhookVerificationError:
+                verified = False
+            received = time.time()
+            with lock:
+                receipts.append((headers.get("webhook-id", ""), received, verified))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pipe.send(server.server_address[1])
+    while True:
+        command = pipe.recv()
+        with lock:
+            snapshot = list(receipts)
+        if command == "count":
+            pipe.send(len(snapshot))
+        else:
+            pipe.send(snapshot)
+            server.shutdown()
+            return
+
+
+class Receiver:
+    def __init__(self, secret: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(secret, child), daemon=True)
+        self._process.start()
+        self.port: int = self._pipe.recv()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self._receipts: list[tuple[str, float, bool]] | None = None
+
+    def count(self) -> int:
+        self._pipe.send("count")
+        found: int = self._pipe.recv()
+        return found
+
+    def stop(self) -> list[tuple[str, float, bool]]:
+        """Every receipt (stops the receiver on the first call)."""
+        if self._receipts is None:
+            self._pipe.send("stop")
+            self._receipts = self._pipe.recv()
+            self._process.join(timeout=10)
+        return self._receipts
+
+
+# --- the instance -------------------------------------------------------------------------
 
 @contextmanager
 def fresh_database(url: str, scratch: Path) -> Iterator[str]:
     """The URL of an empty database: a private schema (PostgreSQL) or a new SQLite file."""
+    from metacrm.storage.engine import create_database_engine
+
     if url.startswith("sqlite"):
         yield f"sqlite:///{scratch / f'bench-{uuid.uuid4().hex[:8]}.db'}"
         return
@@ -121,15 +204,19 @@ def redis_server(scratch: Path) -> Iterator[str]:
 
 @dataclass
 class Instance:
-    """A metacrm instance: this process's Services plus worker/scheduler processes."""
+    """A metacrm instance: this process's Services, the subscription's receiver, and
+    worker processes."""
 
-    services: Services
+    services: Any
     env: dict[str, str]
+    subject: Any
+    receiver: Receiver
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, *command: str) -> None:
-        self.processes.append(subprocess.Popen(  # noqa: S603
-            [*METACRM, *command, "--log-level", "WARNING"], env=self.env))
+    def start_workers(self, count: int) -> None:
+        for _ in range(count):
+            self.processes.append(subprocess.Popen(  # noqa: S603
+                [*METACRM, "worker", "--log-level", "WARNING"], env=self.env))
 
     def close(self) -> None:
         for process in self.processes:
@@ -144,8 +231,17 @@ class Instance:
 
 
 @contextmanager
-def instance(database_url: str, scratch: Path, extension: str,
-             redis_url: str | None) -> Iterator[Instance]:
+def instance(database_url: str, scratch: Path, redis_url: str | None) -> Iterator[Instance]:
+    from metacrm.cli.users import add_user
+    from metacrm.composition import build_services
+    from metacrm.fieldtypes import default_registry
+    from metacrm.metadata.documents import Document
+    from metacrm.services.metadata_service import MetadataService
+    from metacrm.settings import Settings
+    from metacrm.storage.engine import create_database_engine
+    from metacrm.webhooks.service import WebhookService
+    from metacrm.webhooks.signing import new_secret
+
     registry = default_registry()
     engine = create_database_engine(database_url)
     try:
@@ -156,83 +252,28 @@ def instance(database_url: str, scratch: Path, extension: str,
         engine.dispose()
     settings = Settings(database_url=database_url, metadata_paths=(scratch / "packs",),
                         redis_url=redis_url, secret_key=SECRET_KEY,
-                        instance_path=scratch / "instance", extensions=(extension,))
+                        instance_path=scratch / "instance", webhook_allow_private=True)
+    user = add_user(settings, username="bench", role="boss", password=PASSWORD)
     env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join([str(BENCH), str(PLATFORM)]),
+           "PYTHONPATH": str(PLATFORM),
            "METACRM_DATABASE_URL": database_url, "METACRM_REDIS_URL": redis_url or "",
            "METACRM_METADATA_PATH": str(scratch / "packs"),
            "METACRM_INSTANCE_PATH": str(scratch / "instance"),
-           "METACRM_SECRET_KEY": settings.secret_key, "METACRM_EXTENSIONS": extension}
-    running = Instance(build_services(settings), env)
+           "METACRM_SECRET_KEY": SECRET_KEY, "METACRM_WEBHOOK_ALLOW_PRIVATE": "true"}
+    secret = new_secret()
+    receiver = Receiver(secret)
+    services = build_services(settings)
+    subject = services.subjects.subject_of(str(user.id))
+    assert subject is not None
+    services.feature("webhooks", WebhookService).create(subject, {
+        "url": receiver.url, "events": ["record.created"], "entity": "gizmo",
+        "secret": secret})
+    running = Instance(services, env, subject, receiver)
     try:
         yield running
     finally:
         running.close()
-
-
-def produce(services: Services, count: int, *, batch: int = 1,
-            rate: float | None = None) -> list[float]:
-    """Create `count` gizmos, `batch` per transaction, paced at `rate` transactions per
-    second when given; returns each transaction's duration (commit + after-commit work)."""
-    durations: list[float] = []
-    start = time.perf_counter()
-    for n in range(0, count, batch):
-        if rate:
-            time.sleep(max(0.0, start + n / batch / rate - time.perf_counter()))
-        began = time.perf_counter()
-        with services.records.transaction() as conn:
-            for i in range(n, min(count, n + batch)):
-                services.records.create_in(conn, ADMIN, "gizmo", {"title": f"gizmo {i}"})
-        durations.append(time.perf_counter() - began)
-    return durations
-
-
-def wait_settled(engine: sa.Engine, expected: int) -> Sequence[Any]:
-    """The work items once `expected` of them are done or failed."""
-    end = time.monotonic() + DEADLINE
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.select(
-                work_items.c.status, work_items.c.event_created_at, work_items.c.created_at,
-                work_items.c.first_attempt_at, work_items.c.done_at)).all()
-        if sum(row.status in ("done", "failed") for row in rows) >= expected:
-            return rows
-        if time.monotonic() > end:
-            raise SystemExit(f"timed out: {len(rows)} items, expected {expected} settled")
-        time.sleep(0.1)
-
-
-def seconds(later: datetime, earlier: datetime) -> float:
-    return (later - earlier).total_seconds()
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def describe(name: str, rows: Sequence[Any], *, drained: bool = False,
-             durations: Sequence[float] = ()) -> None:
-    """Print one scenario's figures. `drained`: the items waited for workers on purpose,
-    so only the throughput (first claim to last done) means something."""
-    failed = sum(row.status == "failed" for row in rows)
-    first = min(row.first_attempt_at if drained else row.event_created_at for row in rows)
-    span = seconds(max(row.done_at for row in rows), first)
-    figures = [f"{len(rows)} items ({failed} failed)",
-               f"{len(rows) / span:.1f} events/s "
-               f"({'first claim' if drained else 'first commit'} to last done)"]
-    if not drained:
-        latency = [seconds(row.done_at, row.event_created_at) * 1000 for row in rows]
-        relayed = [seconds(row.created_at, row.event_created_at) * 1000 for row in rows]
-        claimed = [seconds(row.first_attempt_at, row.event_created_at) * 1000
-                   for row in rows]
-        figures += [f"commit->handled p50 {quantile(latency, 0.5):.1f} ms, "
-                    f"p95 {quantile(latency, 0.95):.1f} ms",
-                    f"outbox->work item p95 {quantile(relayed, 0.95):.1f} ms",
-                    f"outbox->claimed by a worker p95 {quantile(claimed, 0.95):.1f} ms"]
-    if durations:
-        figures.append(f"create call median {statistics.median(durations) * 1000:.2f} ms")
-    print(f"{name}: " + "; ".join(figures), flush=True)
+        receiver.stop()
 
 
 def wait_for_workers(redis_url: str, count: int) -> None:
@@ -249,79 +290,166 @@ def wait_for_workers(redis_url: str, count: int) -> None:
         client.close()
 
 
-def rq_throughput(args: argparse.Namespace, url: str, scratch: Path) -> None:
-    with redis_server(scratch) as redis_url, fresh_database(url, scratch) as db, \
-            instance(db, scratch, args.extension, redis_url) as running:
-        produce(running.services, args.events, batch=50)
-        for _ in range(args.workers):
-            running.start("worker")
-        rows = wait_settled(running.services.engine, args.events)
-        describe(f"RQ, {args.workers} SimpleWorkers, queue drained", rows, drained=True)
+# --- producing and measuring --------------------------------------------------------------
+
+def produce(running: Instance, count: int, *, batch: int, rate: float | None = None
+            ) -> list[float]:
+    """Create `count` gizmos, `batch` per transaction, paced at `rate` events/s when given;
+    returns each transaction's duration (commit and after-commit work included)."""
+    records = running.services.records
+    durations: list[float] = []
+    start = time.perf_counter()
+    for n in range(0, count, batch):
+        if rate:
+            time.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        began = time.perf_counter()
+        with records.transaction() as conn:
+            for i in range(n, min(count, n + batch)):
+                records.create_in(conn, running.subject, "gizmo", {"title": f"gizmo {i}"})
+        durations.append(time.perf_counter() - began)
+    return durations
 
 
-def rq_forking(args: argparse.Namespace, url: str, scratch: Path) -> None:
-    """The same drain with RQ's default forking `Worker` (`rq worker`): each job runs in a
-    fresh child that builds the Services again — why `metacrm worker` does not fork."""
-    with redis_server(scratch) as redis_url, fresh_database(url, scratch) as db, \
-            instance(db, scratch, args.extension, redis_url) as running:
-        produce(running.services, args.forking_events, batch=50)
-        for _ in range(args.workers):
-            running.processes.append(subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "rq.cli", "worker", "--url", redis_url,
-                 "--worker-class", "rq.worker.Worker", "--quiet", "metacrm"],
-                env=running.env))
-        rows = wait_settled(running.services.engine, args.forking_events)
-        describe(f"RQ, {args.workers} forking Workers (rq worker), queue drained", rows,
-                 drained=True)
+def wait_received(running: Instance, expected: int) -> None:
+    end = time.monotonic() + DEADLINE
+    while running.receiver.count() < expected:
+        if time.monotonic() > end:
+            raise SystemExit(f"timed out: {running.receiver.count()} of {expected} received")
+        time.sleep(0.05)
 
 
-def rq_latency(args: argparse.Namespace, url: str, scratch: Path, *,
-               relay_after_commit: bool) -> None:
-    with redis_server(scratch) as redis_url, fresh_database(url, scratch) as db, \
-            instance(db, scratch, args.extension, redis_url) as running:
-        for _ in range(args.workers):
-            running.start("worker")
-        if not relay_after_commit:
-            listeners = running.services.records.listeners
-            listeners[:] = [item for item in listeners
-                            if not isinstance(item, RelayListener)]
-            running.start("scheduler", "--interval", "1")
+@dataclass(frozen=True)
+class Figures:
+    scenario: str
+    events: int
+    per_second: float
+    latency_p50: float
+    latency_p95: float
+    relay_p95: float
+    claim_p95: float
+    call_median: float | None
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(running: Instance, scenario: str, expected: int,
+            durations: Sequence[float] = ()) -> Figures:
+    """Collect the receipts and the dispatch rows; every event must have been received
+    exactly with a valid signature."""
+    from metacrm.storage.system_tables import outbox, work_items
+
+    wait_received(running, expected)
+    receipts = running.receiver.stop()
+    bad = [r for r in receipts if not r[2]]
+    if bad:
+        raise SystemExit(f"{scenario}: {len(bad)} deliveries failed verification")
+    received: dict[str, float] = {}
+    for webhook_id, at, _ok in receipts:
+        received.setdefault(webhook_id, at)
+    with running.services.engine.connect() as conn:
+        events = dict(conn.execute(sa.select(outbox.c.id, outbox.c.created_at)).all())
+        rows = conn.execute(sa.select(
+            work_items.c.event_id, work_items.c.created_at,
+            work_items.c.first_attempt_at)).all()
+    if set(received) != set(events) or len(events) != expected:
+        raise SystemExit(f"{scenario}: {len(events)} events, {len(received)} received")
+
+    def wall(moment: datetime) -> float:
+        return moment.timestamp()
+
+    latency = [(received[e] - wall(events[e])) * 1000 for e in events]
+    relay = [(wall(r.created_at) - wall(events[r.event_id])) * 1000 for r in rows]
+    claim = [(wall(r.first_attempt_at) - wall(events[r.event_id])) * 1000 for r in rows]
+    span = max(received.values()) - min(wall(t) for t in events.values())
+    return Figures(scenario, expected, expected / span, quantile(latency, 0.5),
+                   quantile(latency, 0.95), quantile(relay, 0.95), quantile(claim, 0.95),
+                   sorted(durations)[len(durations) // 2] * 1000 if durations else None)
+
+
+def rq_steady(args: argparse.Namespace, scratch: Path) -> Figures:
+    count = round(args.rate * args.seconds)
+    with redis_server(scratch) as redis_url, fresh_database(args.url, scratch) as db, \
+            instance(db, scratch, redis_url) as running:
+        running.start_workers(args.workers)
         wait_for_workers(redis_url, args.workers)
-        durations = produce(running.services, args.latency_events, rate=args.rate)
-        rows = wait_settled(running.services.engine, args.latency_events)
-        how = "relay after commit" if relay_after_commit else "relay by scheduler (1 s)"
-        describe(f"RQ, {args.workers} SimpleWorkers, {args.rate:g}/s, {how}", rows,
-                 durations=durations)
+        durations = produce(running, count, batch=args.batch, rate=args.rate)
+        return measure(running, f"RQ, {args.workers} SimpleWorkers, {args.rate:g} events/s "
+                       f"offered ({args.batch} per transaction) for {args.seconds:g} s",
+                       count, durations)
 
 
-def inline(args: argparse.Namespace, url: str, scratch: Path) -> None:
-    with fresh_database(url, scratch) as db, \
-            instance(db, scratch, args.extension, None) as running:
-        durations = produce(running.services, args.events)
-        rows = wait_settled(running.services.engine, args.events)
-        describe("inline, one creating thread", rows, durations=durations)
+def rq_drain(args: argparse.Namespace, scratch: Path, *, forking: bool = False) -> Figures:
+    count = args.forking_events if forking else args.drain_events
+    with redis_server(scratch) as redis_url, fresh_database(args.url, scratch) as db, \
+            instance(db, scratch, redis_url) as running:
+        if forking:
+            for _ in range(args.workers):
+                running.processes.append(subprocess.Popen(  # noqa: S603
+                    [sys.executable, "-m", "rq.cli", "worker", "--url", redis_url,
+                     "--worker-class", "rq.worker.Worker", "--quiet", "metacrm"],
+                    env=running.env))
+        else:
+            running.start_workers(args.workers)
+        wait_for_workers(redis_url, args.workers)
+        produce(running, count, batch=100)
+        kind = "forking Workers (rq worker)" if forking else "SimpleWorkers"
+        return measure(running, f"RQ, {args.workers} {kind}, {count} events committed at "
+                       "once (100 per transaction)", count)
+
+
+def inline(args: argparse.Namespace, scratch: Path) -> Figures:
+    with fresh_database(args.url, scratch) as db, instance(db, scratch, None) as running:
+        durations = produce(running, args.inline_events, batch=1)
+        return measure(running, f"inline (no Redis), {args.inline_events} events, one "
+                       "creating thread, one per transaction", args.inline_events, durations)
+
+
+def table(results: Sequence[Figures]) -> str:
+    lines = ["| scenario | events | events/s | commit → verified receipt p50 / p95 | "
+             "outbox → queue lag p95 (claimed) | relay p95 | create call median |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for f in results:
+        call = "—" if f.call_median is None else f"{f.call_median:.1f} ms"
+        lines.append(f"| {f.scenario} | {f.events} | {f.per_second:.1f} | "
+                     f"{f.latency_p50:.0f} / {f.latency_p95:.0f} ms | {f.claim_p95:.0f} ms | "
+                     f"{f.relay_p95:.1f} ms | {call} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--latency-events", type=int, default=500)
-    parser.add_argument("--forking-events", type=int, default=40)
-    parser.add_argument("--rate", type=float, default=25.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--extension", default="automation_probe")
+    parser.add_argument("--rate", type=float, default=250.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--drain-events", type=int, default=3000)
+    parser.add_argument("--inline-events", type=int, default=600)
+    parser.add_argument("--forking-events", type=int, default=0)
+    parser.add_argument("--only", choices=["steady", "drain", "inline"], default=None)
     args = parser.parse_args()
-    sys.path.insert(0, str(BENCH))
+    sys.path.insert(0, str(PLATFORM))
+    import logging
+
+    logging.getLogger("flask_appbuilder").setLevel(logging.ERROR)
+    results: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="metacrm-bench-jobs-") as scratch_dir:
         scratch = Path(scratch_dir)
-        print(f"database: {sa.make_url(args.url).get_backend_name()}, extension "
-              f"{args.extension}", flush=True)
-        rq_throughput(args, args.url, scratch)
-        rq_forking(args, args.url, scratch)
-        rq_latency(args, args.url, scratch, relay_after_commit=True)
-        rq_latency(args, args.url, scratch, relay_after_commit=False)
-        inline(args, args.url, scratch)
+        print(f"database: {sa.make_url(args.url).get_backend_name()}; "
+              f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
+        runs = [("steady", lambda: rq_steady(args, scratch)),
+                ("drain", lambda: rq_drain(args, scratch)),
+                ("inline", lambda: inline(args, scratch))]
+        for name, run in runs:
+            if args.only in (None, name):
+                results.append(run())
+                print(f"  done: {results[-1]}", flush=True)
+        if args.forking_events:
+            results.append(rq_drain(args, scratch, forking=True))
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -176,3 +176,19 @@ def test_an_empty_model_still_documents_the_metadata_api(registry: FieldTypeRegi
     assert "/api/v1/meta/{kind}/{name}" in generated["paths"]
     assert not any(path.startswith("/api/v1/records/") for path in generated["paths"])
 
+
+
+def test_tokens_and_metadata_concurrency_are_documented(registry: FieldTypeRegistry) -> None:
+    generated = build_openapi(CompiledModel(), registry, version_number=3)
+    paths = generated["paths"]
+    assert set(paths["/api/v1/tokens"]) == {"get", "post"}
+    assert "delete" in paths["/api/v1/tokens/{token_id}"]
+    created = paths["/api/v1/tokens"]["post"]["responses"]["201"]
+    assert "Location" in created["headers"]
+    document = paths["/api/v1/meta/{kind}/{name}"]
+    assert "ETag" in document["get"]["responses"]["200"]["headers"]
+    for operation in (document["put"], document["delete"],
+                      paths["/api/v1/meta/versions/{number}/restore"]["post"]):
+        assert "If-Match" in [p["name"] for p in operation["parameters"]]
+        assert "412" in operation["responses"]
+        assert "ETag" in operation["responses"]["200"]["headers"]
