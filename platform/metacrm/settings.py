@@ -18,7 +18,8 @@
 - `METACRM_WEBHOOK_RETRY_FIRST_SECONDS`: the wait before a failed delivery's first retry
   (later waits double, with jitter); default 10.
 - `METACRM_JOB_LEASE_SECONDS`: how long a worker may hold a work item before it is deemed
-  dead and the item is handed out again; default 60.
+  dead and the item is handed out again; default 45 (a dead worker's item runs again within
+  a minute).
 - `METACRM_EXTENSIONS`: extension packs' modules, separated by `,`; each module's
   `install(services)` registers what the pack adds (actions, consumers, field types...).
 - `METACRM_ADMIN_USER` / `METACRM_ADMIN_PASSWORD`: read by `metacrm init` only, which
@@ -56,7 +57,7 @@ class Settings:
     mail_from: str = "metacrm@localhost"
     webhook_allow_private: bool = False
     webhook_retry_first_seconds: float = 10.0
-    job_lease_seconds: float = 60.0
+    job_lease_seconds: float = 45.0
     extensions: tuple[str, ...] = ()
 
     @classmethod
@@ -84,7 +85,7 @@ class Settings:
             webhook_allow_private=_flag(env, "METACRM_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_first_seconds=_seconds(env, "METACRM_WEBHOOK_RETRY_FIRST_SECONDS",
                                                  10.0),
-            job_lease_seconds=_seconds(env, "METACRM_JOB_LEASE_SECONDS", 60.0),
+            job_lease_seconds=_seconds(env, "METACRM_JOB_LEASE_SECONDS", 45.0),
             extensions=tuple(name.strip() for name in
                              (env.get("METACRM_EXTENSIONS") or "").split(",") if name.strip()),
         )
