@@ -5,71 +5,16 @@ fire each cron slot once. Processes started here are killed when the test ends."
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import pytest
-import redis
 import sqlalchemy as sa
 from trigger_world import TriggerWorld, create_task, trigger, trigger_world
 
 from metacrm.storage.system_tables import automation_claims
-
-HERE = Path(__file__).resolve().parent
-PLATFORM = HERE.parents[1] / "platform"
-DEADLINE = 60.0
-"""Seconds an "eventually happens" poll waits at most (generous: slow machines)."""
-
-
-def wait_until(check: Callable[[], Any], what: str) -> Any:
-    end = time.monotonic() + DEADLINE
-    while not (value := check()):
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def private_redis(root: Path) -> Iterator[str]:
-    """A redis-server of this test on a free loopback port (never the shared 6379)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    try:
-        wait_until(lambda: _pings(client), "redis-server to start")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.exceptions.ConnectionError:
-        return False
+from process_harness import METACRM, PLATFORM, redis_server, wait_until
 
 
 def process_env(world: TriggerWorld, redis_url: str | None) -> dict[str, str]:
@@ -94,8 +39,7 @@ def processes(*commands: tuple[list[str], dict[str, str], Path]
         for args, env, log_path in commands:
             with log_path.open("wb") as log:
                 started.append(subprocess.Popen(
-                    [sys.executable, "-c", "from metacrm.cli.main import main; main()",
-                     *args], env=env, stdout=log, stderr=subprocess.STDOUT))
+                    [*METACRM, *args], env=env, stdout=log, stderr=subprocess.STDOUT))
         yield started
     finally:
         for process in started:
@@ -107,17 +51,17 @@ def processes(*commands: tuple[list[str], dict[str, str], Path]
 def test_an_rq_worker_runs_an_async_trigger_that_creates_a_follow_up_task(
         isolated_database_url: str, tmp_path: Path) -> None:
     follow_up = trigger("follow_up", "created", create_task("Follow up {{ record.name }}"))
-    with private_redis(tmp_path / "redis") as redis_url, \
+    with redis_server(tmp_path / "redis") as redis, \
             trigger_world(isolated_database_url, tmp_path, follow_up,
-                          redis_url=redis_url) as world:
-        env = process_env(world, redis_url)
+                          redis_url=redis.url) as world:
+        env = process_env(world, redis.url)
         with processes((["worker"], env, tmp_path / "worker.log")):
             lead = world.create_lead("Ann")  # relayed to RQ after the commit
 
-            (task,) = wait_until(lambda: world.tasks(lead["id"]), "the follow-up task")
+            (task,) = wait_until(lambda: world.tasks(lead["id"]), what="the follow-up task")
             assert task["subject"] == "Follow up Ann"
             assert task["created_by"] == "trigger:follow_up"
-            (run,) = wait_until(lambda: world.runs("follow_up"), "the run to be logged")
+            (run,) = wait_until(lambda: world.runs("follow_up"), what="the run to be logged")
             assert (run.mode, run.status) == ("async", "ok")
 
 

@@ -7,19 +7,14 @@ Every process started here is killed when the test ends, whatever happened.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from jobs_probe import ADMIN, attempts_of
 
@@ -27,16 +22,20 @@ from metacrm.composition import Services, build_services
 from metacrm.settings import Settings
 from metacrm.storage import dispatch
 from metacrm.storage.system_tables import work_items
+from process_harness import (  # re-exported for the job tests
+    METACRM,
+    PLATFORM,
+    RedisServer,
+    redis_server,
+    wait_until,
+)
 from web_harness import apply_metadata, role, settings_for
+
+__all__ = ["JobsWorld", "RedisServer", "jobs_world", "redis_server", "wait_until"]
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
-PLATFORM = TESTS.parent / "platform"
 LABEL = {"en": "Gizmo", "ru": "Штука"}
-METACRM = (sys.executable, "-c", "from metacrm.cli.main import main; main()")
-"""The `metacrm` command, run with this interpreter."""
-DEADLINE = 60.0
-"""Seconds "eventually happens" polls wait at most (generous: slow CI machines)."""
 
 
 def _field(name: str, type_name: str, **options: Any) -> dict[str, Any]:
@@ -50,75 +49,6 @@ GIZMO = {
                _field("block", "boolean"), _field("give_up", "boolean")],
 }
 DOCUMENTS = (GIZMO, role("boss", admin=True))
-
-
-def wait_until(check: Callable[[], Any], *, deadline: float = DEADLINE,
-               what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy; fail after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}; last value {value!r}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    """A private redis-server on a fixed port that can be stopped and started again."""
-
-    def __init__(self, root: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed")
-        self.binary = binary
-        self.port = free_port()
-        self.root = root
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        try:
-            wait_until(lambda: _pings(client), deadline=20, what="redis-server to start")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.exceptions.ConnectionError:
-        return False
-
-
-@contextmanager
-def redis_server(root: Path) -> Iterator[RedisServer]:
-    server = RedisServer(root)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class JobsWorld:

@@ -10,80 +10,22 @@ to work items anyway and delivered once it is back. Each test runs its own redis
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 from webhook_harness import WebhookWorld, webhook_world
 
 from metacrm.storage import dispatch, outbox
+from process_harness import DEADLINE, PLATFORM, RedisServer, wait_until
 from web_harness import require_redis
 from webhook_receiver import Receiver, receiver
 
 LEASE_SECONDS = 2.0
-DEADLINE = 60.0
-PLATFORM = Path(__file__).resolve().parents[2] / "platform"
-
-
-def wait_until(check: Callable[[], Any], *, what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while not (value := check()):
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class PrivateRedis:
-    """A redis-server of this test on a fixed port, stopped and started at will."""
-
-    def __init__(self, root: Path) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None, "redis-server is not installed"
-        self.command = [binary, "--port", str(free_port()), "--bind", "127.0.0.1",
-                        "--save", "", "--appendonly", "no", "--dir", str(root)]
-        self.port = int(self.command[2])
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-        root.mkdir(parents=True, exist_ok=True)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        try:
-            wait_until(lambda: _pings(client), what="redis-server to start", deadline=20)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.exceptions.ConnectionError:
-        return False
 
 
 class Workers:
@@ -127,9 +69,9 @@ class Workers:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     require_redis()  # the suite's Redis gate: skip (or fail in CI) like every Redis test
-    server = PrivateRedis(tmp_path / "redis")
+    server = RedisServer(tmp_path / "redis")
     server.start()
     try:
         yield server
@@ -138,7 +80,7 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
-def setup(isolated_database_url: str, tmp_path: Path, redis_server: PrivateRedis
+def setup(isolated_database_url: str, tmp_path: Path, redis_server: RedisServer
           ) -> Iterator[tuple[WebhookWorld, Workers, Receiver]]:
     with webhook_world(isolated_database_url, tmp_path, redis_url=redis_server.url,
                        job_lease_seconds=LEASE_SECONDS) as world, receiver() as rx:
@@ -184,7 +126,7 @@ def test_a_delivery_cut_short_by_a_killed_worker_arrives_with_the_same_webhook_i
 
 
 def test_changes_made_while_redis_is_down_are_all_delivered_once_it_is_back(
-    setup: tuple[WebhookWorld, Workers, Receiver], redis_server: PrivateRedis,
+    setup: tuple[WebhookWorld, Workers, Receiver], redis_server: RedisServer,
 ) -> None:
     world, workers, rx = setup
     hook = world.subscribe(world.boss, rx.url())
