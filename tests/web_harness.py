@@ -101,7 +101,8 @@ class Web:
         with self.app.app_context():
             return identity_state()
 
-    def create_user(self, username: str, role_name: str = "clerk") -> NewUser:
+    def create_user(self, username: str, role_name: str = "clerk", *,
+                    email: str | None = None) -> NewUser:
         with self.app.app_context():
             state = identity_state()
             return create_user(
@@ -110,6 +111,7 @@ class Web:
                 username=username,
                 role=role_name,
                 password=PASSWORD,
+                email=email,
             )
 
     def login(self, username: str, password: str = PASSWORD) -> str:

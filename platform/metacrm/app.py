@@ -96,7 +96,8 @@ def dispose_app(app: Flask) -> None:
 
 def _rate_limit_config(settings: Settings) -> dict[str, Any]:
     """Flask-Limiter settings: one budget per token, user or anonymous client address for
-    the whole app (static files exempt), counted in Redis or in this process's memory."""
+    the whole app (static files exempt), counted in Redis or in this process's memory
+    (also while Redis is unreachable)."""
     return {
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_APPLICATION": settings.rate_limit,
@@ -104,6 +105,10 @@ def _rate_limit_config(settings: Settings) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         "RATELIMIT_KEY_PREFIX": "metacrm",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down must not take the API down: count in this process's memory meanwhile
+        # (same limits), and never answer 500 for a counter that could not be reached.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
     }
 
 
