@@ -6,7 +6,7 @@
 * sync triggers: a listener of every write transaction;
 * async triggers: the `trigger` consumer of the job queue;
 * time and cron triggers: the scheduler's periodic tasks `automation.time` and
-  `automation.cron`;
+  `automation.cron`; `automation.retention` keeps the runs log 30 days;
 * `services.features["automation"]`: the `AutomationService` (runs log, dry run).
 """
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from metacrm.automation.actions import ActionRegistry
 from metacrm.automation.builtin_actions import register_builtin_actions
 from metacrm.automation.consumer import TriggerConsumer
+from metacrm.automation.retention import AutomationRetention
 from metacrm.automation.schedule import CronTriggers, TimeTriggers
 from metacrm.automation.service import AutomationService
 from metacrm.automation.sync_listener import SyncTriggers
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 FEATURE = "automation"
 TIME_TASK = "automation.time"
 CRON_TASK = "automation.cron"
+RETENTION_TASK = "automation.retention"
 
 
 def install(services: Services) -> AutomationService:
@@ -39,5 +41,6 @@ def install(services: Services) -> AutomationService:
     services.consumers.register(TriggerConsumer(automation))
     services.periodic[TIME_TASK] = TimeTriggers(automation, services.dispatcher)
     services.periodic[CRON_TASK] = CronTriggers(automation, services.dispatcher)
+    services.periodic[RETENTION_TASK] = AutomationRetention(services.engine)
     services.features[FEATURE] = automation
     return automation

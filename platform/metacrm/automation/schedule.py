@@ -52,7 +52,6 @@ MAX_DUE_PER_TICK = 10_000
 MAX_SCAN = 100_000
 """Records in a time trigger's window one tick reads at most."""
 PAGE = 500
-CLAIMS_KEPT = timedelta(days=7)
 
 
 class WorkSubmitter(Protocol):
@@ -159,8 +158,6 @@ class TimeTriggers(_Scheduler):
                 fired = self.fire(trigger, now) > 0 or fired
             except Exception:  # one broken trigger must not stop the others
                 _log.exception("time trigger %r failed to fire", trigger.name)
-        with write_transaction(self.automation.services.engine) as conn:
-            automation_runs.prune_claims(conn, now - CLAIMS_KEPT)
         if fired:
             self.submitter.kick()
 

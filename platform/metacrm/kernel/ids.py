@@ -8,3 +8,12 @@ import uuid6
 def new_id() -> str:
     """Return a new time-sortable id (RFC 9562 UUIDv7) in canonical text form."""
     return str(uuid6.uuid7())
+
+
+def first_id_at(moment_ms: int) -> str:
+    """The smallest id `new_id` can make at Unix time `moment_ms` (milliseconds): every id
+    made earlier sorts below it, so "older than" is a primary-key range, not a scan."""
+    if not 0 <= moment_ms < 1 << 48:
+        raise ValueError(f"{moment_ms} is outside UUIDv7's 48-bit millisecond range")
+    digits = f"{moment_ms:012x}"
+    return f"{digits[:8]}-{digits[8:]}-7000-8000-000000000000"

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from metacrm.kernel.ids import new_id
+from metacrm.kernel.ids import first_id_at, new_id
 from metacrm.storage.system_tables import automation_claims, automation_runs
 
 OK = "ok"
@@ -164,6 +164,13 @@ def runs_of_event(connection: sa.Connection, event_id: str) -> list[RunEntry]:
         sa.select(automation_runs).where(automation_runs.c.event_id == event_id)
         .order_by(automation_runs.c.id))
     return [_entry(row) for row in rows.mappings()]
+
+
+def delete_runs_before(connection: sa.Connection, before: datetime) -> int:
+    """Forget runs started before `before` (run ids are UUIDv7: an id range, no scan)."""
+    bound = first_id_at(int(before.timestamp() * 1000))
+    result = connection.execute(sa.delete(automation_runs).where(automation_runs.c.id < bound))
+    return int(result.rowcount)
 
 
 # --- claims of time and cron triggers ---------------------------------------------------------
