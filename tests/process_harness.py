@@ -7,6 +7,7 @@ process started here is killed when its context ends, whatever happened.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -17,9 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
-
-from conftest import service_unavailable
 
 PLATFORM = Path(__file__).resolve().parents[1] / "platform"
 """The source root, for subprocesses' PYTHONPATH."""
@@ -54,8 +54,11 @@ class RedisServer:
 
     def __init__(self, root: Path) -> None:
         binary = shutil.which("redis-server")
-        if binary is None:
-            service_unavailable("redis-server is not installed")
+        if binary is None:  # a missing service skips, except where CI forbids skipping
+            reason = "redis-server is not installed"
+            if os.environ.get("METACRM_REQUIRE_SERVICES") == "1":
+                pytest.fail(f"required service unavailable: {reason}")
+            pytest.skip(reason)
         self.binary = str(binary)
         self.port = free_port()
         self.root = root

@@ -84,6 +84,7 @@ class Services:
 
     def close(self) -> None:
         """Release the database connections (the process or the test is done)."""
+        self.metadata.close()
         self.engine.dispose()
 
 
@@ -93,9 +94,11 @@ def build_services(settings: Settings | None = None) -> Services:
     settings.ensure_instance()
     registry = default_registry()
     engine = create_database_engine(settings.database_url)
+    metadata: MetadataService | None = None
     try:
         metadata = MetadataService(engine, registry)
         metadata.initialize()
+        metadata.watch_versions()
         teams = TeamDirectory(engine)
         teams.initialize()
         services = Services(
@@ -109,6 +112,8 @@ def build_services(settings: Settings | None = None) -> Services:
         registry.close()
         return services
     except BaseException:
+        if metadata is not None:
+            metadata.close()
         engine.dispose()
         raise
 

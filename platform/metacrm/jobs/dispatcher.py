@@ -292,6 +292,12 @@ class Dispatcher:
         answer costs a connect timeout)."""
         return time.monotonic() < self._queue_rests_until
 
+    def hand_over(self, item_ids: Sequence[str]) -> None:
+        """Give the queue these items again (a batch job that ran out of time hands back
+        the items it did not start); when the queue refuses them, the sweeper offers them
+        again at once."""
+        self._hand_over(list(item_ids))
+
     def _hand_over(self, item_ids: Sequence[str]) -> None:
         if not item_ids:
             return

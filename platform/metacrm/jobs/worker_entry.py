@@ -9,8 +9,14 @@ database transaction, not from a fresh process (docs/operations.md).
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Sequence
 
 from metacrm.composition import Services, build_services
+
+BATCH_SECONDS = 1.0
+"""A batch job starts no item after running this long: the rest go back to the queue (a
+slow receiver must not hold up a whole batch, nor a worker's warm shutdown)."""
 
 _services: Services | None = None
 _lock = threading.Lock()
@@ -37,3 +43,15 @@ def run_work_item(item_id: str) -> None:
     """The RQ job function: one attempt of work item `item_id` (never raises for the
     consumer's own errors: the dispatcher records them)."""
     process_services().dispatcher.run_item(item_id)
+
+
+def run_work_items(item_ids: Sequence[str]) -> None:
+    """The RQ job function of a batch (`rq_queue.job_chunks`): `run_work_item` for each id,
+    in order; the ids not started within `BATCH_SECONDS` are handed back to the queue."""
+    dispatcher = process_services().dispatcher
+    started = time.monotonic()
+    for index, item_id in enumerate(item_ids):
+        if index and time.monotonic() - started >= BATCH_SECONDS:
+            dispatcher.hand_over(item_ids[index:])
+            return
+        dispatcher.run_item(item_id)

@@ -35,6 +35,7 @@ from metacrm.storage.migration import MigrationPlan, apply_plan, begin_migration
 from metacrm.storage.migration.apply import failure_reason
 from metacrm.storage.system_tables import create_system_tables, metadata_versions
 from metacrm.storage.tables import RecordTables, build_record_tables
+from metacrm.storage.version_watch import VersionWatcher, can_watch
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,13 @@ class ModelCache:
         self._registry = registry
         self._lock = threading.Lock()
         self._live = LiveModel(0, CompiledModel(), build_record_tables(CompiledModel(), registry))
+        self.watcher: VersionWatcher | None = None
+        """When set and listening, tells the latest version without a query."""
 
     def get(self) -> LiveModel:
+        watcher = self.watcher
+        if watcher is not None and watcher.latest() == self._live.number != 0:
+            return self._live
         with self._engine.connect() as connection:
             number = metadata_store.latest_number(connection)
             if number == self._live.number:
@@ -175,6 +181,21 @@ class MetadataService:
             raise MetadataInvalid(error_summary(errors),
                                   sorted(errors, key=lambda error: error.source))
 
+    def watch_versions(self) -> None:
+        """Notice new versions through PostgreSQL LISTEN/NOTIFY instead of a query per
+        `live()` (storage/version_watch.py); a no-op on SQLite. Long-lived processes (web,
+        worker, scheduler) call it; `close()` stops it."""
+        if can_watch(self.engine) and self._cache.watcher is None:
+            watcher = VersionWatcher(self.engine)
+            self._cache.watcher = watcher
+            watcher.start()
+
+    def close(self) -> None:
+        """Stop watching for versions (the engine itself is the caller's to dispose)."""
+        watcher, self._cache.watcher = self._cache.watcher, None
+        if watcher is not None:
+            watcher.stop()
+
     def initialize(self) -> None:
         """Create the system tables that do not exist yet (idempotent)."""
         with self.engine.begin() as connection:
@@ -189,7 +210,8 @@ class MetadataService:
         """The live version's number, compiled model and record tables.
 
         Inside `pinned()` this is the version pinned at its start (no query); elsewhere one
-        cheap `SELECT max(number)` tells whether to recompile.
+        cheap `SELECT max(number)` tells whether to recompile — or, once `watch_versions()`
+        listens, a comparison in memory.
         """
         pinned = _pinned.get()
         if pinned is not None and pinned[0] is self._cache:

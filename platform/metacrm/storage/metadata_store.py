@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from metacrm.kernel.errors import NotFound
 from metacrm.metadata.documents import Document
 from metacrm.storage.system_tables import metadata_versions
+from metacrm.storage.version_watch import announce_version
 
 _SUMMARY_COLUMNS = (
     metadata_versions.c.number,
@@ -114,6 +115,7 @@ def record_version(
             created_at=created_at,
         )
     )
+    announce_version(connection, number)
     return StoredVersion(
         number=number,
         checksum=checksum,

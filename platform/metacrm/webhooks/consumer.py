@@ -74,6 +74,12 @@ class WebhookConsumer:
                 if coverage(s, event, policy, self.services.subjects, now=now).body is not None]
 
     def handle(self, item: WorkItem) -> None:
+        # one metadata version for the whole attempt: the owner's subject and the access
+        # policy then cost one version check, not one each
+        with self.services.metadata.pinned():
+            self._deliver(item)
+
+    def _deliver(self, item: WorkItem) -> None:
         engine = self.services.engine
         with engine.connect() as conn:
             subscription = subscriptions.get(conn, item.target)
