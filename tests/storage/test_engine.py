@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from metacrm.storage.engine import create_database_engine
+
 
 def test_ddl_rolls_back_with_the_transaction(engine: sa.Engine) -> None:
     with pytest.raises(RuntimeError), engine.begin() as conn:
@@ -27,3 +29,20 @@ def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
 def test_lower_is_unicode_aware(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.lower("ЖУК Äpfel"))).scalar_one() == "жук äpfel"
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_unseen(
+        postgres_engine: sa.Engine) -> None:
+    url = postgres_engine.url.render_as_string(hide_password=False)
+    engine = create_database_engine(url, idle_ping_seconds=0.0)
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with postgres_engine.connect() as admin:  # the database drops the idle connection
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()
