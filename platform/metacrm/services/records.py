@@ -196,7 +196,8 @@ class RecordsService:
         """Create a record (`owner` in the payload assigns it); returns it as stored."""
         with self.transaction() as conn:
             record = self.create_in(conn, subject, entity, payload)
-            events, written = outbox.collected(conn), len(outbox.collected(conn))
+            events = outbox.collected(conn)  # the listeners add to it until the commit
+            written = len(events)
         return self._as_committed(subject, entity, record, events[written:])
 
     def create_in(
@@ -233,7 +234,8 @@ class RecordsService:
         with self.transaction() as conn:
             record = self.update_in(conn, subject, entity, record_id, changes,
                                     expected_version=expected_version)
-            events, written = outbox.collected(conn), len(outbox.collected(conn))
+            events = outbox.collected(conn)  # the listeners add to it until the commit
+            written = len(events)
         return self._as_committed(subject, entity, record, events[written:])
 
     def _as_committed(
