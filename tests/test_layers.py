@@ -26,6 +26,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "fieldtypes/*.py": ("flask", "metacrm.storage", "metacrm.services", "metacrm.cli"),
     "storage/**/*.py": ("flask", "metacrm.services", "metacrm.cli"),
     "services/**/*.py": ("flask", "metacrm.cli"),
+    # Screens are thin: they call services (which apply access), never storage directly.
+    "web/**/*.py": ("metacrm.storage", "metacrm.cli", "metacrm.access.scoped_repository"),
 }
 
 

@@ -26,6 +26,7 @@ from metacrm.identity.bridge import fab_config, initial_admin_role, install_iden
 from metacrm.identity.current import rate_limit_key
 from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
+from metacrm.web import register_web
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 """Larger request bodies answer 413 (a bulk write of 1,000 records fits with room to spare)."""
@@ -64,6 +65,7 @@ def _build(services: Services, overrides: dict[str, Any]) -> Flask:
     install_identity(app, engine, metadata)
     app.register_blueprint(tokens_api)
     register_api(app)
+    register_web(app)
     return app
 
 

@@ -89,3 +89,40 @@ def user_email(connection: sa.Connection, user_id: str) -> str | None:
     if row is None or not row.active or not row.email:
         return None
     return str(row.email)
+
+
+@dataclass(frozen=True)
+class UserListing:
+    """A user as screens show them: id (record tables' text form) and display name."""
+
+    id: str
+    username: str
+    name: str
+
+
+def user_listings(connection: sa.Connection, *, ids: set[str] | None = None,
+                  active_only: bool = False, search: str | None = None,
+                  limit: int = 200) -> list[UserListing]:
+    """Users by id (or all, or those whose name matches `search`), for owner columns and
+    user pickers; ids that are not user ids are ignored."""
+    query = sa.select(_users.c.id, _users.c.username, _users.c.first_name, _users.c.last_name)
+    if ids is not None:
+        numbers = {int(value) for value in ids
+                   if isinstance(value, str) and value.isascii() and value.isdigit()
+                   and len(value) <= MAX_USER_ID_DIGITS}
+        if not numbers:
+            return []
+        query = query.where(_users.c.id.in_(numbers))
+    if active_only:
+        query = query.where(_users.c.active.is_(True))
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(sa.or_(
+            sa.func.lower(_users.c.username).like(pattern),
+            sa.func.lower(_users.c.first_name).like(pattern),
+            sa.func.lower(_users.c.last_name).like(pattern)))
+    rows = connection.execute(query.order_by(_users.c.username).limit(limit)).all()
+    return [UserListing(str(row.id), str(row.username),
+                        " ".join(part for part in (row.first_name, row.last_name) if part)
+                        or str(row.username))
+            for row in rows]

@@ -263,3 +263,31 @@ round_robin_positions = sa.Table(
 )
 """`metacrm_round_robin` — where the round-robin assignment of an entity's records to a
 team's members stands: the number of the last assignment, advanced atomically."""
+
+
+# --- screens (metacrm.web) ----------------------------------------------------------------
+
+user_preferences = sa.Table(
+    "metacrm_user_preferences",
+    system_metadata,
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), primary_key=True),
+    sa.Column("language", sa.String(8), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_user_preferences` — what each user picked for the screens (their language)."""
+
+saved_views = sa.Table(
+    "metacrm_saved_views",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(USER_ID_LENGTH), nullable=False),
+    sa.Column("shared", sa.Boolean, nullable=False, default=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_metacrm_saved_views_entity", "entity", "owner"),
+)
+"""`metacrm_saved_views` — list views users saved: columns, criteria, sort and quick search
+(`definition`); private to `owner` unless `shared`. Rows are still read through the caller's
+access scope, so a shared view never widens what anyone sees."""

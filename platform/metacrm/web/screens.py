@@ -1,0 +1,7 @@
+"""Imports every screen module, so each makes its blueprint (`web.blueprints`)."""
+
+from __future__ import annotations
+
+from metacrm.web import auth, home
+
+__all__ = ["auth", "home"]
