@@ -60,16 +60,18 @@ def test_placeholders_survive_translation() -> None:
 
 
 def test_standard_pack_labels_have_russian() -> None:
-    missing = []
+    missing: list[str] = []
+
+    def walk(node: object, pointer: str) -> None:
+        if isinstance(node, dict):
+            if "en" in node and isinstance(node.get("en"), str) and not node.get("ru"):
+                missing.append(pointer)
+            for key, value in node.items():
+                walk(value, f"{pointer}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{pointer}/{index}")
+
     for path in sorted((ROOT / "metadata").rglob("*.json")):
-        def walk(node: object, pointer: str) -> None:
-            if isinstance(node, dict):
-                if "en" in node and isinstance(node.get("en"), str) and not node.get("ru"):
-                    missing.append(f"{path.relative_to(ROOT)}{pointer}")
-                for key, value in node.items():
-                    walk(value, f"{pointer}/{key}")
-            elif isinstance(node, list):
-                for index, value in enumerate(node):
-                    walk(value, f"{pointer}/{index}")
-        walk(json.loads(path.read_text(encoding="utf-8")), "")
+        walk(json.loads(path.read_text(encoding="utf-8")), str(path.relative_to(ROOT)))
     assert not missing, missing
