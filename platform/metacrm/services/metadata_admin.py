@@ -113,6 +113,17 @@ class MetadataAdmin:
                            comment=comment or f"put {kind} {name}",
                            confirm_destructive=confirm_destructive, expected_version=number)
 
+    def put_all(self, bodies: Sequence[Any], *, author: str | None, comment: str,
+                confirm_destructive: bool = False,
+                if_match: int | None = None) -> MetadataChange:
+        """Add or replace several documents as ONE new version (a designer change that
+        touches an entity and its form, say): all applied or none."""
+        incoming = [incoming_document(body, pointer=f"/{index}")
+                    for index, body in enumerate(bodies)]
+        number, documents = self._read_expecting(if_match)
+        return self._apply(_replaced(documents, incoming), author=author, comment=comment,
+                           confirm_destructive=confirm_destructive, expected_version=number)
+
     def delete(self, kind: str, name: str, *, author: str | None, comment: str | None = None,
                confirm_destructive: bool = False, if_match: int | None = None) -> MetadataChange:
         """Remove document (kind, name) and apply the new version."""

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from metacrm.web import auth, home
+from metacrm.web.designer import changes
 
-__all__ = ["auth", "home"]
+__all__ = ["auth", "changes", "home"]
