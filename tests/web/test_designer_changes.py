@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from metacrm.web.designer.changes import preview_change
 from screen_harness import entity, field, open_screens
+
+from metacrm.web.designer.changes import preview_change
 from web_harness import role
 
 GADGET = entity("gadget", field("title", required=True))

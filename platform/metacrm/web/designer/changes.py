@@ -34,7 +34,8 @@ def live_body(kind: str, name: str) -> dict[str, Any] | None:
     _, documents = metadata_admin().live_documents()
     for document in documents:
         if (document.kind, document.name) == (kind, name):
-            return json.loads(json.dumps(document.body))
+            copy: dict[str, Any] = json.loads(json.dumps(document.body))
+            return copy
     return None
 
 
