@@ -27,6 +27,7 @@ from metacrm.identity.current import rate_limit_key
 from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
 from metacrm.web import register_web
+from metacrm.web.fab_theme import INDEX_VIEW
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 """Larger request bodies answer 413 (a bulk write of 1,000 records fits with room to spare)."""
@@ -53,6 +54,7 @@ def _build(services: Services, overrides: dict[str, Any]) -> Flask:
             admin_role=initial_admin_role(metadata),
         )
     )
+    app.config["FAB_INDEX_VIEW"] = INDEX_VIEW  # `/` opens the CRM's screens
     app.config.update(_rate_limit_config(settings))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config.update(overrides)

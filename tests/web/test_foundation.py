@@ -64,3 +64,14 @@ def test_each_user_keeps_their_language(isolated_database_url: str, tmp_path: Pa
         assert "Выйти" in again.text("/app/")
         bob = screens.user("bob", "clerk")
         assert "Sign out" in bob.text("/app/")
+
+
+def test_the_site_root_opens_the_crm_and_user_admin_keeps_its_frame(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, GADGET, CLERK) as screens:
+        admin = screens.user("root", "boss")
+        assert admin.get("/").headers["Location"] == "/app/"
+        users = admin.text("/users/list/")
+        assert "metacrm-fab-bar" in users and 'href="/app/"' in users and "root" in users
+        clerk = screens.user("ann", "clerk")
+        assert clerk.get("/users/list/").status_code in (302, 403)  # FAB refuses non-admins

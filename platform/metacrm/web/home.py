@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, url_for
-from werkzeug.wrappers import Response as BaseResponse
+from flask import render_template
 
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, web_subject
 from metacrm.web.navigation import navigation
 
 web_home = screen_blueprint("web_home", __name__)
-
-
-@web_home.route("/")
-def root() -> BaseResponse:
-    return redirect(url_for("web_home.home"))
 
 
 @web_home.route("/app/")
