@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metacrm.web import auth, home
+from metacrm.web import account, auth, board, home, teams_admin
 from metacrm.web.designer import changes
 
-__all__ = ["auth", "changes", "home"]
+__all__ = ["account", "auth", "board", "changes", "home", "teams_admin"]
