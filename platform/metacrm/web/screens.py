@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from metacrm.web import account, auth, board, home, teams_admin
-from metacrm.web.designer import changes
+from metacrm.web import account, auth, board, home, record_list, teams_admin
+from metacrm.web.designer import changes, entities, history, index
 
-__all__ = ["account", "auth", "board", "changes", "home", "teams_admin"]
+__all__ = ["account", "auth", "board", "changes", "entities", "history", "home", "index",
+           "record_list", "teams_admin"]
