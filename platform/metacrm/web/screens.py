@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from metacrm.web import account, auth, board, home, record_list, teams_admin
+from metacrm.web import (
+           account,
+           auth,
+           board,
+           home,
+           record_form,
+           record_list,
+           record_page,
+           teams_admin,
+)
 from metacrm.web.designer import changes, entities, history, index
 
 __all__ = ["account", "auth", "board", "changes", "entities", "history", "home", "index",
-           "record_list", "teams_admin"]
+           "record_form", "record_list", "record_page", "teams_admin"]

@@ -1,0 +1,295 @@
+"""The record page (`/app/r/<entity>/<id>`): a record's fields in the sections of its form
+layout, the records that reference it, its timeline, and the buttons of what the user may do
+next — edit, delete, the pipeline transitions open to them.
+
+Also the page's actions: delete, perform a transition (with values for the fields it
+requires; a refusal shows the page again with the explanation), and the JSON lookup that
+reference inputs search with (`/app/lookup/<entity>?q=`).
+
+Everything is read and written through the records and transitions services with the
+signed-in user's subject: hidden fields never reach the template, and buttons offered here
+are only a courtesy — the services refuse a forced request all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, flash, jsonify, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from metacrm.access.subject import AccessSubject
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
+from metacrm.metadata.model import CompiledModel, EntityDef
+from metacrm.services.record_actions import RecordActions, record_actions
+from metacrm.services.related_records import RelatedList, related_lists
+from metacrm.services.transitions import FEATURE, TransitionService
+from metacrm.web.blueprints import screen_blueprint
+from metacrm.web.context import login_required, services, web_subject
+from metacrm.web.form_fields import FormValue, Widget, active_users, build_widgets
+from metacrm.web.form_layout import list_view, sections
+from metacrm.web.form_parsing import parse_form, pointer_field
+from metacrm.web.i18n import label, t
+from metacrm.web.timeline import TimelineItem, actor_ids, build_timeline
+from metacrm.web.values import ValueDisplay, record_title
+
+web_record = screen_blueprint("web_record", __name__, url_prefix="/app")
+
+MAX_INCLUDES = 10
+LOOKUP_LIMIT = 20
+RELATED_COLUMNS = 4
+VERSION_FIELD = "_version"
+REQUIRED_BY = "is required by transition"
+
+
+def record_url(entity: str, record_id: str) -> str:
+    return f"/app/r/{entity}/{record_id}"
+
+
+def transitions() -> TransitionService:
+    return services().services.feature(FEATURE, TransitionService)
+
+
+def model() -> CompiledModel:
+    return services().records.runtime().model
+
+
+def posted_version() -> int | None:
+    """The record version the form was made from (hidden `_version`), if any."""
+    raw = request.form.get(VERSION_FIELD, "")
+    return int(raw) if raw.isdigit() else None
+
+
+def reference_fields(entity: EntityDef) -> list[str]:
+    return [f.name for f in entity.fields if f.type == "reference"][:MAX_INCLUDES]
+
+
+# --- the page ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransitionButton:
+    name: str
+    label: str
+    to_label: str
+    fields: tuple[Widget, ...]
+    """Inputs for the required fields the record lacks (those the user may write)."""
+    condition_met: bool
+
+
+@dataclass(frozen=True)
+class Related:
+    key: str
+    """`<entity>.<field>` (the `data-related` hook)."""
+    title: str
+    entity: EntityDef
+    columns: tuple[str, ...]
+    records: list[dict[str, Any]]
+    count: int
+    more_url: str
+    display: ValueDisplay
+
+
+@dataclass
+class TransitionRefusal:
+    """Why a transition was refused, for the alert on the page."""
+
+    transition: str
+    title: str
+    reasons: list[str] = field(default_factory=list)
+    values: dict[str, FormValue] = field(default_factory=dict)
+
+
+def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | None = None,
+                  status: int = 200) -> tuple[str, int]:
+    subject = web_subject()
+    records = services().records
+    visible = records.visible_entity(subject, entity)
+    record = records.get(subject, entity, record_id, include=reference_fields(visible))
+    included = record.pop("_included", {})
+    history = records.history(subject, entity, record_id)
+    actions = record_actions(records, subject, entity, record_id)
+    live = model()
+    display = ValueDisplay(live, included)
+    related = _related(subject, entity, record_id, live)
+    display.load_users(services().engine, ValueDisplay.user_ids(visible, [record])
+                       | actor_ids(history, visible)
+                       | {u for r in related for u in ValueDisplay.user_ids(r.entity,
+                                                                            r.records)})
+    for item in related:
+        item.display.users.update(display.users)
+    timeline: list[TimelineItem] = build_timeline(history, visible, display)
+    buttons = _transition_buttons(subject, entity, record_id, visible, actions, refusal)
+    page = render_template(
+        "metacrm/record.html",
+        entity=visible, entity_label=label(visible.label, entity),
+        plural_label=label(visible.plural_label, entity),
+        record=record, title=record_title(visible, record), display=display,
+        sections=sections(live, visible), related=related, timeline=timeline,
+        actions=actions, transitions=buttons, refusal=refusal,
+        state_fields=[f.name for f in visible.fields if f.type == "state"],
+    )
+    return page, status
+
+
+@web_record.get("/r/<entity>/<record_id>")
+@login_required
+def record_page(entity: str, record_id: str) -> tuple[str, int]:
+    return render_record(entity, record_id)
+
+
+def _related(subject: AccessSubject, entity: str, record_id: str, live: CompiledModel
+             ) -> list[Related]:
+    found = []
+    for item in related_lists(services().records, subject, entity, record_id):
+        found.append(_related_view(item, record_id, live))
+    return found
+
+
+def _related_view(item: RelatedList, record_id: str, live: CompiledModel) -> Related:
+    other = item.entity
+    view = list_view(live, other.name)
+    wanted = [name for name in (view.columns if view else ()) if other.has_field(name)
+              and name != item.field.name]
+    if other.title_field and other.has_field(other.title_field):
+        wanted = [other.title_field, *(n for n in wanted if n != other.title_field)]
+    columns = tuple(wanted[:RELATED_COLUMNS])
+    title = label(other.plural_label, other.name)
+    if sum(1 for f in other.fields if f.target_entity == item.field.target_entity
+           and f.type == "reference") > 1:
+        title = f"{title} ({label(item.field.label, item.field.name)})"
+    return Related(
+        key=f"{other.name}.{item.field.name}", title=title, entity=other, columns=columns,
+        records=item.page.records, count=item.page.count,
+        more_url=f"/app/r/{other.name}?filter[{item.field.name}][eq]={record_id}",
+        display=ValueDisplay(live),
+    )
+
+
+def _transition_buttons(subject: AccessSubject, entity: str, record_id: str,
+                        visible: EntityDef, actions: RecordActions,
+                        refusal: TransitionRefusal | None) -> list[TransitionButton]:
+    if not actions.transition:
+        return []
+    runtime = services().records.runtime()
+    options = transitions().available(subject, entity, record_id)
+    asked = {str(name) for option in options for name in option.get("missing", ())}
+    users = (active_users(services().engine)
+             if any(f.type == "user" and f.name in asked for f in visible.fields) else ())
+    widgets = build_widgets(visible, runtime.policy.field_access(subject, entity),
+                            services().registry, creating=False, users=users)
+    buttons = []
+    for option in options:
+        wanted = [str(name) for name in option.get("missing", ())]
+        if refusal is not None and refusal.transition == option["name"]:
+            wanted += [name for name in refusal.values if name not in wanted]
+        fields = tuple(widgets[name] for name in wanted
+                       if name in widgets and not widgets[name].read_only)
+        buttons.append(TransitionButton(
+            name=str(option["name"]), label=label(option.get("label"), str(option["name"])),
+            to_label=label(option.get("to_label"), str(option.get("to", ""))),
+            fields=fields, condition_met=bool(option.get("condition_met", True))))
+    return buttons
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+@web_record.post("/r/<entity>/<record_id>/delete")
+@login_required
+def delete_record(entity: str, record_id: str) -> BaseResponse:
+    services().records.delete(web_subject(), entity, record_id,
+                              expected_version=posted_version())
+    flash(t("The record was deleted."), "success")
+    return redirect(f"/app/r/{entity}")
+
+
+@web_record.post("/r/<entity>/<record_id>/transition/<name>")
+@login_required
+def perform_transition(entity: str, record_id: str, name: str
+                       ) -> BaseResponse | tuple[str, int]:
+    subject = web_subject()
+    live_entity = services().records.runtime().policy.entity(entity)
+    parsed = parse_form(request.form, live_entity)
+    values = {key: value for key, value in parsed.payload.items() if value is not None}
+    try:
+        if parsed.errors:
+            raise ValidationFailed(t("Some values could not be read."), parsed.errors)
+        transitions().transition(subject, entity, record_id, name, values or None,
+                                 expected_version=posted_version())
+    except NotFound:
+        raise
+    except MetacrmError as error:
+        visible = services().records.visible_entity(subject, entity)
+        refusal = explain_refusal(error, name, visible)
+        refusal.values = parsed.submitted
+        return render_record(entity, record_id, refusal=refusal, status=error.status)
+    flash(t("Done."), "success")
+    return redirect(record_url(entity, record_id))
+
+
+def explain_refusal(error: MetacrmError, name: str, visible: EntityDef) -> TransitionRefusal:
+    """The refusal in the user's words: each missing field by its label, the condition."""
+    step = name
+    for fdef in visible.fields:
+        pipeline = model().pipelines.get(str(fdef.option("pipeline") or ""))
+        found = next((tr for tr in pipeline.transitions if tr.name == name),
+                     None) if fdef.type == "state" and pipeline else None
+        if found is not None:
+            step = label(found.label, name)
+    if isinstance(error, ValidationFailed):
+        title = t("“%(step)s” is not possible yet.", step=step)
+    else:
+        title = t("“%(step)s” was refused.", step=step)
+    reasons = [_reason(detail, visible) for detail in error.errors] or [error.message]
+    return TransitionRefusal(name, title, list(dict.fromkeys(reasons)))
+
+
+def _reason(detail: ErrorDetail, visible: EntityDef) -> str:
+    if detail.pointer == "/condition":
+        return t("The record does not meet the condition of this step.")
+    name = pointer_field(detail.pointer)
+    fdef = visible.field(name) if name else None
+    if fdef is None:
+        if name and REQUIRED_BY in detail.message:
+            return t("This step needs a field your roles do not show; ask a colleague.")
+        return detail.message
+    if REQUIRED_BY in detail.message:
+        return t("%(field)s must be filled in first.", field=label(fdef.label, name))
+    return f"{label(fdef.label, name)}: {detail.message}"
+
+
+# --- reference lookups -----------------------------------------------------------------------
+
+
+@web_record.get("/lookup/<entity>")
+@login_required
+def lookup(entity: str) -> Response | tuple[Response, int]:
+    """`{"results": [{"id", "title"}]}`: up to 20 records the user may read matching `q`."""
+    subject = web_subject()
+    records = services().records
+    q = (request.args.get("q") or "").strip()[:200]
+    try:
+        visible = records.visible_entity(subject, entity)
+        fields = [visible.title_field] if visible.title_field and visible.has_field(
+            visible.title_field) else ["id"]
+        try:
+            page = records.list(subject, entity, q=q or None, limit=LOOKUP_LIMIT,
+                                fields=fields)
+        except ValidationFailed:
+            page = records.list(subject, entity, criteria=_fallback(visible, q),
+                                limit=LOOKUP_LIMIT, fields=fields)
+    except MetacrmError as error:
+        return jsonify({"error": error.message}), error.status
+    return jsonify({"results": [{"id": r["id"], "title": record_title(visible, r)}
+                                for r in page.records]})
+
+
+def _fallback(visible: EntityDef, q: str) -> Mapping[str, Any]:
+    """Without search fields: the title contains `q`, or `q` is the id."""
+    if visible.title_field and visible.has_field(visible.title_field):
+        return {"or": [{"field": visible.title_field, "op": "contains", "value": q},
+                       {"field": "id", "op": "eq", "value": q}]}
+    return {"field": "id", "op": "eq", "value": q}
