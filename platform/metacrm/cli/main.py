@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from metacrm.cli.bootstrap import open_runtime
+from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.teams import team
@@ -57,6 +58,7 @@ main.add_command(serve)
 main.add_command(team)
 main.add_command(worker)
 main.add_command(scheduler)
+main.add_command(demo)
 
 
 @main.group()

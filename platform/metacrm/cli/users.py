@@ -61,12 +61,17 @@ def create(
 def serve(host: str, port: int) -> None:
     """Run the web app on Flask's development server (production: gunicorn, see
     docs/operations.md)."""
+    run_app(Settings.from_env(), host, port)
+
+
+def run_app(settings: Settings, host: str, port: int) -> None:
+    """Serve the app of `settings` until interrupted (`serve`, and `demo` on its own
+    database)."""
     _quiet_fab()
     from metacrm.api import RUNTIME_KEY
     from metacrm.app import create_app, dispose_app
     from metacrm.jobs.scheduler import start_background_scheduler
 
-    settings = Settings.from_env()
     app = create_app(settings)
     background = None
     if not settings.redis_url:

@@ -18,6 +18,6 @@ INDEX_VIEW = "metacrm.web.fab_theme.CrmIndexView"
 class CrmIndexView(IndexView):  # type: ignore[misc]  # FAB has no type hints
     """`/`: the CRM's start page (which asks anonymous visitors to sign in)."""
 
-    @expose("/")
+    @expose("/")  # type: ignore[untyped-decorator]  # FAB has no type hints
     def index(self) -> BaseResponse:
         return redirect("/app/")

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from metacrm.web import (
-           account,
-           auth,
-           board,
-           home,
-           record_form,
-           record_list,
-           record_page,
-           teams_admin,
+    account,
+    auth,
+    board,
+    home,
+    record_form,
+    record_list,
+    record_page,
+    teams_admin,
 )
-from metacrm.web.designer import changes, entities, history, index
+from metacrm.web.designer import (
+    changes,
+    entities,
+    history,
+    index,
+    layouts,
+    permissions,
+    pipelines,
+    triggers,
+)
 
 __all__ = ["account", "auth", "board", "changes", "entities", "history", "home", "index",
-           "record_form", "record_list", "record_page", "teams_admin"]
+           "layouts", "permissions", "pipelines", "record_form", "record_list", "record_page",
+           "teams_admin", "triggers"]
