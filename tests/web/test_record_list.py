@@ -25,7 +25,7 @@ DEAL = entity(
     field("amount", "integer", indexed=True),
     field("kind", "picklist", choices=[{"value": "new", "label": labels("New business")},
                                        {"value": "renewal", "label": labels("Renewal")}]),
-    field("secret"),
+    field("secret", indexed=True),
     field("note"),
     field("company", "reference", entity="company"),
     field("stage", "state", pipeline="deal_flow"),
@@ -349,6 +349,23 @@ def test_a_hidden_field_is_never_shown(world: World) -> None:
     assert "s3cret" not in row_ids(response.get_data(as_text=True))
     admin_page = world.boss.text(f"{URL}?custom=1&columns=title,secret")
     assert "s3cret" in admin_page
+
+
+def test_a_view_sorting_or_filtering_on_a_hidden_field_still_lists(world: World) -> None:
+    """An admin's view may sort and filter on a field some roles cannot see: their list
+    drops those parts instead of failing (or ordering rows by a value they may not know)."""
+    view = {**LIST_VIEW, "sort": ["secret", "-title"],
+            "filter": {"and": [{"field": "secret", "op": "eq", "value": "s3cret"},
+                               {"field": "kind", "op": "eq", "value": "renewal"}]}}
+    response = world.screens.web.client.put("/api/v1/meta/view/deal_list", json=view,
+                                            headers=bearer(world.token))
+    assert response.status_code == 200, response.get_json()
+    world.create("deal", {"title": "Alpha", "kind": "renewal", "secret": "s3cret"},
+                 {"title": "Beta", "kind": "renewal", "secret": "other"},
+                 {"title": "Gamma", "kind": "new", "secret": "s3cret"})
+    rep = world.screens.user("rick", "rep")
+    assert titles(rep.text(URL)) == ["Beta", "Alpha"]  # kind only, by -title
+    assert titles(world.boss.text(URL)) == ["Alpha"]  # the whole view
 
 
 def test_unknown_entities_and_entities_without_read_access_are_refused(world: World) -> None:

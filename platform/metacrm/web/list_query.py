@@ -30,7 +30,7 @@ from metacrm.api.filter_parsing import split_values
 from metacrm.api.request_parsing import DEFAULT_LIMIT, ListQuery, parse_list_args
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.metadata.model import EntityDef
+from metacrm.metadata.model import SYSTEM_COLUMNS, EntityDef
 from metacrm.services.saved_views import ViewDefinition
 
 MAX_PAGE_SIZE = 200
@@ -120,6 +120,7 @@ def resolve(
     registry: FieldTypeRegistry, *, view: str = "",
 ) -> ListState:
     """The list state of a request, starting from the view `base` (see module docstring)."""
+    base = visible_part(base, entity)
     args = [(name, value) for name, value in pairs]
     single = {name: value for name, value in args}
     columns = tuple(split_values(v for n, v in args if n == "columns")) or base.columns
@@ -149,6 +150,39 @@ def resolve(
     except ValidationFailed as error:
         return replace(state, errors=error.errors)
     return replace(state, query=query)
+
+
+def visible_part(base: ViewDefinition, entity: EntityDef) -> ViewDefinition:
+    """The view without what names fields hidden from the user (`entity` is the entity as
+    they may know it): a view is written by an admin for everyone, and a sort or condition
+    on a field someone cannot see must neither fail their list nor reveal the field's
+    values through the order or the rows it leaves out. Leaving out a condition never
+    widens the rows beyond the user's read scope, which the records service applies."""
+    known = {*entity.field_names, *SYSTEM_COLUMNS}
+    sort = tuple(key for key in base.sort if key.lstrip("-") in known)
+    return replace(base, sort=sort, filter=_known_conditions(base.filter, known))
+
+
+def _known_conditions(tree: Any, known: set[str]) -> Any:
+    """`tree` itself when it names only known fields; of an AND, the conditions that do;
+    otherwise no filter (what remains of an OR or a NOT would mean something else)."""
+    if tree is None or _names_only(tree, known):
+        return tree
+    if isinstance(tree, Mapping) and set(tree) == {"and"} and isinstance(tree["and"], list):
+        kept = [condition for condition in tree["and"] if _names_only(condition, known)]
+        return {"and": kept} if kept else None
+    return None
+
+
+def _names_only(tree: Any, known: set[str]) -> bool:
+    """Whether every field the criteria tree names is in `known`."""
+    if isinstance(tree, Mapping):
+        if "field" in tree and tree["field"] not in known:
+            return False
+        return all(_names_only(value, known) for value in tree.values())
+    if isinstance(tree, list):
+        return all(_names_only(item, known) for item in tree)
+    return True
 
 
 def _rows(args: Sequence[tuple[str, str]]) -> list[FilterRow]:
