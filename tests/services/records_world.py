@@ -5,7 +5,8 @@ Teams: `east` with sub-team `east_sub`, and `west`. Users: `rep1` (east), `rep2`
 `rep3` (west), `lead` (east). Roles:
 * `rep` — deals: own for every operation; `margin` and `internal_code` hidden, `discount`
   read-only; companies: read all with the rule region = eu, `secret_note` hidden;
-* `lead` — deals: read and update team, create all, no delete; companies: read all;
+* `lead` — deals: read and update team, create all, export own, no delete; companies: read
+  all;
 * `auditor` — deals: read all with the rule region = eu, nothing else; no companies;
 * `admin` — `"admin": true`; `nobody` — lists nothing.
 """
@@ -61,6 +62,7 @@ DOCUMENTS: list[dict[str, Any]] = [
         field("discount", "percent"),
         field("margin", "decimal", indexed=True),
         field("internal_code", "text"),
+        field("value", "money", currency="EUR"),
         field("stage", "state", pipeline="deal_flow"),
         search_fields=["title", "internal_code"],
     ),
@@ -78,7 +80,7 @@ DOCUMENTS: list[dict[str, Any]] = [
         "company": {"read": "all", "rules": [EU_ONLY], "fields": {"secret_note": "hidden"}},
     }),
     role("lead", entities={
-        "deal": {"read": "team", "update": "team", "create": "all"},
+        "deal": {"read": "team", "update": "team", "create": "all", "export": "own"},
         "company": {"read": "all"},
     }),
     role("auditor", entities={"deal": {"read": "all", "rules": [EU_ONLY]}}),

@@ -1,7 +1,8 @@
 """The permission matrix: subjects × paths × records, at the records service.
 
 Every path a user reaches records by — list, get, query with a filter, text search, include,
-history, available transitions, create, update, delete — answers exactly the records each
+history, available transitions, create, update, delete, and the screens' reads (kanban
+column totals, CSV export, a record page's related lists) — answers exactly the records each
 subject's roles allow, for scopes own / team (with a sub-team) / all with a rule, a union of
 roles, an admin role, a role listing nothing; hidden fields and their values never appear in
 any output.
@@ -16,10 +17,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from records_world import World
+from records_world import ROLES_OF, World
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound
+from metacrm.services.board_totals import money_sums
+from metacrm.services.record_export import export_records
+from metacrm.services.related_records import related_lists
 from metacrm.services.transitions import TransitionService
 
 DEALS = {  # title: (owner, region, amount, company)
@@ -89,7 +93,8 @@ class Seeded:
             created = self.records.create(admin, "deal", {
                 "title": title, "region": region, "amount": amount, "owner": owner,
                 "company": self.company[company], "margin": "77.77",
-                "internal_code": f"XCODE-{index}"})
+                "internal_code": f"XCODE-{index}",
+                "value": {"amount": amount, "currency": "EUR"}})
             self.deal[title] = created["id"]
         self.title = {record_id: title for title, record_id in self.deal.items()}
         self.company_name = {record_id: name for name, record_id in self.company.items()}
@@ -280,3 +285,57 @@ def test_available_transitions_answer_like_get(seeded: Seeded, expect: Expect) -
             assert [t["name"] for t in listed] == (["win"] if expect.user == "admin" else [])
         else:
             assert result == "not_found", title
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_board_totals_sum_exactly_the_readable_records(seeded: Seeded,
+                                                       expect: Expect) -> None:
+    """Kanban column totals: one grouped SUM under the same read condition as the list."""
+    subject = seeded.subject(expect)
+    if expect.read is None:
+        with pytest.raises(Forbidden):
+            money_sums(seeded.records, subject, "deal", group_by="stage", money_field="value")
+        return
+    sums = money_sums(seeded.records, subject, "deal", group_by="stage", money_field="value")
+    expected = sum(int(DEALS[title][2]) for title in expect.read)
+    assert {stage: [(s.currency, int(s.amount)) for s in found]
+            for stage, found in sums.items()} == {"new": [("EUR", expected)]}
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_exports_are_the_read_and_export_scopes_together(seeded: Seeded,
+                                                         expect: Expect) -> None:
+    """A CSV export: records in the read scope AND the export scope, hidden fields out."""
+    subject = seeded.subject(expect)
+    roles = expect.roles or ROLES_OF[expect.user]
+    allowed: frozenset[str] | None = None
+    if "admin" in roles:
+        allowed = ALL
+    elif "lead" in roles:  # the lead role exports its holder's own deals only
+        allowed = frozenset(t for t in expect.read or () if DEALS[t][0] == expect.user)
+    if allowed is None:
+        with pytest.raises(Forbidden):
+            export_records(seeded.records, subject, "deal")
+        return
+    rows = export_records(seeded.records, subject, "deal", sort=["amount"])
+    assert [seeded.title[r["id"]] for r in rows.records] == sorted(
+        allowed, key=lambda t: DEALS[t][2])
+    assert not rows.truncated
+    assert_nothing_hidden(rows.records, expect)
+    assert ("margin" in rows.fields) == (not expect.hidden)
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_related_lists_show_only_readable_referencing_records(seeded: Seeded,
+                                                              expect: Expect) -> None:
+    """A company's page lists the deals referencing it that the subject may read."""
+    subject = seeded.subject(expect)
+    related = related_lists(seeded.records, subject, "company", seeded.company["C_eu"])
+    deals = [item for item in related if item.entity.name == "deal"]
+    if expect.read is None:
+        assert deals == []
+        return
+    (deal_list,) = deals
+    assert {seeded.title[r["id"]] for r in deal_list.page.records} == {
+        title for title in expect.read if DEALS[title][3] == "C_eu"}
+    assert_nothing_hidden(deal_list.page.records, expect)
