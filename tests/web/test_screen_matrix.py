@@ -1,0 +1,144 @@
+"""The permission matrix on the screens: roles × screens × records.
+
+Every screen that shows records — list, quick search, record page (with its timeline and
+related lists), edit form, kanban board (cards and totals), reference lookup, CSV export —
+shows exactly the records the role's read scope allows, never a hidden field's value, and
+answers 404 for a record outside the scope (403 for an entity the role may not read).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from screen_harness import Browser, Screens, entity, field, labels, open_screens
+
+from web_harness import bearer, role
+
+COMPANY = entity("company", field("name", required=True, indexed=True), title_field="name",
+                 search_fields=["name"])
+DEAL = entity(
+    "deal",
+    field("title", required=True, indexed=True),
+    field("value", "money", currency="EUR"),
+    field("secret", "text"),
+    field("company", "reference", entity="company"),
+    field("stage", "state", pipeline="deal_flow"),
+    title_field="title", search_fields=["title"],
+)
+FLOW = {"kind": "pipeline", "name": "deal_flow", "version": 1, "label": labels("Flow"),
+        "entity": "deal",
+        "states": [{"name": "open", "label": labels("Open")},
+                   {"name": "won", "label": labels("Won"), "category": "won"}],
+        "transitions": [{"name": "win", "label": labels("Win"), "from": ["open"],
+                         "to": "won"}]}
+HIDE = {"secret": "hidden"}
+ROLES = (
+    role("rep", entities={"deal": {"read": "own", "update": "own", "fields": HIDE},
+                          "company": {"read": "all"}}),
+    role("manager", entities={"deal": {"read": "all", "update": "all", "export": "all"},
+                              "company": {"read": "all"}}),
+    role("viewer", entities={"deal": {"read": "all", "export": "own", "fields": HIDE},
+                             "company": {"read": "all"}}),
+    role("outsider", entities={"company": {"read": "all"}}),
+)
+DEALS = {"Alpha": "ann", "Bravo": "ann", "Charlie": "bob", "Delta": "root"}
+SECRET = "SECRET-VALUE"
+EXPECTED: dict[str, tuple[str, frozenset[str] | None, bool, frozenset[str]]] = {
+    # user: (role, deals read (None: deals forbidden), secret visible, deals exported)
+    "ann": ("rep", frozenset({"Alpha", "Bravo"}), False, frozenset()),
+    "max": ("manager", frozenset(DEALS), True, frozenset(DEALS)),
+    "val": ("viewer", frozenset(DEALS), False, frozenset()),
+    "out": ("outsider", None, False, frozenset()),
+}
+
+
+class World:
+    def __init__(self, screens: Screens) -> None:
+        self.screens = screens
+        screens.web.create_user("root", "boss")
+        self.token = bearer(screens.web.login("root"))
+        for user, (role_name, *_rest) in EXPECTED.items():
+            screens.web.create_user(user, role_name)
+        screens.web.create_user("bob", "rep")
+        self.company = self.api("company", {"name": "Acme"})["id"]
+        self.ids = {title: self.api("deal", {
+            "title": title, "owner": self.user_id(owner), "secret": SECRET,
+            "company": self.company, "value": {"amount": "10", "currency": "EUR"}})["id"]
+            for title, owner in DEALS.items()}
+        self.title = {record_id: title for title, record_id in self.ids.items()}
+
+    def user_id(self, username: str) -> str:
+        with self.screens.web.app.app_context():
+            sm = self.screens.web.identity.appbuilder.sm
+            return str(sm.find_user(username=username).id)
+
+    def api(self, entity_name: str, payload: dict[str, Any]) -> Any:
+        response = self.screens.web.client.post(f"/api/v1/records/{entity_name}",
+                                                json=payload, headers=self.token)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["data"]
+
+
+@pytest.fixture
+def world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
+    with open_screens(isolated_database_url, tmp_path, COMPANY, DEAL, FLOW, *ROLES) as screens:
+        yield World(screens)
+
+
+def deal_titles(page: str) -> set[str]:
+    return {title for title in DEALS if re.search(rf">\s*{title}\s*<", page)}
+
+
+@pytest.mark.parametrize("user", sorted(EXPECTED))
+def test_every_screen_shows_exactly_the_scope(world: World, user: str) -> None:
+    _role, readable, sees_secret, exported = EXPECTED[user]
+    browser: Browser = world.screens.sign_in(user)
+    screens = {
+        "list": "/app/r/deal",
+        "search": "/app/r/deal?q=a",
+        "board": "/app/r/deal/board",
+        "related": f"/app/r/company/{world.company}",
+    }
+    if readable is None:
+        for name in ("list", "search", "board"):
+            assert browser.get(screens[name]).status_code == 403, name
+        assert deal_titles(browser.text(screens["related"])) == set()
+        assert browser.get("/app/lookup/deal?q=a").status_code == 403
+        assert browser.get(f"/app/r/deal/{world.ids['Alpha']}").status_code == 403
+        return
+    for name, path in screens.items():
+        page = browser.text(path)
+        expected = readable if name != "search" else {t for t in readable if "a" in t.lower()}
+        assert deal_titles(page) == expected, name
+        if not sees_secret:
+            assert SECRET not in page, name
+    board = browser.text("/app/r/deal/board")
+    count = re.search(r'data-column-count[^>]*>\s*([^<]+)<', board)
+    assert count and count.group(1).strip().startswith(str(len(readable)))
+    assert f"€{10 * len(readable)}" in board.replace(",", "").replace(".00", "")
+    lookup = browser.get("/app/lookup/deal?q=a").get_json()
+    assert {world.title[item["id"]] for item in lookup["results"]} == {
+        t for t in readable if "a" in t.lower()}
+    for title, record_id in world.ids.items():
+        for path in (f"/app/r/deal/{record_id}", f"/app/r/deal/{record_id}/edit"):
+            response = browser.get(path)
+            if title in readable:
+                page = response.get_data(as_text=True)
+                assert response.status_code in (200, 403), path  # 403: edit not allowed
+                assert (SECRET in page) == (sees_secret and response.status_code == 200)
+            else:
+                assert response.status_code == 404, path
+    export = browser.get("/app/r/deal/export.csv")
+    if exported:
+        csv_text = export.get_data(as_text=True)
+        cells = {cell for row in csv.reader(io.StringIO(csv_text)) for cell in row}
+        assert cells & set(DEALS) == exported
+        assert (SECRET in csv_text) == sees_secret
+    else:
+        assert export.status_code == 403 or not deal_titles(export.get_data(as_text=True))
