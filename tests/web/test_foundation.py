@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from screen_harness import entity, field, open_screens
@@ -75,3 +76,22 @@ def test_the_site_root_opens_the_crm_and_user_admin_keeps_its_frame(
         assert "metacrm-fab-bar" in users and 'href="/app/"' in users and "root" in users
         clerk = screens.user("ann", "clerk")
         assert clerk.get("/users/list/").status_code in (302, 403)  # FAB refuses non-admins
+
+
+def test_the_start_page_counts_all_and_own_records_in_scope(isolated_database_url: str,
+                                                           tmp_path: Path) -> None:
+    team_clerk = role("clerk", entities={"gadget": {"read": "all", "create": "all"}})
+    with open_screens(isolated_database_url, tmp_path, GADGET, team_clerk) as screens:
+        ann, bob = screens.user("ann", "clerk"), screens.user("bob", "clerk")
+        for browser, titles in ((ann, ("Ann one", "Ann two")), (bob, ("Bob one",))):
+            for title in titles:
+                response = browser.post("/app/r/gadget/new", {"title": title})
+                assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        page = ann.text("/app/")
+        row = page[page.index('data-home-entity="gadget"'):]
+        assert re.search(r"data-count-all><a [^>]*>3<", row)
+        assert re.search(r"data-count-mine><a [^>]*>2<", row)
+        mine = re.search(r'data-count-mine><a href="([^"]+)"', row)
+        assert mine is not None
+        listed = ann.text(mine.group(1).replace("&amp;", "&"))
+        assert "Ann one" in listed and "Ann two" in listed and "Bob one" not in listed

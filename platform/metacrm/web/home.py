@@ -1,17 +1,48 @@
-"""The start page: the entities the user may read, grouped by pack, with their counts."""
+"""The start page: the entities the user may read, grouped by pack, with their counts —
+all the records the user may read and those they own — each linking to its list."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import render_template
 
+from metacrm.access.subject import AccessSubject
 from metacrm.web.blueprints import screen_blueprint
-from metacrm.web.context import login_required, web_subject
+from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.navigation import navigation
 
 web_home = screen_blueprint("web_home", __name__)
+
+MINE = {"field": "owner", "op": "eq", "value": "$user"}
+
+
+@dataclass(frozen=True)
+class EntityCounts:
+    """How many records the user may read (`estimate`: more than the exact limit)."""
+
+    total: int
+    mine: int
+    estimate: bool
 
 
 @web_home.route("/app/")
 @login_required
 def home() -> str:
-    return render_template("metacrm/home.html", packs=navigation(web_subject()))
+    subject = web_subject()
+    packs = navigation(subject)
+    counts = {entity.name: _counts(subject, entity.name)
+              for pack in packs for entity in pack.entities}
+    return render_template("metacrm/home.html", packs=packs, counts=counts,
+                           mine_filter="filter[owner][eq]=$user")
+
+
+def _counts(subject: AccessSubject, entity: str) -> EntityCounts:
+    """Two bounded counts through the records service (the read scope applies)."""
+    records = services().records
+    everything = records.list(subject, entity, limit=1, fields=["id"])
+    mine = records.list(subject, entity, limit=1, fields=["id"], criteria=MINE)
+    return EntityCounts(everything.count, mine.count, everything.count_is_estimate)
+
+
+
