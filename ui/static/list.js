@@ -194,5 +194,9 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("[data-bulk-form]")) setUpSelection(form);
   for (const table of document.querySelectorAll("table.records")) setUpInlineEdit(table);
   setUpConfirmations();
+  // An active filter is shown open where there is room for it; on a phone the records
+  // come first and the summary's count says a filter applies.
+  const panel = document.querySelector("[data-filter-panel][data-has-filter]");
+  if (panel && window.matchMedia("(min-width: 721px)").matches) panel.open = true;
   document.documentElement.classList.add("js");
 });
