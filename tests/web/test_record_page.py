@@ -212,3 +212,21 @@ def test_delete_removes_the_record(isolated_database_url: str, tmp_path: Path) -
         gone = max_.post(f"/app/r/deal/{deal}/delete", {"_version": "1"})
         assert gone.status_code == 302 and gone.headers["Location"] == "/app/r/deal"
         assert max_.get(f"/app/r/deal/{deal}").status_code == 404
+
+
+def test_the_timeline_names_referenced_records_by_title(isolated_database_url: str,
+                                                        tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, *DOCUMENTS) as screens:
+        max_ = screens.user("max", "manager")
+        first = created(max_, "deal", {"title": "First deal"})
+        second = created(max_, "deal", {"title": "Second deal"})
+        note = created(max_, "note", {"subject": "Moved note", "deal": first})
+        edit = max_.text(f"/app/r/note/{note}/edit")
+        version = re.search(r'name="_version" value="(\d+)"', edit)
+        assert version is not None
+        response = max_.post(f"/app/r/note/{note}/edit",
+                             {"subject": "Moved note", "deal": second,
+                              "_version": version.group(1)})
+        assert response.status_code == 302, response.get_data(as_text=True)[:1000]
+        kind, text = timeline(max_.text(f"/app/r/note/{note}"))[0]
+        assert kind == "updated" and "First deal → Second deal" in text

@@ -21,7 +21,13 @@ from flask import Response, flash, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
-from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
+from metacrm.kernel.errors import (
+    ErrorDetail,
+    Forbidden,
+    MetacrmError,
+    NotFound,
+    ValidationFailed,
+)
 from metacrm.metadata.model import CompiledModel, EntityDef
 from metacrm.services.record_actions import RecordActions, record_actions
 from metacrm.services.related_records import RelatedList, related_lists
@@ -102,6 +108,32 @@ class TransitionRefusal:
     values: dict[str, FormValue] = field(default_factory=dict)
 
 
+def _with_history_references(subject: AccessSubject, visible: EntityDef,
+                              included: dict[str, Any], history: list[dict[str, Any]]
+                              ) -> dict[str, Any]:
+    """`included` plus the records the timeline's old and new reference values name, so
+    the timeline shows their titles too — read through the records service, so a record
+    the subject may not read stays an id."""
+    merged = {name: dict(found) for name, found in included.items()}
+    for fdef in visible.fields:
+        if fdef.type != "reference" or not fdef.target_entity:
+            continue
+        known = merged.setdefault(fdef.name, {})
+        wanted = {str(value) for entry in history if entry.get("field") == fdef.name
+                  for value in (entry.get("old"), entry.get("new"))
+                  if value is not None} - set(known)
+        if not wanted:
+            continue
+        try:
+            page = services().records.list(
+                subject, fdef.target_entity, limit=min(len(wanted), 500),
+                criteria={"field": "id", "op": "in", "value": sorted(wanted)[:500]})
+        except Forbidden:
+            continue
+        known.update((str(found["id"]), found) for found in page.records)
+    return merged
+
+
 def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | None = None,
                   status: int = 200) -> tuple[str, int]:
     subject = web_subject()
@@ -112,7 +144,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
     history = records.history(subject, entity, record_id)
     actions = record_actions(records, subject, entity, record_id)
     live = model()
-    display = ValueDisplay(live, included)
+    display = ValueDisplay(live, _with_history_references(subject, visible, included, history))
     related = _related(subject, entity, record_id, live)
     display.load_users(services().engine, ValueDisplay.user_ids(visible, [record])
                        | actor_ids(history, visible)
