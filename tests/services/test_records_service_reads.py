@@ -34,6 +34,20 @@ def test_counts_are_exact_up_to_a_thousand_then_a_flagged_estimate(world: World)
     assert (rep_page.count, rep_page.count_is_estimate) == (3, False)
 
 
+def test_a_page_counts_all_matches_even_when_it_is_empty(world: World) -> None:
+    """The count rides along with the page's rows; an empty page still gets it right."""
+    admin = world.admin
+    assert world.records.list(admin, "deal").count == 0
+    made = world.records.bulk_create(admin, "deal", [{"title": f"T{i}", "amount": str(i)}
+                                                     for i in range(3)])
+    first = world.records.list(admin, "deal", sort=["amount"], limit=2)
+    assert (len(first.records), first.count, first.next_cursor is not None) == (2, 3, True)
+    world.records.delete(admin, "deal", made[2]["id"])  # the next page is now empty
+    after = world.records.list(admin, "deal", sort=["amount"], limit=2,
+                               cursor=first.next_cursor)
+    assert (after.records, after.count, after.count_is_estimate) == ([], 2, False)
+
+
 def test_pages_walk_the_scope_with_cursors(world: World) -> None:
     admin, lead = world.admin, world.subject("lead")
     for owner in ("rep1", "rep2", "rep3", "lead"):

@@ -194,9 +194,8 @@ class ScopedReads:
     ) -> tuple[Page, RecordCount]:
         """`page` and `count` of the same query, its conditions compiled once."""
         wanted, where = self._prepare(entity, criteria, q, sort, fields)
-        page = self.repository.query(conn, entity, sort=sort, limit=limit, cursor=cursor,
-                                     fields=wanted, where=where)
-        return page, self.repository.count(conn, entity, where=where)
+        return self.repository.page_and_count(conn, entity, sort=sort, limit=limit,
+                                              cursor=cursor, fields=wanted, where=where)
 
     def _prepare(
         self, entity: str, criteria: Any, q: Any, sort: Sequence[str],

@@ -104,38 +104,41 @@ class RecordQueries:
     ) -> Page:
         """One page; `read` is the entity's full-record reader when `fields` is None;
         `where` is an extra condition ANDed in (the caller's access scope)."""
-        entity = codec.entity.name
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-            raise ValidationFailed(
-                "invalid limit",
-                [ErrorDetail(f"must be a whole number from 1 to {MAX_LIMIT}", "/limit")],
-            )
-        keys = self.sort_keys(codec, sort)
-        slots = codec.select_fields(fields)
-        if read is None or fields is not None:
-            read = codec.reader(slots)
-        statement, key_names = _select(codec, slots, keys)
-        if criteria is not None:
-            statement = statement.where(self.criteria_condition(codec, criteria, context))
-        if where is not None:
-            statement = statement.where(where)
-        if cursor is not None:
-            values = keyset.decode_cursor(cursor, entity, keys)
-            statement = statement.where(keyset.after_condition(keys, values))
-        statement = statement.order_by(*keyset.order_by(keys)).limit(limit + 1)
-        try:
-            rows = conn.execute(statement).mappings().all()
-        except sa.exc.StatementError as exc:
-            if cursor is None or isinstance(exc, sa.exc.DBAPIError):
-                raise
-            # a cursor value the column type cannot bind (a forged cursor)
-            raise keyset.cursor_error("is not a valid cursor") from exc
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = keyset.encode_cursor(entity, keys, [last[n] for n in key_names])
-        return Page([read(row) for row in rows], next_cursor)
+        condition = self._condition(codec, criteria, context, where)
+        page, _matching = self._run_page(conn, codec, condition, sort=sort, limit=limit,
+                                         cursor=cursor, fields=fields, read=read)
+        return page
+
+    def page_and_count(
+        self,
+        conn: sa.Connection,
+        codec: EntityCodec,
+        *,
+        criteria: Any,
+        context: CriteriaContext | None,
+        sort: Sequence[str],
+        limit: int,
+        cursor: str | None,
+        fields: Sequence[str] | None,
+        read: Callable[[Mapping[Any, Any]], Record] | None = None,
+        where: sa.ColumnElement[bool] | None = None,
+        exact_up_to: int = EXACT_COUNT_LIMIT,
+    ) -> tuple[Page, RecordCount]:
+        """`page` and `count` of the same conditions in one round trip: the bounded count
+        rides along as a scalar subquery of the page's SELECT (an init plan: evaluated
+        once). Only an empty page after a cursor, or more than `exact_up_to` matches (the
+        estimate), costs a second statement."""
+        condition = self._condition(codec, criteria, context, where)
+        page, matching = self._run_page(conn, codec, condition, sort=sort, limit=limit,
+                                        cursor=cursor, fields=fields, read=read,
+                                        count_up_to=exact_up_to)
+        if matching is None:
+            if cursor is None:  # the first page is empty: nothing matches at all
+                return page, RecordCount(0, False)
+            return page, self._count(conn, codec, condition, exact_up_to)
+        if matching <= exact_up_to:
+            return page, RecordCount(matching, False)
+        return page, self._estimate(conn, codec, condition, exact_up_to)
 
     def count(
         self,
@@ -148,21 +151,105 @@ class RecordQueries:
         exact_up_to: int = EXACT_COUNT_LIMIT,
     ) -> RecordCount:
         """How many records match `criteria` AND `where` (see `RecordCount`)."""
-        table = codec.table
-        matching = sa.select(table.c.id)
-        if criteria is not None:
-            matching = matching.where(self.criteria_condition(codec, criteria, context))
+        return self._count(conn, codec, self._condition(codec, criteria, context, where),
+                           exact_up_to)
+
+    def _condition(
+        self, codec: EntityCodec, criteria: Any, context: CriteriaContext | None,
+        where: sa.ColumnElement[bool] | None,
+    ) -> sa.ColumnElement[bool] | None:
+        """`criteria` (compiled) AND `where`; None when neither is given."""
+        parts = [] if criteria is None else [self.criteria_condition(codec, criteria, context)]
         if where is not None:
-            matching = matching.where(where)
-        capped = matching.limit(exact_up_to + 1).subquery("capped")
+            parts.append(where)
+        return sa.and_(*parts) if parts else None
+
+    def _run_page(
+        self,
+        conn: sa.Connection,
+        codec: EntityCodec,
+        condition: sa.ColumnElement[bool] | None,
+        *,
+        sort: Sequence[str],
+        limit: int,
+        cursor: str | None,
+        fields: Sequence[str] | None,
+        read: Callable[[Mapping[Any, Any]], Record] | None,
+        count_up_to: int | None = None,
+    ) -> tuple[Page, int | None]:
+        """The page, and with `count_up_to` the number of matching records up to
+        `count_up_to + 1` (None when the page has no row to carry it)."""
+        entity = codec.entity.name
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+            raise ValidationFailed(
+                "invalid limit",
+                [ErrorDetail(f"must be a whole number from 1 to {MAX_LIMIT}", "/limit")],
+            )
+        keys = self.sort_keys(codec, sort)
+        slots = codec.select_fields(fields)
+        if read is None or fields is not None:
+            read = codec.reader(slots)
+        statement, key_names = _select(codec, slots, keys)
+        if count_up_to is not None:
+            statement = statement.add_columns(
+                sa.select(sa.func.count())
+                .select_from(_capped(codec.table, condition, count_up_to))
+                .correlate(None)  # counts the whole table's matches, not per row
+                .scalar_subquery().label(_MATCHING))
+        if condition is not None:
+            statement = statement.where(condition)
+        if cursor is not None:
+            values = keyset.decode_cursor(cursor, entity, keys)
+            statement = statement.where(keyset.after_condition(keys, values))
+        statement = statement.order_by(*keyset.order_by(keys)).limit(limit + 1)
+        try:
+            rows = conn.execute(statement).mappings().all()
+        except sa.exc.StatementError as exc:
+            if cursor is None or isinstance(exc, sa.exc.DBAPIError):
+                raise
+            # a cursor value the column type cannot bind (a forged cursor)
+            raise keyset.cursor_error("is not a valid cursor") from exc
+        matching = int(rows[0][_MATCHING]) if rows and count_up_to is not None else None
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = keyset.encode_cursor(entity, keys, [last[n] for n in key_names])
+        return Page([read(row) for row in rows], next_cursor), matching
+
+    def _count(self, conn: sa.Connection, codec: EntityCodec,
+               condition: sa.ColumnElement[bool] | None, exact_up_to: int) -> RecordCount:
+        capped = _capped(codec.table, condition, exact_up_to)
         exact = int(conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one())
         if exact <= exact_up_to:
             return RecordCount(exact, False)
+        return self._estimate(conn, codec, condition, exact_up_to)
+
+    @staticmethod
+    def _estimate(conn: sa.Connection, codec: EntityCodec,
+                  condition: sa.ColumnElement[bool] | None, exact_up_to: int) -> RecordCount:
+        """More than `exact_up_to` match: PostgreSQL's estimate, else "more than"."""
         if conn.dialect.name != "postgresql":
             return RecordCount(exact_up_to + 1, True)
-        filtered = criteria is not None or where is not None
-        estimate = _planner_rows(conn, matching) if filtered else _table_rows(conn, table)
+        table = codec.table
+        if condition is None:
+            estimate = _table_rows(conn, table)
+        else:
+            estimate = _planner_rows(conn, sa.select(table.c.id).where(condition))
         return RecordCount(max(exact_up_to + 1, estimate), True)
+
+
+_MATCHING = "_matching"
+"""The label of the bounded count a page query carries (`page_and_count`)."""
+
+
+def _capped(table: sa.Table, condition: sa.ColumnElement[bool] | None,
+            exact_up_to: int) -> sa.Subquery:
+    """The ids of at most `exact_up_to + 1` matching records (what a bounded count counts)."""
+    matching = sa.select(table.c.id).correlate(None)
+    if condition is not None:
+        matching = matching.where(condition)
+    return matching.limit(exact_up_to + 1).subquery("capped")
 
 
 class _Explain(Executable, ClauseElement):

@@ -385,6 +385,25 @@ class RecordRepository:
             cursor=cursor, fields=fields, read=read, where=where,
         )
 
+    def page_and_count(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        *,
+        sort: Sequence[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+        fields: Sequence[str] | None = None,
+        where: sa.ColumnElement[bool] | None = None,
+        exact_up_to: int = EXACT_COUNT_LIMIT,
+    ) -> tuple[Page, RecordCount]:
+        """`query` and `count` of the same condition in one round trip (a list page)."""
+        codec = self._codec(entity)
+        read = self._readers[entity] if fields is None else None
+        return self._queries.page_and_count(
+            conn, codec, criteria=None, context=None, sort=sort, limit=limit, cursor=cursor,
+            fields=fields, read=read, where=where, exact_up_to=exact_up_to)
+
     def count(
         self,
         conn: sa.Connection,
