@@ -18,15 +18,12 @@ from pathlib import Path
 import pytest
 from browser_harness import (
     DEMO_PASSWORD,
-    DESKTOP,
     REPOSITORY,
     Browser,
     Page,
     Server,
     expect,
-    launch_chromium,
     new_context,
-    open_page,
     shipped_server,
     sign_in,
 )
@@ -36,22 +33,9 @@ SCREENS = ("login", "home", "list", "record", "form", "kanban", "designer", "lis
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with launch_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with shipped_server(tmp_path_factory, demo=True) as server:
         yield server
-
-
-@pytest.fixture
-def page(chromium: Browser, server: Server, request: pytest.FixtureRequest,
-         tmp_path: Path) -> Iterator[Page]:
-    with open_page(chromium, server, request, tmp_path, viewport=DESKTOP) as page:
-        yield page
 
 
 def test_the_demo_opens_a_working_crm_with_its_data(page: Page) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from browser_harness import (
@@ -22,30 +21,15 @@ from browser_harness import (
     Page,
     Server,
     expect,
-    launch_chromium,
-    open_page,
     shipped_server,
     sign_in,
 )
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with launch_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with shipped_server(tmp_path_factory) as server:
         yield server
-
-
-@pytest.fixture
-def page(chromium: Browser, server: Server, request: pytest.FixtureRequest,
-         tmp_path: Path) -> Iterator[Page]:
-    with open_page(chromium, server, request, tmp_path) as page:
-        yield page
 
 
 def record_id(page: Page, entity: str) -> str:

@@ -14,7 +14,6 @@ from browser_harness import (
     Page,
     Server,
     expect,
-    launch_chromium,
     new_context,
     open_page,
     shipped_server,
@@ -26,22 +25,9 @@ SHIPPED_ENTITIES = {"lead": "Leads", "deal": "Deals", "company": "Companies",
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with launch_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with shipped_server(tmp_path_factory) as server:
         yield server
-
-
-@pytest.fixture
-def page(chromium: Browser, server: Server, request: pytest.FixtureRequest,
-         tmp_path: Path) -> Iterator[Page]:
-    with open_page(chromium, server, request, tmp_path) as page:
-        yield page
 
 
 @pytest.fixture

@@ -22,8 +22,6 @@ from browser_harness import (
     Page,
     Server,
     expect,
-    launch_chromium,
-    open_page,
     shipped_server,
     sign_in,
 )
@@ -45,12 +43,6 @@ SALES_INTERN = {
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with launch_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shipped packs plus a pack with one restricted role."""
     extra = tmp_path_factory.mktemp("packs")
@@ -60,13 +52,6 @@ def server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Itera
                         metadata_paths=(SHIPPED_PACKS, extra)) as server:
         server.create_user(REP, "sales_rep")
         yield server
-
-
-@pytest.fixture
-def page(chromium: Browser, server: Server, request: pytest.FixtureRequest,
-         tmp_path: Path) -> Iterator[Page]:
-    with open_page(chromium, server, request, tmp_path) as page:
-        yield page
 
 
 def unique(prefix: str) -> str:
