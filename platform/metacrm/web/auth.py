@@ -10,12 +10,20 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask_login
-from flask import Response, make_response, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.identity.bridge import identity_state
 from metacrm.services.preferences import save_language
-from metacrm.web.blueprints import screen_blueprint
+from metacrm.web.blueprints import SESSION_LANGUAGE, screen_blueprint
 from metacrm.web.context import services, web_actor
 from metacrm.web.i18n import LANGUAGE_COOKIE, LANGUAGES, t, use_language
 
@@ -69,6 +77,7 @@ def choose_language() -> Response:
     actor = web_actor()
     if actor is not None:
         save_language(services().engine, actor.user_id, language)
+        session[SESSION_LANGUAGE] = (actor.user_id, language)
     use_language(language)
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="Lax",

@@ -19,6 +19,9 @@ from metacrm.web.i18n import LANGUAGE_COOKIE, LANGUAGES, current_language, t, us
 
 SCREEN_BLUEPRINTS: list[Blueprint] = []
 
+SESSION_LANGUAGE = "metacrm_user_language"
+"""(user id, saved language or None), kept in the session after the first page."""
+
 
 def screen_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
     """A screen blueprint (URL prefix and other `Blueprint` options as given)."""
@@ -35,7 +38,12 @@ def prepare_request() -> None:
     language = None
     actor = web_actor()
     if actor is not None:
-        language = saved_language(services().engine, actor.user_id)
+        remembered = session.get(SESSION_LANGUAGE)
+        if remembered is not None and remembered[0] == actor.user_id:
+            language = remembered[1]
+        else:  # read once per session: the page hook must not cost a query per page
+            language = saved_language(services().engine, actor.user_id)
+            session[SESSION_LANGUAGE] = (actor.user_id, language)
     use_language(language or request.cookies.get(LANGUAGE_COOKIE)
                  or request.accept_languages.best_match(list(LANGUAGES)) or "en")
     if session.get("locale") != current_language():
