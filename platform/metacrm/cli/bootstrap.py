@@ -4,14 +4,18 @@ checks, trigger actions included)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from metacrm.composition import Services, build_services
 from metacrm.fieldtypes import FieldTypeRegistry
+from metacrm.metadata.compiler import load_model
+from metacrm.metadata.documents import Document
+from metacrm.metadata.loader import read_documents
 from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
 
@@ -35,3 +39,12 @@ def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
                       services.metadata, services)
     finally:
         services.close()
+
+
+def pack_documents(paths: Sequence[Path], registry: FieldTypeRegistry) -> list[Document]:
+    """The documents of the packs under `paths`; when any file is broken, MetadataInvalid
+    lists the problems of every file at once (load_model), not just the unreadable ones."""
+    documents, errors = read_documents(paths)
+    if errors:
+        load_model(paths, registry)
+    return documents

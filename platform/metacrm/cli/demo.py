@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from metacrm.cli.bootstrap import open_runtime
+from metacrm.cli.bootstrap import open_runtime, pack_documents
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.users import _quiet_fab, run_app
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
@@ -82,8 +82,6 @@ def delete_demo_database(settings: Settings) -> None:
 
 def apply_packs(settings: Settings) -> int:
     """Apply the metadata packs as `metacrm init` does; the live metadata version."""
-    from metacrm.cli.main import pack_documents  # main imports this module
-
     with open_runtime(settings) as runtime:
         runtime.metadata.initialize()
         runtime.metadata.apply(pack_documents(settings.metadata_paths, runtime.registry),

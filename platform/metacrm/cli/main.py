@@ -11,16 +11,14 @@ from pathlib import Path
 
 import click
 
-from metacrm.cli.bootstrap import open_runtime
+from metacrm.cli.bootstrap import open_runtime, pack_documents
 from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.teams import team
 from metacrm.cli.users import ensure_first_admin, serve, user
-from metacrm.fieldtypes import FieldTypeRegistry, default_registry
+from metacrm.fieldtypes import default_registry
 from metacrm.metadata.compiler import load_model
-from metacrm.metadata.documents import Document
-from metacrm.metadata.loader import read_documents
 from metacrm.settings import Settings
 
 
@@ -123,11 +121,3 @@ def history() -> None:
     for version in versions:
         click.echo(version.describe())
 
-
-def pack_documents(paths: Sequence[Path], registry: FieldTypeRegistry) -> list[Document]:
-    """The documents of the packs under `paths`; when any file is broken, MetadataInvalid
-    lists the problems of every file at once (load_model), not just the unreadable ones."""
-    documents, errors = read_documents(paths)
-    if errors:
-        load_model(paths, registry)
-    return documents
