@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -300,3 +301,36 @@ def test_expected_version_must_be_live_even_for_unchanged_documents(
     assert service.apply([company()], expected_version=1) is None
     with pytest.raises(StaleRecord):
         service.apply([company()], expected_version=0)
+
+
+def test_an_apply_waits_for_a_record_write_in_progress(
+    service: MetadataService, engine: sa.Engine
+) -> None:
+    """A user saving a record while an admin applies a change: the apply waits for the
+    save to commit, instead of failing with "database is locked" (SQLite) or racing it."""
+    service.apply([company()])
+    result: dict[str, Any] = {}
+    with engine.connect() as writer:
+        writer.begin()
+        writer.execute(sa.text("UPDATE crm_company SET title = 'x' WHERE id = 'none'"))
+        insert = sa.text("INSERT INTO crm_company (id, version, created_at, updated_at, title)"
+                         " VALUES ('c1', 1, current_timestamp, current_timestamp, 'Acme')")
+        writer.execute(insert)  # the writer holds the write lock, uncommitted
+
+        def apply() -> None:
+            try:
+                result["applied"] = service.apply([company(WEBSITE)])
+            except Exception as exc:  # reported below
+                result["error"] = exc
+
+        thread = threading.Thread(target=apply)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waiting for the writer, not failed
+        writer.commit()
+    thread.join(30)
+    assert "error" not in result, result.get("error")
+    assert result["applied"].number == 2
+    assert "website" in columns(engine)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT title FROM crm_company")).scalar() == "Acme"

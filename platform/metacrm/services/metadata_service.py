@@ -330,11 +330,24 @@ class MetadataService:
             self.initialize()
 
     def _lock_versions(self, connection: sa.Connection) -> None:
-        """Serialise concurrent appliers (PostgreSQL; SQLite has one writer anyway)."""
+        """Serialise concurrent appliers, before the first read of the transaction.
+
+        SQLite has one writer at a time, but a transaction that has read first and then
+        writes is refused at once ("database is locked", no waiting) when another
+        connection is writing meanwhile — a record saved while an admin applies a change.
+        Taking the write lock first makes the apply wait for that write instead."""
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(
                 f"LOCK TABLE {metadata_versions.name} IN SHARE ROW EXCLUSIVE MODE"
             )
+        elif connection.dialect.name == "sqlite":
+            connection.execute(_TAKE_SQLITE_WRITE_LOCK)
+
+
+_TAKE_SQLITE_WRITE_LOCK = (
+    sa.update(metadata_versions).where(sa.false()).values(comment=None)
+)
+"""A write that changes nothing: SQLite's write lock, taken before anything is read."""
 
 
 def check_expected_version(expected: int | None, live: int) -> None:
