@@ -85,7 +85,6 @@ def copy_table(conn: sa.Connection, source_schema: str, target_schema: str) -> N
         f'ALTER TABLE "{target_schema}".{FAB_TABLE} ADD COLUMN num bigserial PRIMARY KEY')
     conn.exec_driver_sql(
         f'CREATE UNIQUE INDEX ux_{FAB_TABLE}_id ON "{target_schema}".{FAB_TABLE} (id)')
-    conn.exec_driver_sql(f'ANALYZE "{target_schema}".{FAB_TABLE}')
 
 
 def metacrm_payload(rng: random.Random) -> dict[str, Any]:

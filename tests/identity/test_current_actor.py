@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import timedelta
@@ -112,6 +113,34 @@ def test_an_expired_jwt_is_refused_with_its_reason(web: Web) -> None:
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
     assert "expired" in response.get_json()["detail"]
+
+
+def test_a_remembered_jwt_is_refused_once_it_expires(web: Web) -> None:
+    """Verified access tokens are reused for a few seconds, but never past their `exp`."""
+    ann = web.create_user("ann")
+    with web.app.app_context():
+        short = create_access_token(identity=str(ann.id), expires_delta=timedelta(seconds=1))
+
+    assert whoami(web, bearer(short)) is not None
+    assert whoami(web, bearer(short)) is not None  # the remembered verification
+    time.sleep(1.1)
+
+    response = web.client.get("/api/v1/tokens", headers=bearer(short))
+    assert response.status_code == 401
+    assert "expired" in response.get_json()["detail"]
+
+
+def test_an_altered_copy_of_a_remembered_jwt_is_refused(web: Web) -> None:
+    ann = web.create_user("ann")
+    jwt = web.login("ann")
+    assert whoami(web, bearer(jwt))["username"] == "ann"  # type: ignore[index]
+    header, claims, signature = jwt.split(".")
+    with web.app.app_context():
+        other_claims = create_access_token(identity=str(ann.id) + "0").split(".")[1]
+
+    for forged in (f"{header}.{other_claims}.{signature}",
+                   f"{header}.{claims}.{signature[:-2]}AA"):
+        assert whoami(web, bearer(forged)) is None
 
 
 def test_a_jwt_signed_with_another_key_is_refused(web: Web, tmp_path: Path,

@@ -59,6 +59,32 @@ def test_a_change_is_handled_once_right_after_its_commit(world: JobsWorld) -> No
     assert [item.event.type for item in world.items()[2:]] == ["record.updated"] * 2
 
 
+def test_a_write_command_stores_its_events_published_without_marking_them(
+        world: JobsWorld) -> None:
+    """The relay runs inside the command's transaction, so its events are written as
+    published: no UPDATE of the outbox, and the audit rows and the events of the command
+    go out in one statement (two on SQLite)."""
+    statements: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(world.engine, "before_cursor_execute", note)
+    try:
+        record_id = world.create("first", fanout=1)
+    finally:
+        sa.event.remove(world.engine, "before_cursor_execute", note)
+
+    trailing = [s for s in statements if ("metacrm_audit" in s or "metacrm_outbox" in s)
+                and "WHERE 0 = 1" not in s]  # SQLite's write lock (unit_of_work)
+    assert not [s for s in trailing if s.startswith("UPDATE")]
+    assert len(trailing) == (1 if world.engine.dialect.name == "postgresql" else 2)
+    with world.engine.connect() as conn:
+        stored = outbox.events_for(conn, "gizmo", record_id)
+    assert [e.published_at == e.created_at for e in stored] == [True]
+    assert len(world.ok_items()) == 1
+
+
 def test_a_rolled_back_change_runs_nothing(world: JobsWorld) -> None:
     with pytest.raises(RuntimeError), world.services.records.transaction() as conn:
         world.services.records.create_in(conn, ADMIN, "gizmo", {"title": "never"})

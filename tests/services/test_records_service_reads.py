@@ -155,6 +155,39 @@ def test_postgres_estimates_big_counts_with_the_planner(postgres_engine: sa.Engi
     assert eu.count_is_estimate and 1350 <= eu.count <= 1650
 
 
+def test_postgres_asks_the_planner_once_per_query_and_values(
+        postgres_engine: sa.Engine) -> None:
+    """Paging through a big list, or a second viewer of it, reuses the estimate; another
+    filter value gets its own."""
+    world = World(postgres_engine)
+    for _batch in range(4):
+        world.records.bulk_create(world.admin, "deal", [
+            {"title": f"A{i}", "region": "eu" if i % 3 else "us"} for i in range(1000)])
+    with postgres_engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE crm_deal")
+    explained: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("EXPLAIN"):
+            explained.append(statement)
+
+    def count(region: str, cursor: str | None = None) -> tuple[int, str | None]:
+        page = world.records.list(world.admin, "deal", limit=2, cursor=cursor,
+                                  criteria={"field": "region", "op": "eq", "value": region})
+        assert page.count_is_estimate
+        return page.count, page.next_cursor
+
+    sa.event.listen(postgres_engine, "before_cursor_execute", note)
+    try:
+        eu, next_page = count("eu")
+        assert count("eu", next_page)[0] == eu and count("eu")[0] == eu
+        assert len(explained) == 1
+        us, _ = count("us")
+        assert len(explained) == 2 and us < eu
+    finally:
+        sa.event.remove(postgres_engine, "before_cursor_execute", note)
+
+
 def test_ids_and_searches_no_database_can_hold_are_answered_not_crashed(world: World) -> None:
     admin = world.admin
     for record_id in ("\x00abc", "x" * 37, 42):

@@ -24,6 +24,7 @@ from metacrm.identity.database import SharedEngineSQLA
 from metacrm.identity.roles import fab_admin_role, sync_roles
 from metacrm.identity.security import MetacrmSecurityManager
 from metacrm.identity.token_store import create_token_table
+from metacrm.identity.ttl_cache import TtlCache
 from metacrm.identity.user_cache import UserCache
 from metacrm.services.metadata_service import MetadataService
 
@@ -42,6 +43,10 @@ class IdentityState:
     synced_version: int = -1
     users: UserCache = field(default_factory=UserCache)
     """Loaded user identities, reused for a few seconds (see identity.user_cache)."""
+    jwt_claims: TtlCache[str, dict[str, Any]] = field(default_factory=TtlCache)
+    """Claims of access tokens this app verified, by the exact encoded token, reused for
+    a few seconds (never past the token's `exp`): checking an HS256 signature and the
+    claims again on every request of a client costs more than the record read."""
     _admins: frozenset[str] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

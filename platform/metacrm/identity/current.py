@@ -10,9 +10,10 @@ changed roles or a token revoked elsewhere take effect within `IDENTITY_CACHE_TT
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import flask_login
 import jwt
@@ -130,7 +131,7 @@ def _from_personal_token(state: IdentityState, presented: str) -> Authentication
 
 def _from_jwt(state: IdentityState, encoded: str) -> Authentication:
     try:
-        claims = decode_token(encoded)
+        claims = _verified_claims(state, encoded)
     except (JWTExtendedException, jwt.PyJWTError) as exc:
         return Authentication(None, refusal=f"the access token is not valid: {exc}")
     if claims.get("type") != "access":
@@ -141,6 +142,24 @@ def _from_jwt(state: IdentityState, encoded: str) -> Authentication:
         return Authentication(None, refusal="the access token's user no longer exists or "
                               "is deactivated")
     return Authentication(_actor(state, user), method="jwt")
+
+
+def _verified_claims(state: IdentityState, encoded: str) -> dict[str, Any]:
+    """The claims of a valid JWT; PyJWT/flask-jwt-extended errors when it is not. A token
+    verified in the last few seconds is not verified again unless it has expired since
+    (then decoding it anew gives the "expired" refusal). Only tokens that passed the check
+    are remembered, keyed by their exact text, so a forged or altered token never hits."""
+    claims = state.jwt_claims.get(encoded)
+    if claims is not None and _before_expiry(claims):
+        return claims
+    claims = decode_token(encoded)
+    state.jwt_claims.put(encoded, claims)
+    return claims
+
+
+def _before_expiry(claims: dict[str, Any]) -> bool:
+    expires = claims.get("exp")
+    return expires is None or (isinstance(expires, int | float) and time.time() < expires)
 
 
 def _from_session(state: IdentityState) -> Authentication:

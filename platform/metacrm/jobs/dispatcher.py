@@ -39,7 +39,7 @@ from metacrm.kernel.jobs import (
 )
 from metacrm.services.unit_of_work import write_transaction
 from metacrm.storage import dispatch
-from metacrm.storage.outbox import OutboxEvent, mark_published
+from metacrm.storage.outbox import OutboxEvent, mark_published, published_on_write
 
 _log = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ class Dispatcher:
         if not events:
             return
         hand_over = not self._queue_resting()
-        created = self._relay(conn, events, self.clock(), queued=hand_over)
+        created = self._relay(conn, events, self.clock(), queued=hand_over,
+                              mark=not published_on_write(conn))
         if hand_over and created:
             with self._stash_lock:
                 if len(self._stash) >= MAX_STASHED:
@@ -178,8 +179,10 @@ class Dispatcher:
 
     def _relay(
         self, conn: sa.Connection, events: Sequence[OutboxEvent], now: datetime, *,
-        queued: bool,
+        queued: bool, mark: bool = True,
     ) -> list[str]:
+        """Work items for `events`; `mark`: mark the events published (False: they were
+        written as published, `outbox.relayed_before_commit`)."""
         items = [
             dispatch.NewWorkItem(consumer.name, target, record)
             for record in map(event_record, events)
@@ -187,7 +190,8 @@ class Dispatcher:
             for target in self._targets(consumer, record)
         ]
         created = dispatch.insert_items(conn, items, now, queued=queued)
-        mark_published(conn, [event.id for event in events], now)
+        if mark:
+            mark_published(conn, [event.id for event in events], now)
         return created
 
     def _targets(self, consumer: Consumer, event: EventRecord) -> Sequence[str]:
@@ -328,6 +332,9 @@ class Dispatcher:
 class RelayListener:
     """The transaction listener of the job machinery: relays each write command's events
     inside its transaction, and hands the new work items to the queue after the commit."""
+
+    relays_events = True
+    """Every event is relayed before the commit (see `unit_of_work.TransactionListener`)."""
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher

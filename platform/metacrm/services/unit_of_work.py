@@ -13,6 +13,12 @@ commit, on the command's connection — synchronous triggers run there, and what
 rolls the whole command back — and after the commit — where the outbox relay is nudged.
 Events that listeners' own writes produce before the commit are handed to the listeners
 again, round after round, until a round adds none.
+
+The command's audit rows and events are trailing writes (`metacrm.storage.trailing_writes`):
+they ride on the command's own record statement where they can, and the rest goes out in
+one statement just before the commit. When a listener relays every event to work items
+before the commit (`TransactionListener.relays_events`), events are written as published
+at once instead of being marked with an UPDATE.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from metacrm.storage.outbox import OutboxEvent, collect_events
+from metacrm.storage import trailing_writes
+from metacrm.storage.outbox import OutboxEvent, collect_events, relayed_before_commit
 from metacrm.storage.system_tables import outbox
 
 _log = logging.getLogger(__name__)
@@ -38,7 +45,10 @@ beyond this many rounds are a bug, and the command is refused rather than loopin
 
 
 class TransactionListener(Protocol):
-    """Hears the domain events a write command produced."""
+    """Hears the domain events a write command produced.
+
+    A listener with a true `relays_events` attribute promises to relay every event it hears
+    before the commit to the job queue's work items in the same transaction."""
 
     def before_commit(self, conn: sa.Connection, events: Sequence[OutboxEvent]) -> None:
         """Inside the command's transaction; an exception rolls the command back."""
@@ -52,14 +62,27 @@ def write_transaction(
     engine: sa.Engine, listeners: Sequence[TransactionListener] = ()
 ) -> Iterator[sa.Connection]:
     """A transaction that commits when the block ends and rolls back on any exception."""
+    relayed = any(getattr(listener, "relays_events", False) for listener in listeners)
     with engine.connect() as connection:
         with connection.begin():
             if connection.dialect.name == "sqlite":
                 connection.execute(_TAKE_WRITE_LOCK)
-            with collect_events(connection) as events:
+            with collect_events(connection) as events, \
+                    trailing_writes.deferred(connection), \
+                    _relayed_if(connection, relayed):
                 yield connection
                 _run_before_commit(connection, listeners, events)
+                trailing_writes.flush(connection)
         _run_after_commit(listeners, events)
+
+
+@contextmanager
+def _relayed_if(connection: sa.Connection, relayed: bool) -> Iterator[None]:
+    if not relayed:
+        yield
+        return
+    with relayed_before_commit(connection):
+        yield
 
 
 def _run_before_commit(

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.kernel.ids import new_id
+from metacrm.storage import trailing_writes
 from metacrm.storage.system_tables import audit
 
 ACTIONS = ("created", "updated", "deleted", "transitioned")
@@ -71,10 +72,11 @@ def initialize_audit(connection: sa.Connection) -> None:
 
 
 def write_entries(connection: sa.Connection, entries: Sequence[AuditEntry]) -> None:
-    """Insert the rows of one change (or of a batch of changes) with one statement."""
+    """Insert the rows of one change (or of a batch of changes) with one statement, or
+    leave them to the unit of work's trailing writes (`metacrm.storage.trailing_writes`)."""
     if not entries:
         return
-    connection.execute(audit.insert(), [
+    rows = [
         {
             "id": entry.id,
             "entity": entry.entity,
@@ -88,7 +90,9 @@ def write_entries(connection: sa.Connection, entries: Sequence[AuditEntry]) -> N
             "event_id": entry.event_id,
         }
         for entry in entries
-    ])
+    ]
+    if not trailing_writes.defer(connection, audit, rows):
+        connection.execute(audit.insert(), rows)
 
 
 def _entry(row: sa.RowMapping) -> AuditEntry:
@@ -111,6 +115,7 @@ def entries_for(
 ) -> list[AuditEntry]:
     """The trail of one record, newest change first; the rows of one change in the order
     they were written (the entity's field order)."""
+    trailing_writes.flush(connection)
     rows = connection.execute(
         sa.select(audit)
         .where(audit.c.entity == entity, audit.c.record_id == record_id)
@@ -122,6 +127,7 @@ def entries_for(
 
 def was_deleted(connection: sa.Connection, entity: str, record_id: str) -> bool:
     """Whether the trail records the deletion of this record."""
+    trailing_writes.flush(connection)
     found = connection.execute(
         sa.select(audit.c.id)
         .where(audit.c.entity == entity, audit.c.record_id == record_id,

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.kernel.ids import new_id
+from metacrm.storage import trailing_writes
 from metacrm.storage.system_tables import outbox
 
 PAYLOAD_VERSION = 1
@@ -94,6 +95,7 @@ def initialize_outbox(connection: sa.Connection) -> None:
 
 
 _COLLECTED = "metacrm.outbox.collected"
+_RELAYED = "metacrm.outbox.relayed_before_commit"
 
 
 @contextmanager
@@ -119,14 +121,35 @@ def collected(connection: sa.Connection) -> list[OutboxEvent]:
     return found if found is not None else []
 
 
+@contextmanager
+def relayed_before_commit(connection: sa.Connection) -> Iterator[None]:
+    """Inside the block, every event appended on `connection` is relayed to work items in
+    the same transaction, before its commit (the unit of work's relay listener promises
+    it): `append` writes such events as published already, which saves marking them with
+    an UPDATE afterwards (`published_on_write`)."""
+    outer = connection.info.get(_RELAYED, False)
+    connection.info[_RELAYED] = True
+    try:
+        yield
+    finally:
+        connection.info[_RELAYED] = outer
+
+
+def published_on_write(connection: sa.Connection) -> bool:
+    """Whether events appended on `connection` now are stored as published."""
+    return bool(connection.info.get(_RELAYED, False))
+
+
 def append(connection: sa.Connection, events: Sequence[OutboxEvent]) -> None:
-    """Store events in the caller's transaction (one statement)."""
+    """Store events in the caller's transaction: one statement, or the unit of work's
+    trailing writes (`metacrm.storage.trailing_writes`)."""
     if not events:
         return
     collected = connection.info.get(_COLLECTED)
     if collected is not None:
         collected.extend(events)
-    connection.execute(outbox.insert(), [
+    published = published_on_write(connection)
+    rows = [
         {
             "id": event.id,
             "type": event.type,
@@ -134,10 +157,12 @@ def append(connection: sa.Connection, events: Sequence[OutboxEvent]) -> None:
             "record_id": event.record_id,
             "payload": dict(event.payload),
             "created_at": event.created_at,
-            "published_at": event.published_at,
+            "published_at": event.published_at or (event.created_at if published else None),
         }
         for event in events
-    ])
+    ]
+    if not trailing_writes.defer(connection, outbox, rows):
+        connection.execute(outbox.insert(), rows)
 
 
 def _event(row: sa.RowMapping) -> OutboxEvent:
@@ -154,6 +179,7 @@ def _event(row: sa.RowMapping) -> OutboxEvent:
 
 def pending(connection: sa.Connection, *, limit: int = 100) -> list[OutboxEvent]:
     """The oldest events not published yet, in the order they were written."""
+    trailing_writes.flush(connection)
     rows = connection.execute(
         sa.select(outbox).where(outbox.c.published_at.is_(None))
         .order_by(outbox.c.id).limit(limit)
@@ -163,6 +189,7 @@ def pending(connection: sa.Connection, *, limit: int = 100) -> list[OutboxEvent]
 
 def events_for(connection: sa.Connection, entity: str, record_id: str) -> list[OutboxEvent]:
     """Every event of one record, oldest first (diagnostics and tests)."""
+    trailing_writes.flush(connection)
     rows = connection.execute(
         sa.select(outbox).where(outbox.c.entity == entity, outbox.c.record_id == record_id)
         .order_by(outbox.c.id)
@@ -174,6 +201,7 @@ def mark_published(connection: sa.Connection, ids: Sequence[str], at: datetime) 
     """Mark events as handed to the queue; returns how many were still pending."""
     if not ids:
         return 0
+    trailing_writes.flush(connection)
     result = connection.execute(
         sa.update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.published_at.is_(None))
         .values(published_at=at)

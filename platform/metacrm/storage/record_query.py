@@ -22,6 +22,7 @@ from metacrm.criteria.context import CriteriaContext
 from metacrm.criteria.sql import compile_sql
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.kernel.ttl_cache import TtlCache
 from metacrm.storage import keyset
 from metacrm.storage.record_codec import EntityCodec, FieldSlot, Record
 
@@ -29,6 +30,10 @@ MAX_LIMIT = 500
 SORT_CACHE_SIZE = 256
 EXACT_COUNT_LIMIT = 1000
 """Counts are exact up to this many records; above, an estimate (flagged as one)."""
+ESTIMATE_TTL = 60.0
+"""Seconds the planner's estimate for one query (its SQL and parameters) is reused. The
+planner's statistics change only when the table is analysed, so asking again for the next
+page or the next viewer of the same list costs a round trip and tells nothing new."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,8 @@ class RecordQueries:
     def __init__(self, registry: FieldTypeRegistry) -> None:
         self.registry = registry
         self._sorts: dict[tuple[str, tuple[Any, ...]], tuple[keyset.SortKey, ...]] = {}
+        self._estimates: TtlCache[tuple[Any, ...], int] = TtlCache(ESTIMATE_TTL,
+                                                                    max_entries=1000)
 
     def sort_keys(self, codec: EntityCodec, sort: Sequence[str]) -> tuple[keyset.SortKey, ...]:
         """The parsed sort: ValidationFailed (`/sort/<i>`) for bad items."""
@@ -225,17 +232,23 @@ class RecordQueries:
             return RecordCount(exact, False)
         return self._estimate(conn, codec, condition, exact_up_to)
 
-    @staticmethod
-    def _estimate(conn: sa.Connection, codec: EntityCodec,
+    def _estimate(self, conn: sa.Connection, codec: EntityCodec,
                   condition: sa.ColumnElement[bool] | None, exact_up_to: int) -> RecordCount:
-        """More than `exact_up_to` match: PostgreSQL's estimate, else "more than"."""
+        """More than `exact_up_to` match: PostgreSQL's estimate (reused for ESTIMATE_TTL
+        seconds per query), else "more than"."""
         if conn.dialect.name != "postgresql":
             return RecordCount(exact_up_to + 1, True)
         table = codec.table
-        if condition is None:
-            estimate = _table_rows(conn, table)
-        else:
-            estimate = _planner_rows(conn, sa.select(table.c.id).where(condition))
+        statement = sa.select(table.c.id)
+        if condition is not None:
+            statement = statement.where(condition)
+        key = _query_key(statement)
+        estimate = self._estimates.get(key) if key is not None else None
+        if estimate is None:
+            estimate = (_table_rows(conn, table) if condition is None
+                        else _planner_rows(conn, statement))
+            if key is not None:
+                self._estimates.put(key, estimate)
         return RecordCount(max(exact_up_to + 1, estimate), True)
 
 
@@ -264,6 +277,21 @@ class _Explain(Executable, ClauseElement):
 @compiles(_Explain, "postgresql")
 def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def _query_key(statement: sa.Select[Any]) -> tuple[Any, ...] | None:
+    """What identifies `statement` with its parameter values (None: it cannot be keyed).
+
+    SQLAlchemy's own statement cache key (the structure) plus the bound values, as the
+    dogpile caching recipe in SQLAlchemy's documentation builds it."""
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return None
+    try:
+        values = tuple(repr(param.effective_value) for param in cache_key.bindparams)
+    except Exception:  # a value that cannot be rendered: do not cache
+        return None
+    return (cache_key.key, values)
 
 
 def _planner_rows(conn: sa.Connection, statement: sa.Select[Any]) -> int:
