@@ -18,6 +18,7 @@ from flask import Flask, g
 from limits import parse_many
 
 from metacrm.api import RUNTIME_KEY, WebRuntime
+from metacrm.api.json_provider import OrjsonProvider
 from metacrm.api.problems import register_problem_handlers
 from metacrm.api.registration import register_api
 from metacrm.api.tokens import tokens_api
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 def _build(services: Services, overrides: dict[str, Any]) -> Flask:
     settings, metadata, engine = services.settings, services.metadata, services.engine
     app = Flask("metacrm", instance_path=str(settings.instance_path.resolve()))
+    app.json = OrjsonProvider(app)
     app.config.update(
         fab_config(
             secret_key=settings.effective_secret_key(),

@@ -4,6 +4,7 @@ problem documents for every kind of bad input."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,18 @@ def test_an_entity_put_by_an_admin_is_served_at_once(
         document = api.client.get("/api/v1/openapi.json", headers=api.admin).get_json()
         assert URL in document["paths"]
         assert "gadget.record" in document["components"]["schemas"]
+
+
+def test_records_come_back_as_utf8_json_with_sorted_keys(api: Api) -> None:
+    """Russian text travels as UTF-8, not as \\u escapes that triple its size."""
+    create(api, api.admin, title="Сделка с ООО «Ромашка»")
+
+    body = api.client.get(f"{URL}?filter[title]=Сделка с ООО «Ромашка»",
+                          headers=api.admin).get_data()
+
+    assert "Сделка с ООО «Ромашка»".encode() in body
+    record = json.loads(body)["data"][0]
+    assert list(record) == sorted(record)
 
 
 def test_an_own_scope_user_sees_only_their_records(api: Api) -> None:

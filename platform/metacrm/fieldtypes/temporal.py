@@ -93,7 +93,9 @@ def parse_datetime(value: Any) -> datetime:
 
 
 def datetime_to_json(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # values read from the database are UTC already
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 class DateTimeType(FieldType):

@@ -15,17 +15,17 @@ Events that listeners' own writes produce before the commit are handed to the li
 again, round after round, until a round adds none.
 
 The command's audit rows and events are trailing writes (`metacrm.storage.trailing_writes`):
-they ride on the command's own record statement where they can, and the rest goes out in
-one statement just before the commit. When a listener relays every event to work items
-before the commit (`TransactionListener.relays_events`), events are written as published
-at once instead of being marked with an UPDATE.
+they wait on the connection and go out in one statement just before the commit. When a
+listener relays every event to work items before the commit
+(`TransactionListener.relays_events`), events are written as published at once instead of
+being marked with an UPDATE.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -69,20 +69,11 @@ def write_transaction(
                 connection.execute(_TAKE_WRITE_LOCK)
             with collect_events(connection) as events, \
                     trailing_writes.deferred(connection), \
-                    _relayed_if(connection, relayed):
+                    relayed_before_commit(connection) if relayed else nullcontext():
                 yield connection
                 _run_before_commit(connection, listeners, events)
                 trailing_writes.flush(connection)
         _run_after_commit(listeners, events)
-
-
-@contextmanager
-def _relayed_if(connection: sa.Connection, relayed: bool) -> Iterator[None]:
-    if not relayed:
-        yield
-        return
-    with relayed_before_commit(connection):
-        yield
 
 
 def _run_before_commit(
