@@ -38,7 +38,13 @@ from metacrm.services.metadata_reports import (
 from metacrm.services.model_cache import LiveModel, ModelCache
 from metacrm.storage import baseline_store, metadata_store
 from metacrm.storage.metadata_store import StoredVersion, VersionSummary
-from metacrm.storage.migration import MigrationPlan, apply_plan, begin_migration, plan_migration
+from metacrm.storage.migration import (
+    MigrationPlan,
+    apply_plan,
+    begin_migration,
+    plan_migration,
+    restorable,
+)
 from metacrm.storage.migration.apply import failure_reason
 from metacrm.storage.system_tables import create_system_tables, metadata_versions
 from metacrm.storage.version_watch import VersionWatcher, can_watch
@@ -146,10 +152,11 @@ class MetadataService:
         self._ensure_initialized()
         with self.engine.connect() as connection:
             live = metadata_store.current(connection)
+            archived = restorable(connection)
         number = live.number if live is not None else 0
         if live is not None and live.checksum == model.checksum:
             return PlanReport(number, model, MigrationPlan(), unchanged=True)
-        plan = plan_migration(self._cache.model_of(live), model, self.registry)
+        plan = plan_migration(self._cache.model_of(live), model, self.registry, archived)
         return PlanReport(number, model, plan, unchanged=False)
 
     def apply(
@@ -190,6 +197,7 @@ class MetadataService:
         take: Side | None = None,
         confirm_destructive: bool = False,
         within: Callable[[sa.Connection, int], None] | None = None,
+        archive_origin: str | None = None,
     ) -> AppliedVersion | None:
         """Make `baseline` (every installed pack's documents) the new baseline and re-apply
         the admins' customisations on top (`metadata.layers.rebase`), in ONE transaction.
@@ -201,6 +209,10 @@ class MetadataService:
         same thing differently and `take` does not say which side wins; MetadataInvalid,
         DestructiveChangeRefused, MigrationFailed as `apply` (nothing changed). None when
         neither the documents nor the baseline changed (`within` still ran).
+
+        `archive_origin` (e.g. `pack vat`) marks the fields this change archives as
+        restorable: when the same fields come back (the pack is installed again), their
+        archived columns are renamed back instead of new empty ones being added.
         """
         self._ensure_initialized()
         new_baseline = tuple(baseline)
@@ -217,7 +229,8 @@ class MetadataService:
                            baseline=new_baseline if changed else None)
 
         return self._commit(change, author=author, comment=comment,
-                            confirm_destructive=confirm_destructive, within=within)
+                            confirm_destructive=confirm_destructive, within=within,
+                            archive_origin=archive_origin)
 
     def plan_rebase(self, baseline: Sequence[Document], *, take: Side | None = None
                     ) -> RebasePlan:
@@ -228,13 +241,14 @@ class MetadataService:
         with self.engine.connect() as connection:
             live = metadata_store.current(connection)
             rebased = self._rebased(connection, live, tuple(baseline), take)
+            archived = restorable(connection)
         model = compile_model(rebased.documents, self.registry)
         self._validate(model)
         number = live.number if live is not None else 0
         if live is not None and live.checksum == model.checksum:
             report = PlanReport(number, model, MigrationPlan(), unchanged=True)
         else:
-            plan = plan_migration(self._cache.model_of(live), model, self.registry)
+            plan = plan_migration(self._cache.model_of(live), model, self.registry, archived)
             report = PlanReport(number, model, plan, unchanged=False)
         return RebasePlan(report, rebased.conflicts, rebased.carried, rebased.documents)
 
@@ -271,6 +285,7 @@ class MetadataService:
         confirm_destructive: bool,
         expected_version: int | None = None,
         within: Callable[[sa.Connection, int], None] | None = None,
+        archive_origin: str | None = None,
     ) -> AppliedVersion | None:
         """Under the version lock: build the change from the live version, migrate, record
         the version (and the baseline when it changed), run `within` — one transaction."""
@@ -289,7 +304,8 @@ class MetadataService:
                         within(connection, live_number)
                     return None
                 old_model = self._cache.model_of(live)
-                plan = plan_migration(old_model, wanted.model, self.registry)
+                plan = plan_migration(old_model, wanted.model, self.registry,
+                                      restorable(connection))
                 number = live_number + 1
                 apply_plan(
                     connection,
@@ -299,6 +315,7 @@ class MetadataService:
                     registry=self.registry,
                     version=number,
                     confirm_destructive=confirm_destructive,
+                    restorable_origin=archive_origin,
                 )
                 stored = metadata_store.record_version(
                     connection,

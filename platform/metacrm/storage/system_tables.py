@@ -74,6 +74,22 @@ archive = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+restorable_fields = sa.Table(
+    "metacrm_restorable_fields",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("field", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("columns", sa.JSON, nullable=False),
+    sa.Column("origin", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""Archived columns that come back when their field does: the fields a pack uninstall
+archived (`columns`: original column -> archived name; `signature`: the field's type and
+options, which must match for the data to be put back)."""
+
 teams = sa.Table(
     "metacrm_teams",
     system_metadata,
