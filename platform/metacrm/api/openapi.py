@@ -17,6 +17,11 @@ from typing import Any
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
+from metacrm.api.openapi_notifications import (
+    NOTIFICATIONS_TAG,
+    notification_paths,
+    notification_schemas,
+)
 from metacrm.api.openapi_paths import (
     READ_ERRORS,
     EntityPaths,
@@ -64,12 +69,15 @@ def build_openapi(
     paths.update(webhook_paths())
     schemas.update(token_schemas())
     paths.update(token_paths())
+    schemas.update(notification_schemas())
+    paths.update(notification_paths())
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
         {"name": "automation", "description": "Trigger runs and dry runs (admins only)."},
         {"name": "webhooks", "description": "Record events POSTed to your URLs, signed."},
         TOKENS_TAG,
+        NOTIFICATIONS_TAG,
         {"name": "documentation", "description": "This document."},
     ]
     return {

@@ -296,6 +296,30 @@ round_robin_positions = sa.Table(
 team's members stands: the number of the last assignment, advanced atomically."""
 
 
+# --- notifications (metacrm.notifications) --------------------------------------------------
+
+notifications = sa.Table(
+    "metacrm_notifications",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=True),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("actor", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("read_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("user_id", "source", name="uq_metacrm_notifications_source"),
+    sa.Index("ix_metacrm_notifications_user_created", "user_id", "created_at"),
+)
+"""`metacrm_notifications` — what a user is told about: a record assigned to them, an
+automation's message (`kind` assigned / automation), about `entity`/`record_id`. `source`
+makes creation idempotent (the event and target that caused it: a retried work item adds
+nothing); `read_at` is set when the user marks it read."""
+
+
 # --- screens (metacrm.web) ----------------------------------------------------------------
 
 user_preferences = sa.Table(
