@@ -2,10 +2,10 @@
 
 Every path a user reaches records by — list, get, query with a filter, text search, include,
 history, available transitions, create, update, delete, and the screens' reads (kanban
-column totals, CSV export, a record page's related lists, notifications) — answers exactly the records each
-subject's roles allow, for scopes own / team (with a sub-team) / all with a rule, a union of
-roles, an admin role, a role listing nothing; hidden fields and their values never appear in
-any output.
+column totals, CSV export, a record page's related lists, notifications) — answers exactly
+the records each subject's roles allow, for scopes own / team (with a sub-team) / all with a
+rule, a union of roles, an admin role, a role listing nothing; hidden fields and their
+values never appear in any output.
 """
 
 from __future__ import annotations
