@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 
 from metacrm.fieldtypes.sqltypes import UTCDateTime
 
@@ -125,8 +127,40 @@ idempotency_keys = sa.Table(
 
 
 def create_system_tables(connection: sa.Connection) -> None:
-    """Create the system tables that do not exist yet (idempotent)."""
+    """Create the system tables that do not exist yet, and add the columns a newer release
+    gave an existing one (idempotent; see `add_missing_columns`)."""
     system_metadata.create_all(connection, checkfirst=True)
+    add_missing_columns(connection)
+
+
+def add_missing_columns(connection: sa.Connection) -> None:
+    """Add to existing system tables the columns this release declares and they lack.
+
+    How a system table evolves: a new column is appended to its `sa.Table` either nullable
+    or with a `server_default`, which is also the value every existing row takes (the data
+    migration) — e.g. `metacrm_webhooks.payload_version` defaults to 1, the format existing
+    subscriptions were made with. Runs on `metacrm init` and on every process start (through
+    `create_system_tables`); a database already up to date costs one inspection per table.
+    """
+    inspector = sa.inspect(connection)
+    existing_tables = set(inspector.get_table_names())
+    operations: Operations | None = None
+    for table in system_metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise RuntimeError(f"{table.name}.{column.name} cannot be added to existing "
+                                   "rows: give it a server_default or make it nullable")
+            if operations is None:
+                operations = Operations(MigrationContext.configure(connection))
+            default = column.server_default
+            operations.add_column(table.name, sa.Column(
+                column.name, column.type, nullable=column.nullable,
+                server_default=None if default is None else default.arg))  # type: ignore[attr-defined]
 
 
 # --- job queue (metacrm.storage.dispatch) -------------------------------------------------
@@ -185,10 +219,12 @@ webhooks = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # added with payload format 2: rows made before it keep the format they were made with
+    sa.Column("payload_version", sa.Integer, nullable=False, server_default=sa.text("1")),
 )
 """`metacrm_webhooks` — webhook subscriptions: who (owner) hears which record events at which
-URL, with the signing secret (and the previous one during a rotation; see
-`metacrm.webhooks.subscriptions`)."""
+URL, in which payload format version, with the signing secret (and the previous one during a
+rotation; see `metacrm.webhooks.subscriptions`)."""
 
 webhook_attempts = sa.Table(
     "metacrm_webhook_attempts",
