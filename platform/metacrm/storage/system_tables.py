@@ -140,27 +140,31 @@ def add_missing_columns(connection: sa.Connection) -> None:
     or with a `server_default`, which is also the value every existing row takes (the data
     migration) — e.g. `metacrm_webhooks.payload_version` defaults to 1, the format existing
     subscriptions were made with. Runs on `metacrm init` and on every process start (through
-    `create_system_tables`); a database already up to date costs one inspection per table.
+    `create_system_tables`); a database already up to date costs one catalogue query.
     """
-    inspector = sa.inspect(connection)
-    existing_tables = set(inspector.get_table_names())
+    names = [table.name for table in system_metadata.sorted_tables]
+    present = {table: {column["name"] for column in columns} for (_, table), columns
+               in sa.inspect(connection).get_multi_columns(filter_names=names).items()}
     operations: Operations | None = None
     for table in system_metadata.sorted_tables:
-        if table.name not in existing_tables:
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable and column.server_default is None:
+        missing = [column for column in table.columns
+                   if table.name in present and column.name not in present[table.name]]
+        for column in missing:
+            default = column.server_default
+            if not column.nullable and default is None:
                 raise RuntimeError(f"{table.name}.{column.name} cannot be added to existing "
                                    "rows: give it a server_default or make it nullable")
             if operations is None:
                 operations = Operations(MigrationContext.configure(connection))
-            default = column.server_default
-            operations.add_column(table.name, sa.Column(
-                column.name, column.type, nullable=column.nullable,
-                server_default=None if default is None else default.arg))  # type: ignore[attr-defined]
+            default_value = None if default is None else default.arg  # type: ignore[attr-defined]
+            # PostgreSQL: processes starting together after an upgrade race to add the
+            # column; IF NOT EXISTS lets the later ones wait for the lock and skip it
+            # (SQLite's writes are serialised anyway, and it has no such clause)
+            operations.add_column(
+                table.name,
+                sa.Column(column.name, column.type, nullable=column.nullable,
+                          server_default=default_value),
+                if_not_exists=True if connection.dialect.name == "postgresql" else None)
 
 
 # --- job queue (metacrm.storage.dispatch) -------------------------------------------------
