@@ -136,3 +136,13 @@ def test_the_openapi_document_describes_both_payload_versions(api: Api) -> None:
     assert schemas["WebhookCreate"]["properties"]["payload_version"]["default"] == 2
     read = document["paths"][f"{BASE}/{{webhook_id}}"]["get"]["responses"]["200"]
     assert {"Deprecation", "Sunset", "Link"} <= set(read["headers"])
+
+
+def test_a_replayed_create_still_announces_the_deprecation(api: Api) -> None:
+    headers = {**api.clerk, "Idempotency-Key": "hook-v1"}
+    body = {"url": PUBLIC_URL, "payload_version": 1}
+    first = api.client.post(BASE, json=body, headers=headers)
+    replay = api.client.post(BASE, json=body, headers=headers)
+    assert (first.status_code, replay.status_code) == (201, 201)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    _assert_announces_version_1(replay)
