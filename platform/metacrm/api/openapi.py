@@ -32,7 +32,12 @@ from metacrm.api.openapi_paths import (
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
-from metacrm.api.openapi_webhooks import webhook_paths, webhook_schemas
+from metacrm.api.openapi_webhooks import (
+    payload_schemas,
+    webhook_events,
+    webhook_paths,
+    webhook_schemas,
+)
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import CompiledModel
 
@@ -66,6 +71,7 @@ def build_openapi(
     schemas.update(automation_schemas())
     paths.update(automation_paths(model))
     schemas.update(webhook_schemas())
+    schemas.update(payload_schemas())
     paths.update(webhook_paths())
     schemas.update(token_schemas())
     paths.update(token_paths())
@@ -95,6 +101,7 @@ def build_openapi(
         "security": [{"bearerJWT": []}, {"personalToken": []}],
         "tags": tags,
         "paths": paths,
+        "webhooks": webhook_events(),
         "components": {
             "schemas": schemas,
             "responses": problem_components(),
