@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB
 
@@ -25,7 +25,7 @@ from metacrm.identity.database import SharedEngineSQLA
 from metacrm.identity.login_guard import LoginGuard, LoginThrottled, create_login_failure_table
 from metacrm.identity.revocation import EpochCache
 from metacrm.identity.roles import fab_admin_role, sync_roles
-from metacrm.identity.security import MetacrmSecurityManager
+from metacrm.identity.security import LOGIN_WAIT, MetacrmSecurityManager
 from metacrm.identity.session_store import create_session_tables
 from metacrm.identity.token_store import create_token_table
 from metacrm.identity.ttl_cache import TtlCache
@@ -98,6 +98,9 @@ def install_identity(app: Flask, engine: sa.Engine, metadata: MetadataService) -
     db = SharedEngineSQLA(engine)
     appbuilder = AppBuilder(security_manager_class=MetacrmSecurityManager)
     state = IdentityState(engine=engine, metadata=metadata, appbuilder=appbuilder, db=db)
+    # Registered before FAB installs the rate limiter: hooks run in reverse order, so this
+    # one runs after the limiter's, which would round a login wait down (1 s to 0).
+    app.after_request(_exact_login_wait)
     with app.app_context():
         db.init_app(app)
         appbuilder.init_app(app, db.session)
@@ -115,6 +118,13 @@ def install_identity(app: Flask, engine: sa.Engine, metadata: MetadataService) -
         state.admin_roles()
         db.session.remove()
     return state
+
+
+def _exact_login_wait(response: Response) -> Response:
+    wait = g.get(LOGIN_WAIT)
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _throttled(error: LoginThrottled) -> Response:

@@ -69,6 +69,9 @@ from metacrm.identity.session_store import (
     start_session,
 )
 
+LOGIN_WAIT = "metacrm_login_wait"
+"""`flask.g` key: the seconds a throttled login must wait (the exact Retry-After)."""
+
 EPOCH_CLAIM = "mcrm_epoch"
 """The JWT claim holding the credential epoch the token was issued in."""
 
@@ -154,7 +157,12 @@ class MetacrmSecurityManager(SecurityManager):  # type: ignore[misc]  # FAB has 
         if not isinstance(username, str) or not username or "\x00" in username:
             return None
         address = (request.remote_addr if has_request_context() else None) or ""
-        self.login_guard.check(username, address)
+        try:
+            self.login_guard.check(username, address)
+        except LoginThrottled as throttled:
+            if has_request_context():
+                setattr(g, LOGIN_WAIT, throttled.retry_after)
+            raise
         user = super().auth_user_db(username, password)
         if user is None:
             self.login_guard.failed(username, address)

@@ -30,6 +30,7 @@ from metacrm.services.preferences import save_language
 from metacrm.web.blueprints import SESSION_LANGUAGE, screen_blueprint
 from metacrm.web.context import services, web_actor
 from metacrm.web.i18n import LANGUAGE_COOKIE, LANGUAGES, t, use_language
+from metacrm.web.security_headers import served_over_https
 
 web_auth = screen_blueprint("web_auth", __name__, url_prefix="/app")
 
@@ -96,5 +97,5 @@ def choose_language() -> Response:
     use_language(language)
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="Lax",
-                        httponly=True)
+                        httponly=True, secure=served_over_https())
     return response
