@@ -9,7 +9,10 @@ package adapts it:
 * `token_store` — personal API tokens (SQLAlchemy Core, no Flask);
 * `roles.sync_roles` — FAB's role table following the role metadata;
 * `bridge.install_identity` — FAB set up on the app factory's engine (`database`,
-  `security`); `directory` reads FAB's users with Core; `users.create_user` adds users.
+  `security`); `directory` reads FAB's users with Core; `users.create_user` adds users;
+* `login_guard` — failed-login counters and the waits they impose on every login path;
+* `session_store` + `revocation` — server-side sessions and JWT credential epochs, ended
+  when a user logs out, changes password, is deactivated or loses a role.
 
 Services import `metacrm.identity.actor` only; everything else here is web delivery.
 """
