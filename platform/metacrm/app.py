@@ -4,7 +4,8 @@ It builds the process's `Services` (`metacrm.composition`; from `Settings`, and 
 nothing else from the environment): one SQLAlchemy engine (shared by the services and
 Flask-AppBuilder), the metadata service, the records service and the installed features.
 On top it sets up Flask-AppBuilder for users, roles, login pages and JWT login, rate limits
-(Redis when METACRM_REDIS_URL is set, process memory otherwise) and the API blueprints.
+(Redis when METACRM_REDIS_URL is set, process memory otherwise), security headers (and
+proxy headers when trusted: web.security_headers) and the API blueprints.
 
 Production: `gunicorn 'metacrm.app:create_app()'` (docs/operations.md).
 """
@@ -29,6 +30,7 @@ from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
 from metacrm.web import register_web
 from metacrm.web.fab_theme import INDEX_VIEW
+from metacrm.web.security_headers import https_config, install_security_headers
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 """Larger request bodies answer 413 (a bulk write of 1,000 records fits with room to spare)."""
@@ -59,11 +61,13 @@ def _build(services: Services, overrides: dict[str, Any]) -> Flask:
     app.config["FAB_INDEX_VIEW"] = INDEX_VIEW  # `/` opens the CRM's screens
     app.config.update(_rate_limit_config(settings))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config.update(https_config(settings.https))
     app.config.update(overrides)
     app.extensions[RUNTIME_KEY] = WebRuntime(
         settings, services.registry, engine, metadata, services.records, services.teams,
         services)
 
+    install_security_headers(app, trusted_proxies=settings.trusted_proxies)
     register_problem_handlers(app)
     _pin_metadata_per_request(app, metadata)
     install_identity(app, engine, metadata)

@@ -22,6 +22,12 @@
   a minute).
 - `METACRM_EXTENSIONS`: extension packs' modules, separated by `,`; each module's
   `install(services)` registers what the pack adds (actions, consumers, field types...).
+- `METACRM_HTTPS`: `true` when users reach metacrm over HTTPS (directly or through a proxy):
+  cookies are marked `Secure` and responses carry HSTS; default false.
+- `METACRM_TRUSTED_PROXIES`: how many reverse proxies in front of metacrm to trust for the
+  client address, scheme and host (`X-Forwarded-For/-Proto/-Host/-Port`); default 0 (the
+  headers are ignored: anyone could send them). Login limits count per client address, so
+  set it behind a proxy.
 - `METACRM_ADMIN_USER` / `METACRM_ADMIN_PASSWORD`: read by `metacrm init` only, which
   creates this first admin user when it does not exist yet.
 """
@@ -62,6 +68,8 @@ class Settings:
     webhook_retry_first_seconds: float = 10.0
     job_lease_seconds: float = 45.0
     extensions: tuple[str, ...] = ()
+    https: bool = False
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +99,8 @@ class Settings:
             job_lease_seconds=_seconds(env, "METACRM_JOB_LEASE_SECONDS", 45.0),
             extensions=tuple(name.strip() for name in
                              (env.get("METACRM_EXTENSIONS") or "").split(",") if name.strip()),
+            https=_flag(env, "METACRM_HTTPS"),
+            trusted_proxies=_count(env, "METACRM_TRUSTED_PROXIES"),
         )
 
     def ensure_instance(self) -> None:
@@ -123,6 +133,15 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if value in _FALSE:
         return False
     raise ValueError(f"{name}={env.get(name)!r} is neither true nor false")
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return 0
+    if not raw.isascii() or not raw.isdigit() or int(raw) > 10:
+        raise ValueError(f"{name}={raw!r} must be a whole number from 0 to 10")
+    return int(raw)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -46,11 +46,11 @@ def whoami(web: Web, headers: dict[str, str] | None = None) -> object:
 
 
 def form_login(web: Web, username: str, password: str) -> None:
-    page = web.client.get("/login/").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    page = web.client.get("/app/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page)
     assert csrf is not None
-    web.client.post("/login/", data={"username": username, "password": password,
-                                     "csrf_token": csrf.group(1)})
+    web.client.post("/app/login", data={"username": username, "password": password,
+                                        "csrf_token": csrf.group(1)})
 
 
 def token_for(web: Web, username: str) -> str:

@@ -10,7 +10,10 @@ package adapts it:
 * `roles.sync_roles` — FAB's role table following the role metadata;
 * `bridge.install_identity` — FAB set up on the app factory's engine (`database`,
   `security`); `fab_directory` reads FAB's users with Core (the adapter of the
-  `kernel.users.UserDirectory` port); `users.create_user` adds users.
+  `kernel.users.UserDirectory` port); `users.create_user` adds users;
+* `login_guard` — failed-login counters and the waits they impose on every login path;
+* `session_store` + `revocation` — server-side sessions and JWT credential epochs, ended
+  when a user logs out, changes password, is deactivated or loses a role.
 
 Services import `metacrm.identity.actor` only; everything else here is web delivery.
 """

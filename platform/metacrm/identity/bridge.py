@@ -16,13 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, g
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB
 
+from metacrm.api.problems import problem_response
 from metacrm.identity.database import SharedEngineSQLA
+from metacrm.identity.login_guard import LoginGuard, LoginThrottled, create_login_failure_table
+from metacrm.identity.revocation import EpochCache
 from metacrm.identity.roles import fab_admin_role, sync_roles
-from metacrm.identity.security import MetacrmSecurityManager
+from metacrm.identity.security import LOGIN_WAIT, MetacrmSecurityManager
+from metacrm.identity.session_store import create_session_tables
 from metacrm.identity.token_store import create_token_table
 from metacrm.identity.ttl_cache import TtlCache
 from metacrm.identity.user_cache import UserCache
@@ -47,6 +51,8 @@ class IdentityState:
     """Claims of access tokens this app verified, by the exact encoded token, reused for
     a few seconds (never past the token's `exp`): checking an HS256 signature and the
     claims again on every request of a client costs more than the record read."""
+    login_guard: LoginGuard | None = None
+    """Counts failed logins and throttles the next attempts (identity.login_guard)."""
     _admins: frozenset[str] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,16 +98,40 @@ def install_identity(app: Flask, engine: sa.Engine, metadata: MetadataService) -
     db = SharedEngineSQLA(engine)
     appbuilder = AppBuilder(security_manager_class=MetacrmSecurityManager)
     state = IdentityState(engine=engine, metadata=metadata, appbuilder=appbuilder, db=db)
+    # Registered before FAB installs the rate limiter: hooks run in reverse order, so this
+    # one runs after the limiter's, which would round a login wait down (1 s to 0).
+    app.after_request(_exact_login_wait)
     with app.app_context():
         db.init_app(app)
         appbuilder.init_app(app, db.session)
         db.session.remove()  # FAB's setup reads leave a transaction open (a lock on SQLite)
         with engine.begin() as connection:
             create_token_table(connection)
+            create_session_tables(connection)
+            create_login_failure_table(connection)
+        sm = appbuilder.sm
+        sm.metacrm_engine = engine
+        sm.epochs = EpochCache()
+        sm.login_guard = state.login_guard = LoginGuard(engine)
         app.extensions[EXTENSION_KEY] = state
+        app.register_error_handler(LoginThrottled, _throttled)
         state.admin_roles()
         db.session.remove()
     return state
+
+
+def _exact_login_wait(response: Response) -> Response:
+    wait = g.get(LOGIN_WAIT)
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _throttled(error: LoginThrottled) -> Response:
+    """429 with Retry-After for a login attempt made while it must wait (the screens'
+    login page answers with its own form instead)."""
+    return problem_response(429, error.message, title=error.title,
+                            headers={"Retry-After": str(error.retry_after)})
 
 
 def initial_admin_role(metadata: MetadataService) -> str:

@@ -137,6 +137,9 @@ def _from_jwt(state: IdentityState, encoded: str) -> Authentication:
     if claims.get("type") != "access":
         return Authentication(None, refusal="a refresh token cannot authenticate requests; "
                               "use it at POST /api/v1/security/refresh")
+    if not state.appbuilder.sm.jwt_is_current(claims):
+        return Authentication(None, refusal="the access token was issued before the user's "
+                              "password changed or the user was deactivated; log in again")
     user = _load(state, claims.get("sub"))
     if user is None or not user.active:
         return Authentication(None, refusal="the access token's user no longer exists or "

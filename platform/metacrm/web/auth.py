@@ -1,8 +1,10 @@
 """Sign in, sign out and pick a language: the screens' own login page.
 
 Passwords are checked by Flask-AppBuilder's security manager (the same users, hashes and
-lockout rules as the JSON login); a successful login starts a Flask-Login session, which the
-API accepts too, so the screens' scripts can call `/api/v1` with the same cookie.
+login limits as the JSON login: identity.login_guard); a successful login starts a
+server-side session (identity.session_store) held by a Flask-Login cookie, which the API
+accepts too, so the screens' scripts can call `/api/v1` with the same cookie. Signing out
+ends the session on the server, so a copied cookie stops working as well.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.identity.bridge import identity_state
+from metacrm.identity.login_guard import LoginThrottled
+from metacrm.identity.security import end_current_session, start_browser_session
 from metacrm.services.preferences import save_language
 from metacrm.web.blueprints import SESSION_LANGUAGE, screen_blueprint
 from metacrm.web.context import services, web_actor
 from metacrm.web.i18n import LANGUAGE_COOKIE, LANGUAGES, t, use_language
+from metacrm.web.security_headers import served_over_https
 
 web_auth = screen_blueprint("web_auth", __name__, url_prefix="/app")
 
@@ -43,7 +48,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @web_auth.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | str | tuple[str, int]:
+def login() -> BaseResponse | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         if web_actor() is not None:
@@ -52,18 +57,29 @@ def login() -> BaseResponse | str | tuple[str, int]:
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     state = identity_state()
-    user = state.appbuilder.sm.auth_user_db(username, password) if username else None
+    try:
+        user = state.appbuilder.sm.auth_user_db(username, password) if username else None
+    except LoginThrottled as throttled:
+        state.end_session_transaction()
+        error = t("Too many failed sign-ins. Try again in %(seconds)s seconds.",
+                  seconds=throttled.retry_after)
+        page = render_template("metacrm/login.html", next_url=next_url, error=error,
+                               username=username)
+        return page, 429, {"Retry-After": str(throttled.retry_after)}
     state.end_session_transaction()
     if user is None:
         error = t("Wrong username or password, or the account is disabled.")
         return render_template("metacrm/login.html", next_url=next_url, error=error,
                                username=username), 401
-    flask_login.login_user(user, remember=False)
+    start_browser_session(state.engine, user)
+    state.end_session_transaction()
     return redirect(next_url)
 
 
 @web_auth.route("/logout", methods=["POST"])
 def logout() -> BaseResponse:
+    """Sign out: the server forgets the session, so the cookie is worthless everywhere."""
+    end_current_session(identity_state().engine)
     flask_login.logout_user()
     return redirect(url_for("web_auth.login"))
 
@@ -81,5 +97,5 @@ def choose_language() -> Response:
     use_language(language)
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="Lax",
-                        httponly=True)
+                        httponly=True, secure=served_over_https())
     return response
