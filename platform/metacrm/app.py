@@ -15,17 +15,18 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, g
 from limits import parse_many
 
 from metacrm.api import RUNTIME_KEY, WebRuntime
 from metacrm.api.json_provider import OrjsonProvider
-from metacrm.api.problems import register_problem_handlers
+from metacrm.api.problems import problem_response, register_problem_handlers
 from metacrm.api.registration import register_api
 from metacrm.api.tokens import tokens_api
 from metacrm.composition import Services, build_services
 from metacrm.identity.bridge import fab_config, initial_admin_role, install_identity
 from metacrm.identity.current import rate_limit_key
+from metacrm.identity.login_guard import LoginThrottled
 from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
 from metacrm.web import register_web
@@ -71,6 +72,7 @@ def _build(services: Services, overrides: dict[str, Any]) -> Flask:
     register_problem_handlers(app)
     _pin_metadata_per_request(app, metadata)
     install_identity(app, engine, metadata)
+    app.register_error_handler(LoginThrottled, _login_throttled)
     app.register_blueprint(tokens_api)
     register_api(app)
     register_web(app)
@@ -95,6 +97,13 @@ def _pin_metadata_per_request(app: Flask, metadata: MetadataService) -> None:
         pins = g.pop("metacrm_metadata_pin", None)
         if pins is not None:
             pins.close()
+
+
+def _login_throttled(error: LoginThrottled) -> Response:
+    """429 with Retry-After for a login attempt made while it must wait (the screens'
+    login page answers with its own form instead)."""
+    return problem_response(429, error.message, title=error.title,
+                            headers={"Retry-After": str(error.retry_after)})
 
 
 def dispose_app(app: Flask) -> None:

@@ -20,9 +20,8 @@ from flask import Flask, Response, current_app, g
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB
 
-from metacrm.api.problems import problem_response
 from metacrm.identity.database import SharedEngineSQLA
-from metacrm.identity.login_guard import LoginGuard, LoginThrottled, create_login_failure_table
+from metacrm.identity.login_guard import LoginGuard, create_login_failure_table
 from metacrm.identity.revocation import EpochCache
 from metacrm.identity.roles import fab_admin_role, sync_roles
 from metacrm.identity.security import LOGIN_WAIT, MetacrmSecurityManager
@@ -114,7 +113,6 @@ def install_identity(app: Flask, engine: sa.Engine, metadata: MetadataService) -
         sm.epochs = EpochCache()
         sm.login_guard = state.login_guard = LoginGuard(engine)
         app.extensions[EXTENSION_KEY] = state
-        app.register_error_handler(LoginThrottled, _throttled)
         state.admin_roles()
         db.session.remove()
     return state
@@ -125,13 +123,6 @@ def _exact_login_wait(response: Response) -> Response:
     if wait is not None:
         response.headers["Retry-After"] = str(wait)
     return response
-
-
-def _throttled(error: LoginThrottled) -> Response:
-    """429 with Retry-After for a login attempt made while it must wait (the screens'
-    login page answers with its own form instead)."""
-    return problem_response(429, error.message, title=error.title,
-                            headers={"Retry-After": str(error.retry_after)})
 
 
 def initial_admin_role(metadata: MetadataService) -> str:
