@@ -10,6 +10,10 @@ Pure functions over the compiled model (no database): the transition service
   transition names `roles` — one of those roles too.
 * Guards, on the record as it will be: every `required_fields` field has a value, and the
   `condition` (a criteria tree) matches.
+* Conversions: a transition into a state a `conversion` document leads to belongs to that
+  conversion (`conversion_of`); performed alone it would close the record without making
+  the records the conversion makes, so it is refused (`ConversionRequired`, 409) unless the
+  conversion itself performs it.
 """
 
 from __future__ import annotations
@@ -20,8 +24,14 @@ from typing import Any
 
 from metacrm.criteria.context import CriteriaContext
 from metacrm.criteria.predicate import CriteriaTypes, compile_predicate
-from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound
-from metacrm.metadata.model import CompiledModel, PipelineDef, RoleDef, TransitionDef
+from metacrm.kernel.errors import Conflict, ErrorDetail, Forbidden, NotFound
+from metacrm.metadata.model import (
+    CompiledModel,
+    ConversionDef,
+    PipelineDef,
+    RoleDef,
+    TransitionDef,
+)
 from metacrm.services.pipeline_states import StateRules, leaves
 
 ANY = "*"
@@ -80,6 +90,37 @@ def find(states: StateRules, entity: str, name: Any) -> EntityTransition:
     raise NotFound(f"{entity} has no transition {name!r}",
                    [ErrorDetail(f"no such transition; transitions of {entity}: {names}",
                                 "/name")])
+
+
+# --- conversions -------------------------------------------------------------------------
+
+
+def conversion_of(model: CompiledModel, transition: EntityTransition) -> ConversionDef | None:
+    """The conversion that owns `transition`: one of the entity's conversions whose own
+    transition, in the same pipeline, leads to the state `transition` leads to."""
+    for conversion in sorted(model.conversions.values(), key=lambda c: c.name):
+        if conversion.entity != transition.pipeline.entity:
+            continue
+        own = next((t for t in transition.pipeline.transitions
+                    if t.name == conversion.transition), None)
+        if own is not None and own.to_state == transition.definition.to_state:
+            return conversion
+    return None
+
+
+class ConversionRequired(Conflict):
+    """A transition only its conversion may perform was asked for on its own (409)."""
+
+    def __init__(self, entity: str, record_id: str, transition: EntityTransition,
+                 conversion: ConversionDef) -> None:
+        super().__init__(
+            f"transition {transition.name!r} leads to {transition.definition.to_state!r}, "
+            f"which only conversion {conversion.name!r} reaches: convert the record instead, "
+            "so the records it makes are made too",
+            [ErrorDetail(f"is performed by conversion {conversion.name!r}", "/name")])
+        self.entity = entity
+        self.record_id = record_id
+        self.conversion = conversion.name
 
 
 # --- roles -------------------------------------------------------------------------------
