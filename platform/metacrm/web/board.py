@@ -8,7 +8,9 @@ Moving a card (`POST /app/r/<entity>/board/move`: id, version, to) performs the 
 that starts from the card's state and leads to the column's state, through the transitions
 service — access, the transition's roles and its guards are decided there, so a forged post
 is refused exactly like a drag. Scripts get JSON (`Accept: application/json`); a plain form
-post is redirected back to the board with the outcome shown in the message area.
+post is redirected back to the board with the outcome shown in the message area. A move
+into the state a conversion leads to is the conversion's to make: the answer sends the user
+to the record's conversion page (`convert_url` in JSON, a redirect for a plain form).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ from metacrm.kernel.errors import (
 from metacrm.metadata.model import EntityDef, FieldDef, PipelineDef, StateDef, TransitionDef
 from metacrm.services.board_totals import CurrencySum, money_sums
 from metacrm.services.pipeline_states import leaves
-from metacrm.services.transition_guards import EntityTransition, may_perform
+from metacrm.services.transition_guards import (
+    ConversionRequired,
+    EntityTransition,
+    may_perform,
+)
 from metacrm.services.transitions import FEATURE, TransitionService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
@@ -234,6 +240,12 @@ def move(entity: str) -> BaseResponse | tuple[BaseResponse, int]:
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
         record = _move(shown, subject)
+    except ConversionRequired as refused:
+        url = f"/app/r/{entity}/{refused.record_id}/convert"
+        if wants_json:
+            return jsonify({"ok": False, "convert_url": url,
+                            "message": t("Converting shows what it will make first.")}), 200
+        return flask_redirect(url)
     except MetacrmError as error:
         message = explain(error, shown)
         if wants_json:

@@ -31,6 +31,7 @@ from metacrm.kernel.errors import (
 from metacrm.metadata.model import CompiledModel, EntityDef
 from metacrm.services.record_actions import RecordActions, record_actions
 from metacrm.services.related_records import RelatedList, related_lists
+from metacrm.services.transition_guards import ConversionRequired
 from metacrm.services.transitions import FEATURE, TransitionService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
@@ -83,6 +84,8 @@ class TransitionButton:
     fields: tuple[Widget, ...]
     """Inputs for the required fields the record lacks (those the user may write)."""
     condition_met: bool
+    convert_url: str | None = None
+    """For a transition a conversion owns: the conversion page, which performs it."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,9 @@ def _transition_buttons(subject: AccessSubject, entity: str, record_id: str,
         buttons.append(TransitionButton(
             name=str(option["name"]), label=label(option.get("label"), str(option["name"])),
             to_label=label(option.get("to_label"), str(option.get("to", ""))),
-            fields=fields, condition_met=bool(option.get("condition_met", True))))
+            fields=fields, condition_met=bool(option.get("condition_met", True)),
+            convert_url=(f"{record_url(entity, record_id)}/convert"
+                         if option.get("conversion") else None)))
     return buttons
 
 
@@ -251,6 +256,8 @@ def perform_transition(entity: str, record_id: str, name: str
             raise ValidationFailed(t("Some values could not be read."), parsed.errors)
         transitions().transition(subject, entity, record_id, name, values or None,
                                  expected_version=posted_version())
+    except ConversionRequired:
+        return redirect(f"{record_url(entity, record_id)}/convert")
     except NotFound:
         raise
     except MetacrmError as error:
