@@ -178,6 +178,9 @@ class GuardResult:
     missing: tuple[str, ...]
     """Required fields without a value."""
     condition_met: bool
+    failed: tuple[str, ...] = ()
+    """JSON Pointers (`/condition`, `/condition/and/1`…) of the condition's parts the record
+    fails: the parts of a top-level `and` one by one, else the whole condition."""
 
     @property
     def passed(self) -> bool:
@@ -187,10 +190,9 @@ class GuardResult:
         """One error per missing field (`/values/<field>`), one for the condition."""
         found = [ErrorDetail(f"is required by transition {transition.name!r}",
                              f"/values/{name}") for name in self.missing]
-        if not self.condition_met:
-            found.append(ErrorDetail(
-                f"the condition of transition {transition.name!r} is not met by the record",
-                "/condition"))
+        found.extend(ErrorDetail(
+            f"the condition of transition {transition.name!r} is not met by the record",
+            pointer) for pointer in self.failed)
         return found
 
 
@@ -202,8 +204,24 @@ def check_guards(
     definition = transition.definition
     missing = tuple(name for name in definition.required_fields if _empty(record.get(name)))
     condition_met = True
+    failed: tuple[str, ...] = ()
     if definition.condition is not None:
         entity = model.entities[transition.pipeline.entity]
         predicate = compile_predicate(definition.condition, entity, registry, context)
         condition_met = bool(predicate(record))
-    return GuardResult(missing, condition_met)
+        if not condition_met:
+            failed = tuple(
+                pointer for pointer, part in _conjuncts(definition.condition, "/condition")
+                if not compile_predicate(part, entity, registry, context)(record)
+            ) or ("/condition",)
+    return GuardResult(missing, condition_met, failed)
+
+
+def _conjuncts(tree: Any, pointer: str) -> list[tuple[str, Any]]:
+    """The parts of nested top-level `and`s with their pointers (else the tree itself), so
+    a refusal names each part the record fails rather than the whole condition."""
+    if isinstance(tree, Mapping) and set(tree) == {"and"} and isinstance(
+            tree["and"], list | tuple) and tree["and"]:
+        return [found for index, part in enumerate(tree["and"])
+                for found in _conjuncts(part, f"{pointer}/and/{index}")]
+    return [(pointer, tree)]

@@ -19,14 +19,15 @@ from flask import flash, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
-from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
 from metacrm.services.conversion import FEATURE as CONVERSION
 from metacrm.services.conversion import ConversionService
 from metacrm.services.conversion_preview import ConversionPreview, preview_conversion
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import label, t
-from metacrm.web.record_page import posted_version, record_url, transitions
+from metacrm.web.record_page import condition_reason, posted_version, record_url, transitions
+from metacrm.web.refusals import refusal_text
 from metacrm.web.values import ValueDisplay, record_title
 
 web_conversion = screen_blueprint("web_conversion", __name__, url_prefix="/app")
@@ -147,9 +148,20 @@ def _outcome(subject: AccessSubject, outcome: dict[str, Any]) -> str:
 
 
 def _reasons(subject: AccessSubject, entity: str, error: MetacrmError) -> list[str]:
-    """Each problem in the user's words: which target's (or the record's) field, and why."""
+    """Each problem in the user's words: which target's (or the record's) field, and why;
+    a refusal that is not about values, by its kind."""
+    if not isinstance(error, ValidationFailed):
+        return [refusal_text(error)]
     reasons = [_reason(subject, entity, detail) for detail in error.errors]
     return list(dict.fromkeys(reasons)) or [error.message]
+
+
+def _transition_condition(entity: str) -> Any:
+    """The condition of the transition the entity's conversion performs (None without)."""
+    model = services().records.runtime().model
+    names = {c.transition for c in model.conversions.values() if c.entity == entity}
+    return next((t.condition for p in model.pipelines.values() if p.entity == entity
+                 for t in p.transitions if t.name in names), None)
 
 
 def _reason(subject: AccessSubject, entity: str, detail: ErrorDetail) -> str:
@@ -165,9 +177,10 @@ def _reason(subject: AccessSubject, entity: str, detail: ErrorDetail) -> str:
             where = label(other.label, other.name) + (
                 f" · {label(fdef.label, fdef.name)}" if fdef is not None else "")
     elif parts[0] == "record" and len(parts) >= 2:
-        if parts[1] == "condition":
-            return t("The record does not meet the condition of this step.")
         source = services().records.visible_entity(subject, entity)
+        if parts[1] == "condition":
+            return condition_reason(detail.pointer.removeprefix("/record"),
+                                    _transition_condition(entity), source)
         fdef = source.field(parts[1])
         where = label(fdef.label, fdef.name) if fdef is not None else ""
     return f"{where}: {detail.message}" if where else detail.message
