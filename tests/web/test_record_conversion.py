@@ -91,6 +91,7 @@ def test_the_record_page_offers_the_conversion_not_the_bare_transition(
     assert forced.status_code == 302
     assert forced.headers["Location"].endswith(f"/app/r/lead/{lead}/convert")
     assert status_of(rita, lead) == "New"
+    assert 'value="convert"' not in rita.text("/app/r/lead")  # not among the bulk moves
 
 
 def test_the_conversion_page_shows_the_plan_and_converts(screens: Screens) -> None:

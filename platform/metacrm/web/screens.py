@@ -7,6 +7,7 @@ from metacrm.web import (
     auth,
     board,
     home,
+    mail_outbox_page,
     record_conversion,
     record_form,
     record_list,
@@ -24,6 +25,23 @@ from metacrm.web.designer import (
     triggers,
 )
 
-__all__ = ["account", "auth", "board", "changes", "entities", "history", "home", "index",
-           "layouts", "permissions", "pipelines", "record_conversion", "record_form",
-           "record_list", "record_page", "teams_admin", "triggers"]
+__all__ = [
+    "account",
+    "auth",
+    "board",
+    "changes",
+    "entities",
+    "history",
+    "home",
+    "index",
+    "layouts",
+    "mail_outbox_page",
+    "permissions",
+    "pipelines",
+    "record_conversion",
+    "record_form",
+    "record_list",
+    "record_page",
+    "teams_admin",
+    "triggers",
+]
