@@ -48,6 +48,7 @@ from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.condition_text import CONDITION, condition_sentence, part_at
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import format_money, format_number, label, t
+from metacrm.web.record_conversion import conversion_url
 from metacrm.web.refusals import refusal_text
 from metacrm.web.values import ValueDisplay, record_title
 
@@ -254,7 +255,7 @@ def move(entity: str) -> BaseResponse | tuple[BaseResponse, int]:
     try:
         record = _move(shown, subject)
     except ConversionRequired as refused:
-        url = f"/app/r/{entity}/{refused.record_id}/convert"
+        url = conversion_url(entity, refused.record_id)
         if wants_json:
             return jsonify({"ok": False, "convert_url": url,
                             "message": t("Converting shows what it will make first.")}), 200

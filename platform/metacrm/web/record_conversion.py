@@ -12,6 +12,7 @@ shows the page again with the reasons and the choices kept.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +21,16 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
+from metacrm.metadata.model import EntityDef
 from metacrm.services.conversion import FEATURE as CONVERSION
 from metacrm.services.conversion import ConversionService
-from metacrm.services.conversion_preview import ConversionPreview, preview_conversion
+from metacrm.services.conversion_preview import (
+    ConversionPreview,
+    TargetPreview,
+    preview_conversion,
+)
 from metacrm.web.blueprints import screen_blueprint
+from metacrm.web.condition_text import condition_sentence
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import label, t
 from metacrm.web.record_page import condition_reason, posted_version, record_url, transitions
@@ -58,7 +65,7 @@ def render_conversion(entity: str, record_id: str, *, choices: dict[str, str] | 
                                  request.values.get("conversion") or None)
     model = services().records.runtime().model
     source = services().records.visible_entity(subject, entity)
-    targets = [_target_view(subject, preview, index) for index in range(len(preview.targets))]
+    targets = [_target_view(subject, preview, target) for target in preview.targets]
     display = ValueDisplay(model)
     return render_template(
         "metacrm/conversion.html", entity=source, record=preview.record,
@@ -72,9 +79,27 @@ def render_conversion(entity: str, record_id: str, *, choices: dict[str, str] | 
         choice_prefix=CHOICE_PREFIX), status
 
 
-def _target_view(subject: AccessSubject, preview: ConversionPreview, index: int
-                 ) -> dict[str, Any]:
-    target = preview.targets[index]
+@dataclass(frozen=True)
+class TargetView:
+    """One target as the page shows it."""
+
+    name: str
+    entity: EntityDef
+    """The target's entity as the user may see it."""
+    label: str
+    optional: bool
+    fields: list[tuple[str, str]]
+    """(field, label) of the mapped values shown."""
+    values: Mapping[str, Any]
+    links: list[tuple[str, str]]
+    """(field label, the earlier target's label) of the links to earlier targets."""
+    match: dict[str, Any] | None
+    match_title: str
+    may_create: bool
+
+
+def _target_view(subject: AccessSubject, preview: ConversionPreview,
+                 target: TargetPreview) -> TargetView:
     model = services().records.runtime().model
     entity = services().records.visible_entity(subject, target.definition.entity)
     titles = {other.definition.name: label(model.entities[other.definition.entity].label,
@@ -82,30 +107,31 @@ def _target_view(subject: AccessSubject, preview: ConversionPreview, index: int
               for other in preview.targets}
     shown = {name: label(fdef.label, name) for name in (*target.values, *target.links)
              if (fdef := entity.field(name)) is not None}
-    return {
-        "name": target.definition.name, "entity": entity,
-        "label": label(entity.label, entity.name),
-        "optional": target.definition.optional,
-        "fields": [(name, shown[name]) for name in target.values if name in shown],
-        "values": target.values,
-        "links": [(shown[name], titles.get(other, other))
-                  for name, other in target.links.items() if name in shown],
-        "match": target.match,
-        "match_title": record_title(entity, target.match) if target.match else "",
-        "may_create": target.may_create,
-    }
+    return TargetView(
+        name=target.definition.name, entity=entity, label=label(entity.label, entity.name),
+        optional=target.definition.optional,
+        fields=[(name, shown[name]) for name in target.values if name in shown],
+        values=target.values,
+        links=[(shown[name], titles.get(other, other))
+               for name, other in target.links.items() if name in shown],
+        match=target.match,
+        match_title=record_title(entity, target.match) if target.match else "",
+        may_create=target.may_create)
 
 
-def _step_view(preview: ConversionPreview, source: Any) -> dict[str, Any] | None:
+def _step_view(preview: ConversionPreview, source: EntityDef) -> dict[str, Any] | None:
+    """The conversion's transition: its target state and the guards the record fails."""
     step = preview.transition
     if step is None:
         return None
-    missing = [label(source.field(name).label, name) if source.field(name) is not None
+    missing = [label(fdef.label, name) if (fdef := source.field(name)) is not None
                else t("a field you cannot see") for name in step.get("missing", ())]
-    return {"label": label(step.get("label"), str(step["name"])),
-            "to_label": label(step.get("to_label"), str(step.get("to", ""))),
-            "missing": missing, "condition_met": bool(step.get("condition_met", True)),
-            "allowed": bool(step.get("allowed"))}
+    condition = _transition_condition(source.name)
+    met = bool(step.get("condition_met", True))
+    return {"to_label": label(step.get("to_label"), str(step.get("to", ""))),
+            "missing": missing, "condition_met": met,
+            "condition_text": ("" if met or condition is None else condition_sentence(
+                condition, source, ValueDisplay(services().records.runtime().model)))}
 
 
 @web_conversion.get("/r/<entity>/<record_id>/convert")
