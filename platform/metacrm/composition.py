@@ -74,8 +74,9 @@ class Services:
     subjects: SubjectDirectory = field(init=False, repr=False, compare=False)
     """Access subjects of users by id, for work done on their behalf (webhook owners)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)
-    """Outgoing mail (`metacrm.mail`): SMTP from `settings.smtp_url`; None when unset, and
-    senders then fail with "METACRM_SMTP_URL is not set" (`metacrm.mail.require_mail`)."""
+    """Outgoing mail (`metacrm.mail`): SMTP from `settings.smtp_url`, or the outbox in the
+    instance folder when `settings.mail_outbox` (the demo); None otherwise, and senders
+    then fail with "METACRM_SMTP_URL is not set" (`metacrm.mail.require_mail`)."""
 
     def feature(self, name: str, kind: type[T]) -> T:
         """The feature service `name`, checked to be a `kind`."""

@@ -64,6 +64,9 @@ class Settings:
     admin_password: str | None = dataclass_field(default=None, repr=False)
     smtp_url: str | None = dataclass_field(default=None, repr=False)
     mail_from: str = "metacrm@localhost"
+    mail_outbox: bool = False
+    """Keep outgoing mail in an outbox table (`instance/mail-outbox.db`) instead of failing
+    when no SMTP server is set (`metacrm demo` sets it; no environment variable)."""
     webhook_allow_private: bool = False
     webhook_retry_first_seconds: float = 10.0
     job_lease_seconds: float = 45.0

@@ -153,7 +153,7 @@ def test_a_lead_becomes_a_won_deal_and_every_change_reaches_the_receiver(
     tasks = wait_until(lambda: sales.call(
         "GET", f"/records/task?filter[related_id]={lead['id']}", sales.rep, 200)["data"],
         what="the follow-up task")
-    assert [(t["subject"], t["owner"]) for t in tasks] == [("Call Ann Lee", sales.rep_id)]
+    assert [(t["subject"], t["owner"]) for t in tasks] == [("Call the new lead", sales.rep_id)]
 
     # Redis goes away while the rep qualifies and converts the lead: nothing is lost
     redis.stop()

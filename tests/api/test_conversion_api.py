@@ -121,6 +121,24 @@ def test_existing_records_are_matched_and_targets_skipped(api: Api) -> None:
     assert counts(api) == {"company": 0, "person": 1, "deal": 0}
 
 
+def test_the_bare_transition_is_refused_and_names_the_convert_endpoint(api: Api) -> None:
+    lead = new_lead(api)
+    url = f"/api/v1/records/lead/{lead['id']}"
+
+    listed = api.client.get(f"{url}/transitions", headers=api.clerk).get_json()
+    refused = api.client.post(f"{url}/transitions/convert", headers=api.clerk)
+
+    assert [(t["name"], t["conversion"]) for t in listed["transitions"]] == [
+        ("convert", "lead_conversion")]
+    body = problem(refused, 409)
+    assert body["convert"] == {"method": "POST", "href": f"{url}/convert",
+                               "conversion": "lead_conversion"}
+    assert f"POST {url}/convert" in body["detail"]
+    assert api.client.get(url, headers=api.clerk).get_json()["data"]["status"] == "new"
+    assert counts(api) == {"company": 0, "person": 0, "deal": 0}
+    assert convert(api, lead["id"]).status_code == 200
+
+
 def test_a_required_target_cannot_be_skipped(api: Api) -> None:
     lead = new_lead(api)
 
@@ -250,3 +268,6 @@ def test_the_shipped_lead_conversion_works(isolated_database_url: str, tmp_path:
         assert deal["stage"] is not None
         assert data["record"]["status"] == "converted"
         assert data["record"]["converted_person"] == person["id"]
+        offered = api.client.get(f"/api/v1/records/lead/{lead['id']}/transitions",
+                                 headers=rep).get_json()["transitions"]
+        assert offered == []  # a converted lead is closed: not even "disqualify"

@@ -4,6 +4,8 @@ and the logins, then the app served like `metacrm serve`."""
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from click.testing import CliRunner
 
 from metacrm.cli.main import main
 from process_harness import DEADLINE, METACRM, PLATFORM, free_port, wait_until
+
+SEED_README = PLATFORM.parent / "seed" / "README.md"
 
 LOGINS = [
     ("admin", "admin", "-"),
@@ -47,7 +51,16 @@ def test_demo_creates_its_database_prints_the_logins_and_serves(tmp_path: Path) 
     assert (instance / "demo.db").is_file()
     assert not (instance / "metacrm.db").exists()
     assert "Demo data loaded in" in first.stdout
-    assert "deal 23" in first.stdout
+    assert f"({readme_counts()})." in first.stdout  # the totals seed/README.md states
+    with sqlite3.connect(instance / "mail-outbox.db") as outbox:
+        kept = outbox.execute("SELECT recipients, subject FROM metacrm_mail_outbox "
+                              "ORDER BY subject").fetchall()
+    with sqlite3.connect(instance / "demo.db") as database:
+        failed = database.execute("SELECT count(*) FROM metacrm_automation_runs "
+                                  "WHERE status <> 'ok'").fetchone()[0]
+    assert len(kept) == 5 and failed == 0  # the triggers' mail kept, none failing
+    assert all(to.endswith('@demo.metacrm.example"]') for to, _subject in kept)
+    assert "/app/admin/outbox" in first.stdout
     assert_lists_the_logins(first.stdout, "http://127.0.0.1:5000/app/")
 
     port = free_port()
@@ -70,6 +83,13 @@ def test_demo_creates_its_database_prints_the_logins_and_serves(tmp_path: Path) 
     output = (tmp_path / "serve.log").read_text()
     assert "the demo data was not loaded again" in output
     assert_lists_the_logins(output, f"http://127.0.0.1:{port}/app/")
+
+
+def readme_counts() -> str:
+    """The totals line of seed/README.md (after its `demo-counts` marker)."""
+    found = re.search(r"<!-- demo-counts[^>]*-->\s*`([^`]+)`", SEED_README.read_text())
+    assert found, "seed/README.md states no demo counts"
+    return found.group(1)
 
 
 def _answers(url: str) -> bool:

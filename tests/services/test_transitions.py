@@ -246,7 +246,7 @@ def test_available_lists_what_each_caller_may_do_next(sales: Sales) -> None:
         "name": "propose", "label": {"en": "Propose", "ru": "propose"}, "pipeline": "deal_flow",
         "field": "stage", "from": ["qualification"], "to": "proposal",
         "to_label": {"en": "Proposal", "ru": "proposal"}, "allowed": False,
-        "missing": ["close_date"], "condition_met": True}
+        "missing": ["close_date"], "condition_met": True, "conversion": None}
     assert (listed[1]["allowed"], listed[1]["missing"]) == (False, ["loss_reason"])
     assert (listed[2]["allowed"], listed[2]["from"]) == (True, "*")
 

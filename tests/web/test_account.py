@@ -28,11 +28,15 @@ def test_a_token_is_shown_once_works_and_stops_when_revoked(isolated_database_ur
         ann = screens.user("ann", "clerk")
         assert "You have no tokens." in ann.text(PAGE)
         created = ann.post(PAGE, {"name": "backup script", "expires": "2099-12-31"})
-        assert created.status_code == 200
-        page = created.get_data(as_text=True)
+        assert created.status_code == 303  # POST -> redirect -> GET: a reload creates nothing
+        assert created.headers["Location"].endswith(PAGE)
+        shown = ann.get(PAGE)
+        assert shown.headers["Cache-Control"] == "no-store"
+        page = shown.get_data(as_text=True)
         secret = secret_of(page)
         listing = ann.text(PAGE)
         assert "backup script" in listing and secret not in listing  # once only
+        assert listing.count("data-token-row=") == 1
         assert secret[:17] in listing  # mcrm_<prefix> identifies it
         api = screens.web.app.test_client()
         answer = api.get("/api/v1/records/gadget", headers=bearer(secret))
@@ -51,7 +55,8 @@ def test_tokens_are_private_and_bad_input_is_explained(isolated_database_url: st
     with open_screens(isolated_database_url, tmp_path, GADGET, CLERK) as screens:
         ann = screens.user("ann", "clerk")
         bob = screens.user("bob", "clerk")
-        page = ann.post(PAGE, {"name": "ann's"}).get_data(as_text=True)
+        assert ann.post(PAGE, {"name": "ann's"}).status_code == 303
+        page = ann.text(PAGE)
         secret = secret_of(page)
         token_id = re.search(r'data-token-row="([^"]+)"', page)
         assert token_id

@@ -157,7 +157,7 @@ def test_a_guard_refusal_is_explained_and_the_step_asks_for_the_fields(
         assert value(page, "amount") == "50"
         refused = rita.post(f"/app/r/deal/{deal}/transition/win", {"_version": "2"})
         assert refused.status_code == 422
-        assert "does not meet the condition" in refused.get_data(as_text=True)
+        assert "This step needs: Amount is greater than 100." in refused.get_data(as_text=True)
 
 
 def test_a_hidden_field_is_nowhere_on_the_page(isolated_database_url: str,

@@ -82,6 +82,11 @@ async function move(card, state) {
     say(board.dataset.textFailed, false);
     return;
   }
+  if (answer.convert_url) {
+    // a conversion performs this move: its page shows what it will make
+    window.location.assign(answer.convert_url);
+    return;
+  }
   if (!response.ok || !answer.ok) {
     say(answer.message, false);  // the card stays in its column
     return;

@@ -55,7 +55,7 @@ def transition_schemas(model: CompiledModel, registry: FieldTypeRegistry) -> dic
                            "roles may perform; `allowed` when the caller may update the record "
                            "and its guards pass now.",
             "required": ["name", "label", "pipeline", "field", "from", "to", "to_label",
-                         "allowed", "missing", "condition_met"],
+                         "allowed", "missing", "condition_met", "conversion"],
             "properties": {
                 "name": {"type": "string"},
                 "label": LABELS,
@@ -69,6 +69,11 @@ def transition_schemas(model: CompiledModel, registry: FieldTypeRegistry) -> dic
                 "missing": {"type": "array", "items": {"type": "string"},
                             "description": "Required fields without a value."},
                 "condition_met": {"type": "boolean"},
+                "conversion": {
+                    "type": ["string", "null"],
+                    "description": "The conversion that owns this transition: it is "
+                                   "performed by POST .../{id}/convert, and answered 409 "
+                                   "when posted here."},
             },
             "additionalProperties": False,
         },

@@ -5,7 +5,10 @@
   `allowed`, `missing` (required fields without a value) and `condition_met`;
 * `POST /api/v1/records/<entity>/<id>/transitions/<name>` with an optional body
   `{"values": {...}}` (fields set in the same step) -> 200 `{"data": record}` with its ETag;
-  `If-Match` is honoured as on PATCH (412 when the record changed since).
+  `If-Match` is honoured as on PATCH (412 when the record changed since). A transition a
+  conversion owns (into the state the conversion leads to) answers 409 with the problem's
+  `convert` member naming `POST /api/v1/records/<entity>/<id>/convert`, which performs it
+  with the records the conversion makes.
 
 Thin: parse, authenticate, call `TransitionService` (feature `transitions`), render. The
 rules and every error answer are the service's (see `metacrm.services.transitions`).
@@ -22,9 +25,10 @@ from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.context import live_entity, request_subject
 from metacrm.api.etag import expected_version, record_etag
 from metacrm.api.filter_parsing import escape
-from metacrm.api.problems import json_body
+from metacrm.api.problems import json_body, problem_response
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.services.transition_guards import ConversionRequired
 from metacrm.services.transitions import FEATURE, TransitionService
 
 transitions_api = Blueprint("metacrm_transitions", __name__,
@@ -52,11 +56,23 @@ def perform_transition(entity: str, record_id: str, name: str) -> Response:
     reject_parameters(request.args.items(multi=True))
     expected = expected_version(request.headers.get("If-Match"), record_id)
     values = _values()
-    record = _service().transition(subject, entity, record_id, name, values,
-                                   expected_version=expected)
+    try:
+        record = _service().transition(subject, entity, record_id, name, values,
+                                       expected_version=expected)
+    except ConversionRequired as refused:
+        return _convert_instead(refused)
     response = jsonify({"data": record})
     response.headers["ETag"] = record_etag(record)
     return response
+
+
+def _convert_instead(refused: ConversionRequired) -> Response:
+    """The 409 pointing at the conversion endpoint that performs the transition."""
+    url = f"{API_PREFIX}/records/{refused.entity}/{refused.record_id}/convert"
+    return problem_response(
+        refused.status, f"{refused.message} (POST {url})", title=refused.title,
+        errors=refused.errors,
+        convert={"method": "POST", "href": url, "conversion": refused.conversion})
 
 
 def _values() -> Mapping[str, Any] | None:

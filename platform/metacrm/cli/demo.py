@@ -3,7 +3,9 @@
 It uses its own SQLite database, `demo.db` in the instance folder — unless
 METACRM_DATABASE_URL names one — applies the metadata packs like `metacrm init`, loads the
 demo data set from `seed/` when the database has no records yet (`metacrm.seeding`), prints
-the URL and the demo logins and serves the app like `metacrm serve`.
+the URL and the demo logins and serves the app like `metacrm serve`. Outgoing mail is kept
+in the database and shown to admins at `/app/admin/outbox` (`Settings.mail_outbox`) — unless
+METACRM_SMTP_URL names a server, which then gets it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from metacrm.cli.bootstrap import open_runtime, pack_documents
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.users import _quiet_fab, run_app
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.mail import OUTBOX_DATABASE
 from metacrm.seeding import DemoData, DemoLoad, read_demo_data, seed_database
 from metacrm.settings import Settings
 
@@ -51,6 +54,9 @@ def demo(host: str, port: int, reset: bool, no_serve: bool) -> None:
     click.echo(describe_load(load))
     if not load.loaded and not own_database:
         click.echo("The logins below exist only if `metacrm demo` set up this database.")
+    if not settings.smtp_url:
+        click.echo(f"Mail is not sent: it is kept in {settings.instance_path / OUTBOX_DATABASE} "
+                   "and admins read it at /app/admin/outbox.")
     click.echo("")
     click.echo(describe_logins(data, f"http://{host}:{port}/app/", load))
     if no_serve:
@@ -61,7 +67,8 @@ def demo(host: str, port: int, reset: bool, no_serve: bool) -> None:
 def demo_settings(settings: Settings) -> tuple[Settings, bool]:
     """`settings` on the demo database, and whether that is the demo's own SQLite file:
     the default database (no METACRM_DATABASE_URL) is replaced by `demo.db`, so the demo
-    never mixes its data into the database `metacrm init` set up."""
+    never mixes its data into the database `metacrm init` set up. Mail goes to the outbox."""
+    settings = dataclasses.replace(settings, mail_outbox=True)
     default = Settings.from_env({"METACRM_INSTANCE_PATH": str(settings.instance_path)})
     if settings.database_url != default.database_url:
         return settings, False
@@ -74,10 +81,11 @@ def demo_database_path(settings: Settings) -> Path:
 
 
 def delete_demo_database(settings: Settings) -> None:
-    """Delete the demo SQLite file with its write-ahead log (nothing when it is missing)."""
-    path = demo_database_path(settings)
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    """Delete the demo SQLite file and the mail outbox, with their write-ahead logs (nothing
+    when they are missing)."""
+    for path in (demo_database_path(settings), settings.instance_path / OUTBOX_DATABASE):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def apply_packs(settings: Settings) -> int:

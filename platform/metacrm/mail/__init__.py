@@ -1,8 +1,11 @@
-"""Outgoing mail: the SMTP adapter of the `MailChannel` port (`metacrm.kernel.jobs`).
+"""Outgoing mail: the adapters of the `MailChannel` port (`metacrm.kernel.jobs`) — SMTP, and
+the outbox table the demo keeps mail in.
 
-`mail_channel(settings)` builds the process's channel from `METACRM_SMTP_URL` (None when it
-is not set); `require_mail(channel)` is what a sender calls, so "mail is not configured" is
-one clear error wherever mail is sent.
+`mail_channel(settings)` builds the process's channel: SMTP from `METACRM_SMTP_URL`; else
+the outbox (`instance/mail-outbox.db`) when `settings.mail_outbox` (set by `metacrm demo`);
+else None.
+`require_mail(channel)` is what a sender calls, so "mail is not configured" is one clear
+error wherever mail is sent.
 """
 
 from __future__ import annotations
@@ -19,13 +22,22 @@ class MailNotConfigured(MetacrmError):
     title = "Mail is not configured"
 
 
-def mail_channel(settings: Settings) -> MailChannel | None:
-    """The SMTP channel of `settings.smtp_url` (its URL checked now), or None when unset."""
-    if not settings.smtp_url:
-        return None
-    from metacrm.mail.smtp import SmtpMailChannel
+OUTBOX_DATABASE = "mail-outbox.db"
 
-    return SmtpMailChannel(settings.smtp_url, settings.mail_from)
+
+def mail_channel(settings: Settings) -> MailChannel | None:
+    """The SMTP channel of `settings.smtp_url` (its URL checked now); else the outbox in the
+    instance folder when `settings.mail_outbox`; else None."""
+    if settings.smtp_url:
+        from metacrm.mail.smtp import SmtpMailChannel
+
+        return SmtpMailChannel(settings.smtp_url, settings.mail_from)
+    if settings.mail_outbox:
+        from metacrm.mail.outbox import OutboxMailChannel
+
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+        return OutboxMailChannel(f"sqlite:///{settings.instance_path / OUTBOX_DATABASE}")
+    return None
 
 
 def require_mail(channel: MailChannel | None) -> MailChannel:

@@ -59,7 +59,7 @@ class SourceTransitions(Protocol):
     def transition_in(
         self, conn: sa.Connection, subject: AccessSubject, entity: str, record_id: str,
         name: str, values: Mapping[str, Any] | None = None, *,
-        expected_version: int | None = None,
+        expected_version: int | None = None, conversion: str | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -124,7 +124,8 @@ class ConversionService:
         self._link_source(conn, subject, runtime, conversion, source, outcomes)
         with _pointing_into("/record", strip="/values"):
             record = self.transitions.transition_in(conn, subject, entity, record_id,
-                                                    conversion.transition)
+                                                    conversion.transition,
+                                                    conversion=conversion.name)
         return {"record": record,
                 "targets": {name: outcome.to_json() for name, outcome in outcomes.items()}}
 

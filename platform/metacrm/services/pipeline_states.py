@@ -25,6 +25,10 @@ WriteGuard = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
 """Checks a plain write's planned changes against the current record (raises to refuse)."""
 
 
+class RecordLocked(Forbidden):
+    """A plain write refused because the record is in a state locked for the subject."""
+
+
 def _state_name(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -109,7 +113,7 @@ class StateRules:
             if not set(state.unlocked_for) & set(roles)
         ]
         if errors:
-            raise Forbidden(f"the {entity} record is in a locked state", errors)
+            raise RecordLocked(f"the {entity} record is in a locked state", errors)
 
     def _locked_states(
         self, entity: str, record: Mapping[str, Any]

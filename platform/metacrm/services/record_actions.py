@@ -4,17 +4,21 @@ The record page shows Edit, Delete and transition buttons only when the action w
 accepted, so it asks the same rules the records service enforces — the update/delete scope
 checked on the record itself, and the locked states of its pipelines — without writing
 anything. The service still refuses a forced request on its own; this only spares users
-buttons that cannot work.
+buttons that cannot work. `records_actions` answers the same for a page of records at once
+(lists render cells of the others read-only, boards do not let their cards be dragged).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from metacrm.access.scoped_reads import storable_id
+from metacrm.access.scoped_reads import ScopedReads, storable_id
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden
+from metacrm.services.record_runtime import RecordsRuntime
 from metacrm.services.records import RecordsService
+from metacrm.storage.record_codec import Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,24 @@ def record_actions(records: RecordsService, subject: AccessSubject, entity: str,
         record = scoped.readable(conn, entity, record_id)
     if record is None:
         return NOTHING
+    return _actions(runtime, scoped, subject, entity, record)
+
+
+def records_actions(records: RecordsService, subject: AccessSubject, entity: str,
+                    ids: Iterable[str]) -> dict[str, RecordActions]:
+    """`record_actions` of many records in one query (ids out of sight are left out)."""
+    runtime = records.runtime()
+    scoped = runtime.scoped(subject)
+    if not scoped.scope(entity, "update").allowed:
+        return {}
+    with records.engine.connect() as conn:
+        found = scoped.fetch(conn, entity, ids)
+    return {record_id: _actions(runtime, scoped, subject, entity, record)
+            for record_id, record in found.items()}
+
+
+def _actions(runtime: RecordsRuntime, scoped: ScopedReads, subject: AccessSubject,
+             entity: str, record: Record) -> RecordActions:
     may_update = (scoped.scope(entity, "update").allowed
                   and scoped.check(entity, "update")(record))
     may_delete = (scoped.scope(entity, "delete").allowed

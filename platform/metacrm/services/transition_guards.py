@@ -10,6 +10,10 @@ Pure functions over the compiled model (no database): the transition service
   transition names `roles` — one of those roles too.
 * Guards, on the record as it will be: every `required_fields` field has a value, and the
   `condition` (a criteria tree) matches.
+* Conversions: a transition into a state a `conversion` document leads to belongs to that
+  conversion (`conversion_of`); performed alone it would close the record without making
+  the records the conversion makes, so it is refused (`ConversionRequired`, 409) unless the
+  conversion itself performs it.
 """
 
 from __future__ import annotations
@@ -20,8 +24,14 @@ from typing import Any
 
 from metacrm.criteria.context import CriteriaContext
 from metacrm.criteria.predicate import CriteriaTypes, compile_predicate
-from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound
-from metacrm.metadata.model import CompiledModel, PipelineDef, RoleDef, TransitionDef
+from metacrm.kernel.errors import Conflict, ErrorDetail, Forbidden, NotFound
+from metacrm.metadata.model import (
+    CompiledModel,
+    ConversionDef,
+    PipelineDef,
+    RoleDef,
+    TransitionDef,
+)
 from metacrm.services.pipeline_states import StateRules, leaves
 
 ANY = "*"
@@ -82,6 +92,37 @@ def find(states: StateRules, entity: str, name: Any) -> EntityTransition:
                                 "/name")])
 
 
+# --- conversions -------------------------------------------------------------------------
+
+
+def conversion_of(model: CompiledModel, transition: EntityTransition) -> ConversionDef | None:
+    """The conversion that owns `transition`: one of the entity's conversions whose own
+    transition, in the same pipeline, leads to the state `transition` leads to."""
+    for conversion in sorted(model.conversions.values(), key=lambda c: c.name):
+        if conversion.entity != transition.pipeline.entity:
+            continue
+        own = next((t for t in transition.pipeline.transitions
+                    if t.name == conversion.transition), None)
+        if own is not None and own.to_state == transition.definition.to_state:
+            return conversion
+    return None
+
+
+class ConversionRequired(Conflict):
+    """A transition only its conversion may perform was asked for on its own (409)."""
+
+    def __init__(self, entity: str, record_id: str, transition: EntityTransition,
+                 conversion: ConversionDef) -> None:
+        super().__init__(
+            f"transition {transition.name!r} leads to {transition.definition.to_state!r}, "
+            f"which only conversion {conversion.name!r} reaches: convert the record instead, "
+            "so the records it makes are made too",
+            [ErrorDetail(f"is performed by conversion {conversion.name!r}", "/name")])
+        self.entity = entity
+        self.record_id = record_id
+        self.conversion = conversion.name
+
+
 # --- roles -------------------------------------------------------------------------------
 
 
@@ -137,6 +178,9 @@ class GuardResult:
     missing: tuple[str, ...]
     """Required fields without a value."""
     condition_met: bool
+    failed: tuple[str, ...] = ()
+    """JSON Pointers (`/condition`, `/condition/and/1`…) of the condition's parts the record
+    fails: the parts of a top-level `and` one by one, else the whole condition."""
 
     @property
     def passed(self) -> bool:
@@ -146,10 +190,9 @@ class GuardResult:
         """One error per missing field (`/values/<field>`), one for the condition."""
         found = [ErrorDetail(f"is required by transition {transition.name!r}",
                              f"/values/{name}") for name in self.missing]
-        if not self.condition_met:
-            found.append(ErrorDetail(
-                f"the condition of transition {transition.name!r} is not met by the record",
-                "/condition"))
+        found.extend(ErrorDetail(
+            f"the condition of transition {transition.name!r} is not met by the record",
+            pointer) for pointer in self.failed)
         return found
 
 
@@ -161,8 +204,24 @@ def check_guards(
     definition = transition.definition
     missing = tuple(name for name in definition.required_fields if _empty(record.get(name)))
     condition_met = True
+    failed: tuple[str, ...] = ()
     if definition.condition is not None:
         entity = model.entities[transition.pipeline.entity]
         predicate = compile_predicate(definition.condition, entity, registry, context)
         condition_met = bool(predicate(record))
-    return GuardResult(missing, condition_met)
+        if not condition_met:
+            failed = tuple(
+                pointer for pointer, part in _conjuncts(definition.condition, "/condition")
+                if not compile_predicate(part, entity, registry, context)(record)
+            ) or ("/condition",)
+    return GuardResult(missing, condition_met, failed)
+
+
+def _conjuncts(tree: Any, pointer: str) -> list[tuple[str, Any]]:
+    """The parts of nested top-level `and`s with their pointers (else the tree itself), so
+    a refusal names each part the record fails rather than the whole condition."""
+    if isinstance(tree, Mapping) and set(tree) == {"and"} and isinstance(
+            tree["and"], list | tuple) and tree["and"]:
+        return [found for index, part in enumerate(tree["and"])
+                for found in _conjuncts(part, f"{pointer}/and/{index}")]
+    return [(pointer, tree)]

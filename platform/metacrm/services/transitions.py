@@ -9,6 +9,9 @@
    scope), and the record is still at `expected_version` when one is given (412);
 3. the caller's roles may perform the transition (403 naming the roles that may; see
    `transition_guards`);
+3a. a transition that a conversion owns (it leads to the state a conversion leads to) is
+   performed only by that conversion: asked for directly it is a 409 `ConversionRequired`
+   naming the conversion;
 4. the record's state is one the transition starts from (409);
 5. ONE update writes the new state and `values` (validated like a PATCH: 422/403 at
    `/values/<field>`), then the guards are checked on the record as written — missing
@@ -22,7 +25,8 @@ conversion and automation compose it with other writes); like every `*_in` comma
 error leaves the transaction to be rolled back by the caller.
 
 `available(subject, entity, id)` lists the transitions out of the record's current states
-that the caller's roles may perform, with whether their guards pass now.
+that the caller's roles may perform, with whether their guards pass now and, for a
+transition a conversion owns, the conversion's name (screens offer the conversion instead).
 """
 
 from __future__ import annotations
@@ -44,8 +48,10 @@ from metacrm.kernel.errors import (
 from metacrm.services.record_runtime import RecordsRuntime
 from metacrm.services.records import RecordsService
 from metacrm.services.transition_guards import (
+    ConversionRequired,
     EntityTransition,
     check_guards,
+    conversion_of,
     entity_transitions,
     find,
     may_perform,
@@ -73,8 +79,9 @@ class TransitionService:
     ) -> list[dict[str, Any]]:
         """The transitions out of the record's current state(s) the caller's roles may
         perform: `{name, label, pipeline, field, from, to, to_label, allowed, missing,
-        condition_met}` — `allowed` when the caller may update the record and the guards
-        pass on it as it is now. NotFound (404) outside the read scope."""
+        condition_met, conversion}` — `allowed` when the caller may update the record and
+        the guards pass on it as it is now; `conversion` names the conversion that owns the
+        transition (None for the others). NotFound (404) outside the read scope."""
         runtime = self.records.runtime()
         scoped = runtime.scoped(subject)
         scoped.require(entity, "read")
@@ -92,9 +99,11 @@ class TransitionService:
                 continue
             guards = check_guards(runtime.model, self.records.registry, transition, record,
                                   context)
+            owner = conversion_of(runtime.model, transition)
             found.append({**transition.describe(), "allowed": may_update and guards.passed,
                           "missing": list(guards.missing),
-                          "condition_met": guards.condition_met})
+                          "condition_met": guards.condition_met,
+                          "conversion": owner.name if owner is not None else None})
         return found
 
     # --- writes --------------------------------------------------------------------------
@@ -112,9 +121,10 @@ class TransitionService:
     def transition_in(
         self, conn: sa.Connection, subject: AccessSubject, entity: str, record_id: str,
         name: str, values: Mapping[str, Any] | None = None, *,
-        expected_version: int | None = None,
+        expected_version: int | None = None, conversion: str | None = None,
     ) -> dict[str, Any]:
-        """`transition` within the caller's transaction."""
+        """`transition` within the caller's transaction; `conversion`: the conversion
+        performing it (only that one may perform a transition it owns)."""
         runtime = self.records.runtime()
         runtime.policy.entity(entity)
         transition = find(runtime.states, entity, name)
@@ -126,6 +136,9 @@ class TransitionService:
         if not may_perform(runtime.model, subject.roles, transition,
                            admin=runtime.policy.is_admin(subject)):
             raise refuse_role(runtime.model, transition)
+        owner = conversion_of(runtime.model, transition)
+        if owner is not None and owner.name != conversion:
+            raise ConversionRequired(entity, record_id, transition, owner)
         if not transition.leaves(current):
             raise _wrong_state(entity, transition, current)
         with _into_values(set(changes)):

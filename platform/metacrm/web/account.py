@@ -2,8 +2,13 @@
 
 The same token store as `POST/GET/DELETE /api/v1/tokens` (`identity.token_store`). Screens
 authenticate by password session only (`web_actor`), so a token can never mint tokens here.
-The secret is put into the one page that answers the create form and nowhere else: not in
-the session, not in a redirect — reloading the list never shows it again.
+
+Creating is POST → redirect → GET, so reloading the page never creates a second token. The
+secret rides from the POST to the GET in the session (`ISSUED_KEY`) and the GET takes it out
+again: it is shown exactly once, with `Cache-Control: no-store`, and then exists nowhere but
+the page. The session cookie is signed, not encrypted, so the secret sits in the user's own
+HttpOnly cookie for the one redirect — a cookie that is a password login, which can mint
+tokens anyway, so this exposes nothing new. Never in a URL, never stored server-side.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime, time
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.identity.bridge import identity_state
@@ -32,6 +37,8 @@ from metacrm.web.i18n import t
 web_account = screen_blueprint("web_account", __name__, url_prefix="/app/account")
 
 TEMPLATE = "metacrm/tokens.html"
+ISSUED_KEY = "metacrm_issued_token"
+"""Session key of the token just created: `[token id, secret]`, taken by the next GET."""
 TOKEN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -52,13 +59,30 @@ def _page(*, issued: IssuedToken | None = None, errors: dict[str, str] | None = 
 
 @web_account.get("/tokens")
 @login_required
-def tokens() -> tuple[str, int]:
-    return _page()
+def tokens() -> BaseResponse:
+    """The list, and once after creating, the new token's secret."""
+    issued = _take_issued()
+    response = make_response(_page(issued=issued))
+    if issued is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _take_issued() -> IssuedToken | None:
+    """The token the previous POST created (this user's, still listed), out of the session."""
+    kept = session.pop(ISSUED_KEY, None)
+    if not isinstance(kept, list | tuple) or len(kept) != 2:
+        return None
+    token_id, secret = kept
+    with identity_state().engine.connect() as connection:
+        listed = {token.id: token for token in list_tokens(connection, _user_id())}
+    info = listed.get(token_id)
+    return IssuedToken(info, str(secret)) if info is not None else None
 
 
 @web_account.post("/tokens")
 @login_required
-def create() -> tuple[str, int]:
+def create() -> BaseResponse | tuple[str, int]:
     name = (request.form.get("name") or "").strip()
     expires = (request.form.get("expires") or "").strip()
     now = datetime.now(UTC)
@@ -82,7 +106,8 @@ def create() -> tuple[str, int]:
     with identity_state().engine.begin() as connection:
         issued = issue_token(connection, user_id=_user_id(), name=name,
                              expires_at=expires_at, now=now)
-    return _page(issued=issued)
+    session[ISSUED_KEY] = [issued.info.id, issued.secret]
+    return redirect(url_for("web_account.tokens"), code=303)
 
 
 @web_account.post("/tokens/<token_id>/revoke")

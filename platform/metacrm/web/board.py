@@ -8,7 +8,9 @@ Moving a card (`POST /app/r/<entity>/board/move`: id, version, to) performs the 
 that starts from the card's state and leads to the column's state, through the transitions
 service — access, the transition's roles and its guards are decided there, so a forged post
 is refused exactly like a drag. Scripts get JSON (`Accept: application/json`); a plain form
-post is redirected back to the board with the outcome shown in the message area.
+post is redirected back to the board with the outcome shown in the message area. A move
+into the state a conversion leads to is the conversion's to make: the answer sends the user
+to the record's conversion page (`convert_url` in JSON, a redirect for a plain form).
 """
 
 from __future__ import annotations
@@ -35,11 +37,19 @@ from metacrm.kernel.errors import (
 from metacrm.metadata.model import EntityDef, FieldDef, PipelineDef, StateDef, TransitionDef
 from metacrm.services.board_totals import CurrencySum, money_sums
 from metacrm.services.pipeline_states import leaves
-from metacrm.services.transition_guards import EntityTransition, may_perform
+from metacrm.services.record_actions import records_actions
+from metacrm.services.transition_guards import (
+    ConversionRequired,
+    EntityTransition,
+    may_perform,
+)
 from metacrm.services.transitions import FEATURE, TransitionService
 from metacrm.web.blueprints import screen_blueprint
+from metacrm.web.condition_text import CONDITION, condition_sentence, part_at
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import format_money, format_number, label, t
+from metacrm.web.record_conversion import conversion_url
+from metacrm.web.refusals import refusal_text
 from metacrm.web.values import ValueDisplay, record_title
 
 web_board = screen_blueprint("web_board", __name__, url_prefix="/app/r")
@@ -175,6 +185,14 @@ def card_fields(board: Board) -> list[str]:
     return list(dict.fromkeys(n for n in names if n and board.entity.field(n) is not None))
 
 
+def movable_cards(board: Board, subject: AccessSubject, ids: Sequence[str]) -> set[str]:
+    """The cards the user may move: records in their update scope (a transition is not an
+    edit, so a locked state does not stop it — the transitions' roles decide, see
+    `targets_by_state`)."""
+    actions = records_actions(services().records, subject, board.entity.name, ids)
+    return {record_id for record_id, allowed in actions.items() if allowed.transition}
+
+
 def build_columns(board: Board, subject: AccessSubject) -> list[Column]:
     records = services().records
     targets = targets_by_state(board, subject)
@@ -189,6 +207,8 @@ def build_columns(board: Board, subject: AccessSubject) -> list[Column]:
     display.load_users(records.engine, {uid for _s, page in pages
                                         for uid in ValueDisplay.user_ids(board.entity,
                                                                          page.records)})
+    movable = movable_cards(board, subject, [str(record["id"]) for _s, page in pages
+                                             for record in page.records]) if targets else set()
     columns = []
     for state, page in pages:
         column = Column(state, label(state.label, state.name), state.color or "#9e9e9e",
@@ -201,7 +221,7 @@ def build_columns(board: Board, subject: AccessSubject) -> list[Column]:
                 state.name, display.text(board.entity, "owner", record),
                 display.html(board.entity, board.money_field.name, record)
                 if board.money_field else "",
-                targets.get(state.name, ())))
+                targets.get(state.name, ()) if str(record["id"]) in movable else ()))
         columns.append(column)
     return columns
 
@@ -234,6 +254,12 @@ def move(entity: str) -> BaseResponse | tuple[BaseResponse, int]:
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
         record = _move(shown, subject)
+    except ConversionRequired as refused:
+        url = conversion_url(entity, refused.record_id)
+        if wants_json:
+            return jsonify({"ok": False, "convert_url": url,
+                            "message": t("Converting shows what it will make first.")}), 200
+        return flask_redirect(url)
     except MetacrmError as error:
         message = explain(error, shown)
         if wants_json:
@@ -334,15 +360,20 @@ def explain(error: MetacrmError, board: Board) -> str:
         missing = missing_labels(error, board)
         if missing:
             parts.append(t("Needs: %(fields)s", fields=", ".join(missing)))
-        if any(detail.pointer == "/condition" for detail in error.errors):
-            parts.append(t("The record does not meet the condition of this step."))
-        return " ".join(parts) or t("The move was refused: %(reason)s", reason=error.message)
-    if isinstance(error, Forbidden):
-        return t("Not allowed: %(reason)s", reason=error.message)
+        parts += [condition_reason(board, detail.pointer) for detail in error.errors
+                  if detail.pointer.startswith(CONDITION)]
+        return " ".join(dict.fromkeys(parts)) or t("The move was refused.")
     if isinstance(error, StaleRecord):
         return t("Someone changed this record meanwhile; reload the board and try again.")
-    if isinstance(error, NotFound):
-        return t("The record does not exist or you cannot see it.")
-    if isinstance(error, Conflict):
-        return t("This move is not possible: %(reason)s", reason=error.message)
-    return error.message
+    return refusal_text(error)
+
+
+def condition_reason(board: Board, pointer: str) -> str:
+    """The failed part of the condition of the move's transition, as a sentence."""
+    to_state = request.form.get("to", "")
+    for step in board.pipeline.transitions:
+        part = part_at(step.condition, pointer) if step.to_state == to_state else None
+        if part is not None:
+            return condition_sentence(part, board.entity,
+                                      ValueDisplay(services().records.runtime().model))
+    return t("The record does not meet the condition of this step.")

@@ -12,7 +12,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import MetacrmError
 from metacrm.metadata.model import CompiledModel
 from metacrm.services.records import RecordsService
-from metacrm.services.transition_guards import entity_transitions, may_perform
+from metacrm.services.transition_guards import conversion_of, entity_transitions, may_perform
 from metacrm.services.transitions import TransitionService
 from metacrm.web.i18n import label
 from metacrm.web.values import record_title
@@ -68,12 +68,14 @@ def transition_choices(
     model: CompiledModel, records: RecordsService, subject: AccessSubject, entity: str,
 ) -> list[tuple[str, str]]:
     """(name, label) of the transitions of the entity's pipelines the subject's roles may
-    perform (whether each record's state and guards allow it is decided per record)."""
+    perform (whether each record's state and guards allow it is decided per record) —
+    except those a conversion owns: converting is one record at a time, on its page."""
     runtime = records.runtime()
     admin = runtime.policy.is_admin(subject)
     return [(transition.name, label(transition.definition.label, transition.name))
             for transition in entity_transitions(runtime.states, entity)
-            if may_perform(model, subject.roles, transition, admin=admin)]
+            if may_perform(model, subject.roles, transition, admin=admin)
+            and conversion_of(model, transition) is None]
 
 
 def assign(records: RecordsService, subject: AccessSubject, entity: str,

@@ -29,6 +29,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.model import EntityDef
+from metacrm.services.record_actions import records_actions
 from metacrm.services.record_export import export_records
 from metacrm.services.record_page import RecordPage
 from metacrm.services.saved_views import SavedView, SavedViewsService, ViewDefinition
@@ -51,6 +52,7 @@ from metacrm.web.list_columns import (
 from metacrm.web.list_export import csv_text
 from metacrm.web.list_inline import InlineValueError, inline_value
 from metacrm.web.list_query import PAGE_SIZES, ListState, resolve
+from metacrm.web.refusals import refusal_text
 from metacrm.web.values import ValueDisplay, record_title
 
 web_list = screen_blueprint("web_list", __name__, url_prefix="/app/r")
@@ -160,7 +162,7 @@ def list_page(entity: str) -> tuple[str, int]:
         entity=entity, definition=context.visible, context=context, state=state,
         columns=columns, page=page,
         rows=_rows(columns, _title_column(context.visible, columns), context.visible, page,
-                   display),
+                   display, _editable(subject, entity, columns, page)),
         errors=[_error_text(context.visible, e) for e in errors],
         entity_label=label(context.visible.plural_label, entity),
         count_text=_count_text(page),
@@ -215,10 +217,23 @@ class Row:
     version: int
     title: str
     cells: list[Cell]
+    editable: bool = False
+    """The user may change this record now (its cells get inline editors)."""
+
+
+def _editable(subject: AccessSubject, entity: str, columns: Sequence[Column],
+              page: RecordPage | None) -> set[str]:
+    """The ids of the page's records the user may edit now: in their update scope and in
+    no state locked for them — the others' cells are rendered read-only."""
+    if page is None or not any(column.editor for column in columns):
+        return set()
+    actions = records_actions(services().records, subject, entity,
+                              [str(record["id"]) for record in page.records])
+    return {record_id for record_id, allowed in actions.items() if allowed.update}
 
 
 def _rows(columns: Sequence[Column], title_column: str, entity: EntityDef,
-          page: RecordPage | None, display: ValueDisplay) -> list[Row]:
+          page: RecordPage | None, display: ValueDisplay, editable: set[str]) -> list[Row]:
     if page is None:
         return []
     rows = []
@@ -232,7 +247,7 @@ def _rows(columns: Sequence[Column], title_column: str, entity: EntityDef,
                 cells.append(Cell(column, display.html(entity, column.name, record),
                                   _raw(record.get(column.name))))
         rows.append(Row(str(record["id"]), int(record.get("version") or 0),
-                        record_title(entity, record), cells))
+                        record_title(entity, record), cells, str(record["id"]) in editable))
     return rows
 
 
@@ -393,10 +408,14 @@ def inline_edit(entity: str, record_id: str) -> tuple[Response, int]:
                                 expected_version=expected)
     except InlineValueError as error:
         return jsonify({"errors": [{"message": str(error), "pointer": f"/{name}"}]}), 422
-    except MetacrmError as error:
+    except ValidationFailed as error:
         details = [{"message": d.message, "pointer": d.pointer} for d in error.errors]
         return jsonify({"message": error.message,
                         "errors": details or [{"message": error.message, "pointer": ""}]}
+                       ), error.status
+    except MetacrmError as error:
+        message = refusal_text(error)
+        return jsonify({"message": message, "errors": [{"message": message, "pointer": ""}]}
                        ), error.status
     model = records.runtime().model
     display = ValueDisplay(model)

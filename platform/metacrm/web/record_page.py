@@ -31,13 +31,21 @@ from metacrm.kernel.errors import (
 from metacrm.metadata.model import CompiledModel, EntityDef
 from metacrm.services.record_actions import RecordActions, record_actions
 from metacrm.services.related_records import RelatedList, related_lists
+from metacrm.services.transition_guards import ConversionRequired
 from metacrm.services.transitions import FEATURE, TransitionService
 from metacrm.web.blueprints import screen_blueprint
+from metacrm.web.condition_text import (
+    CONDITION,
+    condition_fields,
+    condition_sentence,
+    part_at,
+)
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.form_fields import FormValue, Widget, active_users, build_widgets
 from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
+from metacrm.web.refusals import refusal_text
 from metacrm.web.timeline import TimelineItem, actor_ids, build_timeline
 from metacrm.web.values import ValueDisplay, record_title
 
@@ -83,6 +91,10 @@ class TransitionButton:
     fields: tuple[Widget, ...]
     """Inputs for the required fields the record lacks (those the user may write)."""
     condition_met: bool
+    condition_text: str = ""
+    """The step's condition as a sentence, when the record does not meet it."""
+    convert_url: str | None = None
+    """For a transition a conversion owns: the conversion page, which performs it."""
 
 
 @dataclass(frozen=True)
@@ -212,17 +224,30 @@ def _transition_buttons(subject: AccessSubject, entity: str, record_id: str,
              if any(f.type == "user" and f.name in asked for f in visible.fields) else ())
     widgets = build_widgets(visible, runtime.policy.field_access(subject, entity),
                             services().registry, creating=False, users=users)
+    conditions = {step.name: step.condition for field_name, pipeline
+                  in runtime.states.fields(entity) for step in pipeline.transitions}
+    display = ValueDisplay(runtime.model)
     buttons = []
     for option in options:
-        wanted = [str(name) for name in option.get("missing", ())]
-        if refusal is not None and refusal.transition == option["name"]:
-            wanted += [name for name in refusal.values if name not in wanted]
-        fields = tuple(widgets[name] for name in wanted
-                       if name in widgets and not widgets[name].read_only)
+        name = str(option["name"])
+        wanted = [str(field_name) for field_name in option.get("missing", ())]
+        condition_met = bool(option.get("condition_met", True))
+        condition = conditions.get(name)
+        if not condition_met and condition is not None:
+            # the fields the condition names, so the user can meet it in the same step
+            wanted += [f for f in condition_fields(condition) if f not in wanted]
+        if refusal is not None and refusal.transition == name:
+            wanted += [f for f in refusal.values if f not in wanted]
+        fields = tuple(widgets[f] for f in wanted
+                       if f in widgets and not widgets[f].read_only)
         buttons.append(TransitionButton(
-            name=str(option["name"]), label=label(option.get("label"), str(option["name"])),
+            name=name, label=label(option.get("label"), name),
             to_label=label(option.get("to_label"), str(option.get("to", ""))),
-            fields=fields, condition_met=bool(option.get("condition_met", True))))
+            fields=fields, condition_met=condition_met,
+            condition_text=(condition_sentence(condition, visible, display)
+                            if not condition_met and condition is not None else ""),
+            convert_url=(f"{record_url(entity, record_id)}/convert"
+                         if option.get("conversion") else None)))
     return buttons
 
 
@@ -251,6 +276,8 @@ def perform_transition(entity: str, record_id: str, name: str
             raise ValidationFailed(t("Some values could not be read."), parsed.errors)
         transitions().transition(subject, entity, record_id, name, values or None,
                                  expected_version=posted_version())
+    except ConversionRequired:
+        return redirect(f"{record_url(entity, record_id)}/convert")
     except NotFound:
         raise
     except MetacrmError as error:
@@ -264,24 +291,36 @@ def perform_transition(entity: str, record_id: str, name: str
 
 def explain_refusal(error: MetacrmError, name: str, visible: EntityDef) -> TransitionRefusal:
     """The refusal in the user's words: each missing field by its label, the condition."""
-    step = name
+    step, condition = name, None
     for fdef in visible.fields:
         pipeline = model().pipelines.get(str(fdef.option("pipeline") or ""))
         found = next((tr for tr in pipeline.transitions if tr.name == name),
                      None) if fdef.type == "state" and pipeline else None
         if found is not None:
-            step = label(found.label, name)
+            step, condition = label(found.label, name), found.condition
     if isinstance(error, ValidationFailed):
         title = t("“%(step)s” is not possible yet.", step=step)
     else:
         title = t("“%(step)s” was refused.", step=step)
-    reasons = [_reason(detail, visible) for detail in error.errors] or [error.message]
+    if isinstance(error, ValidationFailed):
+        reasons = ([_reason(detail, visible, condition) for detail in error.errors]
+                   or [error.message])
+    else:
+        reasons = [refusal_text(error)]
     return TransitionRefusal(name, title, list(dict.fromkeys(reasons)))
 
 
-def _reason(detail: ErrorDetail, visible: EntityDef) -> str:
-    if detail.pointer == "/condition":
+def condition_reason(pointer: str, condition: Any, visible: EntityDef) -> str:
+    """The failed part of a guard condition at `pointer`, as a sentence."""
+    part = part_at(condition, pointer)
+    if part is None:
         return t("The record does not meet the condition of this step.")
+    return condition_sentence(part, visible, ValueDisplay(model()))
+
+
+def _reason(detail: ErrorDetail, visible: EntityDef, condition: Any = None) -> str:
+    if detail.pointer.startswith(CONDITION):
+        return condition_reason(detail.pointer, condition, visible)
     name = pointer_field(detail.pointer)
     fdef = visible.field(name) if name else None
     if fdef is None:

@@ -7,7 +7,9 @@ from metacrm.web import (
     auth,
     board,
     home,
+    mail_outbox_page,
     notifications,
+    record_conversion,
     record_form,
     record_list,
     record_page,
@@ -24,6 +26,24 @@ from metacrm.web.designer import (
     triggers,
 )
 
-__all__ = ["account", "auth", "board", "changes", "entities", "history", "home", "index",
-           "layouts", "notifications", "permissions", "pipelines", "record_form",
-           "record_list", "record_page", "teams_admin", "triggers"]
+__all__ = [
+    "account",
+    "auth",
+    "board",
+    "changes",
+    "entities",
+    "history",
+    "home",
+    "index",
+    "layouts",
+    "mail_outbox_page",
+    "notifications",
+    "permissions",
+    "pipelines",
+    "record_conversion",
+    "record_form",
+    "record_list",
+    "record_page",
+    "teams_admin",
+    "triggers",
+]
