@@ -44,7 +44,7 @@ from metacrm.web.record_page import (
     record_url,
     reference_fields,
 )
-from metacrm.web.values import ValueDisplay, record_title
+from metacrm.web.values import ValueDisplay, record_reader
 
 web_record_form = screen_blueprint("web_record_form", __name__, url_prefix="/app/r")
 
@@ -73,13 +73,14 @@ class FormPage:
         if isinstance(error, StaleRecord):
             general = [t("Someone else changed this record after you opened it. Your "
                          "values are kept below; reload the record to see the change.")]
-        display = ValueDisplay(model(), _titles(self.subject, self.widgets, values, record))
+        display = ValueDisplay(model(), _titles(self.subject, self.widgets, values, record),
+                               fetch=record_reader(self.subject))
         if record is not None:
             display.load_users(services().engine, ValueDisplay.user_ids(self.visible,
                                                                         [record]))
         entity_label = label(self.visible.label, self.name)
         title = (t("New %(entity)s", entity=entity_label) if record is None
-                 else record_title(self.visible, record))
+                 else display.title(self.visible, record))
         page = render_template(
             "metacrm/form.html", entity=self.visible, entity_label=entity_label,
             plural_label=label(self.visible.plural_label, self.name), title=title,
@@ -206,5 +207,5 @@ def _reference_titles(widgets: Mapping[str, Widget], values: Mapping[str, FormVa
             found = display.included.get(name, {}).get(value)
             target = display.model.entity(widget.target)
             if found is not None and target is not None:
-                titles[name] = record_title(target, found)
+                titles[name] = display.title(target, found)
     return titles

@@ -51,7 +51,7 @@ from metacrm.web.list_columns import (
 from metacrm.web.list_export import csv_text
 from metacrm.web.list_inline import InlineValueError, inline_value
 from metacrm.web.list_query import PAGE_SIZES, ListState, resolve
-from metacrm.web.values import ValueDisplay, record_title
+from metacrm.web.values import ValueDisplay, record_reader
 
 web_list = screen_blueprint("web_list", __name__, url_prefix="/app/r")
 
@@ -149,8 +149,10 @@ def list_page(entity: str) -> tuple[str, int]:
                 include=[c.name for c in columns if c.type == "reference"])
         except ValidationFailed as error:
             errors.extend(error.errors or [ErrorDetail(error.message)])
-    display = ValueDisplay(runtime.model, page.included if page else None)
+    display = ValueDisplay(runtime.model, page.included if page else None,
+                           fetch=record_reader(subject))
     if page is not None:
+        display.prefetch(context.visible, page.records)
         display.load_users(services().engine,
                            ValueDisplay.user_ids(context.visible, page.records))
     users = _active_users()
@@ -184,9 +186,9 @@ def list_page(entity: str) -> tuple[str, int]:
 def _fields(entity: EntityDef, columns: Sequence[Column]) -> list[str]:
     """The fields to read: the columns' and the title field (system columns always come)."""
     names = [c.name for c in columns if entity.has_field(c.name)]
-    if entity.title_field and entity.has_field(entity.title_field) \
-            and entity.title_field not in names:
-        names.append(entity.title_field)
+    for name in (entity.title_field, *entity.title_field_names):
+        if name and entity.has_field(name) and name not in names:
+            names.append(name)
     if not names and entity.field_names:
         names.append(entity.field_names[0])
     return names
@@ -232,7 +234,7 @@ def _rows(columns: Sequence[Column], title_column: str, entity: EntityDef,
                 cells.append(Cell(column, display.html(entity, column.name, record),
                                   _raw(record.get(column.name))))
         rows.append(Row(str(record["id"]), int(record.get("version") or 0),
-                        record_title(entity, record), cells))
+                        display.title(entity, record), cells))
     return rows
 
 
@@ -399,7 +401,7 @@ def inline_edit(entity: str, record_id: str) -> tuple[Response, int]:
                         "errors": details or [{"message": error.message, "pointer": ""}]}
                        ), error.status
     model = records.runtime().model
-    display = ValueDisplay(model)
+    display = ValueDisplay(model, fetch=record_reader(web_subject()))
     return jsonify({"text": display.text(visible, name, record),
                     "html": str(display.html(visible, name, record)),
                     "value": _raw(record.get(name)),
