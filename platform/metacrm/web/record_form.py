@@ -63,7 +63,8 @@ class FormPage:
         needs_users = any(f.type == "user" for f in self.visible.fields)
         users = active_users(services().engine) if needs_users else ()
         self.widgets: dict[str, Widget] = build_widgets(
-            self.visible, access, services().registry, creating=creating, users=users)
+            self.visible, access, services().registry, creating=creating, users=users,
+            link_targets=readable_entities(subject))
 
     def render(self, *, values: Mapping[str, FormValue], record: Mapping[str, Any] | None,
                error: MetacrmError | None = None, version: Any = None,
@@ -198,11 +199,21 @@ def _titles(subject: AccessSubject, widgets: Mapping[str, Widget],
     return included
 
 
+def readable_entities(subject: AccessSubject) -> dict[str, str]:
+    """Label of each entity the subject may read: what regarding links may offer."""
+    policy = services().records.runtime().policy
+    return {name: label(entity.label, name) for name, entity in policy.model.entities.items()
+            if policy.scope(subject, name, "read").allowed}
+
+
 def _reference_titles(widgets: Mapping[str, Widget], values: Mapping[str, FormValue],
                       display: ValueDisplay) -> dict[str, str]:
     titles = {}
     for name, widget in widgets.items():
         value = values.get(name)
+        if widget.kind == "regarding" and isinstance(value, Mapping) and value.get("id"):
+            titles[name] = display.link_title(str(value.get("entity")),
+                                              str(value.get("id"))) or ""
         if widget.kind == "reference" and isinstance(value, str) and value:
             found = display.included.get(name, {}).get(value)
             target = display.model.entity(widget.target)

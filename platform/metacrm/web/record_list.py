@@ -152,7 +152,8 @@ def list_page(entity: str) -> tuple[str, int]:
     display = ValueDisplay(runtime.model, page.included if page else None,
                            fetch=record_reader(subject))
     if page is not None:
-        display.prefetch(context.visible, page.records)
+        display.prefetch(context.visible, page.records,
+                         [c.name for c in columns if c.type == "regarding"])
         display.load_users(services().engine,
                            ValueDisplay.user_ids(context.visible, page.records))
     users = _active_users()

@@ -195,7 +195,7 @@ def _related_view(subject: AccessSubject, item: RelatedList, record_id: str,
            and f.type == "reference") > 1:
         title = f"{title} ({label(item.field.label, item.field.name)})"
     display = ValueDisplay(live, fetch=record_reader(subject))
-    display.prefetch(other, item.page.records)
+    display.prefetch(other, item.page.records, columns)
     return Related(
         key=f"{other.name}.{item.field.name}", title=title, entity=other, columns=columns,
         records=item.page.records, count=item.page.count,

@@ -108,26 +108,33 @@ class ValueDisplay:
         return render_title(entity.title, value_text) or str(record.get("id", ""))
 
     def prefetch(self, entity: EntityDef, records: Iterable[Mapping[str, Any]],
-                 depth: int = 0) -> None:
-        """Read, in one query per referenced entity, the records the titles of `records`
-        name, so a page of titles costs a few queries instead of one per row."""
+                 fields: Iterable[str] = (), depth: int = 0) -> None:
+        """Read, in one query per referenced entity, the records that the titles of
+        `records` and their `fields` (references, regarding links) name, so a page of
+        titles costs a few queries instead of one per row."""
         if self.fetch is None or depth >= TITLE_DEPTH:
             return
         rows = list(records)
-        for name in entity.title_field_names:
+        wanted: dict[str, set[str]] = {}
+        for name in dict.fromkeys((*entity.title_field_names, *fields)):
             field = entity.field(name)
-            target = self.model.entity(str(field.target_entity)) if field is not None \
-                and field.type == "reference" else None
-            if field is None or target is None:
+            for row in rows:
+                value = row.get(name)
+                if field is None or value is None:
+                    continue
+                if field.type == "reference" and field.target_entity:
+                    wanted.setdefault(field.target_entity, set()).add(str(value))
+                elif field.type == "regarding" and isinstance(value, Mapping):
+                    wanted.setdefault(str(value.get("entity")), set()).add(str(value.get("id")))
+        for target_name, id_set in wanted.items():
+            target = self.model.entity(target_name)
+            ids = sorted(i for i in id_set if (target_name, i) not in self._records)
+            if target is None or not ids:
                 continue
-            ids = sorted({str(r[name]) for r in rows if r.get(name) is not None}
-                         - {i for (e, i) in self._records if e == target.name})
-            if not ids:
-                continue
-            found = self.fetch(target.name, ids)
+            found = self.fetch(target_name, ids)
             for record_id in ids:
-                self._records[(target.name, record_id)] = found.get(record_id)
-            self.prefetch(target, [r for r in found.values()], depth + 1)
+                self._records[(target_name, record_id)] = found.get(record_id)
+            self.prefetch(target, list(found.values()), depth=depth + 1)
 
     def _reference_title(self, field: FieldDef, value: str, depth: int,
                          top: bool = False) -> str | None:
@@ -139,6 +146,12 @@ class ValueDisplay:
         if found is None:
             found = self._referenced(target.name, value)
         return self.title(target, found, depth) if found is not None else None
+
+    def link_title(self, entity: str, record_id: str, depth: int = 1) -> str | None:
+        """The title of a record of `entity` (a regarding link); None when unreadable."""
+        target = self.model.entity(entity)
+        found = self._referenced(entity, record_id) if target is not None else None
+        return self.title(target, found, depth) if target and found is not None else None
 
     def _referenced(self, entity: str, record_id: str) -> Mapping[str, Any] | None:
         key = (entity, record_id)
@@ -197,6 +210,9 @@ class ValueDisplay:
         if kind == "reference":
             title = self._reference_title(field, str(value), 1, top=True)
             return str(value) if title is None else title
+        if kind == "regarding" and isinstance(value, Mapping):
+            title = self.link_title(str(value.get("entity")), str(value.get("id")))
+            return str(value.get("id")) if title is None else title
         if kind == "user":
             return self.users.get(str(value), str(value))
         if kind == "json":
@@ -222,6 +238,10 @@ class ValueDisplay:
                 field, str(value), 1, top=True) is not None:
             return Markup('<a href="/app/r/{0}/{1}">{2}</a>').format(
                 field.target_entity, value, text)
+        if field.type == "regarding" and isinstance(value, Mapping) and self.link_title(
+                str(value.get("entity")), str(value.get("id"))) is not None:
+            return Markup('<a href="/app/r/{0}/{1}">{2}</a>').format(
+                value.get("entity"), value.get("id"), text)
         if field.type == "state":
             pipeline = state_pipeline(self.model, field)
             state = pipeline and next((s for s in pipeline.states if s.name == value), None)

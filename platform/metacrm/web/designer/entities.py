@@ -26,7 +26,8 @@ from metacrm.web.i18n import label, t
 web_designer_entities = screen_blueprint("web_designer_entities", __name__,
                                          url_prefix="/app/admin/entities")
 
-FIRST_FIELD_EXCLUDED = frozenset({"picklist", "multi_picklist", "reference", "state", "json"})
+FIRST_FIELD_EXCLUDED = frozenset({"picklist", "multi_picklist", "reference", "regarding", "state",
+                                  "json"})
 """Types a new entity's first field cannot have (they need options, or cannot be a title)."""
 
 Page = str | tuple[str, int]
@@ -66,7 +67,8 @@ def type_labels() -> dict[str, str]:
         "decimal": t("Decimal number"), "money": t("Money"), "percent": t("Percent"),
         "boolean": t("Yes/no"), "date": t("Date"), "datetime": t("Date and time"),
         "picklist": t("Picklist"), "multi_picklist": t("Multi-select picklist"),
-        "reference": t("Reference to a record"), "user": t("User"),
+        "reference": t("Reference to a record"),
+        "regarding": t("Link to a record of several entities"), "user": t("User"),
         "state": t("Pipeline state"), "auto_number": t("Auto number"), "json": t("JSON data"),
     }
     return {name: known.get(name, name) for name in services().registry.names()}
@@ -80,6 +82,7 @@ def option_labels() -> dict[str, str]:
         "currencies": t("Allowed currencies (comma-separated)"),
         "default_region": t("Default country (ISO code, e.g. US)"),
         "entity": t("Target entity"), "on_delete": t("When the target record is deleted"),
+        "entities": t("Entities it may link to (comma-separated names)"),
         "pipeline": t("Pipeline"), "prefix": t("Prefix"), "digits": t("Digits"),
         "start": t("First number"),
     }
