@@ -48,7 +48,7 @@ from metacrm.web.list_columns import (
     operator_label,
     selectable_columns,
 )
-from metacrm.web.list_export import csv_text
+from metacrm.web.list_export import XLSX_MIMETYPE, ExportTable, csv_text, xlsx_bytes
 from metacrm.web.list_inline import InlineValueError, inline_value
 from metacrm.web.list_query import PAGE_SIZES, ListState, resolve
 from metacrm.web.values import ValueDisplay, record_reader
@@ -56,6 +56,7 @@ from metacrm.web.values import ValueDisplay, record_reader
 web_list = screen_blueprint("web_list", __name__, url_prefix="/app/r")
 
 META_PREFIX = "meta:"
+EXPORT_KINDS = ("csv", "xlsx")
 MAX_USERS_OFFERED = 200
 
 
@@ -320,8 +321,9 @@ def bulk(entity: str) -> BaseResponse:
     back = context.state.url(context.path)
     action = request.form.get("action", "")
     ids = [i for i in dict.fromkeys(request.form.getlist("ids")) if i][:list_bulk.MAX_SELECTED]
-    if action == "export":
-        return _export(context, ids or None)
+    if action in ("export", "export_xlsx"):
+        return _export(context, ids or None, kind="xlsx" if action == "export_xlsx" else "csv",
+                       raw=request.form.get("raw") == "1")
     if not ids:
         flash(t("Select at least one record first."), "error")
         return redirect(back)
@@ -344,7 +346,7 @@ def bulk(entity: str) -> BaseResponse:
         done = tn("%(count)s record deleted.", "%(count)s records deleted.", outcome.done)
     else:
         raise ValidationFailed("unknown bulk action", [ErrorDetail(
-            "must be assign, transition, delete or export", "/action")])
+            "must be assign, transition, delete, export or export_xlsx", "/action")])
     if outcome.done:
         flash(done, "success")
     for title, why in outcome.failures:
@@ -352,22 +354,37 @@ def bulk(entity: str) -> BaseResponse:
     return redirect(back)
 
 
-@web_list.get("/<entity>/export.csv")
+@web_list.get("/<entity>/export.<kind>")
 @login_required
-def export_csv(entity: str) -> BaseResponse:
-    return _export(list_context(entity, list(request.args.items(multi=True))), None)
+def export_file(entity: str, kind: str) -> BaseResponse:
+    """The list as CSV or XLSX (`raw=1`: ids and codes instead of what the list shows)."""
+    if kind not in EXPORT_KINDS:
+        raise NotFound(f"no {kind} export", [ErrorDetail("use .csv or .xlsx", "")])
+    pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "raw"]
+    return _export(list_context(entity, pairs), None, kind=kind,
+                   raw=request.args.get("raw") == "1")
 
 
-def _export(context: ListContext, ids: list[str] | None) -> BaseResponse:
+def _export(context: ListContext, ids: list[str] | None, *, kind: str = "csv",
+            raw: bool = False) -> BaseResponse:
     state = context.state
     if state.query is None:
         raise ValidationFailed(t("The filter is not valid."), state.errors)
     rows = export_records(services().records, context.subject, context.entity,
                           criteria=state.criteria, q=state.query.q, sort=state.query.sort,
                           ids=ids)
-    response = Response(csv_text(context.visible, rows), mimetype="text/csv")
+    display = ValueDisplay(services().records.runtime().model,
+                           fetch=record_reader(context.subject))
+    if not raw:
+        display.load_users(services().engine,
+                           ValueDisplay.user_ids(context.visible, rows.records))
+    table = ExportTable(context.visible, rows, state.columns, display, raw=raw)
+    if kind == "xlsx":
+        response = Response(xlsx_bytes(table), mimetype=XLSX_MIMETYPE)
+    else:
+        response = Response(csv_text(table), mimetype="text/csv")
     response.headers["Content-Disposition"] = \
-        f'attachment; filename="{context.entity}.csv"'
+        f'attachment; filename="{context.entity}.{kind}"'
     if rows.truncated:
         response.headers["X-Metacrm-Truncated"] = "1"
     return response
