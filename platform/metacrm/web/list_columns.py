@@ -87,7 +87,7 @@ def build_columns(
     entity: EntityDef, names: Sequence[str], registry: FieldTypeRegistry, *,
     may_update: bool, access: FieldAccess,
 ) -> list[Column]:
-    sortable = set(sortable_names(entity, registry))
+    sortable = set(sortable_names(entity, registry, unindexed=True))
     columns = []
     for name in names:
         fdef = entity.field(name) or SYSTEM_FIELDS.get(name)
