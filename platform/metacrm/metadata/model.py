@@ -125,6 +125,8 @@ class EntityDef:
     the title field alone when the document has no template."""
     description: Labels = dc_field(default_factory=_empty)
     pack: str = ""
+    group: str = ""
+    """The navigation group it is listed under; empty: its pack's."""
     source: SourceRef = SourceRef("")
     _by_name: Mapping[str, FieldDef] = dc_field(default_factory=_empty, repr=False, compare=False)
 

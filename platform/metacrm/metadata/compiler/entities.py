@@ -45,6 +45,7 @@ def build_entity(document: Document, context: CompileContext) -> EntityDef:
         title=_title_parts(body, report),
         description=labels(body.get("description")),
         pack=document.pack,
+        group=str(body.get("group") or ""),
         source=SourceRef(document.source),
     )
     _check_indexes(entity, report)

@@ -22,6 +22,7 @@ from metacrm.web.designer import entity_forms as forms
 from metacrm.web.designer import view_layout as layout
 from metacrm.web.designer.changes import metadata_admin, preview_change
 from metacrm.web.i18n import label, t
+from metacrm.web.navigation import OTHER, group_label, group_names
 
 web_designer_entities = screen_blueprint("web_designer_entities", __name__,
                                          url_prefix="/app/admin/entities")
@@ -122,6 +123,11 @@ def entities() -> str:
     return render_template("metacrm/designer/entities.html", rows=rows)
 
 
+def _groups() -> list[tuple[str, str]]:
+    """(name, label) of the navigation groups an entity may be listed under."""
+    return [(name, group_label(name)) for name in group_names(services().metadata.live().model)]
+
+
 @web_designer_entities.route("/new", methods=["GET", "POST"])
 @admin_required
 def new_entity() -> Page:
@@ -129,9 +135,10 @@ def new_entity() -> Page:
                    if name not in FIRST_FIELD_EXCLUDED}
     if request.method == "GET":
         return render_template("metacrm/designer/entity_new.html", types=first_types,
+                               groups=_groups(),
                                values={"field_name": "title", "field_label_en": "Title",
                                        "field_label_ru": "Название", "field_type": "text",
-                                       "field_required": "on"})
+                                       "field_required": "on", "group": OTHER})
     entity, form_view, list_view = forms.new_entity_bodies(request.form)
     name = str(entity["name"])
     title = t("New entity %(name)s", name=name)
@@ -185,11 +192,13 @@ def edit_entity(name: str) -> Page:
     bodies = live_bodies()
     entity = entity_body(bodies, name)
     if request.method == "GET":
-        values = {"name": name, "title_field": entity.get("title_field", "")}
+        values = {"name": name, "title_field": entity.get("title_field", ""),
+                  "group": entity.get("group", "")}
         for code in ("en", "ru"):
             values[f"label_{code}"] = (entity.get("label") or {}).get(code, "")
             values[f"plural_{code}"] = (entity.get("plural_label") or {}).get(code, "")
         return render_template("metacrm/designer/entity_edit.html", name=name, values=values,
+                               groups=_groups(),
                                fields=forms.field_names(entity),
                                entity_label=label(entity.get("label"), name))
     changed = forms.entity_labels_changed(entity, request.form)

@@ -183,6 +183,9 @@ def new_entity_bodies(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str
         "kind": "entity", "name": name, "version": 1, "label": label,
         "plural_label": plural, "fields": [first], "title_field": first["name"],
     }
+    group = (form.get("group") or "").strip()
+    if group:
+        entity["group"] = group
     if first["type"] in ("text", "email", "phone", "url"):
         entity["search_fields"] = [first["name"]]
     form_view = {
@@ -207,6 +210,12 @@ def entity_labels_changed(body: Mapping[str, Any], form: Mapping[str, str]) -> d
         changed["title_field"] = title
     else:
         changed.pop("title_field", None)
+    if "group" in form:
+        group = (form.get("group") or "").strip()
+        if group:
+            changed["group"] = group
+        else:
+            changed.pop("group", None)
     return changed
 
 
