@@ -150,6 +150,19 @@ def filter_fields(
     return found
 
 
+def filter_value_text(fields: Sequence[FilterField], field: str, value: str) -> str:
+    """A filter row's value as the user reads it: choice and state codes as their labels
+    (`won,lost` → "Won, Lost"); empty when the field has no labelled values."""
+    found = next((item for item in fields if item.name == field), None)
+    if found is None or not found.suggestions or not value:
+        return ""
+    labels = dict(found.suggestions)
+    codes = [code.strip() for code in value.split(",") if code.strip()]
+    if not any(code in labels for code in codes):
+        return ""
+    return ", ".join(labels.get(code, code) for code in codes)
+
+
 def _suggestions(model: CompiledModel, fdef: FieldDef,
                  users: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     if fdef.type in ("picklist", "multi_picklist"):

@@ -44,6 +44,7 @@ from metacrm.web.list_columns import (
     column_names,
     field_label,
     filter_fields,
+    filter_value_text,
     list_views,
     operator_label,
     selectable_columns,
@@ -171,6 +172,7 @@ def list_page(entity: str) -> tuple[str, int]:
         filter_fields=filter_fields(runtime.model, context.visible, services().registry,
                                     users),
         operator_label=operator_label, selectable_columns=selectable_columns(context.visible),
+        filter_value_text=filter_value_text,
         meta_views=[(f"{META_PREFIX}{v.name}", label(v.label, v.name))
                     for v in list_views(runtime.model, entity)],
         saved_views=_views().visible(subject, entity),

@@ -28,7 +28,7 @@ from metacrm.web.designer.form_rows import (
     is_refresh,
     labels_of,
 )
-from metacrm.web.i18n import t
+from metacrm.web.i18n import label, t
 
 web_pipelines = screen_blueprint("web_designer_pipelines", __name__, url_prefix="/app/admin")
 
@@ -232,7 +232,8 @@ def _editor(body: Mapping[str, Any], entity: EntityDef, *, new: bool,
         "metacrm/designer/pipeline_edit.html", body=body, entity=entity, new=new,
         states=body.get("states", []), transitions=transitions, blank_criteria=blank,
         template_criteria=template_criteria, categories=CATEGORIES,
-        roles=sorted(model.roles), fields=entity.fields, errors=errors or {},
+        roles=[(name, label(model.roles[name].label, name)) for name in sorted(model.roles)],
+        fields=entity.fields, errors=errors or {},
         action=("/app/admin/pipelines/new?entity=" + entity.name) if new
         else f"/app/admin/pipelines/{body['name']}")
     return (page, 422) if errors else page
