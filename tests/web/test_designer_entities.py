@@ -298,3 +298,22 @@ def test_a_new_entity_goes_to_the_group_the_admin_picks(isolated_database_url: s
                           ).status_code == 302
         russian = admin.text("/app/").split('id="sidebar"', 1)[1].split("</nav>", 1)[0]
         assert "<h2>Продажи</h2>" in russian and "<h2>Прочее</h2>" in russian
+
+
+def test_the_admin_sets_a_title_template_and_a_bad_one_is_explained(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, *DOCUMENTS) as screens:
+        admin = screens.user("root", "boss")
+        assert 'name="title"' in admin.text("/app/admin/entities/gadget/edit")
+        wrong = preview(admin, "/app/admin/entities/gadget/edit", {
+            "label_en": "Gadget", "label_ru": "Гаджет", "plural_en": "Gadgets",
+            "plural_ru": "Гаджеты", "title_field": "title", "group": "",
+            "title": "{title} ({color})"}, status=422)
+        assert "unknown field &#39;color&#39;" in wrong and "colour" in wrong
+        page = preview(admin, "/app/admin/entities/gadget/edit", {
+            "label_en": "Gadget", "label_ru": "Гаджет", "plural_en": "Gadgets",
+            "plural_ru": "Гаджеты", "title_field": "title", "group": "",
+            "title": "{title} ({colour})"})
+        assert apply_preview(admin, page).status_code == 302
+        gadget = live(screens).model.entity("gadget")
+        assert gadget.title_field_names == ("title", "colour")

@@ -193,6 +193,7 @@ def edit_entity(name: str) -> Page:
     entity = entity_body(bodies, name)
     if request.method == "GET":
         values = {"name": name, "title_field": entity.get("title_field", ""),
+                  "title": entity.get("title", ""),
                   "group": entity.get("group", "")}
         for code in ("en", "ru"):
             values[f"label_{code}"] = (entity.get("label") or {}).get(code, "")

@@ -210,6 +210,12 @@ def entity_labels_changed(body: Mapping[str, Any], form: Mapping[str, str]) -> d
         changed["title_field"] = title
     else:
         changed.pop("title_field", None)
+    if "title" in form:
+        template = (form.get("title") or "").strip()
+        if template:
+            changed["title"] = template
+        else:
+            changed.pop("title", None)
     if "group" in form:
         group = (form.get("group") or "").strip()
         if group:
