@@ -28,18 +28,6 @@ Included = Mapping[str, Mapping[str, Mapping[str, Any]]]
 USER_FIELDS = ("owner", "created_by", "updated_by")
 
 
-def record_title(entity: EntityDef, record: Mapping[str, Any]) -> str:
-    """What a record is called where no value formatting is at hand (plain values in
-    its title template), else its id. Screens use `ValueDisplay.title`, which formats
-    values and names referenced records by their own titles."""
-    title = render_title(entity.title, lambda name: _plain(record.get(name)))
-    return title or str(record.get("id", ""))
-
-
-def _plain(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 RecordFetch = Callable[[str, Sequence[str]], Mapping[str, Mapping[str, Any]]]
 """Reads records of an entity by id (as the viewer may: unreadable ones are left out)."""
 
