@@ -151,7 +151,7 @@ def test_a_lead_becomes_a_won_deal_and_every_change_reaches_the_receiver(
     hold.set()
     worker.start()
     tasks = wait_until(lambda: sales.call(
-        "GET", f"/records/task?filter[related_id]={lead['id']}", sales.rep, 200)["data"],
+        "GET", f"/records/task?filter[regarding]={lead['id']}", sales.rep, 200)["data"],
         what="the follow-up task")
     assert [(t["subject"], t["owner"]) for t in tasks] == [("Call the new lead", sales.rep_id)]
 

@@ -280,7 +280,7 @@ def test_the_shipped_follow_up_trigger_gives_the_owner_a_call_task(
         task = world.get("task", result["created"]["id"])
         assert (task["subject"], task["due_date"], task["owner"]) == (
             "Call the new lead", "2024-05-07", "17")
-        assert (task["lead"], task["related_entity"], task["related_id"], task["status"]) == (
-            lead["id"], "lead", lead["id"], "open")
+        assert (task["lead"], task["regarding"], task["status"]) == (
+            lead["id"], {"entity": "lead", "id": lead["id"]}, "open")
     finally:
         services.close()

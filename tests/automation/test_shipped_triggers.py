@@ -93,9 +93,9 @@ def test_a_new_lead_gets_its_owner_a_call_task(crm: Crm) -> None:
     lead = crm.create("lead", first_name="Bob", last_name="Stone", owner=ann)
 
     tasks = crm.services.records.list(crm.admin, "task").records
-    assert [(t["subject"], t["lead"], t["related_entity"], t["related_id"], t["owner"],
-             t["status"]) for t in tasks] == [
-        ("Call the new lead", lead["id"], "lead", lead["id"], ann, "open")]
+    assert [(t["subject"], t["lead"], t["regarding"], t["owner"], t["status"])
+            for t in tasks] == [
+        ("Call the new lead", lead["id"], {"entity": "lead", "id": lead["id"]}, ann, "open")]
     assert tasks[0]["due_date"] in {due_before, business_days_from_today(2)}
     assert tasks[0]["created_by"] == "trigger:lead_follow_up_task"
 

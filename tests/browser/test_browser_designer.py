@@ -206,3 +206,15 @@ def test_done_when_a_user_logs_in_creates_finds_edits_and_moves_and_an_admin_add
     expect(page.locator("[data-field=linkedin]")).to_contain_text(marker)
     page.goto("/app/r/lead/new")
     expect(page.get_by_label("LinkedIn profile")).to_be_visible()
+
+
+def test_a_transition_row_added_in_the_page_offers_the_states_typed_so_far(page: Page) -> None:
+    sign_in(page)
+    page.goto("/app/admin/pipelines/new?entity=task")
+    page.fill("#state-0-name", "todo")
+    page.locator("button[data-add-row=transition]").click()
+
+    added = page.locator("[data-arrange=transition] [data-arrange-item]").last
+    for select in ("from", "to"):
+        options = added.locator(f"select[name$='-{select}'] option")
+        expect(options.filter(has_text="todo")).to_have_count(1)

@@ -17,6 +17,7 @@ import pytest
 
 from metacrm.fieldtypes import FieldTypeRegistry
 from metacrm.fieldtypes.money import Money
+from metacrm.fieldtypes.regarding import RecordLink
 from metacrm.metadata.model import FieldDef
 
 MakeField = Callable[[dict[str, Any]], FieldDef]
@@ -39,6 +40,8 @@ SAMPLES: list[tuple[dict[str, Any], Any]] = [
     ({"type": "picklist", "choices": CHOICES}, "cold"),
     ({"type": "multi_picklist", "choices": CHOICES}, ("hot", "cold")),
     ({"type": "reference", "entity": "company"}, "0190f5a8-1c2b-7d3e-8f40-123456789abc"),
+    ({"type": "regarding", "entities": ["lead", "deal"]},
+     RecordLink("deal", "0190f5a8-1c2b-7d3e-8f40-123456789abc")),
     ({"type": "user"}, "user-1"),
     ({"type": "state", "pipeline": "sales"}, "won"),
     ({"type": "json"}, {"nested": [1, "two", None]}),
@@ -111,6 +114,7 @@ def test_every_builtin_type_is_registered(registry: FieldTypeRegistry) -> None:
         "picklist",
         "multi_picklist",
         "reference",
+        "regarding",
         "user",
         "state",
         "auto_number",

@@ -29,6 +29,7 @@ FIELDS: list[dict[str, Any]] = [
     {"type": "picklist", "choices": [{"value": "a"}, {"value": "b"}]},
     {"type": "multi_picklist", "choices": [{"value": "a"}, {"value": "b"}]},
     {"type": "reference", "entity": "company"},
+    {"type": "regarding", "entities": ["company", "deal"]},
     {"type": "user"},
     {"type": "state", "pipeline": "sales"},
     {"type": "auto_number"},

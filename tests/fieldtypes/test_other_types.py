@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from metacrm.fieldtypes import FieldTypeRegistry, FieldValueError
+from metacrm.fieldtypes.regarding import RecordLink
 from metacrm.fieldtypes.special import format_auto_number
 from metacrm.metadata.model import FieldDef
 
@@ -219,6 +221,40 @@ class TestReference:
         option: str,
     ) -> None:
         assert option_names(registry, make_field({"type": "reference", **options})) == [option]
+
+
+class TestRegarding:
+    DOC: ClassVar[dict[str, Any]] = {"type": "regarding", "entities": ["lead", "company"]}
+    ID = "0190f5a8-1c2b-7d3e-8f40-123456789abc"
+
+    def test_a_link_names_an_allowed_entity_and_a_record_id(self, normalize: Any) -> None:
+        assert normalize(self.DOC, {"entity": "lead", "id": self.ID.upper()}) == RecordLink(
+            "lead", self.ID)
+        assert normalize(self.DOC, f"company:{self.ID}") == RecordLink("company", self.ID)
+        with pytest.raises(FieldValueError, match="entity must be one of: lead, company"):
+            normalize(self.DOC, {"entity": "deal", "id": self.ID})
+        with pytest.raises(FieldValueError, match="is not a valid record id"):
+            normalize(self.DOC, {"entity": "lead", "id": "42"})
+        with pytest.raises(FieldValueError, match="unknown keys"):
+            normalize(self.DOC, {"entity": "lead", "id": self.ID, "title": "x"})
+        with pytest.raises(FieldValueError, match=re.escape('must be {"entity"')):
+            normalize(self.DOC, self.ID)
+
+    def test_criteria_compare_the_id(self, registry: FieldTypeRegistry,
+                                     make_field: MakeField) -> None:
+        fdef = make_field(self.DOC)
+        field_type = registry.get("regarding")
+        assert field_type.coerce_operand(fdef, self.ID) == self.ID
+        assert field_type.criteria_value(fdef, RecordLink("lead", self.ID)) == self.ID
+
+    @pytest.mark.parametrize(("options", "option"), [
+        ({}, "entities"), ({"entities": []}, "entities"), ({"entities": ["Lead"]}, "entities"),
+        ({"entities": ["lead", "lead"]}, "entities"),
+        ({"entities": ["lead"], "on_delete": "nothing"}, "on_delete"),
+    ])
+    def test_options_are_checked(self, registry: FieldTypeRegistry, make_field: MakeField,
+                                 options: dict[str, Any], option: str) -> None:
+        assert option_names(registry, make_field({"type": "regarding", **options})) == [option]
 
 
 class TestUserAndState:

@@ -55,6 +55,8 @@ CASES: list[tuple[dict[str, Any], list[Any]]] = [
     ({"type": "picklist", "choices": CHOICES}, ["50%"]),
     ({"type": "multi_picklist", "choices": CHOICES}, [["a_b", "hot"], ["50%"]]),
     ({"type": "reference", "entity": "company"}, [COMPANY_ID]),
+    ({"type": "regarding", "entities": ["company", "deal"]},
+     [{"entity": "deal", "id": COMPANY_ID}, f"company:{COMPANY_ID}"]),
     ({"type": "user"}, ["user-Ж"]),
     ({"type": "state", "pipeline": "sales"}, ["qualified"]),
     ({"type": "auto_number"}, ["INV-000001"]),

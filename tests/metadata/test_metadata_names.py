@@ -15,6 +15,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "reference": {"entity": "company"},
     "state": {"pipeline": "flow"},
     "money": {"currency": "USD"},
+    "regarding": {"entities": ["company", "deal"]},
 }
 
 

@@ -58,6 +58,7 @@ DOCUMENTS: list[dict[str, Any]] = [
             {"value": "a", "label": LABEL}, {"value": "b", "label": LABEL},
             {"value": "c", "label": LABEL}]),
         field("parent", "reference", entity="company", on_delete="set_null"),
+        field("about", "regarding", entities=["company", "deal"]),
         field("account_manager", "user"),
         field("stage", "state", pipeline="onboarding"),
         field("data", "json"),

@@ -23,6 +23,7 @@ from metacrm.fieldtypes import default_registry
 from metacrm.kernel.errors import ValidationFailed
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.documents import Document
+from metacrm.storage import keyset
 from metacrm.storage.repository import RecordRepository
 from metacrm.storage.system_tables import create_system_tables
 from metacrm.storage.tables import build_record_tables
@@ -55,7 +56,7 @@ SORTABLE = ("rank", "title", "day", "price", "flag", "kind", "at", "created_at",
 
 
 class Env:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, create: bool = True) -> None:
         registry = default_registry()
         documents = [Document.from_body(ITEM, source="item.json", pack="test")]
         self.model = compile_model(documents, registry)
@@ -63,9 +64,10 @@ class Env:
         self.table = self.tables["item"]
         self.repo = RecordRepository(self.model, self.tables, registry)
         self.engine = engine
-        with engine.begin() as conn:
-            create_system_tables(conn)
-            self.tables.metadata.create_all(conn)
+        if create:
+            with engine.begin() as conn:
+                create_system_tables(conn)
+                self.tables.metadata.create_all(conn)
 
     def fill(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with self.engine.begin() as conn:
@@ -134,7 +136,6 @@ def test_invalid_criteria_point_into_the_criteria(env: Env) -> None:
 @pytest.mark.parametrize(
     ("sort", "pointer"),
     [
-        (["note"], "/sort/0"),  # not indexed
         (["rank", "tags"], "/sort/1"),  # indexed, but its type cannot be sorted
         (["ghost"], "/sort/0"),
         (["-"], "/sort/0"),
@@ -148,6 +149,23 @@ def test_sorting_on_what_the_entity_does_not_allow_is_refused(
     with pytest.raises(ValidationFailed) as failure, env.engine.connect() as conn:
         env.repo.query(conn, "item", sort=sort)
     assert pointers(failure) == {pointer}
+
+
+def test_a_field_without_an_index_sorts_only_while_the_table_is_small(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keyset, "UNINDEXED_SORT_ROWS", 3)
+    env.fill([{"note": "b"}, {"note": "c"}, {"note": "a"}])
+    with env.engine.connect() as conn:
+        small = env.repo.query(conn, "item", sort=["-note"])
+    assert [r["note"] for r in small.records] == ["c", "b", "a"]
+
+    env.fill([{"note": str(i)} for i in range(4)])
+    big = Env(env.engine, create=False)  # a new process: nothing remembered of the size
+    with pytest.raises(ValidationFailed) as failure, env.engine.connect() as conn:
+        big.repo.query(conn, "item", sort=["note"])
+    assert pointers(failure) == {"/sort/0"}
+    assert "any field while it holds at most 3 records" in failure.value.errors[0].message
 
 
 @pytest.mark.parametrize("limit", [0, 501, "10", True])

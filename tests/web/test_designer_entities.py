@@ -270,3 +270,50 @@ def test_only_admins_reach_the_entity_designer(isolated_database_url: str,
         assert "/app/admin/" not in clerk.text("/app/")
         assert live(screens).number == before
 
+
+
+def test_a_new_entity_goes_to_the_group_the_admin_picks(isolated_database_url: str,
+                                                        tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, *DOCUMENTS) as screens:
+        admin = screens.user("root", "boss")
+        form = admin.text("/app/admin/entities/new")
+        groups = form.split('name="group"', 1)[1].split("</select>", 1)[0]
+        assert 'value="sales"' in groups and re.search(r'value="other"\s+selected', groups)
+        for name, group in (("project", "sales"), ("widget", "")):
+            page = preview(admin, "/app/admin/entities/new", {
+                "name": name, "label_en": name.title(), "label_ru": name.title(),
+                "plural_en": name.title() + "s", "plural_ru": name.title() + "s",
+                "group": group, "field_name": "title", "field_label_en": "Title",
+                "field_label_ru": "Название", "field_type": "text"})
+            assert apply_preview(admin, page).status_code == 302
+        assert live(screens).model.entity("project").group == "sales"
+
+        nav = admin.text("/app/").split('id="sidebar"', 1)[1].split("</nav>", 1)[0]
+        headings = re.findall(r"<h2>([^<]+)</h2>", nav)
+        assert "Sales" in headings and "Other" in headings
+        assert not {"Admin", "ADMIN"} & set(headings)  # never the internal pack's name
+        sales = nav.split("<h2>Sales</h2>", 1)[1].split("</section>", 1)[0]
+        assert 'data-nav-entity="project"' in sales
+        assert admin.post("/app/language", {"language": "ru", "next": "/app/"}
+                          ).status_code == 302
+        russian = admin.text("/app/").split('id="sidebar"', 1)[1].split("</nav>", 1)[0]
+        assert "<h2>Продажи</h2>" in russian and "<h2>Прочее</h2>" in russian
+
+
+def test_the_admin_sets_a_title_template_and_a_bad_one_is_explained(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, *DOCUMENTS) as screens:
+        admin = screens.user("root", "boss")
+        assert 'name="title"' in admin.text("/app/admin/entities/gadget/edit")
+        wrong = preview(admin, "/app/admin/entities/gadget/edit", {
+            "label_en": "Gadget", "label_ru": "Гаджет", "plural_en": "Gadgets",
+            "plural_ru": "Гаджеты", "title_field": "title", "group": "",
+            "title": "{title} ({color})"}, status=422)
+        assert "unknown field &#39;color&#39;" in wrong and "colour" in wrong
+        page = preview(admin, "/app/admin/entities/gadget/edit", {
+            "label_en": "Gadget", "label_ru": "Гаджет", "plural_en": "Gadgets",
+            "plural_ru": "Гаджеты", "title_field": "title", "group": "",
+            "title": "{title} ({colour})"})
+        assert apply_preview(admin, page).status_code == 302
+        gadget = live(screens).model.entity("gadget")
+        assert gadget.title_field_names == ("title", "colour")

@@ -144,3 +144,29 @@ def test_only_admins_design_pipelines(isolated_database_url: str, tmp_path: Path
         assert forced.status_code == 403
         anonymous = screens.anonymous().get("/app/admin/pipelines")
         assert anonymous.status_code == 302
+
+
+def test_update_the_form_keeps_a_transition_row_that_has_no_name_yet(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, TICKET, AGENT) as screens:
+        admin = screens.user("root", "boss")
+        form = new_pipeline_form(action="refresh")
+        form.update({"state-2-name": "review", "state-2-label_en": "Review",
+                     "transition-2001-name": "", "transition-2001-label_en": "Send back",
+                     "transition-2001-to": "open", "transition-2001-position": "1"})
+
+        response = admin.post("/app/admin/pipelines/new?entity=ticket", form)
+
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200
+        rows = page.split('<ol class="rows" data-arrange="transition">', 1)[1].split("</ol>")[0]
+        assert 'value="Send back"' in rows  # the nameless row is still there
+        drafted = rows.split('value="Send back"', 1)[1].split("</li>", 1)[0]
+        assert re.search(r'<option value="open"\s+selected>', drafted)
+        assert '<option value="review"' in drafted  # the new state is offered
+        # a preview of the same form ignores the row until it has a name
+        preview = admin.post("/app/admin/pipelines/new?entity=ticket",
+                             {**form, "action": "preview"}).get_data(as_text=True)
+        documents, _ = previewed_documents(preview)
+        pipeline = next(d for d in documents if d["kind"] == "pipeline")
+        assert [t["name"] for t in pipeline["transitions"]] == ["finish"]

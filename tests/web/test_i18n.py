@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.pofile import read_po
 
@@ -75,3 +77,54 @@ def test_standard_pack_labels_have_russian() -> None:
     for path in sorted((ROOT / "metadata").rglob("*.json")):
         walk(json.loads(path.read_text(encoding="utf-8")), str(path.relative_to(ROOT)))
     assert not missing, missing
+
+
+def _russian_designer(isolated_database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """The app with a small pipeline and trigger, an admin signed in, in Russian."""
+    from screen_harness import entity, field, labels, open_screens
+
+    import metacrm.web.designer.pipelines
+    import metacrm.web.designer.triggers
+    import metacrm.web.record_list  # noqa: F401
+
+    deal = entity("deal", field("title", required=True), field("closed_on", "date"),
+                  field("stage", "state", pipeline="deal_flow"), title_field="title")
+    flow = {"kind": "pipeline", "name": "deal_flow", "version": 1,
+            "label": labels("Deals", "Сделки"), "entity": "deal",
+            "states": [{"name": "open", "label": labels("Open", "Открыта")},
+                       {"name": "won", "label": labels("Won", "Выиграна"), "category": "won"},
+                       {"name": "lost", "label": labels("Lost", "Проиграна"),
+                        "category": "lost"}],
+            "transitions": [{"name": "win", "label": labels("Win", "Выиграть"),
+                             "from": ["open"], "to": "won"}]}
+    follow = {"kind": "trigger", "name": "follow_up", "version": 1,
+              "label": labels("Follow up", "Связаться"), "entity": "deal",
+              "event": "transitioned", "mode": "async",
+              "actions": [{"type": "set_fields", "params": {"values": {"title": "x"}}}]}
+    with open_screens(isolated_database_url, tmp_path, deal, flow, follow) as screens:
+        admin = screens.user("root", "boss")
+        assert admin.post("/app/language", {"language": "ru", "next": "/app/"}
+                          ).status_code == 302
+        yield admin
+
+
+def _option_texts(page: str) -> set[str]:
+    return {re.sub(r"\s+", " ", text).strip()
+            for text in re.findall(r"<option[^>]*>([^<]*)</option>", page)}
+
+
+def test_designer_pages_speak_russian(isolated_database_url: str, tmp_path: Path) -> None:
+    for admin in _russian_designer(isolated_database_url, tmp_path):
+        trigger = admin.text("/app/admin/triggers/follow_up")
+        options = _option_texts(trigger)
+        # states, time units, action types and system columns by their Russian names
+        assert {"Открыта", "Выиграна", "Выиграть", "дни", "месяцы", "Заполнить поля",
+                "Создан"} <= options
+        assert not {"open", "won", "win", "days", "months", "set_fields", "created_at",
+                    "Created at"} & options
+        pipeline = _option_texts(admin.text("/app/admin/pipelines/deal_flow"))
+        assert "Создан (created_at)" in pipeline  # the condition builder's fields
+        assert "Created at (created_at)" not in pipeline
+        page = admin.text("/app/r/deal?custom=1&ff=stage&fo=in&fv=won,lost")
+        shown = re.search(r"data-filter-value-text>([^<]*)<", page)
+        assert shown and shown.group(1) == "Выиграна, Проиграна"  # not "won,lost"

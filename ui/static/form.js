@@ -89,6 +89,19 @@ function enhanceLookup(idInput) {
   });
   search.addEventListener("change", choose);
   search.addEventListener("focus", () => { fetchOptions(); }, { once: true });
+  // A regarding link: its entity select decides which entity the lookup searches.
+  const entity = document.querySelector(`select[data-regarding-entity="${search.id}"]`);
+  if (entity) {
+    entity.addEventListener("change", () => {
+      idInput.dataset.lookup = `/app/lookup/${entity.value}`;
+      idInput.value = "";
+      search.value = "";
+      asked = "\u0000";
+      found.clear();
+      list.replaceChildren();
+      search.setCustomValidity("");
+    });
+  }
 }
 
 /** A transition that needs fields: the first press shows them, the second one submits. */

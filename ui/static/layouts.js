@@ -49,6 +49,16 @@ function addRow(button) {
   const holder = document.createElement("div");
   holder.innerHTML = template.innerHTML.split("__i__").join(String(counter));
   const row = holder.firstElementChild;
+  // the template knows the saved states; offer the ones typed since as well
+  const typed = [...document.querySelectorAll("input[data-state-name]")]
+    .map((input) => input.value.trim()).filter(Boolean);
+  for (const select of row.querySelectorAll("select[data-state-select]")) {
+    for (const name of typed) {
+      if (![...select.options].some((option) => option.value === name)) {
+        select.append(new Option(name, name));
+      }
+    }
+  }
   container.append(row);
   renumber(kind);
   row.querySelector("input, select, textarea")?.focus();

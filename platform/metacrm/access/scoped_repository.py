@@ -38,6 +38,7 @@ import sqlalchemy as sa
 
 from metacrm.access.delete_effects import DeleteEffects, Deletion
 from metacrm.access.scoped_queries import ScopedQueries
+from metacrm.fieldtypes.regarding import RecordLink
 from metacrm.kernel.errors import ErrorDetail, Forbidden, ValidationFailed
 from metacrm.metadata.model import EntityDef
 from metacrm.storage.record_codec import NORMALIZE_ERRORS, Record
@@ -247,6 +248,32 @@ class ScopedRepository(ScopedQueries):
 
     # --- references ----------------------------------------------------------------------
 
+    def _unreadable_links(
+        self, conn: sa.Connection, entity: EntityDef, records: Sequence[Record],
+        changed: set[str] | None, pointer: Pointer,
+    ) -> list[ErrorDetail]:
+        """Regarding links written must name records the subject may read (one query per
+        linked entity); an unreadable record is reported like a missing one."""
+        errors: list[ErrorDetail] = []
+        for fdef in entity.fields:
+            if fdef.type != "regarding" or (changed is not None and fdef.name not in changed):
+                continue
+            links = [(index, link) for index, record in enumerate(records)
+                     if isinstance(link := record.get(fdef.name), RecordLink)]
+            readable: dict[str, set[str]] = {}
+            for target in {link.entity for _i, link in links}:
+                if self.scope(target, "read").unrestricted:
+                    readable[target] = {link.id for _i, link in links if link.entity == target}
+                else:
+                    readable[target] = set(self.fetch(
+                        conn, target, {link.id for _i, link in links if link.entity == target},
+                        fields=[]))
+            errors.extend(
+                ErrorDetail(f"refers to a {link.entity!r} record that does not exist",
+                            pointer(index, fdef.name))
+                for index, link in links if link.id not in readable[link.entity])
+        return errors
+
     def _check_references(
         self,
         conn: sa.Connection,
@@ -256,7 +283,8 @@ class ScopedRepository(ScopedQueries):
         pointer: Pointer,
     ) -> None:
         """References written must name records the subject may read."""
-        errors: list[ErrorDetail] = []
+        errors: list[ErrorDetail] = self._unreadable_links(conn, entity, records, changed,
+                                                           pointer)
         for fdef in entity.fields:
             target = fdef.target_entity
             if fdef.type != "reference" or target is None:

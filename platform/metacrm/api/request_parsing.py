@@ -73,11 +73,14 @@ class ListQuery:
         return request_pointer(self.sources, criteria_pointer)
 
 
-def sortable_names(entity: EntityDef, registry: FieldTypeRegistry) -> tuple[str, ...]:
-    """Names a list of `entity` may be sorted on (indexed fields, id and timestamps)."""
+def sortable_names(entity: EntityDef, registry: FieldTypeRegistry, *,
+                   unindexed: bool = False) -> tuple[str, ...]:
+    """Names a list of `entity` may be sorted on (indexed fields, id and timestamps);
+    `unindexed`: every field of a sortable type (the repository still refuses one without
+    an index on a big table)."""
     names = [
         f.name for f in entity.fields
-        if entity.sortable(f.name) and registry.has_type(f.type)
+        if (unindexed or entity.sortable(f.name)) and registry.has_type(f.type)
         and registry.get(f.type).sortable
     ]
     return (*SYSTEM_SORT_KEYS, *names)
@@ -97,9 +100,12 @@ def includable_names(entity: EntityDef) -> tuple[str, ...]:
 
 
 def parse_list_args(
-    pairs: Iterable[tuple[str, str]], entity: EntityDef, registry: FieldTypeRegistry
+    pairs: Iterable[tuple[str, str]], entity: EntityDef, registry: FieldTypeRegistry, *,
+    unindexed_sort: bool = False,
 ) -> ListQuery:
-    """A list request from query-string pairs; ValidationFailed lists every problem."""
+    """A list request from query-string pairs; ValidationFailed lists every problem.
+    `unindexed_sort`: let any field of a sortable type through (the screens' lists; the
+    repository decides by the table's size)."""
     collected: dict[str, list[str]] = {}
     filters: list[tuple[str, str | None, str]] = []
     errors: list[ErrorDetail] = []
@@ -123,6 +129,7 @@ def parse_list_args(
         if len(values) > 1 and name not in ("sort", "fields", "include"):
             errors.append(ErrorDetail("is given more than once", f"/{name}"))
     parser = _Parser(entity, registry, errors)
+    parser.unindexed_sort = unindexed_sort
     filter_parser = FilterParser(entity, registry, errors)
     trees: list[Any] = []
     sources: list[FilterSource] = []
@@ -216,8 +223,10 @@ class _Parser(RequestChecks):
     """Checks of the sort, fields and include parts of a list request."""
 
     # sort, fields, include -----------------------------------------------------------
+    unindexed_sort = False
+
     def sort(self, items: Iterable[str]) -> tuple[str, ...]:
-        allowed = sortable_names(self.entity, self.registry)
+        allowed = sortable_names(self.entity, self.registry, unindexed=self.unindexed_sort)
         kept: list[str] = []
         seen: set[str] = set()
         items = list(items)

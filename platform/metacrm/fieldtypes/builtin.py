@@ -5,6 +5,7 @@ from __future__ import annotations
 from metacrm.fieldtypes.choice import BooleanType, MultiPicklistType, PicklistType
 from metacrm.fieldtypes.money import Money, MoneyType
 from metacrm.fieldtypes.numeric import DecimalType, IntegerType, PercentType
+from metacrm.fieldtypes.regarding import RegardingType
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.fieldtypes.relation import ReferenceType, StateType, UserType
 from metacrm.fieldtypes.special import AutoNumberType, JsonType, format_auto_number
@@ -27,6 +28,7 @@ BUILTIN_TYPES = (
     PicklistType,
     MultiPicklistType,
     ReferenceType,
+    RegardingType,
     UserType,
     StateType,
     AutoNumberType,

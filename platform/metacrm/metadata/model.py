@@ -17,6 +17,8 @@ from dataclasses import field as dc_field
 from types import MappingProxyType
 from typing import Any
 
+from metacrm.metadata.titles import TitlePart, title_fields
+
 Labels = Mapping[str, str]
 """Translations of one text, keyed by language code (`en`, `ru`, ...)."""
 
@@ -117,8 +119,14 @@ class EntityDef:
     indexes: tuple[IndexDef, ...] = ()
     search_fields: tuple[str, ...] = ()
     title_field: str | None = None
+    """The field lists link and lookups search by (the title's main field)."""
+    title: tuple[TitlePart, ...] = ()
+    """How a record is named on screens and in exports: the parsed `title` template, or
+    the title field alone when the document has no template."""
     description: Labels = dc_field(default_factory=_empty)
     pack: str = ""
+    group: str = ""
+    """The navigation group it is listed under; empty: its pack's."""
     source: SourceRef = SourceRef("")
     _by_name: Mapping[str, FieldDef] = dc_field(default_factory=_empty, repr=False, compare=False)
 
@@ -136,6 +144,11 @@ class EntityDef:
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def title_field_names(self) -> tuple[str, ...]:
+        """The fields the record's title is made of."""
+        return title_fields(self.title)
 
     def sortable(self, name: str) -> bool:
         """A field may be sorted on when an index leads with it (or it is `id`/a timestamp)."""

@@ -1,7 +1,8 @@
 """Related lists of a record page: the records of other entities that reference this one.
 
 For every reference field (of any entity in the live model) that targets the record's
-entity, one page of the records pointing at it — read through `RecordsService.list`, so the
+entity, and every regarding field that may link to it, one page of the records pointing at
+it — read through `RecordsService.list`, so the
 subject's read scope and field security apply exactly as on a list: an entity the subject
 may not read, or a reference field hidden from them, gives no related list at all.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metacrm.access.subject import AccessSubject
+from metacrm.fieldtypes.regarding import allowed_entities
 from metacrm.metadata.model import EntityDef, FieldDef
 from metacrm.services.record_page import RecordPage
 from metacrm.services.records import RecordsService
@@ -38,7 +40,8 @@ def referencing_fields(records: RecordsService, subject: AccessSubject,
             continue
         visible = policy.visible_entity(subject, name)
         for fdef in visible.fields:
-            if fdef.type == "reference" and fdef.target_entity == target:
+            if (fdef.type == "reference" and fdef.target_entity == target) or (
+                    fdef.type == "regarding" and target in allowed_entities(fdef)):
                 found.append((visible, fdef))
     return found
 

@@ -37,6 +37,9 @@ SYSTEM_SORT_KEYS = ("id", "created_at", "updated_at")
 CURSOR_FORMAT = 1
 MAX_CURSOR_LENGTH = 8192
 MAX_SORT_KEYS = 8
+UNINDEXED_SORT_ROWS = 10_000
+"""Up to this many records a table is sorted on any field: without an index the database
+sorts them in memory, a few milliseconds; beyond it only indexed fields keep lists fast."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +77,12 @@ def _key(name: str, descending: bool, expression: ColumnElement[Any]) -> SortKey
 
 
 def parse_sort(
-    entity: EntityDef, table: sa.Table, registry: FieldTypeRegistry, sort: Sequence[str]
+    entity: EntityDef, table: sa.Table, registry: FieldTypeRegistry, sort: Sequence[str],
+    *, unindexed: bool = False,
 ) -> tuple[SortKey, ...]:
     """Turn `["-amount", "title"]` into sort keys ending with `id`; ValidationFailed names
-    every bad item (`/sort/<i>`): malformed, unknown, not sortable or repeated."""
+    every bad item (`/sort/<i>`): malformed, unknown, not sortable or repeated.
+    `unindexed`: any field of a sortable type will do, index or not (small tables)."""
     if isinstance(sort, str) or not isinstance(sort, Sequence):
         raise ValidationFailed(
             "invalid sort", [ErrorDetail("must be a list of field names", "/sort")]
@@ -99,7 +104,7 @@ def parse_sort(
             errors.append(ErrorDetail(f"{name!r} is sorted on twice", pointer))
             continue
         seen.add(name)
-        expression = _sort_expression(entity, table, registry, name)
+        expression = _sort_expression(entity, table, registry, name, unindexed)
         if expression is None:
             errors.append(ErrorDetail(_unsortable_reason(entity, name), pointer))
             continue
@@ -114,12 +119,13 @@ def parse_sort(
 
 
 def _sort_expression(
-    entity: EntityDef, table: sa.Table, registry: FieldTypeRegistry, name: str
+    entity: EntityDef, table: sa.Table, registry: FieldTypeRegistry, name: str,
+    unindexed: bool,
 ) -> ColumnElement[Any] | None:
     if name in SYSTEM_SORT_KEYS:
         return table.c[name]
     fdef = entity.field(name)
-    if fdef is None or not entity.sortable(name):
+    if fdef is None or not (unindexed or entity.sortable(name)):
         return None
     field_type = registry.get(fdef.type)
     if not field_type.sortable:
@@ -132,7 +138,8 @@ def _unsortable_reason(entity: EntityDef, name: str) -> str:
         return f"{name!r} is not a field of {entity.name!r}"
     return (
         f"{entity.name!r} cannot be sorted on {name!r}: only indexed or unique fields, "
-        "id, created_at and updated_at"
+        f"id, created_at and updated_at (any field while it holds at most "
+        f"{UNINDEXED_SORT_ROWS:,} records)"
     )
 
 

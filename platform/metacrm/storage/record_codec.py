@@ -84,6 +84,9 @@ class EntityCodec:
         self.reference_slots = tuple(
             slot for slot in self.slots if slot.field.type == "reference"
         )
+        self.regarding_slots = tuple(
+            slot for slot in self.slots if slot.field.type == "regarding"
+        )
         self.columns: list[sa.Column[Any]] = list(table.c)
         self.field_of_column: dict[str, str] = {
             column: slot.name for slot in self.slots for column in slot.columns

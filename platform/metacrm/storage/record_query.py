@@ -67,8 +67,33 @@ class RecordQueries:
         self._estimates: TtlCache[tuple[Any, ...], int] = TtlCache(ESTIMATE_TTL,
                                                                     max_entries=1000)
 
-    def sort_keys(self, codec: EntityCodec, sort: Sequence[str]) -> tuple[keyset.SortKey, ...]:
-        """The parsed sort: ValidationFailed (`/sort/<i>`) for bad items."""
+    def sort_keys(self, codec: EntityCodec, sort: Sequence[str],
+                  conn: sa.Connection | None = None) -> tuple[keyset.SortKey, ...]:
+        """The parsed sort: ValidationFailed (`/sort/<i>`) for bad items. With `conn`, a
+        field without an index is accepted while the table is small (not cached: tables
+        grow)."""
+        try:
+            return self._indexed_sort_keys(codec, sort)
+        except ValidationFailed:
+            if conn is None or not self._small(conn, codec):
+                raise
+        return keyset.parse_sort(codec.entity, codec.table, self.registry, sort,
+                                 unindexed=True)
+
+    def _small(self, conn: sa.Connection, codec: EntityCodec) -> bool:
+        """At most `UNINDEXED_SORT_ROWS` records (a bounded count, kept for a minute)."""
+        key = ("small", conn.engine.url.render_as_string(), codec.table.name)
+        known = self._estimates.get(key)
+        if known is None:
+            bounded = sa.select(sa.literal(1)).select_from(codec.table).limit(
+                keyset.UNINDEXED_SORT_ROWS + 1).subquery()
+            known = int(conn.execute(sa.select(sa.func.count()).select_from(bounded))
+                        .scalar_one())
+            self._estimates.put(key, known)
+        return known <= keyset.UNINDEXED_SORT_ROWS
+
+    def _indexed_sort_keys(self, codec: EntityCodec, sort: Sequence[str]
+                           ) -> tuple[keyset.SortKey, ...]:
         try:
             cache_key: tuple[str, tuple[Any, ...]] | None = (codec.entity.name, tuple(sort))
             cached = self._sorts.get(cache_key) if cache_key else None
@@ -192,7 +217,7 @@ class RecordQueries:
                 "invalid limit",
                 [ErrorDetail(f"must be a whole number from 1 to {MAX_LIMIT}", "/limit")],
             )
-        keys = self.sort_keys(codec, sort)
+        keys = self.sort_keys(codec, sort, conn)
         slots = codec.select_fields(fields)
         if read is None or fields is not None:
             read = codec.reader(slots)

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from metacrm.fieldtypes.regarding import RecordLink, allowed_entities, entity_column
 from metacrm.kernel.errors import Conflict, ErrorDetail
 from metacrm.metadata.model import CompiledModel
 from metacrm.storage.record_codec import EntityCodec
@@ -42,6 +43,8 @@ class InboundReference:
     entity: str
     field: str
     on_delete: str  # restrict | set_null | cascade
+    also_emptied: tuple[str, ...] = ()
+    """Other columns `set_null` empties with the field (a regarding link's entity)."""
 
 
 def inbound_references(model: CompiledModel) -> dict[str, tuple[InboundReference, ...]]:
@@ -49,14 +52,19 @@ def inbound_references(model: CompiledModel) -> dict[str, tuple[InboundReference
     inbound: dict[str, list[InboundReference]] = {}
     for entity in model.entities.values():
         for fdef in entity.fields:
+            option = fdef.option("on_delete", "set_null")
+            rule = option if isinstance(option, str) else "set_null"
+            if fdef.type == "regarding":
+                # a link to one of several entities: its id column is filtered like a
+                # reference's (record ids are unique across entities)
+                for linked in allowed_entities(fdef):
+                    inbound.setdefault(linked, []).append(InboundReference(
+                        entity.name, fdef.name, rule, (entity_column(fdef),)))
+                continue
             target = fdef.target_entity
             if fdef.type != "reference" or target is None:
                 continue
-            rule = fdef.option("on_delete", "set_null")
-            inbound.setdefault(target, []).append(
-                InboundReference(entity.name, fdef.name, rule if isinstance(rule, str)
-                                 else "set_null")
-            )
+            inbound.setdefault(target, []).append(InboundReference(entity.name, fdef.name, rule))
     return {name: tuple(refs) for name, refs in inbound.items()}
 
 
@@ -87,7 +95,36 @@ def missing_references(
                 errors.append(ErrorDetail(
                     f"refers to a {target!r} record that does not exist", pointer(index, name)
                 ))
+    for slot in codec.regarding_slots:
+        errors.extend(_missing_links(conn, tables, records, slot.name, pointer))
     return errors
+
+
+def _missing_links(
+    conn: sa.Connection, tables: Mapping[str, sa.Table], records: Sequence[Mapping[str, Any]],
+    name: str, pointer: Callable[[int, str], str],
+) -> list[ErrorDetail]:
+    """Regarding links have no foreign key: look each linked record up in its table."""
+    wanted: dict[str, set[str]] = {}
+    for record in records:
+        link = record.get(name)
+        if isinstance(link, RecordLink):
+            wanted.setdefault(link.entity, set()).add(link.id)
+    found: set[tuple[str, str]] = set()
+    for entity, ids in wanted.items():
+        table = tables.get(entity)
+        if table is None:
+            continue
+        for part in chunks(sorted(ids)):
+            found.update((entity, i) for i in conn.execute(
+                sa.select(table.c.id).where(table.c.id.in_(part))).scalars())
+    return [
+        ErrorDetail(f"refers to a {link.entity!r} record that does not exist",
+                    pointer(index, name))
+        for index, record in enumerate(records)
+        if isinstance(link := record.get(name), RecordLink)
+        and (link.entity, link.id) not in found
+    ]
 
 
 class DeletePlanner:
@@ -187,7 +224,8 @@ class DeletePlanner:
                         sa.update(table)
                         .where(column.in_(part))
                         .values({ref.field: None, "version": table.c.version + 1,
-                                 "updated_at": now, "updated_by": actor})
+                                 "updated_at": now, "updated_by": actor,
+                                 **dict.fromkeys(ref.also_emptied)})
                     )
         for target in reversed(list(doomed)):
             table = self.tables[target]

@@ -121,7 +121,7 @@ class RecordRepository:
         self, conn: sa.Connection, codec: EntityCodec, records: Sequence[Mapping[str, Any]],
         pointer: Callable[[int, str], str],
     ) -> list[ErrorDetail]:
-        if not codec.reference_slots:
+        if not codec.reference_slots and not codec.regarding_slots:
             return []
         return missing_references(conn, codec, self.tables.tables, records, pointer)
 

@@ -76,7 +76,7 @@ def entity_indexes(
         main = registry.get(fdef.type).columns(fdef)[0].name
         if fdef.unique:
             add(index_name(entity, (main,), True), (main,), True)
-        elif fdef.indexed or fdef.type == "reference":
+        elif fdef.indexed or fdef.type in ("reference", "regarding"):
             add(index_name(entity, (main,), False), (main,), False)
     for index in entity.indexes:
         columns = tuple(

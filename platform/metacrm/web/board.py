@@ -50,7 +50,7 @@ from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import format_money, format_number, label, t
 from metacrm.web.record_conversion import conversion_url
 from metacrm.web.refusals import refusal_text
-from metacrm.web.values import ValueDisplay, record_title
+from metacrm.web.values import ValueDisplay, record_reader
 
 web_board = screen_blueprint("web_board", __name__, url_prefix="/app/r")
 
@@ -180,7 +180,7 @@ def column_sums(board: Board, subject: AccessSubject, states: Sequence[str] | No
 
 
 def card_fields(board: Board) -> list[str]:
-    names = [board.entity.title_field, board.state_field,
+    names = [board.entity.title_field, *board.entity.title_field_names, board.state_field,
              board.money_field.name if board.money_field else None]
     return list(dict.fromkeys(n for n in names if n and board.entity.field(n) is not None))
 
@@ -197,7 +197,7 @@ def build_columns(board: Board, subject: AccessSubject) -> list[Column]:
     records = services().records
     targets = targets_by_state(board, subject)
     sums = column_sums(board, subject)
-    display = ValueDisplay(records.runtime().model)
+    display = ValueDisplay(records.runtime().model, fetch=record_reader(subject))
     pages = []
     for state in board.pipeline.states:
         page = records.list(subject, board.entity.name, criteria=_in_state(board, state.name),
@@ -209,6 +209,7 @@ def build_columns(board: Board, subject: AccessSubject) -> list[Column]:
                                                                          page.records)})
     movable = movable_cards(board, subject, [str(record["id"]) for _s, page in pages
                                              for record in page.records]) if targets else set()
+    display.prefetch(board.entity, [r for _s, page in pages for r in page.records])
     columns = []
     for state, page in pages:
         column = Column(state, label(state.label, state.name), state.color or "#9e9e9e",
@@ -217,7 +218,7 @@ def build_columns(board: Board, subject: AccessSubject) -> list[Column]:
                         board.list_url(state.name) if page.next_cursor else None)
         for record in page.records:
             column.cards.append(Card(
-                str(record["id"]), int(record["version"]), record_title(board.entity, record),
+                str(record["id"]), int(record["version"]), display.title(board.entity, record),
                 state.name, display.text(board.entity, "owner", record),
                 display.html(board.entity, board.money_field.name, record)
                 if board.money_field else "",

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from metacrm.access.field_security import FieldAccess
 from metacrm.api.openapi_schemas import EntitySchemas
+from metacrm.fieldtypes.regarding import allowed_entities
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.identity.fab_directory import user_listings
 from metacrm.metadata.model import EntityDef, FieldDef
@@ -31,13 +32,14 @@ ENGINE_TYPES = frozenset({"state", "auto_number"})
 """Types whose values only the engine sets: read-only on every form."""
 WIDGETS = frozenset({
     "text", "textarea", "email", "phone", "url", "integer", "decimal", "percent", "money",
-    "boolean", "date", "datetime", "picklist", "multi_picklist", "reference", "user",
-    "state", "auto_number", "json",
+    "boolean", "date", "datetime", "picklist", "multi_picklist", "reference", "regarding",
+    "user", "state", "auto_number", "json",
 })
 MAX_USERS = 500
 
 FormValue = str | list[str] | dict[str, str]
-"""A field's value as form inputs hold it: text, chosen values, or money's two parts."""
+"""A field's value as form inputs hold it: text, chosen values, or the two parts of money
+(amount, currency) and of a regarding link (entity, id)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class Widget:
     attrs: Mapping[str, Any] = dc_field(default_factory=dict)
     """HTML constraints of the input (maxlength, min, max, step, pattern)."""
     choices: tuple[tuple[str, str], ...] = ()
-    """(value, label) of picklists and user selects; currency codes of money fields."""
+    """(value, label) of picklists and user selects; currency codes of money fields; the
+    entities a regarding link may point at."""
     default_currency: str = ""
     help: str = ""
 
@@ -74,10 +77,11 @@ def active_users(engine: sa.Engine) -> tuple[tuple[str, str], ...]:
 
 
 def build_widgets(entity: EntityDef, access: FieldAccess, registry: FieldTypeRegistry, *,
-                  creating: bool, users: tuple[tuple[str, str], ...] = ()
-                  ) -> dict[str, Widget]:
+                  creating: bool, users: tuple[tuple[str, str], ...] = (),
+                  link_targets: Mapping[str, str] | None = None) -> dict[str, Widget]:
     """The widgets of `entity`'s visible fields (pass the entity as `visible_entity` gives
-    it, so hidden fields never get one)."""
+    it, so hidden fields never get one). `link_targets`: label of each entity the user may
+    read, offered by regarding links (all their entities, by name, when not given)."""
     schemas = EntitySchemas(entity, registry)
     locked = access.read_only_on_create if creating else access.read_only
     found = {}
@@ -95,7 +99,7 @@ def build_widgets(entity: EntityDef, access: FieldAccess, registry: FieldTypeReg
             kind=fdef.type if fdef.type in WIDGETS else "text",
             required=required, read_only=read_only,
             attrs=_constraints(fdef, schema, registry),
-            choices=_choices(fdef, registry, users),
+            choices=_choices(fdef, registry, users, link_targets),
             default_currency=_default_currency(fdef),
             help=label(fdef.help),
         )
@@ -132,7 +136,12 @@ def _scale(fdef: FieldDef, registry: FieldTypeRegistry) -> int:
 
 
 def _choices(fdef: FieldDef, registry: FieldTypeRegistry,
-             users: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+             users: tuple[tuple[str, str], ...], link_targets: Mapping[str, str] | None
+             ) -> tuple[tuple[str, str], ...]:
+    if fdef.type == "regarding":
+        return tuple((name, name if link_targets is None else link_targets[name])
+                     for name in allowed_entities(fdef)
+                     if link_targets is None or name in link_targets)
     if fdef.type in ("picklist", "multi_picklist"):
         return tuple((c.value, label(c.label, c.value)) for c in fdef.choices)
     if fdef.type == "user":
@@ -158,9 +167,13 @@ def _default_currency(fdef: FieldDef) -> str:
 def form_value(fdef: FieldDef, value: Any) -> FormValue:
     """A field's JSON value (as the records service returns it) as its inputs hold it."""
     if value is None:
+        if fdef.type == "regarding":
+            return {"entity": "", "id": ""}
         return {"amount": "", "currency": ""} if fdef.type == "money" else (
             [] if fdef.type == "multi_picklist" else "")
     kind = fdef.type
+    if kind == "regarding" and isinstance(value, Mapping):
+        return {"entity": str(value.get("entity") or ""), "id": str(value.get("id") or "")}
     if kind == "money" and isinstance(value, Mapping):
         return {"amount": str(value.get("amount") or ""),
                 "currency": str(value.get("currency") or "")}

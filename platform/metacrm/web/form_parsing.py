@@ -3,6 +3,7 @@
 Browsers send strings; the records service takes JSON values (it validates and normalises
 them with the field types). The conversion here is only about shape: an empty input is "no
 value" (null), money's two inputs (`<name>.amount`, `<name>.currency`) become one object,
+as do a regarding link's (`<name>.entity`, `<name>.id`),
 a multi-select a list, a checkbox a boolean, a datetime-local input (UTC) an RFC 3339
 string. Anything else — a number that is not one, an unknown choice — goes through as typed,
 for the service to refuse with an error pointing at the field.
@@ -38,7 +39,7 @@ def posted_fields(form: FormData, entity: EntityDef) -> list[FieldDef]:
     """The fields of the (live, whole) entity the post carries a value for."""
     return [fdef for fdef in entity.fields
             if fdef.name in form or f"{fdef.name}.amount" in form
-            or f"{fdef.name}.currency" in form]
+            or f"{fdef.name}.currency" in form or f"{fdef.name}.id" in form]
 
 
 def submitted_value(form: FormData, fdef: FieldDef) -> FormValue:
@@ -47,6 +48,9 @@ def submitted_value(form: FormData, fdef: FieldDef) -> FormValue:
     if fdef.type == "money":
         return {"amount": str(form.get(f"{name}.amount", "") or ""),
                 "currency": str(form.get(f"{name}.currency", "") or "")}
+    if fdef.type == "regarding":
+        return {"entity": str(form.get(f"{name}.entity", "") or ""),
+                "id": str(form.get(f"{name}.id", "") or "")}
     if fdef.type == "multi_picklist":
         return [str(v) for v in form.getlist(name) if v]
     if fdef.type == "boolean":
@@ -66,6 +70,11 @@ def payload_value(fdef: FieldDef, raw: FormValue) -> Any:
             return None
         currency = str(parts.get("currency", "")).strip()
         return {"amount": amount, **({"currency": currency} if currency else {})}
+    if kind == "regarding":
+        parts = raw if isinstance(raw, Mapping) else {}
+        record_id = str(parts.get("id", "")).strip()
+        return {"entity": str(parts.get("entity", "")).strip(), "id": record_id} \
+            if record_id else None
     if kind == "multi_picklist":
         chosen = list(raw) if isinstance(raw, list) else ([raw] if raw else [])
         return chosen or None

@@ -15,7 +15,7 @@ from metacrm.services.records import RecordsService
 from metacrm.services.transition_guards import conversion_of, entity_transitions, may_perform
 from metacrm.services.transitions import TransitionService
 from metacrm.web.i18n import label
-from metacrm.web.values import record_title
+from metacrm.web.values import ValueDisplay, record_reader
 
 MAX_SELECTED = 500
 
@@ -61,7 +61,9 @@ def _titles(records: RecordsService, subject: AccessSubject, entity: str,
             "field": "id", "op": "in", "value": list(ids)}, limit=len(ids))
     except MetacrmError:
         return {}
-    return {str(r["id"]): record_title(definition, r) for r in page.records}
+    display = ValueDisplay(records.runtime().model, fetch=record_reader(subject))
+    display.prefetch(definition, page.records)
+    return {str(r["id"]): display.title(definition, r) for r in page.records}
 
 
 def transition_choices(

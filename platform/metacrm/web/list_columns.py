@@ -87,7 +87,7 @@ def build_columns(
     entity: EntityDef, names: Sequence[str], registry: FieldTypeRegistry, *,
     may_update: bool, access: FieldAccess,
 ) -> list[Column]:
-    sortable = set(sortable_names(entity, registry))
+    sortable = set(sortable_names(entity, registry, unindexed=True))
     columns = []
     for name in names:
         fdef = entity.field(name) or SYSTEM_FIELDS.get(name)
@@ -148,6 +148,19 @@ def filter_fields(
         found.append(FilterField(fdef.name, field_label(entity, fdef.name), ops,
                                  _suggestions(model, fdef, users)))
     return found
+
+
+def filter_value_text(fields: Sequence[FilterField], field: str, value: str) -> str:
+    """A filter row's value as the user reads it: choice and state codes as their labels
+    (`won,lost` → "Won, Lost"); empty when the field has no labelled values."""
+    found = next((item for item in fields if item.name == field), None)
+    if found is None or not found.suggestions or not value:
+        return ""
+    labels = dict(found.suggestions)
+    codes = [code.strip() for code in value.split(",") if code.strip()]
+    if not any(code in labels for code in codes):
+        return ""
+    return ", ".join(labels.get(code, code) for code in codes)
 
 
 def _suggestions(model: CompiledModel, fdef: FieldDef,

@@ -33,6 +33,11 @@ from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import SYSTEM_COLUMNS, EntityDef
 from metacrm.services.saved_views import ViewDefinition
 
+TRAIL_SEPARATOR = "~"
+FIRST_PAGE = "."
+"""Stands for the first page in a trail (cursors are URL-safe base64: no `~` or `.`)."""
+MAX_TRAIL = 20
+
 MAX_PAGE_SIZE = 200
 PAGE_SIZES = (25, 50, 100, 200)
 ROW_FIELD, ROW_OP, ROW_VALUE = "ff", "fo", "fv"
@@ -63,6 +68,8 @@ class ListState:
     sort: tuple[str, ...] = ()
     q: str = ""
     cursor: str | None = None
+    trail: tuple[str, ...] = ()
+    """The cursors of the pages before this one ("" for the first), for Previous."""
     limit: int = DEFAULT_LIMIT
     query: ListQuery | None = None
     """The parsed request; None when `errors` says what is wrong with it."""
@@ -77,7 +84,8 @@ class ListState:
         return ViewDefinition(columns=self.columns, filter=self.criteria,
                               sort=self.sort, q=self.q or None)
 
-    def pairs(self, *, cursor: str | None = None, **changes: Any) -> list[tuple[str, str]]:
+    def pairs(self, *, cursor: str | None = None, trail: Sequence[str] = (),
+              **changes: Any) -> list[tuple[str, str]]:
         """The query string of this state (first page unless `cursor`), with changes."""
         state = replace(self, **changes) if changes else self
         pairs: list[tuple[str, str]] = []
@@ -97,10 +105,27 @@ class ListState:
             pairs.append(("limit", str(state.limit)))
         if cursor:
             pairs.append(("cursor", cursor))
+            if trail:
+                pairs.append(("trail", TRAIL_SEPARATOR.join(
+                    c or FIRST_PAGE for c in trail[-MAX_TRAIL:])))
         return pairs
 
-    def url(self, path: str, *, cursor: str | None = None, **changes: Any) -> str:
-        return f"{path}?{urlencode(self.pairs(cursor=cursor, **changes))}"
+    def url(self, path: str, *, cursor: str | None = None, trail: Sequence[str] = (),
+            **changes: Any) -> str:
+        return f"{path}?{urlencode(self.pairs(cursor=cursor, trail=trail, **changes))}"
+
+    def next_url(self, path: str, cursor: str) -> str:
+        """The next page; it remembers this page's cursor for its Previous link."""
+        return self.url(path, cursor=cursor, trail=(*self.trail, self.cursor or ""))
+
+    def previous_url(self, path: str) -> str | None:
+        """The page before this one (None on the first page). Keyset pages only go
+        forward, so the cursors of earlier pages travel in the URL (`trail`); beyond the
+        last `MAX_TRAIL` pages Previous leads to the first page."""
+        if not self.cursor:
+            return None
+        before = self.trail[-1] if self.trail else ""
+        return self.url(path, cursor=before or None, trail=self.trail[:-1])
 
     def sort_url(self, path: str, name: str) -> str:
         """Sort on `name` ascending; when it already is, descending."""
@@ -134,6 +159,7 @@ def resolve(
         filter_json = "" if flat is not None else json.dumps(base.filter, ensure_ascii=False)
     state = ListState(view=view, columns=columns, rows=rows, filter_json=filter_json,
                       sort=sort, q=q, cursor=single.get("cursor") or None,
+                      trail=_trail(single.get("trail", "")),
                       limit=_limit(single.get("limit")))
     request = [row.parameter for row in rows]
     if filter_json:
@@ -146,10 +172,15 @@ def resolve(
         request.append(("cursor", state.cursor))
     request.append(("limit", str(state.limit)))
     try:
-        query = parse_list_args(request, entity, registry)
+        query = parse_list_args(request, entity, registry, unindexed_sort=True)
     except ValidationFailed as error:
         return replace(state, errors=error.errors)
     return replace(state, query=query)
+
+
+def _trail(text: str) -> tuple[str, ...]:
+    parts = [part for part in text.split(TRAIL_SEPARATOR) if part][-MAX_TRAIL:]
+    return tuple("" if part == FIRST_PAGE else part for part in parts)
 
 
 def visible_part(base: ViewDefinition, entity: EntityDef) -> ViewDefinition:

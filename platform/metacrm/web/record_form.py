@@ -44,7 +44,7 @@ from metacrm.web.record_page import (
     record_url,
     reference_fields,
 )
-from metacrm.web.values import ValueDisplay, record_title
+from metacrm.web.values import ValueDisplay, record_reader
 
 web_record_form = screen_blueprint("web_record_form", __name__, url_prefix="/app/r")
 
@@ -63,7 +63,8 @@ class FormPage:
         needs_users = any(f.type == "user" for f in self.visible.fields)
         users = active_users(services().engine) if needs_users else ()
         self.widgets: dict[str, Widget] = build_widgets(
-            self.visible, access, services().registry, creating=creating, users=users)
+            self.visible, access, services().registry, creating=creating, users=users,
+            link_targets=readable_entities(subject))
 
     def render(self, *, values: Mapping[str, FormValue], record: Mapping[str, Any] | None,
                error: MetacrmError | None = None, version: Any = None,
@@ -73,13 +74,14 @@ class FormPage:
         if isinstance(error, StaleRecord):
             general = [t("Someone else changed this record after you opened it. Your "
                          "values are kept below; reload the record to see the change.")]
-        display = ValueDisplay(model(), _titles(self.subject, self.widgets, values, record))
+        display = ValueDisplay(model(), _titles(self.subject, self.widgets, values, record),
+                               fetch=record_reader(self.subject))
         if record is not None:
             display.load_users(services().engine, ValueDisplay.user_ids(self.visible,
                                                                         [record]))
         entity_label = label(self.visible.label, self.name)
         title = (t("New %(entity)s", entity=entity_label) if record is None
-                 else record_title(self.visible, record))
+                 else display.title(self.visible, record))
         page = render_template(
             "metacrm/form.html", entity=self.visible, entity_label=entity_label,
             plural_label=label(self.visible.plural_label, self.name), title=title,
@@ -197,14 +199,24 @@ def _titles(subject: AccessSubject, widgets: Mapping[str, Widget],
     return included
 
 
+def readable_entities(subject: AccessSubject) -> dict[str, str]:
+    """Label of each entity the subject may read: what regarding links may offer."""
+    policy = services().records.runtime().policy
+    return {name: label(entity.label, name) for name, entity in policy.model.entities.items()
+            if policy.scope(subject, name, "read").allowed}
+
+
 def _reference_titles(widgets: Mapping[str, Widget], values: Mapping[str, FormValue],
                       display: ValueDisplay) -> dict[str, str]:
     titles = {}
     for name, widget in widgets.items():
         value = values.get(name)
+        if widget.kind == "regarding" and isinstance(value, Mapping) and value.get("id"):
+            titles[name] = display.link_title(str(value.get("entity")),
+                                              str(value.get("id"))) or ""
         if widget.kind == "reference" and isinstance(value, str) and value:
             found = display.included.get(name, {}).get(value)
             target = display.model.entity(widget.target)
             if found is not None and target is not None:
-                titles[name] = record_title(target, found)
+                titles[name] = display.title(target, found)
     return titles

@@ -45,19 +45,21 @@ from metacrm.web.list_columns import (
     column_names,
     field_label,
     filter_fields,
+    filter_value_text,
     list_views,
     operator_label,
     selectable_columns,
 )
-from metacrm.web.list_export import csv_text
+from metacrm.web.list_export import XLSX_MIMETYPE, ExportTable, csv_text, xlsx_bytes
 from metacrm.web.list_inline import InlineValueError, inline_value
 from metacrm.web.list_query import PAGE_SIZES, ListState, resolve
 from metacrm.web.refusals import refusal_text
-from metacrm.web.values import ValueDisplay, record_title
+from metacrm.web.values import ValueDisplay, record_reader
 
 web_list = screen_blueprint("web_list", __name__, url_prefix="/app/r")
 
 META_PREFIX = "meta:"
+EXPORT_KINDS = ("csv", "xlsx")
 MAX_USERS_OFFERED = 200
 
 
@@ -151,8 +153,11 @@ def list_page(entity: str) -> tuple[str, int]:
                 include=[c.name for c in columns if c.type == "reference"])
         except ValidationFailed as error:
             errors.extend(error.errors or [ErrorDetail(error.message)])
-    display = ValueDisplay(runtime.model, page.included if page else None)
+    display = ValueDisplay(runtime.model, page.included if page else None,
+                           fetch=record_reader(subject))
     if page is not None:
+        display.prefetch(context.visible, page.records,
+                         [c.name for c in columns if c.type == "regarding"])
         display.load_users(services().engine,
                            ValueDisplay.user_ids(context.visible, page.records))
     users = _active_users()
@@ -169,6 +174,7 @@ def list_page(entity: str) -> tuple[str, int]:
         filter_fields=filter_fields(runtime.model, context.visible, services().registry,
                                     users),
         operator_label=operator_label, selectable_columns=selectable_columns(context.visible),
+        filter_value_text=filter_value_text,
         meta_views=[(f"{META_PREFIX}{v.name}", label(v.label, v.name))
                     for v in list_views(runtime.model, entity)],
         saved_views=_views().visible(subject, entity),
@@ -186,9 +192,9 @@ def list_page(entity: str) -> tuple[str, int]:
 def _fields(entity: EntityDef, columns: Sequence[Column]) -> list[str]:
     """The fields to read: the columns' and the title field (system columns always come)."""
     names = [c.name for c in columns if entity.has_field(c.name)]
-    if entity.title_field and entity.has_field(entity.title_field) \
-            and entity.title_field not in names:
-        names.append(entity.title_field)
+    for name in (entity.title_field, *entity.title_field_names):
+        if name and entity.has_field(name) and name not in names:
+            names.append(name)
     if not names and entity.field_names:
         names.append(entity.field_names[0])
     return names
@@ -247,7 +253,7 @@ def _rows(columns: Sequence[Column], title_column: str, entity: EntityDef,
                 cells.append(Cell(column, display.html(entity, column.name, record),
                                   _raw(record.get(column.name))))
         rows.append(Row(str(record["id"]), int(record.get("version") or 0),
-                        record_title(entity, record), cells, str(record["id"]) in editable))
+                        display.title(entity, record), cells, str(record["id"]) in editable))
     return rows
 
 
@@ -332,8 +338,9 @@ def bulk(entity: str) -> BaseResponse:
     back = context.state.url(context.path)
     action = request.form.get("action", "")
     ids = [i for i in dict.fromkeys(request.form.getlist("ids")) if i][:list_bulk.MAX_SELECTED]
-    if action == "export":
-        return _export(context, ids or None)
+    if action in ("export", "export_xlsx"):
+        return _export(context, ids or None, kind="xlsx" if action == "export_xlsx" else "csv",
+                       raw=request.form.get("raw") == "1")
     if not ids:
         flash(t("Select at least one record first."), "error")
         return redirect(back)
@@ -356,7 +363,7 @@ def bulk(entity: str) -> BaseResponse:
         done = tn("%(count)s record deleted.", "%(count)s records deleted.", outcome.done)
     else:
         raise ValidationFailed("unknown bulk action", [ErrorDetail(
-            "must be assign, transition, delete or export", "/action")])
+            "must be assign, transition, delete, export or export_xlsx", "/action")])
     if outcome.done:
         flash(done, "success")
     for title, why in outcome.failures:
@@ -364,22 +371,37 @@ def bulk(entity: str) -> BaseResponse:
     return redirect(back)
 
 
-@web_list.get("/<entity>/export.csv")
+@web_list.get("/<entity>/export.<kind>")
 @login_required
-def export_csv(entity: str) -> BaseResponse:
-    return _export(list_context(entity, list(request.args.items(multi=True))), None)
+def export_file(entity: str, kind: str) -> BaseResponse:
+    """The list as CSV or XLSX (`raw=1`: ids and codes instead of what the list shows)."""
+    if kind not in EXPORT_KINDS:
+        raise NotFound(f"no {kind} export", [ErrorDetail("use .csv or .xlsx", "")])
+    pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "raw"]
+    return _export(list_context(entity, pairs), None, kind=kind,
+                   raw=request.args.get("raw") == "1")
 
 
-def _export(context: ListContext, ids: list[str] | None) -> BaseResponse:
+def _export(context: ListContext, ids: list[str] | None, *, kind: str = "csv",
+            raw: bool = False) -> BaseResponse:
     state = context.state
     if state.query is None:
         raise ValidationFailed(t("The filter is not valid."), state.errors)
     rows = export_records(services().records, context.subject, context.entity,
                           criteria=state.criteria, q=state.query.q, sort=state.query.sort,
                           ids=ids)
-    response = Response(csv_text(context.visible, rows), mimetype="text/csv")
+    display = ValueDisplay(services().records.runtime().model,
+                           fetch=record_reader(context.subject))
+    if not raw:
+        display.load_users(services().engine,
+                           ValueDisplay.user_ids(context.visible, rows.records))
+    table = ExportTable(context.visible, rows, state.columns, display, raw=raw)
+    if kind == "xlsx":
+        response = Response(xlsx_bytes(table), mimetype=XLSX_MIMETYPE)
+    else:
+        response = Response(csv_text(table), mimetype="text/csv")
     response.headers["Content-Disposition"] = \
-        f'attachment; filename="{context.entity}.csv"'
+        f'attachment; filename="{context.entity}.{kind}"'
     if rows.truncated:
         response.headers["X-Metacrm-Truncated"] = "1"
     return response
@@ -418,7 +440,7 @@ def inline_edit(entity: str, record_id: str) -> tuple[Response, int]:
         return jsonify({"message": message, "errors": [{"message": message, "pointer": ""}]}
                        ), error.status
     model = records.runtime().model
-    display = ValueDisplay(model)
+    display = ValueDisplay(model, fetch=record_reader(web_subject()))
     return jsonify({"text": display.text(visible, name, record),
                     "html": str(display.html(visible, name, record)),
                     "value": _raw(record.get(name)),

@@ -47,7 +47,7 @@ from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
 from metacrm.web.refusals import refusal_text
 from metacrm.web.timeline import TimelineItem, actor_ids, build_timeline
-from metacrm.web.values import ValueDisplay, record_title
+from metacrm.web.values import ValueDisplay, record_reader
 
 web_record = screen_blueprint("web_record", __name__, url_prefix="/app")
 
@@ -156,7 +156,8 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
     history = records.history(subject, entity, record_id)
     actions = record_actions(records, subject, entity, record_id)
     live = model()
-    display = ValueDisplay(live, _with_history_references(subject, visible, included, history))
+    display = ValueDisplay(live, _with_history_references(subject, visible, included, history),
+                           fetch=record_reader(subject))
     related = _related(subject, entity, record_id, live)
     display.load_users(services().engine, ValueDisplay.user_ids(visible, [record])
                        | actor_ids(history, visible)
@@ -170,7 +171,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         "metacrm/record.html",
         entity=visible, entity_label=label(visible.label, entity),
         plural_label=label(visible.plural_label, entity),
-        record=record, title=record_title(visible, record), display=display,
+        record=record, title=display.title(visible, record), display=display,
         sections=sections(live, visible), related=related, timeline=timeline,
         actions=actions, transitions=buttons, refusal=refusal,
         state_fields=[f.name for f in visible.fields if f.type == "state"],
@@ -188,11 +189,12 @@ def _related(subject: AccessSubject, entity: str, record_id: str, live: Compiled
              ) -> list[Related]:
     found = []
     for item in related_lists(services().records, subject, entity, record_id):
-        found.append(_related_view(item, record_id, live))
+        found.append(_related_view(subject, item, record_id, live))
     return found
 
 
-def _related_view(item: RelatedList, record_id: str, live: CompiledModel) -> Related:
+def _related_view(subject: AccessSubject, item: RelatedList, record_id: str,
+                  live: CompiledModel) -> Related:
     other = item.entity
     view = list_view(live, other.name)
     wanted = [name for name in (view.columns if view else ()) if other.has_field(name)
@@ -204,11 +206,13 @@ def _related_view(item: RelatedList, record_id: str, live: CompiledModel) -> Rel
     if sum(1 for f in other.fields if f.target_entity == item.field.target_entity
            and f.type == "reference") > 1:
         title = f"{title} ({label(item.field.label, item.field.name)})"
+    display = ValueDisplay(live, fetch=record_reader(subject))
+    display.prefetch(other, item.page.records, columns)
     return Related(
         key=f"{other.name}.{item.field.name}", title=title, entity=other, columns=columns,
         records=item.page.records, count=item.page.count,
         more_url=f"/app/r/{other.name}?filter[{item.field.name}][eq]={record_id}",
-        display=ValueDisplay(live),
+        display=display,
     )
 
 
@@ -344,8 +348,8 @@ def lookup(entity: str) -> Response | tuple[Response, int]:
     q = (request.args.get("q") or "").strip()[:200]
     try:
         visible = records.visible_entity(subject, entity)
-        fields = [visible.title_field] if visible.title_field and visible.has_field(
-            visible.title_field) else ["id"]
+        fields = [name for name in visible.title_field_names
+                  if visible.has_field(name)] or ["id"]
         try:
             page = records.list(subject, entity, q=q or None, limit=LOOKUP_LIMIT,
                                 fields=fields)
@@ -354,7 +358,9 @@ def lookup(entity: str) -> Response | tuple[Response, int]:
                                 limit=LOOKUP_LIMIT, fields=fields)
     except MetacrmError as error:
         return jsonify({"error": error.message}), error.status
-    return jsonify({"results": [{"id": r["id"], "title": record_title(visible, r)}
+    display = ValueDisplay(model(), fetch=record_reader(subject))
+    display.prefetch(visible, page.records)
+    return jsonify({"results": [{"id": r["id"], "title": display.title(visible, r)}
                                 for r in page.records]})
 
 

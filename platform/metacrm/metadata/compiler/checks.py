@@ -34,6 +34,8 @@ def check_entity_links(context: CompileContext) -> None:
             pointer = _field_pointer(fdef, position)
             if fdef.type == "reference":
                 _check_reference(entity, fdef, pointer, context)
+            elif fdef.type == "regarding":
+                _check_regarding(entity, fdef, pointer, context)
             elif fdef.type == "state":
                 _check_state_field(entity, fdef, pointer, context)
         report = context.reporter(entity.source.file)
@@ -47,6 +49,17 @@ def check_entity_links(context: CompileContext) -> None:
 
 def _field_pointer(fdef: FieldDef, position: int) -> str:
     return fdef.source.pointer or f"/fields/{position}"
+
+
+def _check_regarding(
+    entity: EntityDef, fdef: FieldDef, pointer: str, context: CompileContext
+) -> None:
+    names = fdef.option("entities")
+    for position, target in enumerate(names if isinstance(names, tuple | list) else ()):
+        if isinstance(target, str) and target not in context.entities:
+            context.reporter(entity.source.file).missing(
+                f"field '{fdef.name}' may link to unknown entity '{target}'"
+                + suggestion(target, context.entities), f"{pointer}/entities/{position}")
 
 
 def _check_reference(

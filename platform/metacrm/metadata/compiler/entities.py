@@ -16,6 +16,7 @@ from metacrm.metadata.compiler.freeze import freeze, labels, names
 from metacrm.metadata.compiler.names import field_name_problem, physical_columns
 from metacrm.metadata.documents import Document
 from metacrm.metadata.model import EMPTY, Choice, EntityDef, FieldDef, IndexDef, SourceRef
+from metacrm.metadata.titles import TitlePart, TitleTemplateError, parse_title
 
 COMMON_FIELD_KEYS = frozenset(
     {"name", "type", "label", "help", "required", "unique", "indexed", "read_only", "default"}
@@ -23,6 +24,8 @@ COMMON_FIELD_KEYS = frozenset(
 """Keys every field may have; every other key is a type-specific option."""
 
 TABLE_PREFIX = "crm_"
+UNTITLED_TYPES = frozenset({"json", "textarea"})
+"""Field types whose values are too long or structured to name a record."""
 
 
 def build_entity(document: Document, context: CompileContext,
@@ -45,13 +48,41 @@ def build_entity(document: Document, context: CompileContext,
         indexes=tuple(_build_indexes(body.get("indexes", ()))),
         search_fields=names(body.get("search_fields")),
         title_field=body.get("title_field"),
+        title=_title_parts(body, report),
         description=labels(body.get("description")),
         pack=document.pack,
+        group=str(body.get("group") or ""),
         source=SourceRef(document.source),
     )
     _check_indexes(entity, report)
     _check_search(entity, context, report)
+    if "title" in body:
+        _check_title(entity, context, report)
     return entity
+
+
+def _title_parts(body: Mapping[str, Any], report: Reporter) -> tuple[TitlePart, ...]:
+    """The parsed `title` template; without one, the title field alone."""
+    template = body.get("title")
+    if isinstance(template, str):
+        try:
+            return parse_title(template)
+        except TitleTemplateError as error:
+            report.error(str(error), "/title")
+            return ()
+    title_field = body.get("title_field")
+    return (TitlePart(field=title_field),) if isinstance(title_field, str) else ()
+
+
+def _check_title(entity: EntityDef, context: CompileContext, report: Reporter) -> None:
+    if entity.title and not entity.title_field_names:
+        report.error("the title names no field: write placeholders such as {name}", "/title")
+    for name in entity.title_field_names:
+        if context.check_field(entity, name, report, "/title"):
+            fdef = entity.field(name)
+            if fdef is not None and fdef.type in UNTITLED_TYPES:
+                report.error(f"field '{name}' ({fdef.type}) cannot be part of a title: "
+                             "its values are not short text", "/title")
 
 
 def _build_fields(

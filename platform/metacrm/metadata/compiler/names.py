@@ -56,4 +56,6 @@ def physical_columns(field: FieldDef) -> tuple[str, ...]:
     """
     if field.type == "money":
         return (field.name, f"{field.name}_currency")
+    if field.type == "regarding":
+        return (field.name, f"{field.name}_entity")
     return (field.name,)

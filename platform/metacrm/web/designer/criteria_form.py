@@ -24,6 +24,7 @@ from metacrm.criteria.tree import OPERATORS, SYSTEM_FIELDS
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import EntityDef, FieldDef
 from metacrm.web.i18n import label, t
+from metacrm.web.list_columns import system_label
 
 MATCHES = ("and", "or")
 LIST_OPERATORS = frozenset({"in", "not_in", "between"})
@@ -96,7 +97,7 @@ def field_choices(entity: EntityDef | None, registry: FieldTypeRegistry) -> list
         return []
     choices = [FieldChoice(f.name, label(f.label, f.name), _operators(f, registry))
                for f in entity.fields]
-    choices += [FieldChoice(name, label(f.label, name), _operators(f, registry))
+    choices += [FieldChoice(name, system_label(name), _operators(f, registry))
                 for name, f in SYSTEM_FIELDS.items()]
     return choices
 

@@ -22,11 +22,13 @@ from metacrm.web.designer import entity_forms as forms
 from metacrm.web.designer import view_layout as layout
 from metacrm.web.designer.changes import metadata_admin, preview_change
 from metacrm.web.i18n import label, t
+from metacrm.web.navigation import OTHER, group_label, group_names
 
 web_designer_entities = screen_blueprint("web_designer_entities", __name__,
                                          url_prefix="/app/admin/entities")
 
-FIRST_FIELD_EXCLUDED = frozenset({"picklist", "multi_picklist", "reference", "state", "json"})
+FIRST_FIELD_EXCLUDED = frozenset({"picklist", "multi_picklist", "reference", "regarding", "state",
+                                  "json"})
 """Types a new entity's first field cannot have (they need options, or cannot be a title)."""
 
 Page = str | tuple[str, int]
@@ -66,7 +68,8 @@ def type_labels() -> dict[str, str]:
         "decimal": t("Decimal number"), "money": t("Money"), "percent": t("Percent"),
         "boolean": t("Yes/no"), "date": t("Date"), "datetime": t("Date and time"),
         "picklist": t("Picklist"), "multi_picklist": t("Multi-select picklist"),
-        "reference": t("Reference to a record"), "user": t("User"),
+        "reference": t("Reference to a record"),
+        "regarding": t("Link to a record of several entities"), "user": t("User"),
         "state": t("Pipeline state"), "auto_number": t("Auto number"), "json": t("JSON data"),
     }
     return {name: known.get(name, name) for name in services().registry.names()}
@@ -80,6 +83,7 @@ def option_labels() -> dict[str, str]:
         "currencies": t("Allowed currencies (comma-separated)"),
         "default_region": t("Default country (ISO code, e.g. US)"),
         "entity": t("Target entity"), "on_delete": t("When the target record is deleted"),
+        "entities": t("Entities it may link to (comma-separated names)"),
         "pipeline": t("Pipeline"), "prefix": t("Prefix"), "digits": t("Digits"),
         "start": t("First number"),
     }
@@ -119,6 +123,11 @@ def entities() -> str:
     return render_template("metacrm/designer/entities.html", rows=rows)
 
 
+def _groups() -> list[tuple[str, str]]:
+    """(name, label) of the navigation groups an entity may be listed under."""
+    return [(name, group_label(name)) for name in group_names(services().metadata.live().model)]
+
+
 @web_designer_entities.route("/new", methods=["GET", "POST"])
 @admin_required
 def new_entity() -> Page:
@@ -126,9 +135,10 @@ def new_entity() -> Page:
                    if name not in FIRST_FIELD_EXCLUDED}
     if request.method == "GET":
         return render_template("metacrm/designer/entity_new.html", types=first_types,
+                               groups=_groups(),
                                values={"field_name": "title", "field_label_en": "Title",
                                        "field_label_ru": "Название", "field_type": "text",
-                                       "field_required": "on"})
+                                       "field_required": "on", "group": OTHER})
     entity, form_view, list_view = forms.new_entity_bodies(request.form)
     name = str(entity["name"])
     title = t("New entity %(name)s", name=name)
@@ -182,11 +192,14 @@ def edit_entity(name: str) -> Page:
     bodies = live_bodies()
     entity = entity_body(bodies, name)
     if request.method == "GET":
-        values = {"name": name, "title_field": entity.get("title_field", "")}
+        values = {"name": name, "title_field": entity.get("title_field", ""),
+                  "title": entity.get("title", ""),
+                  "group": entity.get("group", "")}
         for code in ("en", "ru"):
             values[f"label_{code}"] = (entity.get("label") or {}).get(code, "")
             values[f"plural_{code}"] = (entity.get("plural_label") or {}).get(code, "")
         return render_template("metacrm/designer/entity_edit.html", name=name, values=values,
+                               groups=_groups(),
                                fields=forms.field_names(entity),
                                entity_label=label(entity.get("label"), name))
     changed = forms.entity_labels_changed(entity, request.form)

@@ -23,8 +23,8 @@ FLAGS = ("required", "unique", "indexed")
 class OptionInput:
     """One type option the field form offers; `parse` says how its text becomes JSON:
     "int", "number" (an integer for integer fields, else a decimal string), "text",
-    "upper" (a code), "list" (comma-separated codes), "entity", "on_delete", "pipeline"
-    (chosen from a list)."""
+    "upper" (a code), "list" (comma-separated codes), "names" (comma-separated entity
+    names), "entity", "on_delete", "pipeline" (chosen from a list)."""
 
     name: str
     parse: str
@@ -40,6 +40,7 @@ OPTION_INPUTS: tuple[OptionInput, ...] = (
     OptionInput("currencies", "list"),
     OptionInput("default_region", "upper"),
     OptionInput("entity", "entity"),
+    OptionInput("entities", "names"),
     OptionInput("on_delete", "on_delete"),
     OptionInput("pipeline", "pipeline"),
     OptionInput("prefix", "text"),
@@ -76,6 +77,8 @@ def option_value(option: OptionInput, text: str, field_type: str) -> Any:
         return text.upper()
     if option.parse == "list":
         return [item.strip().upper() for item in text.split(",") if item.strip()]
+    if option.parse == "names":
+        return [item.strip().lower() for item in text.split(",") if item.strip()]
     return text
 
 
@@ -180,6 +183,9 @@ def new_entity_bodies(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str
         "kind": "entity", "name": name, "version": 1, "label": label,
         "plural_label": plural, "fields": [first], "title_field": first["name"],
     }
+    group = (form.get("group") or "").strip()
+    if group:
+        entity["group"] = group
     if first["type"] in ("text", "email", "phone", "url"):
         entity["search_fields"] = [first["name"]]
     form_view = {
@@ -204,6 +210,18 @@ def entity_labels_changed(body: Mapping[str, Any], form: Mapping[str, str]) -> d
         changed["title_field"] = title
     else:
         changed.pop("title_field", None)
+    if "title" in form:
+        template = (form.get("title") or "").strip()
+        if template:
+            changed["title"] = template
+        else:
+            changed.pop("title", None)
+    if "group" in form:
+        group = (form.get("group") or "").strip()
+        if group:
+            changed["group"] = group
+        else:
+            changed.pop("group", None)
     return changed
 
 

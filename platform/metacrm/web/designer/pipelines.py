@@ -28,7 +28,7 @@ from metacrm.web.designer.form_rows import (
     is_refresh,
     labels_of,
 )
-from metacrm.web.i18n import t
+from metacrm.web.i18n import label, t
 
 web_pipelines = screen_blueprint("web_designer_pipelines", __name__, url_prefix="/app/admin")
 
@@ -92,7 +92,7 @@ def _free_name(model: CompiledModel, wanted: str) -> str:
 
 def _submit(form: MultiDict[str, str], live: dict[str, Any] | None, entity: EntityDef,
             *, new: bool) -> Page:
-    body = read_pipeline(form, live, entity)
+    body = read_pipeline(form, live, entity, drafts=is_refresh(form))
     errors: dict[str, str] = {}
     if new:
         if not body["name"]:
@@ -128,8 +128,12 @@ def state_field_change(entity: EntityDef, pipeline: str) -> list[dict[str, Any]]
 # --- form -> document ------------------------------------------------------------------
 
 def read_pipeline(form: MultiDict[str, str], live: Mapping[str, Any] | None,
-                  entity: EntityDef) -> dict[str, Any]:
-    """The pipeline document the posted editor describes (the live one's other keys kept)."""
+                  entity: EntityDef, *, drafts: bool = False) -> dict[str, Any]:
+    """The pipeline document the posted editor describes (the live one's other keys kept).
+
+    `drafts` (redrawing the editor): rows without a name yet but with something filled in
+    are kept, nameless, so "Update the form" never drops what the admin typed; a preview
+    ignores them."""
     body: dict[str, Any] = dict(live or {"kind": "pipeline", "version": 1})
     name = str(live["name"]) if live else str(form.get("name") or "").strip()
     body.update(name=name, entity=entity.name,
@@ -137,7 +141,8 @@ def read_pipeline(form: MultiDict[str, str], live: Mapping[str, Any] | None,
     renames: dict[str, str] = {}
     states = []
     for row in form_rows(form, "state"):
-        state = _state(row)
+        state = _state(row) or (_draft(row, {"label": labels_of(
+            row.get("label_en"), row.get("label_ru"), "")}) if drafts else None)
         original = row.get("original")
         if original:
             renames[original] = state["name"] if state else ""
@@ -150,8 +155,19 @@ def read_pipeline(form: MultiDict[str, str], live: Mapping[str, Any] | None,
     else:
         body.pop("initial_state", None)
     body["transitions"] = [transition for row in form_rows(form, "transition")
-                           if (transition := _transition(form, row, renames, entity))]
+                           if (transition := _transition(form, row, renames, entity, drafts))]
     return body
+
+
+DRAFT_KEYS = ("label_en", "label_ru", "from", "to", "required_fields", "roles", "color",
+              "probability")
+
+
+def _draft(row: FormRow, values: dict[str, Any]) -> dict[str, Any] | None:
+    """A nameless row worth showing again: something in it was filled in."""
+    if row.checked("remove") or not any(row.getlist(key) for key in DRAFT_KEYS):
+        return None
+    return {"name": "", **values}
 
 
 def _renamed(name: str, renames: Mapping[str, str]) -> str:
@@ -179,9 +195,9 @@ def _state(row: FormRow) -> dict[str, Any] | None:
 
 
 def _transition(form: MultiDict[str, str], row: FormRow, renames: Mapping[str, str],
-                entity: EntityDef) -> dict[str, Any] | None:
+                entity: EntityDef, drafts: bool = False) -> dict[str, Any] | None:
     name = row.get("name")
-    if not name or row.checked("remove"):
+    if row.checked("remove") or (not name and not (drafts and _draft(row, {}))):
         return None
     sources = choice_list([_renamed(state, renames) for state in row.getlist("from")])
     transition: dict[str, Any] = {
@@ -216,7 +232,8 @@ def _editor(body: Mapping[str, Any], entity: EntityDef, *, new: bool,
         "metacrm/designer/pipeline_edit.html", body=body, entity=entity, new=new,
         states=body.get("states", []), transitions=transitions, blank_criteria=blank,
         template_criteria=template_criteria, categories=CATEGORIES,
-        roles=sorted(model.roles), fields=entity.fields, errors=errors or {},
+        roles=[(name, label(model.roles[name].label, name)) for name in sorted(model.roles)],
+        fields=entity.fields, errors=errors or {},
         action=("/app/admin/pipelines/new?entity=" + entity.name) if new
         else f"/app/admin/pipelines/{body['name']}")
     return (page, 422) if errors else page

@@ -25,7 +25,8 @@ from metacrm.web.context import admin_required, services
 from metacrm.web.designer.changes import live_body, preview_change
 from metacrm.web.designer.criteria_form import criteria_form, field_choices, read_criteria
 from metacrm.web.designer.form_rows import choice_list, form_rows, is_refresh, labels_of
-from metacrm.web.i18n import t
+from metacrm.web.i18n import label, t
+from metacrm.web.list_columns import system_label
 
 web_triggers = screen_blueprint("web_designer_triggers", __name__, url_prefix="/app/admin")
 
@@ -244,13 +245,16 @@ def _editor(body: Mapping[str, Any], rows: list[ActionRow], *, new: bool,
     page = render_template(
         "metacrm/designer/trigger_edit.html", body=body, new=new, entity=entity,
         entities=sorted(model.entities.values(), key=lambda e: e.name),
-        events=event_labels(), actions=rows, action_types=action_names(),
+        events=event_labels(), actions=rows,
+        action_types=[(name, action_label(name)) for name in action_names()],
         examples={name: json.dumps(EXAMPLES[name], ensure_ascii=False)
                   for name in action_names() if name in EXAMPLES},
         condition=criteria_form("condition", body.get("condition"), choices),
         pipelines=pipelines, states=_states(pipelines),
-        transition_names=[tr.name for p in pipelines for tr in p.transitions],
-        time_fields=_time_fields(entity), offset_units=OFFSET_UNITS,
+        transition_names=list(dict.fromkeys(
+            (tr.name, label(tr.label, tr.name)) for p in pipelines for tr in p.transitions)),
+        time_fields=_time_fields(entity),
+        offset_units=[(unit, unit_label(unit)) for unit in OFFSET_UNITS],
         offset_unit=offset_unit, offset_amount=offset_amount,
         changed_from=_values_text(body.get("from")), changed_to=_values_text(body.get("to")),
         errors=errors or {},
@@ -258,12 +262,29 @@ def _editor(body: Mapping[str, Any], rows: list[ActionRow], *, new: bool,
     return (page, 422) if errors else page
 
 
-def _states(pipelines: list[PipelineDef]) -> list[str]:
-    return choice_list([state.name for p in pipelines for state in p.states])
+def _states(pipelines: list[PipelineDef]) -> list[tuple[str, str]]:
+    """(name, label) of the pipelines' states, each once."""
+    return list(dict.fromkeys((state.name, label(state.label, state.name))
+                              for p in pipelines for state in p.states))
 
 
-def _time_fields(entity: EntityDef | None) -> list[str]:
+def _time_fields(entity: EntityDef | None) -> list[tuple[str, str]]:
+    system = [(name, system_label(name)) for name in TIME_SYSTEM_FIELDS]
     if entity is None:
-        return list(TIME_SYSTEM_FIELDS)
-    return [f.name for f in entity.fields if f.type in ("date", "datetime")] + list(
-        TIME_SYSTEM_FIELDS)
+        return system
+    return [(f.name, label(f.label, f.name)) for f in entity.fields
+            if f.type in ("date", "datetime")] + system
+
+
+def unit_label(unit: str) -> str:
+    return {"minutes": t("minutes"), "hours": t("hours"), "days": t("days"),
+            "weeks": t("weeks"), "months": t("months")}.get(unit, unit)
+
+
+def action_label(name: str) -> str:
+    """A built-in action's name in the user's language; an extension's action its name."""
+    return {
+        "set_fields": t("Set fields"), "create_record": t("Create a record"),
+        "transition": t("Move through the pipeline"), "assign_owner": t("Assign an owner"),
+        "send_email": t("Send an email"), "call_webhook": t("Call a webhook"),
+    }.get(name, name)
