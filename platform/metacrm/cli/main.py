@@ -15,6 +15,7 @@ from metacrm.cli.bootstrap import open_runtime, pack_documents
 from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.jobs import scheduler, worker
+from metacrm.cli.packs import lifecycle_of, pack
 from metacrm.cli.teams import team
 from metacrm.cli.users import ensure_first_admin, serve, user
 from metacrm.fieldtypes import default_registry
@@ -30,22 +31,24 @@ def main() -> None:
 
 @main.command()
 @click.option("--comment", default="metacrm init", show_default=True)
+@click.option("--confirm-destructive", is_flag=True,
+              help="Allow new pack versions to archive fields or tables.")
 @reports_errors
-def init(comment: str) -> None:
-    """Create or upgrade the database and apply the metadata packs; create the first admin
-    from METACRM_ADMIN_USER / METACRM_ADMIN_PASSWORD when they are set."""
+def init(comment: str, confirm_destructive: bool) -> None:
+    """Create or upgrade the database: install or upgrade every pack on
+    METACRM_METADATA_PATH (other installed packs are kept); create the first admin from
+    METACRM_ADMIN_USER / METACRM_ADMIN_PASSWORD when they are set."""
     with open_runtime() as runtime:
         runtime.metadata.initialize()
-        applied = runtime.metadata.apply(
-            pack_documents(runtime.settings.metadata_paths, runtime.registry),
-            author="cli",
-            comment=comment,
-        )
+        lifecycle = lifecycle_of(runtime)
+        result = lifecycle.sync(lifecycle.shipped(), comment=comment,
+                                confirm_destructive=confirm_destructive)
         where = runtime.settings.database_url.split("@")[-1]
-    if applied is None:
+    click.echo("Packs: " + ", ".join(step.describe() for step in result.plan.steps) + ".")
+    if result.version is None:
         click.echo(f"Database {where} is up to date.")
     else:
-        click.echo(f"Database {where} is at metadata version {applied.number}.")
+        click.echo(f"Database {where} is at metadata version {result.version.number}.")
     admin = ensure_first_admin(runtime.settings)
     if admin is not None:
         click.echo(admin)
@@ -57,6 +60,7 @@ main.add_command(team)
 main.add_command(worker)
 main.add_command(scheduler)
 main.add_command(demo)
+main.add_command(pack)
 
 
 @main.group()
