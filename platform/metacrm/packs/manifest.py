@@ -143,10 +143,9 @@ def _settings_schema_errors(schema: Any, source: str) -> list[ErrorDetail]:
         return [ErrorDetail(f"not a valid JSON Schema: {exc.message}",
                             "/settings" + json_pointer(exc.absolute_path), source)]
     errors = []
-    validator = Draft202012Validator(schema)
     for key, spec in schema.get("properties", {}).items():
         if "default" in spec:
-            for error in validator.iter_errors({key: spec["default"]}):
+            for error in Draft202012Validator(spec).iter_errors(spec["default"]):
                 errors.append(ErrorDetail(
                     f"the default does not fit its own schema: {error.message}",
                     json_pointer(["settings", "properties", key, "default"]), source))
