@@ -225,3 +225,26 @@ def test_install_from_a_folder_outside_the_roots(engine: sa.Engine, tmp_path: Pa
 
     assert "crm_ledger_entry" in tables(engine)
     assert [r["source"] for r in rows(engine, packs)] == [str(folder.resolve())]
+
+
+def test_fields_a_pack_adds_to_another_packs_entity_come_back_on_reinstall(
+        lifecycle: PackLifecycle, engine: sa.Engine, roots: Path) -> None:
+    extension = {"kind": "entity_extension", "name": "note_rating", "version": 1,
+                 "entity": "note", "fields": [field("rating", "integer")]}
+    write_pack(roots, manifest("rating", depends={"notes": ">=1.0"}), extension)
+    lifecycle.install("rating")
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO crm_note (id, title, rating, created_at, updated_at, version) VALUES "
+            "('0190a1b2-0000-7000-8000-000000000001', 'a', 4, :now, :now, 1)"),
+            {"now": "2026-01-01 00:00:00"})
+
+    plan = lifecycle.plan_uninstall("rating")
+    assert [line.split(":")[0] for line in plan.archived] == ["remove field note.rating"]
+    lifecycle.uninstall("rating")
+    assert "rating" not in columns(engine, "crm_note")
+    lifecycle.install("rating")
+
+    assert [r["name"] for r in rows(engine, packs)] == ["notes", "rating"]
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT rating FROM crm_note")).scalar() == 4

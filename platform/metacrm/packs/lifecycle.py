@@ -30,6 +30,7 @@ from packaging.version import Version
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound
 from metacrm.metadata.documents import Document
+from metacrm.metadata.layers import Side
 from metacrm.packs.data_migrations import (
     DataMigration,
     MigrationRunner,
@@ -39,7 +40,6 @@ from metacrm.packs.data_migrations import (
 from metacrm.packs.discovery import EXTENSIONS_ROOT, AvailablePack, discover, read_pack_folder
 from metacrm.packs.manifest import OPERATIONS, PackManifest
 from metacrm.packs.pack_settings import carried_settings, check_settings, missing_required
-from metacrm.packs.rebase_shim import plan_rebase, rebase_onto
 from metacrm.packs.resolution import check_uninstall, engine_version, resolve_changes
 from metacrm.packs.store import (
     InstalledPack,
@@ -250,39 +250,54 @@ class PackLifecycle:
 
     # --- previews --------------------------------------------------------------------
 
-    def plan_install(self, target: str | Path,
-                     settings: Mapping[str, Any] | None = None) -> PackPlan:
-        return self._preview(self._install_change(target, settings))
+    def plan_install(self, target: str | Path, settings: Mapping[str, Any] | None = None, *,
+                     take: Side | None = None) -> PackPlan:
+        return self._preview(self._install_change(target, settings), take)
 
-    def plan_upgrade(self, name: str) -> PackPlan:
-        return self._preview(self._upgrade_change([name]))
+    def plan_upgrade(self, name: str, *, take: Side | None = None) -> PackPlan:
+        return self._preview(self._upgrade_change([name]), take)
 
-    def plan_uninstall(self, name: str) -> PackPlan:
-        return self._preview(self._uninstall_change(name))
+    def plan_uninstall(self, name: str, *, take: Side | None = None) -> PackPlan:
+        return self._preview(self._uninstall_change(name), take)
 
-    def plan_sync(self, names: Sequence[str]) -> PackPlan:
-        return self._preview(self._sync_change(names))
+    def plan_sync(self, names: Sequence[str], *, take: Side | None = None) -> PackPlan:
+        return self._preview(self._sync_change(names), take)
 
     # --- changes ---------------------------------------------------------------------
 
     def install(self, target: str | Path, *, settings: Mapping[str, Any] | None = None,
-                confirm_destructive: bool = False) -> PackResult:
+                take: Side | None = None, confirm_destructive: bool = False) -> PackResult:
         """Install a pack (a name of an available pack, or a folder) with the dependencies
-        it needs that are available; all or nothing."""
-        return self._apply(self._install_change(target, settings), confirm_destructive)
+        it needs that are available; all or nothing. Fields an earlier uninstall archived
+        come back with their data."""
+        return self._apply(self._install_change(target, settings), take=take,
+                           confirm_destructive=confirm_destructive)
 
-    def upgrade(self, name: str, *, confirm_destructive: bool = False) -> PackResult:
-        return self._apply(self._upgrade_change([name]), confirm_destructive)
+    def upgrade(self, name: str, *, take: Side | None = None,
+                confirm_destructive: bool = False) -> PackResult:
+        return self._apply(self._upgrade_change([name]), take=take,
+                           confirm_destructive=confirm_destructive)
 
-    def uninstall(self, name: str) -> PackResult:
-        """Uninstall; what it removes is archived, so the change is confirmed by asking."""
-        return self._apply(self._uninstall_change(name), confirm_destructive=True)
+    def uninstall(self, name: str, *, take: Side | None = None) -> PackResult:
+        """Uninstall; what it removes is archived (so asking is the confirmation), and
+        fields it archives are restored if the pack is installed again."""
+        return self._apply(self._uninstall_change(name), take=take, confirm_destructive=True,
+                           archive_origin=f"pack {name}")
 
     def sync(self, names: Sequence[str], *, comment: str | None = None,
-             confirm_destructive: bool = False) -> PackResult:
+             take: Side | None = None, confirm_destructive: bool = False) -> PackResult:
         """Install or upgrade each of `names` (`metacrm init`: the packs on
         METACRM_METADATA_PATH), keeping every other installed pack, in one change."""
-        return self._apply(self._sync_change(names), confirm_destructive, comment=comment)
+        return self._apply(self._sync_change(names), take=take,
+                           confirm_destructive=confirm_destructive, comment=comment)
+
+    def files_baseline(self) -> list[Document]:
+        """The installed packs' documents with those on METACRM_METADATA_PATH as their files
+        are now (installed or not), plus the service-account roles: what `metacrm metadata
+        plan/apply` rebase onto — so applying edited pack files keeps installed extension
+        packs instead of archiving them."""
+        shipped = [pack for pack in self.available().values() if pack.origin == "metadata"]
+        return self._assemble("upgrade", [], shipped, [], self.installed()).baseline
 
     def configure(self, name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """Set some of an installed pack's settings (checked against its schema; secrets
@@ -442,8 +457,8 @@ class PackLifecycle:
 
     # --- preview and apply -----------------------------------------------------------
 
-    def _preview(self, change: _Change) -> PackPlan:
-        rebase = plan_rebase(self.metadata, change.baseline)
+    def _preview(self, change: _Change, take: Side | None) -> PackPlan:
+        rebase = self.metadata.plan_rebase(change.baseline, take=take)
         return PackPlan(
             action=change.action,
             steps=tuple(change.steps),
@@ -458,18 +473,19 @@ class PackLifecycle:
             customisations=tuple(rebase.carried),
         )
 
-    def _apply(self, change: _Change, confirm_destructive: bool,
-               comment: str | None = None) -> PackResult:
-        plan = self._preview(change)
+    def _apply(self, change: _Change, *, take: Side | None, confirm_destructive: bool,
+               comment: str | None = None, archive_origin: str | None = None) -> PackResult:
+        plan = self._preview(change, take)
 
         def within(connection: sa.Connection, number: int) -> None:
             self._write(connection, change, plan)
             self._migrations.run(connection, number, change.migrations)
 
         summary = "; ".join(step.describe() for step in change.steps)
-        applied = rebase_onto(self.metadata, change.baseline, author=AUTHOR,
-                              comment=comment or f"pack {summary}",
-                              confirm_destructive=confirm_destructive, within=within)
+        applied = self.metadata.rebase_onto(
+            change.baseline, author=AUTHOR, comment=comment or f"pack {summary}", take=take,
+            confirm_destructive=confirm_destructive, within=within,
+            archive_origin=archive_origin)
         return PackResult(plan, applied)
 
     def _write(self, connection: sa.Connection, change: _Change, plan: PackPlan) -> None:

@@ -3,6 +3,9 @@
 * `metacrm_metadata_versions` — every applied metadata version: its documents, author, time,
   comment and the plan that was applied. The highest `number` is the live version; processes
   compare it with the version they compiled to notice changes cheaply.
+* `metacrm_metadata_baselines` — the packs' documents each version was built on, so admins'
+  customisations are the difference between a version and its baseline
+  (see `metacrm.metadata.layers`).
 * `metacrm_sequences` — counters behind auto-number fields, one row per entity field.
 * `metacrm_archive` — where destructive changes put data: archived columns and tables.
 * `metacrm_teams`, `metacrm_team_members` — the team hierarchy and who belongs to which team
@@ -37,6 +40,18 @@ metadata_versions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+metadata_baselines = sa.Table(
+    "metacrm_metadata_baselines",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.Integer, nullable=False, index=True),
+    sa.Column("documents", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""The packs' documents (the baseline) a metadata version was built on; the baseline of
+version N is the newest row with `version <= N`. A row is written only when the baseline
+changes (`metacrm init`, pack install/upgrade/uninstall), not for an admin's edit."""
+
 sequences = sa.Table(
     "metacrm_sequences",
     system_metadata,
@@ -58,6 +73,22 @@ archive = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+restorable_fields = sa.Table(
+    "metacrm_restorable_fields",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("field", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("columns", sa.JSON, nullable=False),
+    sa.Column("origin", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""Archived columns that come back when their field does: the fields a pack uninstall
+archived (`columns`: original column -> archived name; `signature`: the field's type and
+options, which must match for the data to be put back)."""
 
 teams = sa.Table(
     "metacrm_teams",
