@@ -13,9 +13,8 @@ from pathlib import Path
 
 import click
 
-from metacrm.cli.bootstrap import open_runtime
+from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.errors import reports_errors
-from metacrm.cli.packs import lifecycle_of
 from metacrm.cli.users import _quiet_fab, run_app
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.seeding import DemoData, DemoLoad, read_demo_data, seed_database

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import click
 
-from metacrm.cli.bootstrap import open_runtime
+from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.metadata_commands import TAKE_OPTION, metadata
-from metacrm.cli.packs import lifecycle_of, pack
+from metacrm.cli.packs import pack
 from metacrm.cli.teams import team
 from metacrm.cli.users import ensure_first_admin, serve, user
 from metacrm.metadata.layers import Side

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import click
 
-from metacrm.cli.bootstrap import Runtime, open_runtime
+from metacrm.cli.bootstrap import Runtime, lifecycle_of, open_runtime
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.metadata_files import read_customisations, write_customisations
-from metacrm.cli.packs import lifecycle_of
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.compiler import load_model
 from metacrm.metadata.documents import Document

@@ -16,18 +16,13 @@ from typing import Any
 
 import click
 
-from metacrm.cli.bootstrap import Runtime, open_runtime
+from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.errors import reports_errors
+from metacrm.cli.metadata_commands import TAKE_OPTION
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.metadata.layers import Side
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.pack_settings import parse_assignment
-
-
-def lifecycle_of(runtime: Runtime) -> PackLifecycle:
-    """The pack lifecycle of a command-line process."""
-    return PackLifecycle(runtime.metadata, runtime.registry,
-                         secret_key=runtime.settings.effective_secret_key(),
-                         metadata_roots=runtime.settings.metadata_paths)
 
 
 @contextmanager
@@ -96,16 +91,17 @@ def list_packs() -> None:
 @pack.command("plan")
 @click.argument("action", type=click.Choice(["install", "upgrade", "uninstall"]))
 @click.argument("target")
+@TAKE_OPTION
 @reports_errors
-def plan(action: str, target: str) -> None:
+def plan(action: str, target: str, take: Side | None) -> None:
     """Show what `pack ACTION TARGET` would do, changing nothing."""
     with open_lifecycle() as lifecycle:
         if action == "install":
-            preview = lifecycle.plan_install(_target(target))
+            preview = lifecycle.plan_install(_target(target), take=take)
         elif action == "upgrade":
-            preview = lifecycle.plan_upgrade(target)
+            preview = lifecycle.plan_upgrade(target, take=take)
         else:
-            preview = lifecycle.plan_uninstall(target)
+            preview = lifecycle.plan_uninstall(target, take=take)
     click.echo(preview.describe())
 
 
@@ -115,13 +111,15 @@ def plan(action: str, target: str) -> None:
               help="A setting (repeatable); VALUE is JSON when it parses as JSON.")
 @click.option("--confirm-destructive", is_flag=True,
               help="Allow the change to archive fields or tables.")
+@TAKE_OPTION
 @reports_errors
-def install(target: str, assignments: Sequence[str], confirm_destructive: bool) -> None:
+def install(target: str, assignments: Sequence[str], confirm_destructive: bool,
+            take: Side | None) -> None:
     """Install pack TARGET (a name of an available pack or a folder) and the available
     packs it depends on."""
     with open_lifecycle() as lifecycle:
         result = lifecycle.install(_target(target), settings=_assignments(assignments),
-                                   confirm_destructive=confirm_destructive)
+                                   take=take, confirm_destructive=confirm_destructive)
     click.echo(result.plan.describe())
     click.echo(result.describe())
 
@@ -130,11 +128,12 @@ def install(target: str, assignments: Sequence[str], confirm_destructive: bool) 
 @click.argument("name")
 @click.option("--confirm-destructive", is_flag=True,
               help="Allow the new version to archive fields or tables.")
+@TAKE_OPTION
 @reports_errors
-def upgrade(name: str, confirm_destructive: bool) -> None:
+def upgrade(name: str, confirm_destructive: bool, take: Side | None) -> None:
     """Upgrade installed pack NAME to the version available; its data stays in place."""
     with open_lifecycle() as lifecycle:
-        result = lifecycle.upgrade(name, confirm_destructive=confirm_destructive)
+        result = lifecycle.upgrade(name, take=take, confirm_destructive=confirm_destructive)
     click.echo(result.plan.describe())
     click.echo(result.describe())
 
@@ -143,12 +142,13 @@ def upgrade(name: str, confirm_destructive: bool) -> None:
 @click.argument("name")
 @click.option("--keep-data", is_flag=True, default=True,
               help="Archive the pack's tables and columns (always: data is never dropped).")
+@TAKE_OPTION
 @reports_errors
-def uninstall(name: str, keep_data: bool) -> None:
+def uninstall(name: str, keep_data: bool, take: Side | None) -> None:
     """Uninstall pack NAME: its metadata, role, settings go; its tables and columns are
-    archived (renamed, data kept)."""
+    archived (renamed, data kept; its fields come back with their data on re-install)."""
     with open_lifecycle() as lifecycle:
-        result = lifecycle.uninstall(name)
+        result = lifecycle.uninstall(name, take=take)
     click.echo(result.plan.describe())
     click.echo(result.describe())
 
