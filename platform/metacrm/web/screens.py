@@ -18,11 +18,12 @@ from metacrm.web.designer import (
     history,
     index,
     layouts,
+    packs,
     permissions,
     pipelines,
     triggers,
 )
 
 __all__ = ["account", "auth", "board", "changes", "entities", "history", "home", "index",
-           "layouts", "permissions", "pipelines", "record_form", "record_list", "record_page",
-           "teams_admin", "triggers"]
+           "layouts", "packs", "permissions", "pipelines", "record_form", "record_list",
+           "record_page", "teams_admin", "triggers"]
