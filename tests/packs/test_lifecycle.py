@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from metacrm.kernel.errors import Conflict, ValidationFailed
+from metacrm.kernel.errors import Conflict, StaleRecord, ValidationFailed
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.store import installed_packs, pack_generation
 from metacrm.storage.system_tables import archive, pack_settings, packs, saved_views, webhooks
@@ -248,3 +248,16 @@ def test_fields_a_pack_adds_to_another_packs_entity_come_back_on_reinstall(
     assert [r["name"] for r in rows(engine, packs)] == ["notes", "rating"]
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT rating FROM crm_note")).scalar() == 4
+
+
+def test_a_change_planned_before_another_landed_is_refused_whole(
+        lifecycle: PackLifecycle, engine: sa.Engine, roots: Path) -> None:
+    write_pack(roots, manifest("ledger"), entity("ledger_entry"))
+    planned_first = lifecycle._install_change("ledger", None)  # an admin reviewing...
+    lifecycle.install("notes")  # ...while another one installs notes
+
+    with pytest.raises(StaleRecord, match="changed meanwhile"):
+        lifecycle._apply(planned_first, take=None, confirm_destructive=True)
+
+    assert "crm_note" in tables(engine) and "crm_ledger_entry" not in tables(engine)
+    assert [r["name"] for r in rows(engine, packs)] == ["notes"]

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from packaging.version import Version
 
 from metacrm.fieldtypes.registry import FieldTypeRegistry
-from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound
+from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound, StaleRecord
 from metacrm.metadata.documents import Document
 from metacrm.metadata.layers import Side
 from metacrm.packs.data_migrations import (
@@ -203,6 +203,8 @@ class _Change:
     baseline: list[Document]
     old_baseline: list[Document]
     migrations: list[DataMigration]
+    seen: dict[str, str] = field(default_factory=dict)
+    """The installed packs (name -> version) the change was worked out from."""
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -441,8 +443,9 @@ class PackLifecycle:
             role = service_role(row.manifest)
             if role is not None:
                 old_baseline.append(role)
+        seen = {name: str(row.manifest.version) for name, row in installed.items()}
         return _Change(action, steps, incoming, documents, removed, after, baseline,
-                       old_baseline, [])
+                       old_baseline, [], seen)
 
     def _check_host(self, change: _Change) -> None:
         if self.host_check is None:
@@ -489,6 +492,12 @@ class PackLifecycle:
         return PackResult(plan, applied)
 
     def _write(self, connection: sa.Connection, change: _Change, plan: PackPlan) -> None:
+        now = {name: str(row.manifest.version) for name, row in pack_rows(connection).items()}
+        if now != change.seen:
+            # Another change landed since this one was planned: its baseline would drop
+            # (archive) what that change installed. Everything rolls back.
+            message = "the installed packs changed meanwhile; plan the change again"
+            raise StaleRecord(message, [ErrorDetail(message)])
         for name in change.removed:
             delete_pack(connection, name)
         removed_entities = [op.entity for op in plan.report.plan.operations
