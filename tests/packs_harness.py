@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from metacrm.fieldtypes import default_registry
+from metacrm.packs.discovery import ENTRY_POINT_GROUP
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.services.metadata_service import MetadataService
 
@@ -68,3 +72,25 @@ def columns(engine: sa.Engine, table: str) -> set[str]:
 
 def tables(engine: sa.Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
+
+
+@contextmanager
+def installed_distribution(site: Path, name: str, version: str,
+                           *documents: dict[str, Any]) -> Iterator[Path]:
+    """A pip distribution as `pip install` leaves it in a folder put on sys.path: the module
+    `name` (its folder holds pack.json) and a dist-info declaring the `metacrm.packs` entry
+    point. Yields the module's folder."""
+    module = write_pack(site, manifest(name, version), *documents)
+    (module / "__init__.py").write_text("", encoding="utf-8")
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\n{name} = {name}\n", encoding="utf-8")
+    sys.path.insert(0, str(site))
+    try:
+        yield module
+    finally:
+        sys.path.remove(str(site))
+        sys.modules.pop(name, None)

@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from metacrm.kernel.errors import MetadataInvalid
-from metacrm.packs.discovery import ENTRY_POINT_GROUP, discover
+from metacrm.packs.discovery import discover
 from metacrm.settings import DEFAULT_METADATA_PATH
-from packs_harness import entity, manifest, write_pack
+from packs_harness import entity, installed_distribution, manifest, write_pack
 
 
 @pytest.fixture
 def distribution(tmp_path: Path) -> Iterator[Path]:
-    """A pip distribution `crm-vat` installed in a folder on sys.path: the module
-    `crm_vat_pack` (holding pack.json) and its dist-info with the entry point."""
-    site = tmp_path / "site"
-    module = site / "crm_vat_pack"
-    write_pack(site, manifest("crm_vat_pack", "2.1.0"), entity("vat_rate"))
-    (module / "__init__.py").write_text("", encoding="utf-8")
-    info = site / "crm_vat-2.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-vat\nVersion: 2.1.0\n",
-                                   encoding="utf-8")
-    (info / "entry_points.txt").write_text(
-        f"[{ENTRY_POINT_GROUP}]\ncrm_vat_pack = crm_vat_pack\n", encoding="utf-8")
-    sys.path.insert(0, str(site))
-    try:
+    with installed_distribution(tmp_path / "site", "crm_vat_pack", "2.1.0",
+                                entity("vat_rate")) as module:
         yield module
-    finally:
-        sys.path.remove(str(site))
-        sys.modules.pop("crm_vat_pack", None)
 
 
 def test_a_pip_distribution_is_found_through_its_entry_point(distribution: Path,

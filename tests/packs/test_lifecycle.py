@@ -16,6 +16,7 @@ from packs_harness import (
     columns,
     entity,
     field,
+    installed_distribution,
     make_lifecycle,
     manifest,
     tables,
@@ -261,3 +262,19 @@ def test_a_change_planned_before_another_landed_is_refused_whole(
 
     assert "crm_note" in tables(engine) and "crm_ledger_entry" not in tables(engine)
     assert [r["name"] for r in rows(engine, packs)] == ["notes"]
+
+
+def test_a_pip_distribution_installs_by_name_and_loads_without_a_folder(
+        engine: sa.Engine, tmp_path: Path) -> None:
+    with installed_distribution(tmp_path / "site", "crm_points", "1.3.0",
+                                entity("point_entry")) as module:
+        lifecycle = make_lifecycle(engine, [])
+        lifecycle.distributions = True
+
+        lifecycle.install("crm_points")
+
+    assert "crm_point_entry" in tables(engine)
+    assert [r["source"] for r in rows(engine, packs)] == [f"distribution:{module.resolve()}"]
+    with engine.connect() as connection:
+        [spec] = installed_packs(connection, SECRET_KEY)
+    assert (spec.name, spec.version, spec.root) == ("crm_points", "1.3.0", None)
