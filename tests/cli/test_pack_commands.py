@@ -161,10 +161,14 @@ def test_init_installs_the_shipped_packs(tmp_path: Path, isolated_database_url: 
     result = shell.run("init")
 
     assert result.exit_code == 0, result.output
-    assert ("Packs: install contacts 1.0.0, install sales 1.0.0, install tasks 1.0.0."
+    assert ("Packs: install contacts 1.0.0, install tasks 1.0.0, install sales 1.0.0."
             in result.output)
     assert sorted(shell.query("SELECT name FROM metacrm_packs")) == [
         ("contacts",), ("sales",), ("tasks",)]
-    refused = shell.run("pack", "uninstall", "contacts")
+    refused = shell.run("pack", "uninstall", "tasks")
     assert refused.exit_code == 1
-    assert "sales 1.0.0 depends on contacts >=1.0" in refused.output
+    assert "sales 1.0.0 depends on tasks >=1.0" in refused.output
+    removed = shell.run("pack", "uninstall", "sales")
+    assert removed.exit_code == 0, removed.output
+    assert "remove field task.deal" in removed.output
+    assert shell.run("pack", "install", "sales").exit_code == 0

@@ -73,6 +73,6 @@ def test_the_shipped_packs_have_manifests_and_ordered_dependencies() -> None:
 
     assert {name: pack.origin for name, pack in found.items()} == {
         "contacts": "metadata", "sales": "metadata", "tasks": "metadata"}
-    assert set(found["sales"].manifest.depends) == {"contacts"}
-    assert set(found["tasks"].manifest.depends) == {"contacts", "sales"}
+    assert set(found["sales"].manifest.depends) == {"contacts", "tasks"}
+    assert set(found["tasks"].manifest.depends) == {"contacts"}
     assert all("pack.json" not in d.source for p in found.values() for d in p.documents())
