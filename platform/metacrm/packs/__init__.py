@@ -10,6 +10,8 @@ Where things are:
   `installed_packs()` and `pack_generation()` for the extension host;
 * `pack_settings` — settings checked against the pack's schema;
 * `data_migrations` — `migrations/<version>/` steps run on upgrade;
+* `service_account` — the `pack_<name>` role generated from `permissions`;
 * `lifecycle` — plan, install, upgrade, uninstall: all or nothing, through the metadata
-  service's rebase (one transaction with the schema migration and the new version).
+  service's rebase (one transaction with the schema migration and the new version);
+  `pack_plan` — what a change does, as previewed and reported.
 """

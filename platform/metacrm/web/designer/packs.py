@@ -17,7 +17,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.kernel.errors import MetacrmError
-from metacrm.packs.lifecycle import PackLifecycle, PackPlan
+from metacrm.packs.lifecycle import PackLifecycle
+from metacrm.packs.pack_plan import PackPlan
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services
 from metacrm.web.i18n import label, t
