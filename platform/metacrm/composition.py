@@ -36,6 +36,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.services.conversion",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
+    "metacrm.notifications.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""

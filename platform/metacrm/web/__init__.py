@@ -53,6 +53,8 @@ def register_web(app: Flask) -> None:
 
 
 def _template_helpers() -> dict[str, Any]:
+    from metacrm.web.notifications import unread_badge  # a screen module: imported late
+
     actor = web_actor()
     subject = services().teams.subject(actor) if actor is not None else None
     return {
@@ -63,6 +65,7 @@ def _template_helpers() -> dict[str, Any]:
         "actor": actor,
         "nav_packs": navigation(subject) if subject is not None else [],
         "user_is_admin": subject is not None and is_admin(subject),
+        "notification_badge": unread_badge,
     }
 
 
