@@ -172,3 +172,18 @@ def test_init_installs_the_shipped_packs(tmp_path: Path, isolated_database_url: 
     assert removed.exit_code == 0, removed.output
     assert "remove field task.deal" in removed.output
     assert shell.run("pack", "install", "sales").exit_code == 0
+
+
+def test_a_secret_is_not_accepted_on_the_command_line(shell: Shell, roots: Path) -> None:
+    write_pack(roots, manifest("greeter", settings=SETTINGS), entity("greeting_card"))
+
+    refused = shell.run("pack", "install", "greeter", "--set", "api_key=visible-in-history")
+
+    assert refused.exit_code == 1
+    assert "greeter /api_key: not accepted on the command line" in refused.output
+    assert shell.query("SELECT count(*) FROM metacrm_packs") == [(0,)]
+    assert shell.run("pack", "install", "greeter").exit_code == 0
+    again = shell.run("pack", "settings", "greeter", "--set", "api_key=visible")
+    assert again.exit_code == 1
+    assert shell.run("pack", "settings", "greeter").output.splitlines() == [
+        "greeting = hello", "api_key = not set"]

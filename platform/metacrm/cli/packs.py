@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from metacrm.cli.metadata_commands import TAKE_OPTION
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.layers import Side
 from metacrm.packs.lifecycle import PackLifecycle
+from metacrm.packs.manifest import PackManifest, read_manifest
 from metacrm.packs.pack_settings import parse_assignment
 
 
@@ -40,6 +41,19 @@ def _target(value: str) -> str | Path:
 
 def _assignments(items: Sequence[str]) -> dict[str, Any]:
     return dict(parse_assignment(item) for item in items)
+
+
+def _refuse_plain_secrets(manifest: PackManifest | None, values: Mapping[str, Any]) -> None:
+    """A secret given as `--set KEY=VALUE` would stay in the shell's history: refused."""
+    if manifest is None:
+        return
+    secret = sorted(manifest.secret_keys & set(values))
+    if secret:
+        raise ValidationFailed(
+            f"{', '.join(secret)} {'is a secret' if len(secret) == 1 else 'are secrets'}: "
+            "give secrets on standard input with --set-secret KEY",
+            [ErrorDetail("not accepted on the command line", f"/{key}", manifest.name)
+             for key in secret])
 
 
 def _secrets(keys: Sequence[str]) -> dict[str, Any]:
@@ -118,8 +132,16 @@ def install(target: str, assignments: Sequence[str], confirm_destructive: bool,
     """Install pack TARGET (a name of an available pack or a folder) and the available
     packs it depends on."""
     with open_lifecycle() as lifecycle:
-        result = lifecycle.install(_target(target), settings=_assignments(assignments),
-                                   take=take, confirm_destructive=confirm_destructive)
+        chosen = _target(target)
+        values = _assignments(assignments)
+        if isinstance(chosen, Path):
+            manifest: PackManifest | None = read_manifest(chosen)
+        else:
+            offer = lifecycle.available().get(chosen)
+            manifest = offer.manifest if offer is not None else None
+        _refuse_plain_secrets(manifest, values)
+        result = lifecycle.install(chosen, settings=values, take=take,
+                                   confirm_destructive=confirm_destructive)
     click.echo(result.plan.describe())
     click.echo(result.describe())
 
@@ -163,7 +185,10 @@ def uninstall(name: str, keep_data: bool, take: Side | None) -> None:
 def settings(name: str, assignments: Sequence[str], secret_keys: Sequence[str]) -> None:
     """Show pack NAME's settings (secrets only as set / not set), or change some."""
     with open_lifecycle() as lifecycle:
-        values = {**_assignments(assignments), **_secrets(secret_keys)}
+        plain = _assignments(assignments)
+        row = lifecycle.installed().get(name)
+        _refuse_plain_secrets(row.manifest if row is not None else None, plain)
+        values = {**plain, **_secrets(secret_keys)}
         if values:
             shown = lifecycle.configure(name, values)
             missing = lifecycle.settings_of(name)[1]
