@@ -67,7 +67,7 @@ def test_install_list_settings_uninstall(shell: Shell, tmp_path: Path) -> None:
     installed = shell.run("pack", "install", str(folder), "--set", "greeting=hi")
     assert installed.exit_code == 0, installed.output
     listed = shell.run("pack", "list").output
-    assert any(line.split()[:4] == ["greeter", "1.0.0", "-", "installed"]
+    assert any(line.split()[:5] == ["greeter", "1.0.0", "1.0.0", "installed", "path"]
                for line in listed.splitlines()), listed
 
     secret = shell.run("pack", "settings", "greeter", "--set-secret", "api_key",
@@ -187,3 +187,20 @@ def test_a_secret_is_not_accepted_on_the_command_line(shell: Shell, roots: Path)
     assert again.exit_code == 1
     assert shell.run("pack", "settings", "greeter").output.splitlines() == [
         "greeting = hello", "api_key = not set"]
+
+
+def test_a_pack_installed_from_a_folder_upgrades_from_that_folder(shell: Shell,
+                                                                  tmp_path: Path) -> None:
+    folder = write_pack(tmp_path / "downloads", manifest("greeter"), entity("greeting_card"))
+    assert shell.run("pack", "install", str(folder)).exit_code == 0
+    write_pack(tmp_path / "downloads", manifest("greeter", "1.1.0"),
+               entity("greeting_card", field("sender")))
+
+    listed = shell.run("pack", "list").output
+    upgraded = shell.run("pack", "upgrade", "greeter")
+
+    assert any(line.split()[:5] == ["greeter", "1.0.0", "1.1.0", "upgrade", "available"]
+               for line in listed.splitlines()), listed
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "add field greeting_card.sender" in upgraded.output
+    assert shell.query("SELECT version FROM metacrm_packs") == [("1.1.0",)]

@@ -278,3 +278,20 @@ def test_a_pip_distribution_installs_by_name_and_loads_without_a_folder(
     with engine.connect() as connection:
         [spec] = installed_packs(connection, SECRET_KEY)
     assert (spec.name, spec.version, spec.root) == ("crm_points", "1.3.0", None)
+
+
+def test_a_distribution_project_folder_installs_and_its_module_imports_from_it(
+        engine: sa.Engine, tmp_path: Path) -> None:
+    project = tmp_path / "extensions" / "points"  # pyproject.toml + the package, as for pip
+    package = write_pack(project, manifest("points", module="crm_points"), entity("point"))
+    package.rename(project / "crm_points")
+    (project / "crm_points" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "pyproject.toml").write_text("[project]\nname = 'crm-points'\n")
+    lifecycle = make_lifecycle(engine, [])
+
+    lifecycle.install(project)
+
+    with engine.connect() as connection:
+        [spec] = installed_packs(connection, SECRET_KEY)
+    assert (spec.module, spec.root) == ("crm_points", project.resolve())
+    assert "crm_point" in tables(engine)

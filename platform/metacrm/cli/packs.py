@@ -21,8 +21,9 @@ from metacrm.cli.errors import reports_errors
 from metacrm.cli.metadata_commands import TAKE_OPTION
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.layers import Side
+from metacrm.packs.discovery import read_pack_folder
 from metacrm.packs.lifecycle import PackLifecycle
-from metacrm.packs.manifest import PackManifest, read_manifest
+from metacrm.packs.manifest import PackManifest
 from metacrm.packs.pack_settings import parse_assignment
 
 
@@ -135,7 +136,7 @@ def install(target: str, assignments: Sequence[str], confirm_destructive: bool,
         chosen = _target(target)
         values = _assignments(assignments)
         if isinstance(chosen, Path):
-            manifest: PackManifest | None = read_manifest(chosen)
+            manifest: PackManifest | None = read_pack_folder(chosen, "path").manifest
         else:
             offer = lifecycle.available().get(chosen)
             manifest = offer.manifest if offer is not None else None

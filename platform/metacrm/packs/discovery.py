@@ -57,7 +57,7 @@ class AvailablePack:
     def import_root(self) -> Path | None:
         """The folder to put on sys.path for the pack's module; None for a distribution
         (its module is installed)."""
-        return None if self.origin == "distribution" else self.folder
+        return None if self.origin == "distribution" else import_root_of(self.folder)
 
     @property
     def source(self) -> str:
@@ -112,8 +112,31 @@ def migration_folders(folder: Path) -> list[tuple[Version, Path]]:
     return sorted(found, key=lambda item: item[0])
 
 
+def import_root_of(folder: Path) -> Path:
+    """Where a folder pack's module is imported from: the pack folder itself, or — when the
+    pack folder IS the module's package (`extensions/vat/metacrm_vat/` holding pack.json and
+    `__init__.py`, the layout a pip distribution ships) — the folder above it."""
+    return folder.parent if (folder / "__init__.py").is_file() else folder
+
+
+def find_pack_folder(path: Path) -> Path:
+    """The pack folder at `path`: `path` itself when it holds pack.json, else its one
+    sub-folder that does (a distribution's project folder: `extensions/vat` holds
+    `metacrm_vat/pack.json`)."""
+    if (path / MANIFEST_FILE).is_file() or not path.is_dir():
+        return path
+    found = sorted(child for child in path.iterdir()
+                   if child.is_dir() and (child / MANIFEST_FILE).is_file())
+    if len(found) > 1:
+        raise MetadataInvalid(f"{path} holds several packs: name one of their folders", [
+            ErrorDetail("a pack folder", "", str(child / MANIFEST_FILE)) for child in found])
+    return found[0] if found else path
+
+
 def read_pack_folder(folder: Path, origin: Origin) -> AvailablePack:
-    """The pack in `folder` (which holds pack.json); MetadataInvalid for a bad manifest."""
+    """The pack in `folder` (holding pack.json, or a project folder with one package that
+    does); MetadataInvalid for a bad or missing manifest."""
+    folder = find_pack_folder(folder)
     return AvailablePack(read_manifest(folder), folder.resolve(), origin)
 
 
@@ -152,11 +175,12 @@ def metadata_path_packs(roots: Iterable[Path]) -> list[AvailablePack]:
 
 
 def folder_packs(root: Path, origin: Origin) -> list[AvailablePack]:
-    """Every sub-folder of `root` holding pack.json (others are ignored)."""
+    """Every sub-folder of `root` that is a pack folder or a project folder holding one
+    (others are ignored)."""
     if not root.is_dir():
         return []
     return [read_pack_folder(folder, origin) for folder in sorted(root.iterdir())
-            if folder.is_dir() and (folder / MANIFEST_FILE).is_file()]
+            if folder.is_dir() and (find_pack_folder(folder) / MANIFEST_FILE).is_file()]
 
 
 def distribution_packs() -> list[AvailablePack]:
@@ -197,14 +221,19 @@ def discover(
     paths: Sequence[Path] = (),
     extensions_root: Path | None = EXTENSIONS_ROOT,
     distributions: bool = True,
+    installed_from: Sequence[Path] = (),
 ) -> dict[str, AvailablePack]:
     """Every pack found, by name; the first place (in the order of the module docstring)
-    wins when two hold a pack of the same name."""
+    wins when two hold a pack of the same name. `installed_from` are the folders installed
+    packs came from (`pack install PATH`), looked at after the distributions, so such a
+    pack can be upgraded from its folder."""
     found: dict[str, AvailablePack] = {}
     groups: list[list[AvailablePack]] = [
         [read_pack_folder(path, "path") for path in paths],
         metadata_path_packs(metadata_roots),
         distribution_packs() if distributions else [],
+        [read_pack_folder(path, "path") for path in installed_from
+         if (path / MANIFEST_FILE).is_file()],
         folder_packs(extensions_root, "extensions") if extensions_root is not None else [],
     ]
     for group in groups:

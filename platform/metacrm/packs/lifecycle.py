@@ -117,9 +117,12 @@ class PackLifecycle:
     # --- what there is ---------------------------------------------------------------
 
     def available(self, paths: Sequence[Path] = ()) -> dict[str, AvailablePack]:
-        """Every pack that could be installed, by name (see `metacrm.packs.discovery`)."""
+        """Every pack that could be installed or upgraded, by name (see
+        `metacrm.packs.discovery`), including the folders installed packs came from."""
+        sources = [Path(row.source) for row in self.installed().values()
+                   if row.import_root is not None]
         return discover(self.metadata_roots, paths=paths, extensions_root=self.extensions_root,
-                        distributions=self.distributions)
+                        distributions=self.distributions, installed_from=sources)
 
     def installed(self) -> dict[str, PackRow]:
         self.metadata.initialize()

@@ -75,6 +75,16 @@ class PackPlan:
     def destructive(self) -> bool:
         return self.report.plan.destructive
 
+    def _migration(self) -> str:
+        live = self.report.live_version
+        if self.report.unchanged:
+            return f"Metadata: no change (stays at version {live})."
+        text = f"Metadata version {live + 1} will be recorded; schema: "
+        text += self.report.plan.describe(live + 1)
+        if self.destructive and self.action != "uninstall":
+            text += "\nThis archives data: apply with --confirm-destructive."
+        return text
+
     def describe(self) -> str:
         lines = ["Packs:"] + [f"  {step.describe()}" for step in self.steps]
         if self.documents:
@@ -82,7 +92,7 @@ class PackPlan:
             lines += [f"  {change.describe()}" for change in self.documents]
         else:
             lines.append("Metadata documents: no change.")
-        lines.append(self.report.describe())
+        lines.append(self._migration())
         if self.archived:
             lines.append("Archived (renamed, data kept; nothing is dropped):")
             lines += [f"  {item}" for item in self.archived]

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.metadata.documents import Document
+from metacrm.packs.discovery import import_root_of
 from metacrm.packs.manifest import PackManifest, parse_manifest
 from metacrm.packs.resolution import dependency_order
 from metacrm.packs.secrets import SecretBox
@@ -60,7 +61,9 @@ class PackRow:
 
     @property
     def import_root(self) -> Path | None:
-        return None if self.source.startswith(DISTRIBUTION_PREFIX) else Path(self.source)
+        if self.source.startswith(DISTRIBUTION_PREFIX):
+            return None
+        return import_root_of(Path(self.source))
 
 
 def _now() -> datetime:
