@@ -76,3 +76,18 @@ def test_the_shipped_packs_have_manifests_and_ordered_dependencies() -> None:
     assert set(found["sales"].manifest.depends) == {"contacts", "tasks"}
     assert set(found["tasks"].manifest.depends) == {"contacts"}
     assert all("pack.json" not in d.source for p in found.values() for d in p.documents())
+
+
+def test_extensions_hold_pack_folders_or_projects_with_one_pack_package(tmp_path: Path) -> None:
+    write_pack(tmp_path / "extensions", manifest("plain"))
+    package = write_pack(tmp_path / "extensions" / "vat", manifest("vat", module="crm_vat"))
+    package.rename(tmp_path / "extensions" / "vat" / "crm_vat")
+    (tmp_path / "extensions" / "vat" / "crm_vat" / "__init__.py").write_text("")
+    (tmp_path / "extensions" / "notes").mkdir()  # not a pack: ignored
+
+    found = discover([], extensions_root=tmp_path / "extensions", distributions=False)
+
+    assert {name: pack.origin for name, pack in found.items()} == {
+        "plain": "extensions", "vat": "extensions"}
+    assert found["vat"].import_root == (tmp_path / "extensions" / "vat").resolve()
+    assert found["plain"].import_root == (tmp_path / "extensions" / "plain").resolve()
