@@ -8,7 +8,12 @@ Where packs are looked for, first match of a name wins:
    the folder, version 0.0.0 — so metadata folders written before packs existed still work;
 3. pip distributions declaring an entry point in the `metacrm.packs` group: the entry point
    names a module whose folder holds `pack.json` (`vat = "metacrm_vat"`);
-4. the repository's `extensions/` folder (first-party packs, shaped as a third party's).
+4. the folders installed packs came from (so `metacrm pack upgrade` re-reads them);
+5. the repository's `extensions/` folder (first-party packs, shaped as a third party's).
+
+A folder given (or found in `extensions/`) may also be a project folder whose one package
+holds `pack.json` (`extensions/vat/metacrm_vat/`): the package is the pack folder and the
+project folder is where its module is imported from.
 
 A pack folder's documents are `metadata/*.json`, or — without a `metadata/` subfolder —
 its own `*.json` files except `pack.json`; its data migrations are `migrations/<version>/`.
