@@ -56,14 +56,14 @@ def write_pack(root: Path, body: dict[str, Any], *documents: dict[str, Any],
     return folder
 
 
-def make_lifecycle(engine: sa.Engine, roots: list[Path]) -> PackLifecycle:
+def make_lifecycle(engine: sa.Engine, roots: list[Path], **options: Any) -> PackLifecycle:
     """A lifecycle over packs under `roots` only (no extensions/, no installed
-    distributions), on `engine`."""
+    distributions), on `engine`; `options` go to PackLifecycle (python_steps...)."""
     registry = default_registry()
     metadata = MetadataService(engine, registry)
     metadata.initialize()
     return PackLifecycle(metadata, registry, secret_key=SECRET_KEY, metadata_roots=roots,
-                         extensions_root=None, distributions=False)
+                         extensions_root=None, distributions=False, **options)
 
 
 def columns(engine: sa.Engine, table: str) -> set[str]:

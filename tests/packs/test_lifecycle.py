@@ -295,3 +295,26 @@ def test_a_distribution_project_folder_installs_and_its_module_imports_from_it(
         [spec] = installed_packs(connection, SECRET_KEY)
     assert (spec.module, spec.root) == ("crm_points", project.resolve())
     assert "crm_point" in tables(engine)
+
+
+def test_a_python_migration_step_runs_through_the_host_inside_the_upgrade(
+        engine: sa.Engine, roots: Path) -> None:
+    write_pack(roots, NOTE_V1, entity("note"))
+    without_host = make_lifecycle(engine, [roots])
+    without_host.install("notes")
+    folder = write_pack(roots, {**NOTE_V1, "version": "1.1.0"}, entity("note"))
+    (folder / "migrations" / "1.1.0").mkdir(parents=True)
+    (folder / "migrations" / "1.1.0" / "step.py").write_text("def run(ctx): ...\n")
+
+    with pytest.raises(ValidationFailed, match="needs the extension host"):
+        without_host.upgrade("notes")
+
+    calls: list[tuple[str, str, bool]] = []
+
+    def run_step(connection: sa.Connection, pack: str, path: Path) -> None:
+        written = connection.execute(sa.select(packs.c.version)).scalar()
+        calls.append((pack, path.name, written == "1.1.0"))
+
+    make_lifecycle(engine, [roots], python_steps=run_step).upgrade("notes")
+
+    assert calls == [("notes", "step.py", True)]  # in the transaction that wrote the row
