@@ -127,7 +127,6 @@ def test_upgrade_keeps_data_and_runs_each_migration_once_in_version_order(
 
     [note] = rows(engine, sa.Table("crm_note", sa.MetaData(), autoload_with=engine))
     assert (note["title"], note["body"], note["state"]) == ("migrated twice", "x", "one")
-    assert note["updated_by"] == "pack:notes"
     assert [r["version"] for r in rows(engine, packs)] == ["1.2.0"]
     assert {r["key"]: r["value"] for r in rows(engine, pack_settings)}["rate"] == 5
 
@@ -318,3 +317,22 @@ def test_a_python_migration_step_runs_through_the_host_inside_the_upgrade(
     make_lifecycle(engine, [roots], python_steps=run_step).upgrade("notes")
 
     assert calls == [("notes", "step.py", True)]  # in the transaction that wrote the row
+
+
+def test_data_migrations_act_as_the_pack_service_account(
+        lifecycle: PackLifecycle, engine: sa.Engine, roots: Path) -> None:
+    write_pack(roots, manifest("ledger"), entity("ledger_entry"))
+    lifecycle.install("ledger")
+    lifecycle.install("notes")
+    write_pack(roots, {**NOTE_V1, "version": "1.1.0"}, entity("note", field("body", "textarea")),
+               migrations={"1.1.0": [  # notes may read and update notes, nothing else
+                   {"op": "insert", "entity": "ledger_entry", "values": {"title": "x"}}]})
+
+    with pytest.raises(ValidationFailed) as caught:
+        lifecycle.upgrade("notes")
+
+    assert caught.value.errors[0].pointer == "/steps/0"
+    assert "ledger_entry" in caught.value.message
+    assert [r["version"] for r in rows(engine, packs) if r["name"] == "notes"] == ["1.0.0"]
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM crm_ledger_entry")).scalar() == 0

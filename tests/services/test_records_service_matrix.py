@@ -25,6 +25,7 @@ from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound
 from metacrm.notifications import store as notification_store
 from metacrm.notifications.service import NotificationService
 from metacrm.services.board_totals import money_sums
+from metacrm.services.conversion_matching import find_match
 from metacrm.services.record_export import export_records
 from metacrm.services.related_records import related_lists
 from metacrm.services.transitions import TransitionService
@@ -361,3 +362,31 @@ def test_notifications_show_only_readable_records(seeded: Seeded, expect: Expect
     assert {seeded.title[item.stored.record_id or ""] for item in page.items} == readable
     assert page.unread == service.unread_count(subject) == len(readable)
     assert_nothing_hidden([item.to_json() for item in page.items], expect)
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_conversion_matching_finds_only_readable_records(seeded: Seeded,
+                                                         expect: Expect) -> None:
+    """The duplicate check of a conversion: a record matches only when the subject may read
+    it, and a match list naming a field hidden from the subject is never used."""
+    runtime = seeded.records.runtime()
+    scoped = runtime.scoped(seeded.subject(expect))
+    deal = runtime.policy.entity("deal")
+    found: dict[str, str | None] = {}
+    with seeded.records.engine.connect() as conn:
+        for index, title in enumerate(DEALS):
+            by_title = find_match(conn, scoped, deal, [["title"]], {"title": title.lower()})
+            by_code = find_match(conn, scoped, deal, [["internal_code"]],
+                                 {"internal_code": f"XCODE-{index}"})
+            assert (by_code is not None) == (
+                expect.read is not None and title in expect.read and not expect.hidden)
+            found[title] = None if by_title is None else seeded.title[by_title["id"]]
+            if by_title is not None:
+                assert_nothing_hidden(runtime.json.record("deal", by_title), expect)
+        oldest_eu = find_match(conn, scoped, deal, [["region"]], {"region": "eu"})
+    assert {title for title, match in found.items() if match == title} == (
+        expect.read or frozenset())
+    assert all(match in (None, title) for title, match in found.items())
+    readable_eu = [t for t in DEALS if DEALS[t][1] == "eu" and t in (expect.read or ())]
+    assert (None if oldest_eu is None else seeded.title[oldest_eu["id"]]) == (
+        readable_eu[0] if readable_eu else None)

@@ -7,18 +7,20 @@ name order):
 * `{"op": "insert", "entity": "product", "values": {...}}`
 * `{"op": "delete", "entity": "task", "where": <criteria>}`
 
-They run inside the upgrade's transaction, after the tables were migrated, through the
-record repository (values normalised and checked like any write, references enforced), as
-the pack's service account (`updated_by` = `pack:<name>`). A `step.py` with `run(ctx)` in the
-folder runs after the JSON steps, through the extension host (`PythonStepRunner`); any
-failure rolls the whole upgrade back. Records written here get no audit entries or events:
-they are the pack's own data fix-ups, not business changes.
+They run inside the upgrade's transaction, after the tables were migrated, as the pack's
+service account through the access layer: only on the entities and operations its
+`permissions` grant, with values normalised and checked like any write and references
+enforced. A `step.py` with `run(ctx)` in the folder runs after the JSON steps, through the
+extension host (`PythonStepRunner`); any failure rolls the whole upgrade back. Records
+written here get no audit entries or events: they are the pack's own data fix-ups, not
+business changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +28,19 @@ import sqlalchemy as sa
 from jsonschema import Draft202012Validator
 from packaging.version import Version
 
+from metacrm.access.record_access import RecordAccess
+from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, MetadataInvalid, ValidationFailed
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.loader import read_json
 from metacrm.metadata.schema_errors import json_pointer
+from metacrm.packs.service_account import service_subject
 from metacrm.storage import metadata_store
-from metacrm.storage.repository import RecordRepository
 from metacrm.storage.tables import build_record_tables
 
 PYTHON_STEP = "step.py"
+PAGE = 500
 
 PythonStepRunner = Callable[[sa.Connection, str, Path], None]
 """Runs a `step.py`'s `run(ctx)` for pack `name` inside the transaction (the extension host
@@ -146,35 +151,39 @@ class MigrationRunner:
             return
         documents = metadata_store.get(connection, version).documents
         model = compile_model(documents, self._registry)
-        repository = RecordRepository(model, build_record_tables(model, self._registry),
-                                      self._registry)
+        records = RecordAccess(model, build_record_tables(model, self._registry),
+                               self._registry, clock=lambda: datetime.now(UTC))
         for migration in migrations:
-            actor = f"pack:{migration.pack}"
+            scoped = records.scoped(service_subject(migration.pack))
             for path, index, step in read_steps(migration):
                 try:
-                    _run_step(connection, repository, step, actor)
+                    _run_step(connection, scoped, step)
                 except MetacrmError as exc:
                     raise _located(exc, path, index, step) from exc
             if migration.python_step is not None and self._python_steps is not None:
                 self._python_steps(connection, migration.pack, migration.python_step)
 
 
-def _run_step(connection: sa.Connection, repository: RecordRepository,
-              step: Mapping[str, Any], actor: str) -> None:
+def _run_step(connection: sa.Connection, scoped: ScopedRepository,
+              step: Mapping[str, Any]) -> None:
     entity = str(step["entity"])
     if step["op"] == "insert":
-        repository.insert(connection, entity, step["values"], actor=actor, trusted=True)
+        scoped.insert(connection, entity, step["values"])
         return
-    where = repository.criteria_condition(entity, step["where"]) \
-        if step.get("where") is not None else sa.true()
-    table = repository.table(entity)
-    ids = [row.id for row in connection.execute(sa.select(table.c.id).where(where))]
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:  # every matching id first: the writes below must not move the pages
+        page = scoped.page(connection, entity, criteria=step.get("where"), limit=PAGE,
+                           cursor=cursor)
+        ids += [str(record["id"]) for record in page.records]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
     for record_id in ids:
         if step["op"] == "update":
-            repository.update(connection, entity, record_id, step["set"], actor=actor,
-                              trusted=True)
+            scoped.update(connection, entity, record_id, step["set"])
         else:
-            repository.delete(connection, entity, record_id, actor=actor)
+            scoped.delete(connection, entity, record_id)
 
 
 def _located(exc: MetacrmError, path: Path, index: int, step: Mapping[str, Any]) -> MetacrmError:

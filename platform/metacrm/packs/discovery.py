@@ -37,10 +37,10 @@ from metacrm.kernel.errors import ErrorDetail, MetadataInvalid
 from metacrm.metadata.documents import Document
 from metacrm.metadata.loader import MANIFEST_FILE, error_summary, read_documents
 from metacrm.packs.manifest import PackManifest, read_manifest
-from metacrm.settings import REPOSITORY_ROOT
+from metacrm.resources import folder as resource_folder
 
 ENTRY_POINT_GROUP = "metacrm.packs"
-EXTENSIONS_ROOT = REPOSITORY_ROOT / "extensions"
+EXTENSIONS_ROOT = resource_folder("extensions")
 IMPLICIT_VERSION = "0.0.0"
 
 Origin = Literal["path", "metadata", "distribution", "extensions"]

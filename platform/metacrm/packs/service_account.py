@@ -7,6 +7,7 @@ role `pack_<name>`, scope `all` on each operation it asked for and nothing else.
 
 from __future__ import annotations
 
+from metacrm.access.subject import AccessSubject
 from metacrm.metadata.documents import Document
 from metacrm.packs.manifest import OPERATIONS, PackManifest
 
@@ -33,3 +34,10 @@ def service_role(manifest: PackManifest) -> Document | None:
         "entities": entities,
     }
     return Document.from_body(body, source=manifest.source, pack=manifest.name)
+
+
+def service_subject(pack: str) -> AccessSubject:
+    """The access subject the pack's code and data migrations act as: nobody in particular
+    (no record is its "own"), holding only the pack's role."""
+    return AccessSubject(user_id=None, username=f"pack:{pack}",
+                         roles=(service_role_name(pack),))

@@ -18,7 +18,7 @@ from flask import Blueprint, Flask
 from flask_wtf.csrf import generate_csrf
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from metacrm.settings import REPOSITORY_ROOT
+from metacrm.resources import folder
 from metacrm.web.blueprints import SCREEN_BLUEPRINTS
 from metacrm.web.context import CSRF_FIELD, is_admin, services, web_actor
 from metacrm.web.i18n import (
@@ -34,7 +34,7 @@ from metacrm.web.i18n import (
 )
 from metacrm.web.navigation import navigation
 
-UI_ROOT = REPOSITORY_ROOT / "ui"
+UI_ROOT = folder("ui")
 
 web_assets = Blueprint("web_assets", __name__, static_folder=str(UI_ROOT / "static"),
                        static_url_path="/app/static")

@@ -138,7 +138,7 @@ class WebhookConsumer:
         if disabled is None:
             raise RetryLater(reason)
         self.cache.invalidate()
-        notify_disabled(self.services.engine, getattr(self.services, "mail", None),
-                        subscription, disabled)
+        notify_disabled(self.services.engine, self.services.subjects.users,
+                        getattr(self.services, "mail", None), subscription, disabled)
         raise GiveUp(f"{reason}; the subscription was disabled after failing for "
                      f"{DISABLE_AFTER.days} days")
