@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from metacrm.api import RUNTIME_KEY
-from metacrm.cli.main import pack_documents
+from metacrm.cli.bootstrap import pack_documents
 from metacrm.settings import DEFAULT_METADATA_PATH
 from metacrm.storage.system_tables import outbox
 from process_harness import DEADLINE, METACRM, PLATFORM, RedisServer, wait_until

@@ -16,6 +16,7 @@ from metacrm.fieldtypes import FieldTypeRegistry
 from metacrm.metadata.compiler import load_model
 from metacrm.metadata.documents import Document
 from metacrm.metadata.loader import read_documents
+from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
 
@@ -48,3 +49,10 @@ def pack_documents(paths: Sequence[Path], registry: FieldTypeRegistry) -> list[D
     if errors:
         load_model(paths, registry)
     return documents
+
+
+def lifecycle_of(runtime: Runtime) -> PackLifecycle:
+    """The pack lifecycle of a command-line process (`metacrm init`, `metacrm pack ...`)."""
+    return PackLifecycle(runtime.metadata, runtime.registry,
+                         secret_key=runtime.settings.effective_secret_key(),
+                         metadata_roots=runtime.settings.metadata_paths)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from metacrm.cli.bootstrap import open_runtime, pack_documents
+from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.users import _quiet_fab, run_app
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
@@ -92,8 +92,8 @@ def apply_packs(settings: Settings) -> int:
     """Apply the metadata packs as `metacrm init` does; the live metadata version."""
     with open_runtime(settings) as runtime:
         runtime.metadata.initialize()
-        runtime.metadata.rebase_onto(pack_documents(settings.metadata_paths, runtime.registry),
-                                     author="cli", comment="metacrm demo")
+        lifecycle = lifecycle_of(runtime)
+        lifecycle.sync(lifecycle.shipped(), comment="metacrm demo")
         return runtime.metadata.live().number
 
 

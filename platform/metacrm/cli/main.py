@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import click
 
-from metacrm.cli.bootstrap import open_runtime, pack_documents
+from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.metadata_commands import TAKE_OPTION, metadata
+from metacrm.cli.packs import pack
 from metacrm.cli.teams import team
 from metacrm.cli.users import ensure_first_admin, serve, user
 from metacrm.metadata.layers import Side
@@ -27,24 +28,25 @@ def main() -> None:
 @main.command()
 @click.option("--comment", default="metacrm init", show_default=True)
 @TAKE_OPTION
+@click.option("--confirm-destructive", is_flag=True,
+              help="Allow new pack versions to archive fields or tables.")
 @reports_errors
-def init(comment: str, take: Side | None) -> None:
-    """Create or upgrade the database and apply the metadata packs, keeping what admins
-    changed in the designer (a conflict stops it: see --take); create the first admin
-    from METACRM_ADMIN_USER / METACRM_ADMIN_PASSWORD when they are set."""
+def init(comment: str, take: Side | None, confirm_destructive: bool) -> None:
+    """Create or upgrade the database: install or upgrade every pack on
+    METACRM_METADATA_PATH (other installed packs are kept), keeping what admins changed
+    in the designer (a conflict stops it: see --take); create the first admin from
+    METACRM_ADMIN_USER / METACRM_ADMIN_PASSWORD when they are set."""
     with open_runtime() as runtime:
         runtime.metadata.initialize()
-        applied = runtime.metadata.rebase_onto(
-            pack_documents(runtime.settings.metadata_paths, runtime.registry),
-            author="cli",
-            comment=comment,
-            take=take,
-        )
+        lifecycle = lifecycle_of(runtime)
+        result = lifecycle.sync(lifecycle.shipped(), comment=comment, take=take,
+                                confirm_destructive=confirm_destructive)
         where = runtime.settings.database_url.split("@")[-1]
-    if applied is None:
+    click.echo("Packs: " + ", ".join(step.describe() for step in result.plan.steps) + ".")
+    if result.version is None:
         click.echo(f"Database {where} is up to date.")
     else:
-        click.echo(f"Database {where} is at metadata version {applied.number}.")
+        click.echo(f"Database {where} is at metadata version {result.version.number}.")
     admin = ensure_first_admin(runtime.settings)
     if admin is not None:
         click.echo(admin)
@@ -57,3 +59,4 @@ main.add_command(worker)
 main.add_command(scheduler)
 main.add_command(demo)
 main.add_command(metadata)
+main.add_command(pack)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from metacrm.cli.bootstrap import Runtime, open_runtime, pack_documents
+from metacrm.cli.bootstrap import Runtime, lifecycle_of, open_runtime
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.metadata_files import read_customisations, write_customisations
 from metacrm.fieldtypes import default_registry
@@ -129,7 +129,7 @@ def history() -> None:
 
 
 def _pack_baseline(runtime: Runtime) -> list[Document]:
-    return pack_documents(runtime.settings.metadata_paths, runtime.registry)
+    return lifecycle_of(runtime).files_baseline()
 
 
 def _with_customisations(runtime: Runtime, directory: Path) -> list[Document]:

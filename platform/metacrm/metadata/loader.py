@@ -1,7 +1,8 @@
 """Read metadata packs from disk: folders of JSON documents, one document a file.
 
 A *pack root* (an entry of METACRM_METADATA_PATH, e.g. the repository's `metadata/`) holds
-pack folders; a *pack* is a folder of `*.json` files, named after the folder. A path given
+pack folders; a *pack* is a folder of `*.json` files, named after the folder (its manifest
+`pack.json` is not a document: see `metacrm.packs`). A path given
 here may also be a pack folder itself (it holds `*.json` files directly) or a single JSON file,
 so that `metacrm metadata validate metadata/sales/deal.json` works.
 
@@ -22,6 +23,9 @@ from metacrm.metadata.documents import Document
 from metacrm.metadata.schema_errors import json_pointer
 from metacrm.metadata.schemas import SCHEMA_DIR
 from metacrm.metadata.validation import validate_body
+
+MANIFEST_FILE = "pack.json"
+"""A pack's manifest (`metacrm.packs.manifest`), not a metadata document."""
 
 
 def split_search_path(value: str) -> list[Path]:
@@ -87,19 +91,23 @@ def find_document_files(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], 
                 found.append((file, pack))
 
     for root in paths:
+        if root.is_file() and root.name == MANIFEST_FILE:
+            continue
         if root.is_file():
             if root.suffix == ".json":
                 add([root], root.parent.name)
             else:
                 errors.append(ErrorDetail("not a JSON document (*.json)", source=str(root)))
         elif root.is_dir():
-            direct = [file for file in root.glob("*.json") if file.is_file()]
+            direct = [file for file in root.glob("*.json")
+                      if file.is_file() and file.name != MANIFEST_FILE]
             if direct:
                 add(direct, root.name)
                 continue
             for pack in sorted(root.iterdir()):
                 if pack.is_dir() and not pack.name.startswith((".", "_")):
-                    add((file for file in pack.glob("*.json") if file.is_file()), pack.name)
+                    add((file for file in pack.glob("*.json")
+                         if file.is_file() and file.name != MANIFEST_FILE), pack.name)
         else:
             errors.append(ErrorDetail("no such file or folder", source=str(root)))
     return found, errors

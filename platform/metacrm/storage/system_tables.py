@@ -386,3 +386,44 @@ saved_views = sa.Table(
 """`metacrm_saved_views` — list views users saved: columns, criteria, sort and quick search
 (`definition`); private to `owner` unless `shared`. Rows are still read through the caller's
 access scope, so a shared view never widens what anyone sees."""
+
+
+# --- packs (metacrm.packs) -----------------------------------------------------------------
+
+PACK_NAME_LENGTH = 31
+
+packs = sa.Table(
+    "metacrm_packs",
+    system_metadata,
+    sa.Column("name", sa.String(PACK_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("manifest", sa.JSON, nullable=False),
+    sa.Column("documents", sa.JSON, nullable=False),
+    sa.Column("installed_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_packs` — the installed packs: version, where they came from, the manifest and
+the documents they shipped (so the baseline can be rebuilt when the pack's folder is gone)."""
+
+pack_settings = sa.Table(
+    "metacrm_pack_settings",
+    system_metadata,
+    sa.Column("pack", sa.String(PACK_NAME_LENGTH),
+              sa.ForeignKey("metacrm_packs.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("value", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("secret", sa.Text, nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_pack_settings` — each installed pack's settings, one row per key: `value` for
+plain settings, `secret` (a Fernet token) for `writeOnly` ones (see `metacrm.packs.store`)."""
+
+pack_state = sa.Table(
+    "metacrm_pack_state",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)
+"""`metacrm_pack_state` — one row: a number bumped by every pack install, upgrade,
+uninstall and settings change, so processes notice with one cheap read."""

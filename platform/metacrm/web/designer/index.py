@@ -49,6 +49,8 @@ def index() -> str:
              tn("%(count)s view", "%(count)s views", len(model.views))),
         Tool("teams", "/app/admin/teams", t("Teams"),
              t("Who works together and shares records.")),
+        Tool("packs", "/app/admin/packs", t("Packs"),
+             t("Install, upgrade and uninstall the CRM's modules and extensions.")),
         Tool("history", "/app/admin/history", t("History"),
              t("Every metadata version, what it changed, and restoring an old one."),
              t("Live version: %(version)s", version=live.number)),
