@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from metacrm.fieldtypes import default_registry
 from metacrm.identity.roles import SELF_SERVICE_PERMISSIONS, sync_roles
+from metacrm.kernel.errors import ValidationFailed
+from metacrm.metadata.documents import Document
 from metacrm.metadata.model import CompiledModel
+from metacrm.services.metadata_service import MetadataService
+from metacrm.storage.engine import create_database_engine
 from web_harness import Web, apply_metadata, bearer, open_web, role
 
 
@@ -109,3 +114,25 @@ def test_syncing_reports_the_roles_it_created(web: Web) -> None:
     assert again.created == ()
     assert again.admin_roles == ("boss",)
     assert nothing.created == () and nothing.admin_roles == ()
+
+
+def test_a_packs_service_account_role_is_no_role_for_people(isolated_database_url: str,
+                                                            tmp_path: Path) -> None:
+    """The role an extension pack's service account holds never reaches FAB, so nobody can
+    be given it (and uninstalling the pack leaves no FAB role behind)."""
+    service_role = Document.from_body(
+        role("pack_vat"), source="vat/pack.json",
+        pack="vat")
+    engine = create_database_engine(isolated_database_url)
+    try:
+        MetadataService(engine, default_registry()).apply(
+            [Document.from_body(body, source=f"{body['name']}.json", pack="test")
+             for body in (role("boss", admin=True), role("clerk"))] + [service_role],
+            author="test")
+    finally:
+        engine.dispose()
+    with open_web(isolated_database_url, tmp_path, roles=()) as web:
+        assert "pack_vat" not in fab_permissions(web)
+        with pytest.raises(ValidationFailed, match="service account"):
+            web.create_user("mallory", "pack_vat")
+        web.create_user("ann", "clerk")  # people's roles still work

@@ -12,7 +12,9 @@ to a user. `sync_roles` makes FAB's table follow the metadata:
   permissions (see and edit one's own profile, change one's own password). What such a role
   may do with records is the access layer's business, read from the metadata at runtime;
 * FAB's public role (AUTH_ROLE_PUBLIC, `Public`) is left as it is; it is not a metadata
-  name (metadata names are lower case).
+  name (metadata names are lower case);
+* the generated roles of packs' service accounts (`pack_<pack>`) are not put into FAB:
+  no person can be given one.
 
 Permissions edited by hand on FAB's role pages are therefore overwritten at the next sync:
 the metadata is the one place that says who may do what. Roles are never deleted (users may
@@ -54,6 +56,18 @@ class RoleSync:
     admin_roles: tuple[str, ...]
 
 
+SERVICE_ROLE_PREFIX = "pack_"
+"""Roles generated for extension packs' service accounts are named `pack_<pack>`."""
+
+
+def is_service_role(model: CompiledModel, name: str) -> bool:
+    """Whether `name` is the generated role of a pack's service account (shipped by that
+    pack as `pack_<pack>`): it is no role for people, so FAB never offers it."""
+    role = model.roles.get(name)
+    return (role is not None and name.startswith(SERVICE_ROLE_PREFIX)
+            and role.pack == name[len(SERVICE_ROLE_PREFIX):])
+
+
 def admin_roles(model: CompiledModel) -> tuple[str, ...]:
     """Names of the metadata roles with `admin: true`, sorted."""
     return tuple(sorted(name for name, role in model.roles.items() if role.admin))
@@ -77,6 +91,8 @@ def sync_roles(appbuilder: Any, model: CompiledModel) -> RoleSync:
     sm = appbuilder.sm
     created: list[str] = []
     for name in sorted(model.roles):
+        if is_service_role(model, name):
+            continue  # a pack's service account, never a person's role
         if sm.find_role(name) is None:
             sm.add_role(name)
             created.append(name)

@@ -13,7 +13,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from metacrm.identity.roles import admin_roles
+from metacrm.identity.roles import admin_roles, is_service_role
 from metacrm.kernel.errors import Conflict, ErrorDetail, ValidationFailed
 from metacrm.metadata.model import CompiledModel
 
@@ -81,6 +81,9 @@ def first_admin_role(model: CompiledModel) -> str:
 
 
 def _check_role(model: CompiledModel, role: str) -> None:
+    if is_service_role(model, role):
+        message = f"role '{role}' is a pack's service account, not a role for people"
+        raise ValidationFailed(message, [ErrorDetail(message, "/role")])
     if role in model.roles:
         return
     known = ", ".join(sorted(model.roles)) or "none (apply the metadata first: metacrm init)"
