@@ -33,6 +33,7 @@ from metacrm.api.filter_parsing import (
     request_pointer,
     split_values,
 )
+from metacrm.criteria.tree import budget_errors
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import SYSTEM_COLUMNS, EntityDef
@@ -134,8 +135,12 @@ def parse_list_args(
     leaves = filter_parser.filter_params(filters)
     trees.extend(leaves)
     sources.extend(leaf_source(leaf) for leaf in leaves)
+    criteria = conjunction(trees)
+    # Each part was checked on its own; together they must still fit one tree's budget.
+    errors.extend(ErrorDetail(e.message, request_pointer(sources, e.pointer))
+                  for e in budget_errors(criteria))
     query = ListQuery(
-        criteria=conjunction(trees),
+        criteria=criteria,
         sources=tuple(sources),
         sort=parser.sort(split_values(collected.get("sort", ()))),
         fields=parser.fields(split_values(collected["fields"])) if "fields" in collected else None,
