@@ -21,6 +21,7 @@ from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB
 
 from metacrm.identity.database import SharedEngineSQLA
+from metacrm.identity.fab_input import refuse_overlong_values
 from metacrm.identity.roles import fab_admin_role, sync_roles
 from metacrm.identity.security import MetacrmSecurityManager
 from metacrm.identity.token_store import create_token_table
@@ -99,6 +100,7 @@ def install_identity(app: Flask, engine: sa.Engine, metadata: MetadataService) -
         with engine.begin() as connection:
             create_token_table(connection)
         app.extensions[EXTENSION_KEY] = state
+        app.before_request(refuse_overlong_values)
         state.admin_roles()
         db.session.remove()
     return state
