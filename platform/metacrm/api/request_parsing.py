@@ -323,6 +323,8 @@ def _include(entity: EntityDef, items: Iterable[str], errors: list[ErrorDetail]
         if name not in allowed:
             errors.append(ErrorDetail(f"{name!r} is not a reference field of {entity.name!r}",
                                       f"/include/{index}"))
-        elif name not in kept:
+        elif name in kept:
+            errors.append(ErrorDetail(f"{name!r} is included twice", f"/include/{index}"))
+        else:
             kept.append(name)
     return tuple(kept)

@@ -117,7 +117,7 @@ def _page_args(
                                       pointer))
         elif name in values:
             errors.append(ErrorDetail("is given more than once", pointer))
-        elif "\x00" in value or len(value) > 4096:
+        elif "\x00" in value or len(value) > 4096 or not value:
             errors.append(ErrorDetail("is not a valid value", pointer))
         else:
             values[name] = value
@@ -133,8 +133,7 @@ def _page_args(
             limit = int(stripped)
     if errors:
         raise ValidationFailed("invalid request", errors)
-    cursor = values.pop("cursor", None)
-    return limit, cursor or None, values
+    return limit, values.pop("cursor", None), values
 
 
 def _page(page: Page) -> Response:
