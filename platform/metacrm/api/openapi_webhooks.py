@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from metacrm.api.openapi_paths import BODY_ERRORS, errors, json_answer, json_body
+from metacrm.api.openapi_filters import CURSOR
+from metacrm.api.openapi_paths import (
+    BODY_ERRORS,
+    ENTITY_TAGS,
+    errors,
+    json_answer,
+    json_body,
+)
 from metacrm.api.openapi_schemas import ref
+from metacrm.kernel.ids import ID_PATTERN
 from metacrm.webhooks.addresses import MAX_URL_LENGTH
 from metacrm.webhooks.service import DEFAULT_LIMIT, MAX_LIMIT
 from metacrm.webhooks.subscriptions import ALL_EVENTS, EVENT_TYPES
@@ -42,7 +50,7 @@ _LOCATION = {"Location": {"description": "URL of the new subscription.", "requir
                           "schema": {"type": "string"}}}
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
              "description": "Only change the subscription when it still has this ETag.",
-             "schema": {"type": "string", "maxLength": 4096}}
+             "schema": ENTITY_TAGS}
 _WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True,
                "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
 _EVENT_ID = {"name": "event_id", "in": "path", "required": True,
@@ -51,8 +59,9 @@ _LIMIT = {"name": "limit", "in": "query", "required": False,
           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                      "default": DEFAULT_LIMIT}}
 _CURSOR = {"name": "cursor", "in": "query", "required": False,
-           "description": "`meta.next_cursor` of the previous page.",
-           "schema": {"type": "string", "minLength": 1, "maxLength": 4096}}
+           "description": "`meta.next_cursor` of the previous page; opaque: a cursor the "
+                          "server did not issue answers 422.",
+           "schema": CURSOR}
 _COMMON_ERRORS = ("401", "404", "422", "429")
 
 
@@ -200,7 +209,7 @@ def webhook_paths() -> dict[str, Any]:
             parameters=[_WEBHOOK_ID, _LIMIT, _CURSOR,
                         {"name": "event_id", "in": "query", "required": False,
                          "description": "Only the attempts of this event.",
-                         "schema": {"type": "string", "minLength": 1, "maxLength": 64}}],
+                         "schema": {"type": "string", "pattern": ID_PATTERN}}],
             responses={"200": json_answer("A page of attempts.", ref("WebhookAttemptPage")),
                        **errors(*_COMMON_ERRORS)})},
         f"{one}/deliveries/{{event_id}}/redeliver": {"post": _operation(

@@ -20,6 +20,7 @@ from metacrm.api.idempotency import idempotent
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.kernel.ids import looks_like_id
 from metacrm.webhooks.service import DEFAULT_LIMIT, MAX_LIMIT, Page, WebhookService
 
 webhooks_api = Blueprint("metacrm_webhooks", __name__, url_prefix=f"{API_PREFIX}/webhooks")
@@ -88,6 +89,9 @@ def rotate_secret(webhook_id: str) -> Response:
 def list_deliveries(webhook_id: str) -> Response:
     _, subject = request_subject()
     limit, cursor, extra = _page_args(request.args.items(multi=True), ("event_id",))
+    if "event_id" in extra and not looks_like_id(extra["event_id"]):
+        raise ValidationFailed("invalid request", [
+            ErrorDetail("must be an event id (a UUID)", "/event_id")])
     return _page(_service().deliveries(subject, webhook_id, limit=limit, cursor=cursor,
                                        event_id=extra.get("event_id")))
 
