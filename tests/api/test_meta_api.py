@@ -231,3 +231,16 @@ def test_a_change_racing_another_admin_without_if_match_is_refused(
     assert versions(api) == [3, 2, 1]
     got = api.client.get("/api/v1/meta/entity/gadget", headers=api.admin).get_json()["data"]
     assert got == theirs
+
+
+def test_a_path_naming_no_document_is_refused_before_a_stale_if_match(api: Api) -> None:
+    """Issue 11 (schemathesis): a stale If-Match answered 412 for a path that can name no
+    document, hiding the real problem."""
+    stale = {**api.admin, "If-Match": '"v999"'}
+    problem(api.client.delete("/api/v1/meta/spaceship/x", headers=stale), 404)
+    problem(api.client.delete("/api/v1/meta/entity/Bad-Name", headers=stale), 404)
+    bad_name = problem(api.client.put("/api/v1/meta/entity/Bad-Name", json=GADGET,
+                                      headers=stale), 422)
+    assert pointers(bad_name) == {"/name"}
+    problem(api.client.put("/api/v1/meta/spaceship/x", json=GADGET, headers=stale), 404)
+    problem(api.client.delete("/api/v1/meta/entity/gadget", headers=stale), 412)

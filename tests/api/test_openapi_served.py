@@ -1,5 +1,5 @@
 """The served OpenAPI document: valid, live with the metadata, and honest — a bounded
-schemathesis run over it finds no 5xx and no response that breaks its own schema."""
+schemathesis run over every operation passes every check but one (see `EXCLUDED`)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,7 @@ from api_harness import ADMIN_ROLE, GADGET, Api, entity, field, open_api, proble
 from hypothesis import HealthCheck, Phase, given, settings
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import positive_data_acceptance
 
 from metacrm.api.docs import CONTENT_SECURITY_POLICY
 from web_harness import role
@@ -38,9 +32,15 @@ OWN = {**EVERYTHING, "read": "own", "update": "own", "delete": "own",
        "fields": {"weight": "hidden", "units": "read_only"}}
 DOCUMENTS = (MAKER, GADGET_WITH_MAKER, ADMIN_ROLE,
              role("clerk", entities={"gadget": OWN, "maker": EVERYTHING}))
-EXAMPLES = 10
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+EXAMPLES = 8
+EXCLUDED = [positive_data_acceptance]
+"""Every other schemathesis check runs (issue 11: not only 5xx and response schemas, but
+also invalid input accepted, Allow headers, missing headers, ignored auth...). This one is
+left out because what makes some valid-looking input acceptable is state no schema can
+state: a cursor or ETag the server issued, a reference to a record that exists, an expiry
+still in the future, a webhook host that resolves to a public address, fields hidden from
+one role in a document shared by all (docs/api.md, "OpenAPI"). Where validity is syntax,
+tests/api/test_openapi_truthful.py checks that the document and the server agree."""
 
 
 @pytest.fixture
@@ -84,8 +84,9 @@ def test_swagger_ui_is_served_from_vendored_files(api: Api) -> None:
 
 def test_the_api_keeps_the_promises_of_its_document(api: Api) -> None:
     """Every operation, with generated valid and invalid requests, sent by an admin and by
-    a clerk (own scope, a hidden and a read-only field), answers as documented; operations
-    on one record also run against records that exist."""
+    a clerk (own scope, a hidden and a read-only field), answers as documented and refuses
+    what the document refuses; operations on one record also run against records that
+    exist. Deterministic (derandomized) and bounded by EXAMPLES per operation and mode."""
     existing: dict[str, list[str]] = {"gadget": [], "maker": []}
     for headers in (api.admin, api.clerk):
         maker = _created(api, "maker", {"name": "Acme"}, headers)
@@ -118,6 +119,6 @@ def _exercise(strategy: Any, headers: dict[str, str]) -> None:
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case: Any) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
 
     run()

@@ -96,6 +96,8 @@ def test_listing_pages_with_a_cursor(api: Api) -> None:
                                  query_string={"limit": 0, "cursor": "%%%", "x": 1}), 422)
     assert pointers(bad) == {"/limit", "/x"}
     problem(api.client.get(BASE, headers=api.clerk, query_string={"cursor": "%%%"}), 422)
+    empty = problem(api.client.get(f"{BASE}?cursor=", headers=api.clerk), 422)
+    assert pointers(empty) == {"/cursor"}
 
 
 BAD_INPUT: list[tuple[dict[str, Any], set[str]]] = [

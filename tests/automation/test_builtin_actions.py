@@ -215,6 +215,22 @@ def test_a_transition_whose_guard_fails_is_reported(world: ActionsWorld) -> None
 
 # --- dry runs --------------------------------------------------------------------------------
 
+def test_a_runaway_template_fails_the_dry_run_with_a_clear_error(world: ActionsWorld) -> None:
+    """Issue 11, F6: such templates once hung the request and grew memory."""
+    lead = world.lead(first_name="Ann")
+    for template, reason in (
+        ("{{ 'a'|center(200000000) }}", "the width of center is limited to 100000"),
+        ("{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}",
+         "took longer than 0.5 s and was stopped"),
+    ):
+        with pytest.raises(ValidationFailed) as failure:
+            world.run("set_fields", {"values": {"first_name": {"template": template}}},
+                      lead, dry_run=True)
+        (error,) = failure.value.errors
+        assert error.pointer == "/values/first_name/template"
+        assert reason in error.message
+
+
 def count_rows(world: ActionsWorld, table: str) -> int:
     with world.services.engine.connect() as conn:
         return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())

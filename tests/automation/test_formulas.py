@@ -133,12 +133,17 @@ UNSAFE = "not allowed in the sandbox"
     ("record.__class__", UNSAFE),
     ("record.first_name.__class__.__mro__", UNSAFE),
     ("().__class__.__bases__[0].__subclasses__()", UNSAFE),
-    ("lipsum.__globals__", UNSAFE),
+    ("range.__globals__", UNSAFE),
     ("cycler.__init__.__globals__.os", UNSAFE),
     ("[].append(1)", UNSAFE),
     ("'{0.__class__}'.format(record)", UNSAFE),
     ("2 ** (10 ** 6)", "exponents are limited"),
     ("'x' * 10 ** 9", "longer than"),
+    # issue 11, F6
+    ("lipsum(1000000)", "'lipsum' is undefined"),
+    ("'a'|center(200000000)", "the width of center is limited"),
+    ("range(10**6)|list", "range() gives at most"),
+    ("range(10000)|map('string')|join('-' * 100)", "join would make a text longer"),
 ])
 def test_the_sandbox_refuses_python_internals_and_huge_values(
     formulas: Formulas, lead: EntityDef, attack: str, words: str,

@@ -183,6 +183,8 @@ class TestUrl:
             ("ftp://example.com", "must start with http:// or https://"),
             ("https://", "must name a host"),
             ("https://exa mple.com", "must not contain spaces"),
+            ('https://example.com/"onmouseover="x', 'must not contain ", < or >'),
+            ("https://example.com/<script>", 'must not contain ", < or >'),
             ("http://example.com:99999", "is not a valid URL"),
         ],
     )

@@ -144,15 +144,16 @@ def test_the_owner_field_security_and_row_scope_decide_what_is_delivered(
                                   {"margin": "6", "region": "eu"})
 
     to_ann = rx.received("/ann")
-    assert [d.json["type"] for d in to_ann] == ["record.created", "record.updated",
-                                                "record.updated"]
+    # The margin-only change is not announced to ann, who cannot see margin (issue 11: it
+    # arrived as `changed: []` with a new version, telling her a hidden field changed).
+    assert [d.json["type"] for d in to_ann] == ["record.created", "record.updated"]
     for delivery in to_ann:
         assert delivery.schema_errors == []
         assert "margin" not in delivery.json["data"]["record"]
         assert "margin" not in delivery.json["data"].get("previous", {})
         assert "margin" not in delivery.json["data"].get("changed", [])
-    assert to_ann[2].json["data"]["changed"] == ["region"]
-    assert to_ann[2].json["data"]["previous"] == {"region": "us"}
+    assert to_ann[1].json["data"]["changed"] == ["region"]
+    assert to_ann[1].json["data"]["previous"] == {"region": "us"}
     assert rx.received("/bob") == [], "bob may not read ann's deal"
     to_eve = rx.received("/eve")
     assert [d.json["data"]["record"]["region"] for d in to_eve] == ["eu"], (

@@ -14,7 +14,7 @@ nor a field of the live entity is left out of what the subject sees.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -82,3 +82,24 @@ def visible_values(
     known = set(SYSTEM_COLUMNS) | set(definition.field_names)
     return {name: value for name, value in values.items()
             if name in known and name not in hidden}
+
+
+def visible_changes(
+    policy: AccessPolicy, subject: AccessSubject, entity: str, changed: Iterable[str]
+) -> list[str]:
+    """The changed field names (of an update event) that `subject` may see, in order."""
+    names = list(changed)
+    allowed = visible_values(policy, subject, entity, dict.fromkeys(names))
+    return [name for name in names if name in allowed]
+
+
+def change_hidden_from(
+    policy: AccessPolicy, subject: AccessSubject, entity: str, payload: Mapping[str, Any]
+) -> bool:
+    """Whether an event changed only fields hidden from `subject`: announcing it to them,
+    even without the fields, would tell them a hidden field changed (and its new version)."""
+    changed = payload.get("changed")
+    if not isinstance(changed, list) or not changed:
+        return False
+    names = [name for name in changed if isinstance(name, str)]
+    return not visible_changes(policy, subject, entity, names)

@@ -16,6 +16,7 @@ Handlers: parse, require an admin, call one `MetadataAdmin` method, render `{"da
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,10 +28,19 @@ from metacrm.api.problems import json_body
 from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.identity.actor import Actor
 from metacrm.identity.current import require_actor
-from metacrm.kernel.errors import ErrorDetail, Forbidden, StaleRecord, ValidationFailed
+from metacrm.kernel.errors import (
+    ErrorDetail,
+    Forbidden,
+    NotFound,
+    StaleRecord,
+    ValidationFailed,
+)
+from metacrm.metadata.documents import KINDS
 from metacrm.services.metadata_admin import MetadataAdmin, MetadataChange
 from metacrm.storage.metadata_store import VersionSummary
 
+DOCUMENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+"""What the OpenAPI document says a document name is (`openapi_meta`)."""
 meta_api = Blueprint("metacrm_meta", __name__, url_prefix=f"{API_PREFIX}/meta")
 
 MAX_COMMENT = 500
@@ -94,6 +104,7 @@ def get_document(kind: str, name: str) -> Response:
 @meta_api.put("/<kind>/<name>")
 def put_document(kind: str, name: str) -> Response:
     actor = require_admin()
+    _check_path(kind, name, creating=True)
     flags = _change_flags()
     body = json_body()
     return _changed(_admin().put(kind, name, body, author=actor.username,
@@ -103,9 +114,24 @@ def put_document(kind: str, name: str) -> Response:
 @meta_api.delete("/<kind>/<name>")
 def delete_document(kind: str, name: str) -> Response:
     actor = require_admin()
+    _check_path(kind, name, creating=False)
     flags = _change_flags()
     return _changed(_admin().delete(kind, name, author=actor.username, if_match=_if_match(),
                                     **flags))
+
+
+def _check_path(kind: str, name: str, *, creating: bool) -> None:
+    """A path that can name no document is refused before `If-Match` is judged (a stale
+    tag must not hide it): an unknown kind is 404; a malformed name is 422 when putting
+    (the name to create is wrong) and 404 when deleting (no document has it)."""
+    if kind not in KINDS:
+        raise NotFound(f"there is no metadata kind {kind!r}; kinds: {', '.join(KINDS)}")
+    if DOCUMENT_NAME.fullmatch(name) is None:
+        if not creating:
+            raise NotFound(f"there is no {kind} {name!r}")
+        raise ValidationFailed("invalid document name", [ErrorDetail(
+            "must be 1 to 40 lower-case letters, digits and _, starting with a letter",
+            "/name")])
 
 
 def _change_flags() -> dict[str, Any]:

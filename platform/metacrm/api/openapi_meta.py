@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metacrm.api.openapi_paths import BODY_ERRORS, errors, json_answer, json_body
+from metacrm.api.openapi_paths import BODY_ERRORS, ENTITY_TAGS, errors, json_answer, json_body
 from metacrm.api.openapi_schemas import ref
 from metacrm.metadata.documents import KINDS
 
@@ -22,7 +22,7 @@ METADATA_IF_MATCH = {
     "name": "If-Match", "in": "header", "required": False,
     "description": 'The metadata ETag ("v<version>") last read; the change fails with 412 '
                    "when another version was applied since.",
-    "schema": {"type": "string"},
+    "schema": ENTITY_TAGS,
 }
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from metacrm.api.etag import MAX_HEADER_LENGTH
+from metacrm.api.openapi_filters import CURSOR, filter_value_schema
 from metacrm.api.openapi_schemas import EntitySchemas, english, ref
-from metacrm.api.request_parsing import MAX_CURSOR_LENGTH, MAX_LIMIT, MAX_Q_LENGTH
+from metacrm.api.request_parsing import MAX_LIMIT, MAX_Q_LENGTH
 from metacrm.criteria.tree import SYSTEM_FIELDS
-from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.kernel.ids import ID_PATTERN
 from metacrm.metadata.model import FieldDef
 
 Schema = dict[str, Any]
@@ -78,19 +80,25 @@ IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                "pattern": "^[\\x21-\\x7e]+$"},
 }
+ENTITY_TAGS = {"type": "string", "maxLength": MAX_HEADER_LENGTH,
+               "pattern": '^\\s*(\\*|(W/)?"[^"]*"\\s*(,\\s*(W/)?"[^"]*"\\s*)*)$',
+               "description": '"*" or a comma-separated list of entity tags such as '
+                              '"<id>:<version>"'}
+"""What `api.etag.parse_tags` accepts."""
 IF_MATCH = {
     "name": "If-Match", "in": "header", "required": False,
     "description": "The record's ETag as last read; the write fails with 412 when the record "
                    "changed since.",
-    "schema": {"type": "string"},
+    "schema": ENTITY_TAGS,
 }
 IF_NONE_MATCH = {
     "name": "If-None-Match", "in": "header", "required": False,
     "description": "The ETag the client holds; 304 when the record did not change.",
-    "schema": {"type": "string"},
+    "schema": ENTITY_TAGS,
 }
-RECORD_ID = {"name": "id", "in": "path", "required": True, "description": "Record id.",
-             "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+RECORD_ID = {"name": "id", "in": "path", "required": True,
+             "description": "Record id (a UUID; any other text names no record: 404).",
+             "schema": {"type": "string", "pattern": ID_PATTERN}}
 
 
 # --- records ---------------------------------------------------------------------------
@@ -230,7 +238,7 @@ class EntityPaths:
             {"name": "filter", "in": "query", "required": False,
              "description": "A criteria tree as JSON, e.g. "
                             '{"field":"amount","op":"gt","value":"100"}.',
-             "schema": {"type": "string"}},
+             "content": {"application/json": {"schema": ref(f"{self.name}.filter")}}},
         ]
         fields = [*SYSTEM_FIELDS.values(), *self.entity.fields]
         for field in fields:
@@ -246,8 +254,9 @@ class EntityPaths:
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
             {"name": "cursor", "in": "query", "required": False,
-             "description": "`meta.next_cursor` of the previous page (same filter and sort).",
-             "schema": {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH}},
+             "description": "`meta.next_cursor` of the previous page (same filter and sort); "
+                            "opaque: a cursor the server did not issue answers 422.",
+             "schema": CURSOR},
             {"name": "q", "in": "query", "required": False,
              "description": "Text search over the entity's search fields.",
              "schema": {"type": "string", "maxLength": MAX_Q_LENGTH}},
@@ -270,40 +279,4 @@ class EntityPaths:
         ]
 
     def filter_value_schema(self, field: FieldDef, op: str) -> Schema:
-        if op == "is_null":
-            return {"type": "boolean"}
-        if op in ("contains", "starts_with") and field.type != "multi_picklist":
-            return {"type": "string", "minLength": 1}
-        scalar = scalar_filter_schema(field, self.schemas.registry)
-        if op in ("in", "not_in"):
-            return {"type": "array", "minItems": 1, "items": scalar}
-        if op == "between":
-            return {"type": "array", "minItems": 2, "maxItems": 2, "items": scalar}
-        return scalar
-
-
-VARIABLES = {"date": ("$today",), "datetime": ("$now", "$today"), "user": ("$user",)}
-_KEPT_KEYWORDS = ("type", "format", "pattern", "enum", "maxLength")
-
-
-def scalar_filter_schema(field: FieldDef, registry: FieldTypeRegistry) -> Schema:
-    """How one filter value is written in the query string: the field's value schema (a
-    money field compares its amount), or a variable such as `$today` where one applies."""
-    if field.type == "integer":
-        return {"type": "integer"}
-    if field.type == "boolean":
-        return {"type": "boolean"}
-    if field.choices:
-        return {"type": "string", "enum": list(field.choice_values)}
-    value = registry.get(field.type).value_schema(field)
-    amount = value.get("properties", {}).get("amount") if value.get("type") == "object" else None
-    if amount is not None:
-        value = amount
-    if value.get("type") != "string":
-        return {"type": "string", "minLength": 1}
-    scalar = {key: value[key] for key in _KEPT_KEYWORDS if key in value}
-    scalar.setdefault("minLength", 1)
-    variables = VARIABLES.get(field.type)
-    if variables:
-        return {"anyOf": [scalar, {"type": "string", "enum": list(variables)}]}
-    return scalar
+        return filter_value_schema(field, op, self.schemas.registry)

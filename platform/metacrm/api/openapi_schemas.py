@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from metacrm.api.openapi_filters import NO_NUL, NON_BLANK, criteria_schema
 from metacrm.api.request_parsing import (
     MAX_CURSOR_LENGTH,
     MAX_LIMIT,
@@ -21,7 +22,6 @@ from metacrm.api.request_parsing import (
     selectable_names,
     sortable_names,
 )
-from metacrm.criteria.tree import OPERATORS, SYSTEM_FIELDS
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import EntityDef, FieldDef
 
@@ -192,11 +192,14 @@ class EntitySchemas:
         """A value a client may write: null clears an optional field; a required text
         needs a non-blank value (blank text means no value)."""
         value = self.value(field)
-        if not field.required:
-            return nullable(value)
         if value.get("type") == "string" and "pattern" not in value and "enum" not in value:
-            value = {**value, "minLength": 1, "pattern": "\\S"}
-        return value
+            # no text column can hold NUL; blank text is no value, so a required one is not
+            value = ({**value, "minLength": 1, "pattern": NON_BLANK} if field.required
+                     else {**value, "pattern": NO_NUL})
+        if value.get("uniqueItems"):
+            # a choice listed twice is taken once (the record shows each choice once)
+            value = {key: item for key, item in value.items() if key != "uniqueItems"}
+        return value if field.required else nullable(value)
 
     def writable(self, field: FieldDef) -> bool:
         return not field.read_only and self.registry.get(field.type).settable
@@ -244,25 +247,7 @@ class EntitySchemas:
                 "description": "The fields to change; fields left out keep their value."}
 
     def filter(self) -> Schema:
-        names = sorted({*SYSTEM_FIELDS, *self.entity.field_names})
-        own = ref(f"{self.name}.filter")
-        return {
-            "description": "A criteria tree (docs/metadata.md, criteria language) over the "
-                           "entity's fields and system columns.",
-            "oneOf": [
-                {"type": "object", "required": ["and"], "additionalProperties": False,
-                 "properties": {"and": {"type": "array", "minItems": 1, "items": own}}},
-                {"type": "object", "required": ["or"], "additionalProperties": False,
-                 "properties": {"or": {"type": "array", "minItems": 1, "items": own}}},
-                {"type": "object", "required": ["not"], "additionalProperties": False,
-                 "properties": {"not": own}},
-                {"type": "object", "required": ["field", "op", "value"],
-                 "additionalProperties": False,
-                 "properties": {"field": {"type": "string", "enum": names},
-                                "op": {"type": "string", "enum": sorted(OPERATORS)},
-                                "value": {}}},
-            ],
-        }
+        return criteria_schema(self.entity, self.registry, ref(f"{self.name}.filter"))
 
     def query(self) -> Schema:
         properties: dict[str, Schema] = {
@@ -328,7 +313,7 @@ class EntitySchemas:
             "type": "object",
             "required": ["id", "changes"],
             "properties": {
-                "id": {"type": "string"},
+                "id": {"type": "string", "minLength": 1},
                 "version": {"type": "integer", "minimum": 1,
                             "description": "When given, the update fails (412) unless the "
                                            "record is still at this version."},

@@ -37,7 +37,9 @@ def token_schemas() -> dict[str, Schema]:
             "required": ["name"],
             "additionalProperties": False,
             "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH},
+                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH,
+                         "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
+                         "description": "Any text without control characters."},
                 "expires_at": {"type": ["string", "null"], "format": "date-time",
                                "description": "When the token stops working; never if null."},
             },

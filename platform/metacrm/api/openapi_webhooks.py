@@ -14,8 +14,16 @@ from functools import cache
 from typing import Any
 
 from metacrm.api.deprecation import DEPRECATION_HEADERS
-from metacrm.api.openapi_paths import BODY_ERRORS, errors, json_answer, json_body
+from metacrm.api.openapi_filters import CURSOR
+from metacrm.api.openapi_paths import (
+    BODY_ERRORS,
+    ENTITY_TAGS,
+    errors,
+    json_answer,
+    json_body,
+)
 from metacrm.api.openapi_schemas import ref
+from metacrm.kernel.ids import ID_PATTERN
 from metacrm.settings import REPOSITORY_ROOT
 from metacrm.webhooks.addresses import MAX_URL_LENGTH
 from metacrm.webhooks.formats import FORMATS, NEWEST_VERSION, PayloadFormat
@@ -68,7 +76,7 @@ _LOCATION = {"Location": {"description": "URL of the new subscription.", "requir
                           "schema": {"type": "string"}}}
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
              "description": "Only change the subscription when it still has this ETag.",
-             "schema": {"type": "string", "maxLength": 4096}}
+             "schema": ENTITY_TAGS}
 _WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True,
                "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
 _EVENT_ID = {"name": "event_id", "in": "path", "required": True,
@@ -77,8 +85,9 @@ _LIMIT = {"name": "limit", "in": "query", "required": False,
           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                      "default": DEFAULT_LIMIT}}
 _CURSOR = {"name": "cursor", "in": "query", "required": False,
-           "description": "`meta.next_cursor` of the previous page.",
-           "schema": {"type": "string", "minLength": 1, "maxLength": 4096}}
+           "description": "`meta.next_cursor` of the previous page; opaque: a cursor the "
+                          "server did not issue answers 422.",
+           "schema": CURSOR}
 _COMMON_ERRORS = ("401", "404", "422", "429")
 
 
@@ -315,7 +324,7 @@ def webhook_paths() -> dict[str, Any]:
             parameters=[_WEBHOOK_ID, _LIMIT, _CURSOR,
                         {"name": "event_id", "in": "query", "required": False,
                          "description": "Only the attempts of this event.",
-                         "schema": {"type": "string", "minLength": 1, "maxLength": 64}}],
+                         "schema": {"type": "string", "pattern": ID_PATTERN}}],
             responses={"200": json_answer("A page of attempts.", ref("WebhookAttemptPage")),
                        **errors(*_COMMON_ERRORS)})},
         f"{one}/deliveries/{{event_id}}/redeliver": {"post": _operation(

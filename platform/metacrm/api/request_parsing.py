@@ -33,6 +33,7 @@ from metacrm.api.filter_parsing import (
     request_pointer,
     split_values,
 )
+from metacrm.criteria.tree import budget_errors
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import SYSTEM_COLUMNS, EntityDef
@@ -141,8 +142,12 @@ def parse_list_args(
     leaves = filter_parser.filter_params(filters)
     trees.extend(leaves)
     sources.extend(leaf_source(leaf) for leaf in leaves)
+    criteria = conjunction(trees)
+    # Each part was checked on its own; together they must still fit one tree's budget.
+    errors.extend(ErrorDetail(e.message, request_pointer(sources, e.pointer))
+                  for e in budget_errors(criteria))
     query = ListQuery(
-        criteria=conjunction(trees),
+        criteria=criteria,
         sources=tuple(sources),
         sort=parser.sort(split_values(collected.get("sort", ()))),
         fields=parser.fields(split_values(collected["fields"])) if "fields" in collected else None,
@@ -327,6 +332,8 @@ def _include(entity: EntityDef, items: Iterable[str], errors: list[ErrorDetail]
         if name not in allowed:
             errors.append(ErrorDetail(f"{name!r} is not a reference field of {entity.name!r}",
                                       f"/include/{index}"))
-        elif name not in kept:
+        elif name in kept:
+            errors.append(ErrorDetail(f"{name!r} is included twice", f"/include/{index}"))
+        else:
             kept.append(name)
     return tuple(kept)

@@ -23,6 +23,7 @@ from metacrm.api.idempotency import idempotent
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.kernel.ids import looks_like_id
 from metacrm.webhooks.formats import payload_format
 from metacrm.webhooks.service import DEFAULT_LIMIT, MAX_LIMIT, Page, WebhookService
 
@@ -92,6 +93,9 @@ def rotate_secret(webhook_id: str) -> Response:
 def list_deliveries(webhook_id: str) -> Response:
     _, subject = request_subject()
     limit, cursor, extra = _page_args(request.args.items(multi=True), ("event_id",))
+    if "event_id" in extra and not looks_like_id(extra["event_id"]):
+        raise ValidationFailed("invalid request", [
+            ErrorDetail("must be an event id (a UUID)", "/event_id")])
     return _page(_service().deliveries(subject, webhook_id, limit=limit, cursor=cursor,
                                        event_id=extra.get("event_id")))
 
@@ -121,7 +125,7 @@ def _page_args(
                                       pointer))
         elif name in values:
             errors.append(ErrorDetail("is given more than once", pointer))
-        elif "\x00" in value or len(value) > 4096:
+        elif "\x00" in value or len(value) > 4096 or not value:
             errors.append(ErrorDetail("is not a valid value", pointer))
         else:
             values[name] = value
@@ -137,8 +141,7 @@ def _page_args(
             limit = int(stripped)
     if errors:
         raise ValidationFailed("invalid request", errors)
-    cursor = values.pop("cursor", None)
-    return limit, cursor or None, values
+    return limit, values.pop("cursor", None), values
 
 
 def _page(page: Page) -> Response:

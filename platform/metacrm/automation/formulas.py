@@ -25,6 +25,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Undefined
 
 from metacrm.automation.sandbox import make_sandbox
+from metacrm.automation.sandbox_limits import within_time_limit
 from metacrm.automation.templates import failure_reason, reference_errors
 from metacrm.fieldtypes.base import FieldValueError
 from metacrm.fieldtypes.money import Money
@@ -127,7 +128,8 @@ class Formulas:
     ) -> Any:
         """The formula's value; failures are a ValidationFailed naming `pointer`."""
         try:
-            result = self.compiled(text, version=version)(**variables)
+            expression = self.compiled(text, version=version)
+            result = within_time_limit(lambda: expression(**variables))
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
         except Exception as exc:  # the formula's own error, reported, never a crash

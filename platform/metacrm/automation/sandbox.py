@@ -12,8 +12,7 @@ On top, the operators are intercepted (`call_binop`) so that:
   amounts need the same currency;
 * a cheap expression cannot build a huge value (`"x" * 10**9`, `2 ** 1000000`).
 
-The sandbox does not bound the time a deliberately slow template takes (nested loops over
-`range(100000)`): metadata authors are trusted not to write one.
+The other size limits and the time limit of a render are in `sandbox_limits.py`.
 """
 
 from __future__ import annotations
@@ -25,14 +24,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jinja2 import StrictUndefined
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.nodes import Concat
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from metacrm.automation import sandbox_limits
 from metacrm.automation.business_days import add_business_days
+from metacrm.automation.sandbox_limits import MAX_TEXT, SandboxLimit, text_size
 from metacrm.fieldtypes.money import Money
 
-MAX_TEXT = 100_000
-"""Characters a rendered text may have, and items/characters an operator may build."""
 MAX_EXPONENT = 1_000
 MAX_INTEGER_BITS = 100_000
 
@@ -45,10 +46,6 @@ _OPERATIONS: dict[str, Callable[[Any, Any], Any]] = {
     "%": operator.mod,
     "**": operator.pow,
 }
-
-
-class SandboxLimit(ValueError):
-    """An operation would build a value larger than the sandbox allows."""
 
 
 def _is_number(value: Any) -> bool:
@@ -72,7 +69,10 @@ def _same_kind(left: Any, right: Any) -> tuple[Any, Any]:
 
 
 def _size(value: Any) -> int | None:
-    return len(value) if isinstance(value, str | list | tuple) else None
+    """The text size of a text or list (a list of long texts counts their lengths)."""
+    if not isinstance(value, str | list | tuple):
+        return None
+    return max(len(value), text_size(value))
 
 
 def _check_size(op: str, left: Any, right: Any) -> None:
@@ -175,11 +175,44 @@ class AutomationUndefined(StrictUndefined):
         return str(super()._undefined_message)
 
 
+class _SizedConcat(CodeGenerator):
+    """Compiles `~` to `sandbox_limits.concat`, which sizes the parts before joining them
+    (Jinja2 joins them directly, so `s ~ s ~ s ...` could build gigabytes)."""
+
+    def visit_Concat(self, node: Concat, frame: Frame) -> None:  # noqa: N802  # Jinja2 visitor name
+        self.write("environment.concat_sized((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("), context.eval_ctx)")
+
+
 class AutomationSandbox(ImmutableSandboxedEnvironment):
     """The sandboxed environment of templates (`autoescape` for HTML) and formulas."""
 
+    code_generator_class = _SizedConcat
     intercepted_binops = frozenset(_OPERATIONS)
     intercepted_unops = frozenset({"-"})
+    concat_sized = staticmethod(sandbox_limits.concat)
+
+    def call(__self, __context: Context, __obj: Any,  # noqa: N805  # Jinja2's signature
+             *args: Any, **kwargs: Any) -> Any:
+        sandbox_limits.check_str_method(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text = str(value.__self__)
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            sandbox_limits.check_format_string(text)
+            sandbox_limits.check_text(
+                sum(text_size(item) for item in (*args, *kwargs.values())), "format()")
+            return wrapped(*args, **kwargs)
+
+        return checked
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         return binary_operation(operator, left, right)
@@ -191,7 +224,7 @@ class AutomationSandbox(ImmutableSandboxedEnvironment):
 
 
 def _none_as_empty(value: Any) -> Any:
-    return "" if value is None else value
+    return "" if value is None else sandbox_limits.finalize_size(value)
 
 
 def _whole(value: Any, what: str) -> int:
@@ -245,5 +278,8 @@ def make_sandbox(*, html: bool = False) -> AutomationSandbox:
         finalize=_none_as_empty,
         keep_trailing_newline=True,
     )
+    del sandbox.globals["lipsum"]
+    sandbox.globals["range"] = sandbox_limits.limited_range
     sandbox.globals.update(HELPERS)
+    sandbox.filters.update(sandbox_limits.LIMITED_FILTERS)
     return sandbox

@@ -28,7 +28,8 @@ from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from metacrm.automation.record_values import python_record
-from metacrm.automation.sandbox import MAX_TEXT, AutomationSandbox, FieldValues, make_sandbox
+from metacrm.automation.sandbox import AutomationSandbox, FieldValues, make_sandbox
+from metacrm.automation.sandbox_limits import MAX_TEXT, SandboxLimit, within_time_limit
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import SYSTEM_COLUMNS, EntityDef, TriggerDef
@@ -108,6 +109,8 @@ def failure_reason(exc: Exception) -> str:
         return f"not allowed in the sandbox: {exc}"
     if isinstance(exc, UndefinedError):
         return f"undefined value: {exc.message}"
+    if isinstance(exc, SandboxLimit):
+        return f"refused by the sandbox: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -164,14 +167,22 @@ class Templates:
         """Render `text`; any failure (syntax, undefined name, sandbox refusal, arithmetic)
         is a ValidationFailed naming `pointer`."""
         try:
-            result = self.compiled(text, html=html, version=version).render(variables)
+            template = self.compiled(text, html=html, version=version)
+            return within_time_limit(lambda: _streamed(template, variables))
         except Exception as exc:  # the template's own error, reported, never a crash
             reason = (f"template syntax error: {exc.message}"
                       if isinstance(exc, TemplateSyntaxError) else failure_reason(exc))
             raise ValidationFailed(f"the template at {pointer or '/'} failed: {reason}",
                                    [ErrorDetail(reason, pointer)]) from None
-        if len(result) > MAX_TEXT:
-            reason = f"the rendered text is longer than {MAX_TEXT} characters"
-            raise ValidationFailed(f"the template at {pointer or '/'} failed: {reason}",
-                                   [ErrorDetail(reason, pointer)])
-        return result
+
+
+def _streamed(template: Template, variables: Mapping[str, Any]) -> str:
+    """The rendered text, stopped as soon as it passes `MAX_TEXT` characters."""
+    parts: list[str] = []
+    size = 0
+    for part in template.generate(variables):
+        size += len(part)
+        if size > MAX_TEXT:
+            raise SandboxLimit(f"the rendered text is longer than {MAX_TEXT} characters")
+        parts.append(part)
+    return "".join(parts)

@@ -183,6 +183,9 @@ class PhoneType(_StringType):
         }
 
 
+URL_REFUSED = frozenset('"<>')
+
+
 class UrlType(_StringType):
     """An absolute http(s) address with a host; scheme and host normalised to lower case."""
 
@@ -195,6 +198,10 @@ class UrlType(_StringType):
         text = text.strip()
         if any(ch.isspace() for ch in text):
             raise FieldValueError("must not contain spaces")
+        if any(ch in URL_REFUSED for ch in text):
+            # Not valid in a URL (RFC 3986) and the characters that break out of an HTML
+            # attribute or tag wherever the address is shown as a link.
+            raise FieldValueError('must not contain ", < or >; write them as %22, %3C, %3E')
         try:
             parts = urlsplit(text)
             host = parts.hostname
@@ -213,4 +220,5 @@ class UrlType(_StringType):
         )
 
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
-        return {"type": "string", "format": "uri", "maxLength": URL_MAX_LENGTH}
+        return {"type": "string", "format": "uri", "maxLength": URL_MAX_LENGTH,
+                "pattern": '^\\s*[^\\s"<>]+\\s*$'}

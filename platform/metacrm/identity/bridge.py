@@ -21,6 +21,7 @@ from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB
 
 from metacrm.identity.database import SharedEngineSQLA
+from metacrm.identity.fab_input import refuse_overlong_values
 from metacrm.identity.login_guard import LoginGuard, create_login_failure_table
 from metacrm.identity.revocation import EpochCache
 from metacrm.identity.roles import fab_admin_role, sync_roles
@@ -113,6 +114,7 @@ def install_identity(app: Flask, engine: sa.Engine, metadata: MetadataService) -
         sm.epochs = EpochCache()
         sm.login_guard = state.login_guard = LoginGuard(engine)
         app.extensions[EXTENSION_KEY] = state
+        app.before_request(refuse_overlong_values)
         state.admin_roles()
         db.session.remove()
     return state

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import uuid6
+
+ID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+"""How an id is written (a UUID); the OpenAPI document states it for every id parameter."""
+
+
+def looks_like_id(text: str) -> bool:
+    """Whether `text` is written as an id (a UUID); anything else names nothing."""
+    return re.fullmatch(ID_PATTERN, text) is not None
 
 
 def new_id() -> str:

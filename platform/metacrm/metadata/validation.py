@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
+from metacrm.criteria.tree import budget_errors
 from metacrm.kernel.errors import ErrorDetail
 from metacrm.metadata.documents import KINDS
 from metacrm.metadata.schema_errors import ErrorTranslator, json_type, short_json
@@ -77,6 +78,9 @@ class DocumentValidator:
             kinds = ", ".join(KINDS)
             return [ErrorDetail(f"{short_json(kind)} is not a document kind: expected one of "
                                 f"{kinds}", "/kind", source)]
+        oversized = budget_errors(body)
+        if oversized:  # refused before the schema check, which would take seconds
+            return [ErrorDetail(e.message, e.pointer, source) for e in oversized]
         validator = self._by_kind[kind].for_instance(body)
         details = self._translator.details(validator.iter_errors(body), source=source)
         fields = body.get("fields") if kind == "entity" else None

@@ -61,6 +61,8 @@ def parse_updates(items: Any) -> list[BatchItem]:
         errors.extend(ErrorDetail(f"unknown key {key!r}", f"/{index}/{key}")
                       for key in item if key not in ("id", "version", "changes"))
         record_id, version, changes = item.get("id"), item.get("version"), item.get("changes")
+        if isinstance(version, float) and version.is_integer():
+            version = int(version)  # JSON numbers: 3.0 is the whole number 3
         if not isinstance(record_id, str) or not record_id:
             errors.append(ErrorDetail("must be a record id", f"/{index}/id"))
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)

@@ -2,7 +2,8 @@
 
 A subscription covers an event when it is enabled, lists the event type (or `*`), names the
 event's entity (or none), its owner is an active user who may read the record (their row
-scope, on the record as the event carries it) and the record matches its filter (criteria
+scope, on the record as the event carries it), something they may see changed (a change of
+hidden fields alone is not announced) and the record matches its filter (criteria
 over the fields the owner may see, `$user` being the owner). The same judgement is made
 when targets are named (no work item for an event nobody may hear) and again right before
 each delivery (the subscription or the owner's rights may have changed since).
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from metacrm.access.event_records import python_record
+from metacrm.access.event_records import change_hidden_from, python_record
 from metacrm.access.policy import AccessPolicy
 from metacrm.access.subject import AccessSubject
 from metacrm.criteria.predicate import compile_predicate
@@ -96,6 +97,8 @@ def coverage(
     body = owner_view(event, policy, owner, now=now)
     if body is None:
         return Coverage(None, "the subscription's owner may not read the record")
+    if change_hidden_from(policy, owner, event.entity, event.payload):
+        return Coverage(None, "only fields hidden from the subscription's owner changed")
     if subscription.filter is not None and not _matches(subscription, event, policy, owner,
                                                         now):
         return Coverage(None, "the record does not match the subscription's filter")

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from metacrm.access.event_records import readable_record, visible_values
+from metacrm.access.event_records import readable_record, visible_changes, visible_values
 from metacrm.access.policy import AccessPolicy
 from metacrm.access.subject import AccessSubject
 from metacrm.fieldtypes.temporal import datetime_to_json
@@ -47,9 +47,8 @@ def owner_view(
         "record": visible_values(policy, owner, event.entity, record),
     }
     if "changed" in source:
-        changed = _names(source["changed"])
-        allowed = visible_values(policy, owner, event.entity, dict.fromkeys(changed))
-        data["changed"] = [name for name in changed if name in allowed]
+        data["changed"] = visible_changes(policy, owner, event.entity,
+                                          _names(source["changed"]))
     if isinstance(source.get("previous"), Mapping):
         data["previous"] = visible_values(policy, owner, event.entity, source["previous"])
     transition = source.get("transition")
