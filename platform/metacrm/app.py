@@ -23,6 +23,7 @@ from metacrm.api.problems import register_problem_handlers
 from metacrm.api.registration import register_api
 from metacrm.api.tokens import tokens_api
 from metacrm.composition import Services, build_services
+from metacrm.extension_host.http_routes import ext_api
 from metacrm.identity.bridge import fab_config, initial_admin_role, install_identity
 from metacrm.identity.current import rate_limit_key
 from metacrm.services.metadata_service import MetadataService
@@ -65,12 +66,23 @@ def _build(services: Services, overrides: dict[str, Any]) -> Flask:
         services)
 
     register_problem_handlers(app)
+    _refresh_packs_per_request(app, services)
     _pin_metadata_per_request(app, metadata)
     install_identity(app, engine, metadata)
     app.register_blueprint(tokens_api)
     register_api(app)
+    app.register_blueprint(ext_api)
     register_web(app)
     return app
+
+
+def _refresh_packs_per_request(app: Flask, services: Services) -> None:
+    """Each request first catches up with pack changes other processes made (an install,
+    an upgrade, new settings): one generation read when nothing changed."""
+
+    @app.before_request
+    def _refresh() -> None:
+        services.packs.refresh()
 
 
 def _pin_metadata_per_request(app: Flask, metadata: MetadataService) -> None:

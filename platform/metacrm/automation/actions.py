@@ -82,6 +82,10 @@ class ActionRegistry:
             raise ValueError(f"an action named {action.name!r} is already registered")
         self._actions[action.name] = action
 
+    def unregister(self, name: str) -> None:
+        """Remove action `name` (its extension pack was unloaded)."""
+        self._actions.pop(name, None)
+
     def get(self, name: str) -> Action | None:
         return self._actions.get(name)
 

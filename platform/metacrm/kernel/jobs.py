@@ -129,6 +129,11 @@ class ConsumerRegistry:
             raise ValueError(f"a consumer named {consumer.name!r} is already registered")
         self._consumers[consumer.name] = consumer
 
+    def unregister(self, name: str) -> None:
+        """Remove consumer `name` (an extension pack was unloaded); its pending work items
+        stay in the dispatch table and run if a consumer of that name comes back."""
+        self._consumers.pop(name, None)
+
     def get(self, name: str) -> Consumer | None:
         return self._consumers.get(name)
 
