@@ -31,10 +31,14 @@ class DeclaredSettings(Mapping[str, Any]):
     __slots__ = ("_declared", "_pack", "_values")
 
     def __init__(self, pack: str, declared: Sequence[str], values: Mapping[str, Any]) -> None:
-        self._pack = pack
-        self._declared = frozenset(declared)
-        self._values = MappingProxyType(
-            {key: value for key, value in values.items() if key in self._declared})
+        keys = frozenset(declared)
+        object.__setattr__(self, "_pack", pack)
+        object.__setattr__(self, "_declared", keys)
+        object.__setattr__(self, "_values", MappingProxyType(
+            {key: value for key, value in values.items() if key in keys}))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"the settings of pack {self._pack!r} are read-only")
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._declared:

@@ -74,5 +74,5 @@ def import_problems(files: list[Path], base: Path | None = None) -> list[str]:
             continue
         problems.extend(
             f"{shown}:{line}: imports {name!r}; a pack may import only {ALLOWED!r} of metacrm"
-            for line, name in _imports(tree) if _forbidden(name))
+            for line, name in sorted(_imports(tree)) if _forbidden(name))
     return problems
