@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pack_harness import Spec, grants, open_world, pack_role, write_pack
 
 from metacrm.extension import ExtensionContext
 from metacrm.extension_host.service_account import ServiceAccountRecords
 from metacrm.kernel.errors import Forbidden, NotFound
-from pack_harness import Spec, grants, open_world, pack_role, write_pack
 
 KEEPER = '''
 CONTEXTS = []
