@@ -29,6 +29,9 @@ class DeclaredSettings(Mapping[str, Any]):
     `SettingNotDeclared` even when `values` holds it."""
 
     __slots__ = ("_declared", "_pack", "_values")
+    _pack: str
+    _declared: frozenset[str]
+    _values: Mapping[str, Any]
 
     def __init__(self, pack: str, declared: Sequence[str], values: Mapping[str, Any]) -> None:
         keys = frozenset(declared)
