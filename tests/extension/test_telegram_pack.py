@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pack_harness import Spec, entity, field_def, grants, open_world, pack_role
@@ -23,7 +23,7 @@ SECRET = "Bot-Api-s3cret"
 
 
 class BotApi(BaseHTTPRequestHandler):
-    sent: list[Any] = []
+    sent: ClassVar[list[Any]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -15,6 +15,7 @@ from pack_harness import (
     open_world,
     pack_role,
 )
+
 from web_harness import bearer, role
 
 VAT_ROOT = Path(__file__).resolve().parents[2] / "extensions" / "vat"

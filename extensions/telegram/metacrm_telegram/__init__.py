@@ -30,7 +30,7 @@ from metacrm.extension import (
 
 CHANNEL = "telegram"
 DEFAULT_API_BASE = "https://api.telegram.org"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 TIMEOUT_SECONDS = 10.0
 
 

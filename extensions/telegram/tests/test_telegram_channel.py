@@ -6,11 +6,11 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-
-import pytest
+from typing import Any, ClassVar
 
 import metacrm_telegram
+import pytest
+
 from metacrm.extension import ExtResponse, HttpError, OutboundMessage
 from metacrm.extension.testing import FakeContext
 
@@ -22,7 +22,7 @@ class FakeBotApi(BaseHTTPRequestHandler):
     """`POST /bot<token>/sendMessage` -> `{"ok": true, "result": {...}}`; wrong token ->
     401 `{"ok": false, "description": "Unauthorized"}` (as the Bot API answers)."""
 
-    calls: list[tuple[str, Any]] = []
+    calls: ClassVar[list[tuple[str, Any]]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import metacrm_vat
 import pytest
 
-import metacrm_vat
 from metacrm.extension import Refused
 from metacrm.extension.testing import FakeContext
 
