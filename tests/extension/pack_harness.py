@@ -3,6 +3,7 @@ store would hand the host, and an app with a tiny deals model (company -> deal -
 
 from __future__ import annotations
 
+import re
 import textwrap
 import uuid
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 from metacrm.api import RUNTIME_KEY
 from metacrm.composition import Services
 from metacrm.extension_host import PackHost
-from web_harness import Web, bearer, open_web, role
+from web_harness import PASSWORD, Web, bearer, open_web, role
 
 
 def labels(text: str) -> dict[str, str]:
@@ -121,3 +122,18 @@ def open_world(database_url: str, root: Path, *extra: Mapping[str, Any]) -> Iter
     with open_web(database_url, root, roles=documents,
                   settings_changes={"rate_limit": "100000 per minute"}) as web:
         yield PackWorld(web)
+
+
+_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def sign_in(world: PackWorld, username: str) -> FlaskClient:
+    """A client with `username`'s screen session (login page with its CSRF token)."""
+    client = world.web.app.test_client()
+    page = client.get("/app/login").get_data(as_text=True)
+    token = _CSRF.search(page)
+    assert token, "no CSRF token on the login page"
+    response = client.post("/app/login", data={"csrf_token": token.group(1),
+                                               "username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client

@@ -189,17 +189,18 @@ class PackHost:
         return self._tables.route(pack, method, path)
 
     def panels(self, entity: str, record: Mapping[str, Any], viewer: Caller
-               ) -> list[tuple[str, Panel]]:
-        """(pack, panel) for the record page; a failing panel shows as such (and is
-        logged) instead of breaking the page."""
-        shown: list[tuple[str, Panel]] = []
+               ) -> list[tuple[str, Panel | None]]:
+        """(pack, panel) for the record page; panel None: it failed (logged), and the page
+        says so instead of breaking."""
+        shown: list[tuple[str, Panel | None]] = []
         request = PanelRequest(entity, record, viewer)
         for pack, provider in self._tables.panels.get(entity, ()):
             try:
                 panel = provider(request)
             except Exception:
                 _log.exception("panel of pack %r on %r failed", pack, entity)
-                panel = Panel(title=f"{pack}: this panel failed")
+                shown.append((pack, None))
+                continue
             if isinstance(panel, Panel):
                 shown.append((pack, panel))
         return shown
