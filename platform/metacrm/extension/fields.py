@@ -16,9 +16,9 @@ StorageKind = Literal["text", "textarea", "integer", "decimal", "boolean", "date
                       "datetime", "json"]
 """Built-in field types a pack's type may store its values as."""
 
-Widget = Literal["text", "textarea", "integer", "decimal", "boolean", "date", "datetime",
-                 "email", "phone", "url", "json"]
-"""Form inputs a pack's type may use."""
+Widget = Literal["text", "textarea", "integer", "decimal", "date", "email", "phone", "url"]
+"""Form inputs a pack's type may use (each posts its value as text, which the type's
+normaliser reads)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class FieldTypeSpec:
     normalize: Callable[[Any], Any] | None = None
     display: Callable[[Any], str] | None = None
     widget: Widget | None = None
-    """Default: the storage kind's own input."""
+    """Default: the storage kind's own input when it is one of `Widget`, else `text`."""
     label: Mapping[str, str] = field(default_factory=dict)
 
 

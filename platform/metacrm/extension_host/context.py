@@ -45,7 +45,8 @@ SEGMENT = re.compile(r"^(?:[A-Za-z0-9._~-]+|<[a-z_][a-z0-9_]*>)$")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 STORAGE_KINDS = frozenset({"text", "textarea", "integer", "decimal", "boolean", "date",
                            "datetime", "json"})
-WIDGETS = STORAGE_KINDS | {"email", "phone", "url"}
+WIDGETS = frozenset({"text", "textarea", "integer", "decimal", "date", "email", "phone",
+                     "url"})
 
 
 def _name(kind: str, value: object) -> str:

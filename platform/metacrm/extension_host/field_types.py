@@ -20,6 +20,9 @@ from metacrm.fieldtypes.base import ColumnSpec, FieldType, FieldValueError, Stor
 from metacrm.fieldtypes.common import FieldTypeField
 from metacrm.metadata.model import FieldDef
 
+TEXT_POSTED = frozenset({"text", "textarea", "integer", "decimal", "date"})
+"""Storage kinds whose own form input posts text the type's normaliser reads."""
+
 
 class PackFieldType(FieldType):
     """A field type contributed by a pack (one subclass per spec, see `adapt`)."""
@@ -44,6 +47,8 @@ class PackFieldType(FieldType):
         return self.base.sort_column(field, table)
 
     def normalize(self, field: FieldDef, value: Any) -> Any:
+        """The spec's normaliser, then the storage type's; the result's JSON form must
+        fit the spec's value schema (so "4" from a form input is checked as 4)."""
         if self.spec.normalize is not None:
             try:
                 value = self.spec.normalize(value)
@@ -51,12 +56,13 @@ class PackFieldType(FieldType):
                 raise FieldValueError(str(exc) or "is not a valid value") from None
             if value is None:
                 return None
-        if not isinstance(value, str | int | float | bool | list | dict):
-            value = self.base.to_json(field, self.base.normalize(field, value))
-        error = next(iter(self.validator.iter_errors(value)), None)
+        python = self.base.normalize(field, value)
+        if python is None:
+            return None
+        error = next(iter(self.validator.iter_errors(self.base.to_json(field, python))), None)
         if error is not None:
             raise FieldValueError(error.message)
-        return self.base.normalize(field, value)
+        return python
 
     def to_json(self, field: FieldDef, value: Any) -> Any:
         return self.base.to_json(field, value)
@@ -86,7 +92,7 @@ def adapt(spec: FieldTypeSpec, base: FieldType) -> PackFieldType:
         "operators": base.operators,
         "option_names": base.option_names,
         "sortable": base.sortable,
-        "form_widget": spec.widget or base.name,
+        "form_widget": spec.widget or (base.name if base.name in TEXT_POSTED else "text"),
     })
     field_type: PackFieldType = cls()
     field_type.spec = spec
