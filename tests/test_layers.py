@@ -26,6 +26,12 @@ RULES: dict[str, tuple[str, ...]] = {
     "fieldtypes/*.py": ("flask", "metacrm.storage", "metacrm.services", "metacrm.cli"),
     "storage/**/*.py": ("flask", "metacrm.services", "metacrm.cli"),
     "services/**/*.py": ("flask", "metacrm.cli"),
+    # The public extension API leads nowhere near the engine: kernel errors and itself only.
+    "extension/*.py": (*FRAMEWORKS, "metacrm.metadata", "metacrm.criteria", "metacrm.fieldtypes",
+                       "metacrm.storage", "metacrm.access", "metacrm.services", "metacrm.api",
+                       "metacrm.web", "metacrm.automation", "metacrm.jobs", "metacrm.identity",
+                       "metacrm.composition", "metacrm.app", "metacrm.extension_host",
+                       "metacrm.cli", "metacrm.settings"),
     # Screens are thin: they call services (which apply access), never storage directly.
     "web/**/*.py": ("metacrm.storage", "metacrm.cli", "metacrm.access.scoped_repository"),
 }
