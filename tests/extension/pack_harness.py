@@ -124,14 +124,14 @@ def open_world(database_url: str, root: Path, *extra: Mapping[str, Any]) -> Iter
         yield PackWorld(web)
 
 
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
 def sign_in(world: PackWorld, username: str) -> FlaskClient:
     """A client with `username`'s screen session (login page with its CSRF token)."""
     client = world.web.app.test_client()
     page = client.get("/app/login").get_data(as_text=True)
-    token = _CSRF.search(page)
+    token = CSRF.search(page)
     assert token, "no CSRF token on the login page"
     response = client.post("/app/login", data={"csrf_token": token.group(1),
                                                "username": username, "password": PASSWORD})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pack_harness import open_world, pack_role, write_pack
+from pack_harness import CSRF, open_world, pack_role, sign_in, write_pack
 
 TOTALS = '''
 from decimal import Decimal
@@ -96,3 +96,22 @@ def test_unloading_a_pack_removes_its_interceptor(database_url: str, tmp_path: P
         deal = world.create("deal", title="Big")
         line = world.create("line", deal=deal["id"], quantity="2", price="5")
         assert line["total"] is None
+
+
+def test_screen_form_posts_go_through_the_interceptors(database_url: str,
+                                                       tmp_path: Path) -> None:
+    with open_world(database_url, tmp_path, pack_role("totals")) as world:
+        world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
+        deal = world.create("deal", title="Big")
+        browser = sign_in(world, "ann")
+        token = CSRF.search(browser.get("/app/").get_data(as_text=True))
+        assert token
+        response = browser.post("/app/r/line/new", data={
+            "csrf_token": token.group(1), "deal": deal["id"], "quantity": "2", "price": "4"})
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        listed = world.client.get("/api/v1/records/line", headers=world.clerk).get_json()
+        assert [line["total"] for line in listed["data"]] == ["8.00"]
+        refused = browser.post("/app/r/line/new", data={
+            "csrf_token": token.group(1), "deal": deal["id"], "quantity": "500"})
+        assert refused.status_code == 422
+        assert "at most 100 per line" in refused.get_data(as_text=True)

@@ -14,6 +14,7 @@ from pack_harness import Spec, grants, open_world, pack_role, write_pack
 
 from metacrm.extension import ExtensionContext
 from metacrm.extension_host.service_account import ServiceAccountRecords
+from metacrm.jobs.scheduler import Scheduler
 from metacrm.kernel.errors import Forbidden, NotFound
 
 KEEPER = '''
@@ -255,13 +256,46 @@ def test_subscribers_of_two_packs_both_get_the_event_after_commit(database_url: 
 def test_periodic_jobs_run_from_the_scheduler_at_most_once_per_period(
         database_url: str, tmp_path: Path) -> None:
     with open_world(database_url, tmp_path) as world:
-        spec = write_pack(tmp_path, "ticker", LISTENER)
-        world.host.sync([spec])
-        task = world.services.periodic["ext.ticker.tick"]
+        ticker = write_pack(tmp_path, "ticker", LISTENER)
+        world.host.sync([ticker])
+        scheduler = Scheduler(world.services)
+        assert scheduler.tick().failed_steps == ()
+        scheduler.tick()
+        assert len(sys.modules[str(ticker.module)].TICKS) == 1  # every 5 minutes
+
+        clocked = write_pack(tmp_path, "clocked", LISTENER)
+        world.host.sync([clocked])
+        assert "ext.ticker.tick" not in world.services.periodic  # unloaded with its pack
+        task = world.services.periodic["ext.clocked.tick"]
         start = datetime(2026, 1, 1, tzinfo=UTC)
         for minutes in (0, 1, 4, 5, 6, 11):
             task(start + timedelta(minutes=minutes))
-        ticks: list[Any] = sys.modules[str(spec.module)].TICKS
+        ticks: list[Any] = sys.modules[str(clocked.module)].TICKS
         assert ticks == [start, start + timedelta(minutes=5), start + timedelta(minutes=11)]
-        world.host.sync([])
-        assert "ext.ticker.tick" not in world.services.periodic
+
+
+class ChangingSource:
+    """A packs store stand-in: its generation moves when the installed packs change."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.installed: list[Spec] = []
+
+    def generation(self) -> int:
+        return self.number
+
+    def packs(self) -> list[Spec]:
+        return list(self.installed)
+
+
+def test_a_running_app_picks_up_pack_changes_before_the_next_request(
+        database_url: str, tmp_path: Path) -> None:
+    with open_world(database_url, tmp_path) as world:
+        source = ChangingSource()
+        world.host.source = source
+        url = "/api/v1/ext/greeter/hello/1"
+        assert world.client.get(url, headers=world.clerk).status_code == 404
+        source.installed, source.number = [write_pack(tmp_path, "greeter", ROUTES)], 1
+        assert world.client.get(url, headers=world.clerk).status_code == 200
+        source.installed, source.number = [], 2
+        assert world.client.get(url, headers=world.clerk).status_code == 404
