@@ -115,3 +115,21 @@ def test_screen_form_posts_go_through_the_interceptors(database_url: str,
             "csrf_token": token.group(1), "deal": deal["id"], "quantity": "500"})
         assert refused.status_code == 422
         assert "at most 100 per line" in refused.get_data(as_text=True)
+
+
+def test_automation_writes_go_through_the_interceptors(database_url: str,
+                                                       tmp_path: Path) -> None:
+    trigger = {
+        "kind": "trigger", "name": "first_line", "version": 1,
+        "label": {"en": "First line", "ru": "Первая позиция"}, "entity": "deal",
+        "event": "created", "mode": "sync",
+        "actions": [{"type": "create_record", "params": {
+            "entity": "line",
+            "values": {"deal": {"template": "{{ record.id }}"}, "quantity": "3",
+                       "price": "7"}}}],
+    }
+    with open_world(database_url, tmp_path, pack_role("totals"), trigger) as world:
+        world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
+        world.create("deal", title="Big")
+        listed = world.client.get("/api/v1/records/line", headers=world.clerk).get_json()
+        assert [line["total"] for line in listed["data"]] == ["21.00"]
