@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
-from metacrm.extension_host import HostCore, PackHost, PackSource
+from metacrm.extension_host import HostCore, NoPacks, PackHost, PackSource
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
@@ -97,7 +97,7 @@ class Services:
 def build_services(settings: Settings | None = None, *,
                    pack_source: Callable[[Services], PackSource] | None = None) -> Services:
     """Build and install everything for `settings` (default: the environment); the packs
-    `pack_source(services)` names are loaded last (default: none)."""
+    `pack_source(services)` names are loaded last (default: `installed_pack_source`)."""
     settings = settings or Settings.from_env()
     settings.ensure_instance()
     registry = default_registry()
@@ -118,7 +118,7 @@ def build_services(settings: Settings | None = None, *,
         for module in (*FEATURES, *settings.extensions):
             install_module(module, services)
         registry.close()
-        install_packs(services, pack_source(services) if pack_source else None)
+        install_packs(services, (pack_source or installed_pack_source)(services))
         return services
     except BaseException:
         if metadata is not None:
@@ -137,6 +137,13 @@ def install_module(module: str, services: Services) -> None:
     if not callable(install):
         raise ValueError(f"module {module!r} has no install(services) function")
     install(services)
+
+
+def installed_pack_source(services: Services) -> PackSource:
+    """Where this process learns which packs are installed: the packs store (its
+    `installed_packs` and `pack_generation`, read on `services.engine`). Until the store
+    is wired here, no packs."""
+    return NoPacks()
 
 
 def install_packs(services: Services, source: PackSource | None) -> PackHost:

@@ -30,8 +30,8 @@ def install(ctx):
 
 
 def test_interceptor_fills_a_read_only_field_on_create_and_update(
-        database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("totals")) as world:
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals")) as world:
         world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
         deal = world.create("deal", title="Big")
         line = world.create("line", deal=deal["id"], quantity="3", price="2.50")
@@ -42,9 +42,9 @@ def test_interceptor_fills_a_read_only_field_on_create_and_update(
         assert response.get_json()["data"]["total"] == "10.00"
 
 
-def test_a_caller_still_cannot_write_the_read_only_field(database_url: str,
+def test_a_caller_still_cannot_write_the_read_only_field(isolated_database_url: str,
                                                          tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("totals")) as world:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals")) as world:
         world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
         deal = world.create("deal", title="Big")
         response = world.post("/api/v1/records/line",
@@ -53,9 +53,9 @@ def test_a_caller_still_cannot_write_the_read_only_field(database_url: str,
         assert [e["pointer"] for e in response.get_json()["errors"]] == ["/total"]
 
 
-def test_refusal_is_a_422_at_the_field_and_nothing_is_written(database_url: str,
+def test_refusal_is_a_422_at_the_field_and_nothing_is_written(isolated_database_url: str,
                                                                tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("totals")) as world:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals")) as world:
         world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
         deal = world.create("deal", title="Big")
         response = world.post("/api/v1/records/line", {"deal": deal["id"], "quantity": "101"})
@@ -66,8 +66,9 @@ def test_refusal_is_a_422_at_the_field_and_nothing_is_written(database_url: str,
         assert listed["data"] == []
 
 
-def test_bulk_writes_go_through_the_interceptors(database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("totals")) as world:
+def test_bulk_writes_go_through_the_interceptors(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals")) as world:
         world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
         deal = world.create("deal", title="Big")
         response = world.post("/api/v1/records/line/bulk", {"records": [
@@ -78,8 +79,9 @@ def test_bulk_writes_go_through_the_interceptors(database_url: str, tmp_path: Pa
 
 
 def test_two_packs_interceptors_run_in_order_and_see_each_others_values(
-        database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("totals"), pack_role("notes")) as world:
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals"),
+                    pack_role("notes")) as world:
         # loaded in the opposite order of their `order`: the order decides
         world.host.sync([write_pack(tmp_path, "notes", NOTES),
                          write_pack(tmp_path, "totals", TOTALS)])
@@ -89,8 +91,9 @@ def test_two_packs_interceptors_run_in_order_and_see_each_others_values(
         assert line["note"] == "total was 10.00"
 
 
-def test_unloading_a_pack_removes_its_interceptor(database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("totals")) as world:
+def test_unloading_a_pack_removes_its_interceptor(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals")) as world:
         world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
         world.host.sync([])
         deal = world.create("deal", title="Big")
@@ -98,9 +101,9 @@ def test_unloading_a_pack_removes_its_interceptor(database_url: str, tmp_path: P
         assert line["total"] is None
 
 
-def test_screen_form_posts_go_through_the_interceptors(database_url: str,
+def test_screen_form_posts_go_through_the_interceptors(isolated_database_url: str,
                                                        tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("totals")) as world:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals")) as world:
         world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
         deal = world.create("deal", title="Big")
         browser = sign_in(world, "ann")
@@ -117,7 +120,7 @@ def test_screen_form_posts_go_through_the_interceptors(database_url: str,
         assert "at most 100 per line" in refused.get_data(as_text=True)
 
 
-def test_automation_writes_go_through_the_interceptors(database_url: str,
+def test_automation_writes_go_through_the_interceptors(isolated_database_url: str,
                                                        tmp_path: Path) -> None:
     trigger = {
         "kind": "trigger", "name": "first_line", "version": 1,
@@ -128,7 +131,7 @@ def test_automation_writes_go_through_the_interceptors(database_url: str,
             "values": {"deal": {"template": "{{ record.id }}"}, "quantity": "3",
                        "price": "7"}}}],
     }
-    with open_world(database_url, tmp_path, pack_role("totals"), trigger) as world:
+    with open_world(isolated_database_url, tmp_path, pack_role("totals"), trigger) as world:
         world.host.sync([write_pack(tmp_path, "totals", TOTALS)])
         world.create("deal", title="Big")
         listed = world.client.get("/api/v1/records/line", headers=world.clerk).get_json()

@@ -59,8 +59,8 @@ def _form(**changes: str) -> dict[str, str]:
 
 
 def test_the_editor_renders_a_form_from_the_schema_and_the_action_runs(
-        database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path) as world:
         spec = write_pack(tmp_path, "stamper", STAMP)
         world.host.sync([spec])
         world.web.create_user("root", "boss")

@@ -25,9 +25,9 @@ def install(ctx):
 REVIEW = entity("review", field_def("title", required=True), field_def("stars", "rating"))
 
 
-def test_a_pack_field_type_validates_documents_and_renders(database_url: str,
+def test_a_pack_field_type_validates_documents_and_renders(isolated_database_url: str,
                                                            tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+    with open_world(isolated_database_url, tmp_path) as world:
         world.host.sync([write_pack(tmp_path, "ratings", RATING)])
         world.web.create_user("root", "boss")
         admin = bearer(world.web.login("root"))

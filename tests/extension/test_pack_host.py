@@ -30,10 +30,10 @@ def _context(spec: Spec) -> ExtensionContext:
     return context
 
 
-def test_service_account_sees_only_what_its_permissions_grant(database_url: str,
+def test_service_account_sees_only_what_its_permissions_grant(isolated_database_url: str,
                                                               tmp_path: Path) -> None:
     role = pack_role("keeper", deal=grants("read"))
-    with open_world(database_url, tmp_path, role) as world:
+    with open_world(isolated_database_url, tmp_path, role) as world:
         company = world.create("company", name="ACME")
         deal = world.create("deal", title="Big", company=company["id"])
         spec = write_pack(tmp_path, "keeper", KEEPER)
@@ -53,9 +53,10 @@ def test_service_account_sees_only_what_its_permissions_grant(database_url: str,
             records.delete("deal", deal["id"])
 
 
-def test_service_account_writes_within_its_grants(database_url: str, tmp_path: Path) -> None:
+def test_service_account_writes_within_its_grants(
+        isolated_database_url: str, tmp_path: Path) -> None:
     role = pack_role("keeper", deal=grants("read", "create", "update"))
-    with open_world(database_url, tmp_path, role) as world:
+    with open_world(isolated_database_url, tmp_path, role) as world:
         spec = write_pack(tmp_path, "keeper", KEEPER)
         world.host.sync([spec])
         records = _context(spec).records
@@ -88,9 +89,9 @@ def _reachable(root: object, depth: int = 4) -> list[object]:
     return seen
 
 
-def test_records_of_a_pack_lead_to_no_engine_or_connection(database_url: str,
+def test_records_of_a_pack_lead_to_no_engine_or_connection(isolated_database_url: str,
                                                            tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path, pack_role("keeper")) as world:
+    with open_world(isolated_database_url, tmp_path, pack_role("keeper")) as world:
         spec = write_pack(tmp_path, "keeper", KEEPER)
         world.host.sync([spec])
         context = _context(spec)
@@ -100,8 +101,9 @@ def test_records_of_a_pack_lead_to_no_engine_or_connection(database_url: str,
             assert type(value).__name__ not in ("Services", "RecordsService", "PackHost")
 
 
-def test_registration_closes_when_install_returns(database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+def test_registration_closes_when_install_returns(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path) as world:
         spec = write_pack(tmp_path, "keeper", KEEPER)
         world.host.sync([spec])
         context = _context(spec)
@@ -133,8 +135,9 @@ def install(ctx):
 '''
 
 
-def test_conflicts_are_refused_with_both_pack_names(database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+def test_conflicts_are_refused_with_both_pack_names(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path) as world:
         first = write_pack(tmp_path, "sms_one", SMS_A)
         second = write_pack(tmp_path, "sms_two", SMS_A)
         world.host.sync([first])
@@ -159,8 +162,8 @@ def install(ctx):
 
 
 def test_imports_of_other_metacrm_modules_are_refused_with_file_and_line(
-        database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path) as world:
         spec = write_pack(tmp_path, "sneaky", SNEAKY, files={"helpers.py": '''
             import json
             from metacrm.storage.engine import create_database_engine
@@ -201,9 +204,9 @@ def install(ctx):
 '''
 
 
-def test_routes_authenticate_unless_public_and_answer_problems(database_url: str,
+def test_routes_authenticate_unless_public_and_answer_problems(isolated_database_url: str,
                                                                tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+    with open_world(isolated_database_url, tmp_path) as world:
         world.host.sync([write_pack(tmp_path, "greeter", ROUTES)])
         client = world.client
         assert client.get("/api/v1/ext/greeter/hello/7").status_code == 401
@@ -239,11 +242,11 @@ def install(ctx):
 '''
 
 
-def test_subscribers_of_two_packs_both_get_the_event_after_commit(database_url: str,
+def test_subscribers_of_two_packs_both_get_the_event_after_commit(isolated_database_url: str,
                                                                  tmp_path: Path) -> None:
     role_a = pack_role("ears_a", deal=grants("read"))
     role_b = pack_role("ears_b", deal=grants("read"))
-    with open_world(database_url, tmp_path, role_a, role_b) as world:
+    with open_world(isolated_database_url, tmp_path, role_a, role_b) as world:
         first = write_pack(tmp_path, "ears_a", LISTENER)
         second = write_pack(tmp_path, "ears_b", LISTENER)
         world.host.sync([first, second])
@@ -254,8 +257,8 @@ def test_subscribers_of_two_packs_both_get_the_event_after_commit(database_url: 
 
 
 def test_periodic_jobs_run_from_the_scheduler_at_most_once_per_period(
-        database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path) as world:
         ticker = write_pack(tmp_path, "ticker", LISTENER)
         world.host.sync([ticker])
         scheduler = Scheduler(world.services)
@@ -289,8 +292,8 @@ class ChangingSource:
 
 
 def test_a_running_app_picks_up_pack_changes_before_the_next_request(
-        database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path) as world:
         source = ChangingSource()
         world.host.source = source
         url = "/api/v1/ext/greeter/hello/1"

@@ -31,8 +31,8 @@ def install(ctx):
 '''
 
 
-def test_panels_render_escaped_with_safe_links(database_url: str, tmp_path: Path) -> None:
-    with open_world(database_url, tmp_path) as world:
+def test_panels_render_escaped_with_safe_links(isolated_database_url: str, tmp_path: Path) -> None:
+    with open_world(isolated_database_url, tmp_path) as world:
         world.host.sync([write_pack(tmp_path, "scoring", PANEL),
                          write_pack(tmp_path, "broken", BROKEN)])
         deal = world.create("deal", title="<i>Big</i>")

@@ -51,10 +51,10 @@ def bot_api() -> Iterator[str]:
         server.server_close()
 
 
-def test_webhook_and_channel_in_a_running_instance(database_url: str, tmp_path: Path,
+def test_webhook_and_channel_in_a_running_instance(isolated_database_url: str, tmp_path: Path,
                                                    bot_api: str) -> None:
     role = pack_role("telegram", person=grants("read", "update"))
-    with open_world(database_url, tmp_path, PERSON, role) as world:
+    with open_world(isolated_database_url, tmp_path, PERSON, role) as world:
         spec = Spec(name="telegram", module=MANIFEST["module"], root=ROOT,
                     settings={"bot_token": "42:abc", "webhook_secret": SECRET,
                               "api_base": bot_api, "undeclared": "never seen"},

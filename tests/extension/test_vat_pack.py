@@ -41,10 +41,11 @@ def _spec(**settings: object) -> Spec:
                 permissions={k: frozenset(v) for k, v in MANIFEST["permissions"].items()})
 
 
-def test_lines_saved_through_the_api_get_their_vat(database_url: str, tmp_path: Path) -> None:
+def test_lines_saved_through_the_api_get_their_vat(
+        isolated_database_url: str, tmp_path: Path) -> None:
     vat_role = pack_role("vat", deal_line=grants("read", "update"), deal=grants("read"),
                          company=grants("read"))
-    with open_world(database_url, tmp_path, DEAL_LINE, SELLER,
+    with open_world(isolated_database_url, tmp_path, DEAL_LINE, SELLER,
                     vat_role) as world:
         world.web.create_user("sam", "seller")
         seller = bearer(world.web.login("sam"))
