@@ -35,3 +35,6 @@ def test_settings_cannot_be_changed() -> None:
         settings._values = {}  # type: ignore[misc]  # slots: no new attributes either
     with pytest.raises(TypeError):
         settings._values["rates"] = 2  # type: ignore[index]
+    nested = DeclaredSettings("vat", ["rates"], {"rates": {"DE": 19, "list": [1]}})
+    with pytest.raises(TypeError):
+        nested["rates"]["DE"] = 0

@@ -24,6 +24,15 @@ from metacrm.extension.records import Caller, RecordList
 from metacrm.extension.saves import Interceptor, PendingSave
 
 
+def _frozen(value: Any) -> Any:
+    """A read-only copy: objects become read-only mappings, arrays tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
 class DeclaredSettings(Mapping[str, Any]):
     """A read-only view of the declared settings: an undeclared key raises
     `SettingNotDeclared` even when `values` holds it."""
@@ -38,7 +47,7 @@ class DeclaredSettings(Mapping[str, Any]):
         object.__setattr__(self, "_pack", pack)
         object.__setattr__(self, "_declared", keys)
         object.__setattr__(self, "_values", MappingProxyType(
-            {key: value for key, value in values.items() if key in keys}))
+            {key: _frozen(value) for key, value in values.items() if key in keys}))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"the settings of pack {self._pack!r} are read-only")
