@@ -302,3 +302,30 @@ def test_a_running_app_picks_up_pack_changes_before_the_next_request(
         assert world.client.get(url, headers=world.clerk).status_code == 200
         source.installed, source.number = [], 2
         assert world.client.get(url, headers=world.clerk).status_code == 404
+
+
+FLAKY = '''
+ATTEMPTS = []
+
+def install(ctx):
+    def handle(event):
+        ATTEMPTS.append(event.attempt)
+        if event.attempt == 1:
+            raise RuntimeError("the other side is down")
+    ctx.subscribe(["record.created"], handle)
+'''
+
+
+def test_a_failing_subscriber_is_retried_by_the_job_machinery(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    role = pack_role("flaky", deal=grants("read"))
+    with open_world(isolated_database_url, tmp_path, role) as world:
+        spec = write_pack(tmp_path, "flaky", FLAKY)
+        world.host.sync([spec])
+        world.create("deal", title="Big")
+        attempts: list[int] = sys.modules[str(spec.module)].ATTEMPTS
+        assert attempts == [1]
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        world.services.clock = lambda: later
+        world.services.dispatcher.sweep_once(later)
+        assert attempts == [1, 2]
