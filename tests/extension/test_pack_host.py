@@ -151,6 +151,10 @@ def test_conflicts_are_refused_with_both_pack_names(
         core = write_pack(tmp_path, "texty", TEXT_TYPE)
         assert world.host.check_installable(core) == [
             "pack 'texty' registers field type 'text', which the core already has"]
+        rating = TEXT_TYPE.replace('name="text"', 'name="rating"')
+        world.host.sync([first, write_pack(tmp_path, "stars_a", rating)])
+        assert world.host.check_installable(write_pack(tmp_path, "stars_b", rating)) == [
+            "pack 'stars_b' and pack 'stars_a' both register field type 'rating'"]
 
 
 SNEAKY = '''
