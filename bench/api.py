@@ -14,9 +14,12 @@ and excluded):
    rows and outbox event in its transaction;
 3. Flask-AppBuilder 5's `ModelRestApi` on a model mapped to a copy of the table (api_fab),
    authenticated with a JWT of FAB's Admin role.
-Operations: get by id, list 50 with a filter and a sort, create. Per operation and system:
-median and p95 latency of `--requests` requests after a warm-up, and the ratios
-metacrm / floor, metacrm / floor with duties and metacrm / ModelRestApi. When metacrm is
+Operations: get by id, list 50 with a filter and a sort, create. Per operation the systems
+are timed interleaved: each repetition calls every system once, in an order that rotates
+from one repetition to the next, so a load swing of the machine lands on all of them alike.
+Per operation and system: median and p95 latency of `--requests` repetitions after a
+warm-up, and the ratios metacrm / floor, metacrm / floor with duties and metacrm /
+ModelRestApi — each the median of the per-repetition ratios (paired samples). When metacrm is
 above 1.3x the floor, each operation is profiled (cProfile) and the top functions are
 printed.
 Then the table is topped up to `--big-rows` records and metacrm's list of 50 with two
@@ -88,6 +91,16 @@ Call = Callable[[int], TestResponse]
 class Timing:
     median_ms: float
     p95_ms: float
+    samples: tuple[float, ...] = ()
+    """Milliseconds per repetition, in repetition order (paired across systems)."""
+
+    def ratio_to(self, other: Timing) -> float:
+        """The median of the per-repetition ratios self / other (paired samples); the ratio
+        of the medians when the samples were not taken together."""
+        if self.samples and len(self.samples) == len(other.samples):
+            return statistics.median(a / b for a, b in zip(self.samples, other.samples,
+                                                            strict=True))
+        return self.median_ms / other.median_ms
 
 
 def schema_url(url: str, schema: str) -> str:
@@ -170,15 +183,31 @@ def checked(call: Call, expected: int) -> Call:
 
 
 def measure(call: Call, requests: int) -> Timing:
+    """One system alone (the big list, which has no counterpart)."""
+    return measure_interleaved({"only": call}, requests)["only"]
+
+
+def measure_interleaved(calls: dict[str, Call], requests: int) -> dict[str, Timing]:
+    """Every system of `calls` once per repetition, the order rotating per repetition;
+    request number n is the same for all systems in a repetition."""
+    names = list(calls)
     for n in range(WARM_UP):
-        call(n)
-    samples = []
-    for n in range(WARM_UP, WARM_UP + requests):
-        began = time.perf_counter()
-        call(n)
-        samples.append((time.perf_counter() - began) * 1000)
-    samples.sort()
-    return Timing(statistics.median(samples), samples[int(0.95 * (len(samples) - 1))])
+        for name in names:
+            calls[name](n)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for repetition, n in enumerate(range(WARM_UP, WARM_UP + requests)):
+        shift = repetition % len(names)
+        for name in names[shift:] + names[:shift]:
+            began = time.perf_counter()
+            calls[name](n)
+            samples[name].append((time.perf_counter() - began) * 1000)
+    return {name: _timing(taken) for name, taken in samples.items()}
+
+
+def _timing(samples: list[float]) -> Timing:
+    ordered = sorted(samples)
+    return Timing(statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))],
+                  tuple(samples))
 
 
 def profile(call: Call, requests: int, top: int = 18) -> str:
@@ -253,8 +282,8 @@ def print_table(results: dict[str, dict[str, Timing]]) -> None:
     for operation, timings in results.items():
         m, f, d, a = (timings[s] for s in SYSTEMS)
         cells = " | ".join(f"{t.median_ms:.2f} / {t.p95_ms:.2f} ms" for t in (m, f, d, a))
-        print(f"| {operation} | {cells} | {m.median_ms / f.median_ms:.2f}"
-              f" | {m.median_ms / d.median_ms:.2f} | {m.median_ms / a.median_ms:.2f} |")
+        print(f"| {operation} | {cells} | {m.ratio_to(f):.2f}"
+              f" | {m.ratio_to(d):.2f} | {m.ratio_to(a):.2f} |")
     sys.stdout.flush()
 
 
@@ -296,18 +325,16 @@ def main(argv: list[str] | None = None) -> int:
 
             results: dict[str, dict[str, Timing]] = {}
             for operation in OPERATIONS:
-                results[operation] = {}
+                results[operation] = measure_interleaved(
+                    {system: cases[operation][system] for system in SYSTEMS}, args.requests)
                 for system in SYSTEMS:
-                    results[operation][system] = measure(cases[operation][system],
-                                                         args.requests)
                     t = results[operation][system]
                     print(f"{operation:<24} {system:<13} median {t.median_ms:7.2f} ms"
                           f"  p95 {t.p95_ms:7.2f} ms", flush=True)
             print_table(results)
 
             for operation in OPERATIONS:
-                ratio = (results[operation]["metacrm"].median_ms
-                         / results[operation]["floor"].median_ms)
+                ratio = results[operation]["metacrm"].ratio_to(results[operation]["floor"])
                 if ratio > SLOWER_THAN_FLOOR and args.profile:
                     print(f"\n## profile of metacrm, {operation} ({ratio:.2f}x the floor),"
                           f" {args.profile} requests")

@@ -1,69 +1,50 @@
-"""Dependencies point inward: the inner layers never import the outer ones or web/DB libraries.
+"""Dependencies point inward: the layer rules of docs/architecture.md, as import-linter
+contracts (pyproject.toml, `[tool.importlinter]`), checked transitively on every package.
 
-The rules of docs/architecture.md, checked on the source so a stray import fails CI.
+Running them here puts them in the README's test command; `.ci/run` also runs
+`lint-imports` on its own, after mypy.
 """
 
 from __future__ import annotations
 
-import ast
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
-import pytest
-
-PACKAGE = Path(__file__).resolve().parents[1] / "platform" / "metacrm"
-
-FRAMEWORKS = ("flask", "flask_appbuilder", "sqlalchemy", "alembic", "marshmallow", "rq", "redis")
-
-# module glob (relative to platform/metacrm) -> import prefixes it must not use
-RULES: dict[str, tuple[str, ...]] = {
-    "kernel/*.py": (*FRAMEWORKS, "metacrm.metadata", "metacrm.criteria", "metacrm.fieldtypes",
-                    "metacrm.storage", "metacrm.services", "metacrm.cli"),
-    "metadata/*.py": (*FRAMEWORKS, "metacrm.fieldtypes", "metacrm.storage", "metacrm.services",
-                      "metacrm.cli", "metacrm.criteria.sql", "metacrm.criteria.predicate"),
-    "criteria/tree.py": (*FRAMEWORKS, "metacrm.fieldtypes", "metacrm.storage"),
-    "criteria/context.py": (*FRAMEWORKS, "metacrm.fieldtypes", "metacrm.storage"),
-    "criteria/predicate.py": (*FRAMEWORKS, "metacrm.storage"),
-    "fieldtypes/*.py": ("flask", "metacrm.storage", "metacrm.services", "metacrm.cli"),
-    "storage/**/*.py": ("flask", "metacrm.services", "metacrm.cli"),
-    "services/**/*.py": ("flask", "metacrm.cli"),
-    # The public extension API leads nowhere near the engine: kernel errors and itself only.
-    "extension/*.py": (*FRAMEWORKS, "metacrm.metadata", "metacrm.criteria", "metacrm.fieldtypes",
-                       "metacrm.storage", "metacrm.access", "metacrm.services", "metacrm.api",
-                       "metacrm.web", "metacrm.automation", "metacrm.jobs", "metacrm.identity",
-                       "metacrm.composition", "metacrm.app", "metacrm.extension_host",
-                       "metacrm.cli", "metacrm.settings"),
-    # Screens are thin: they call services (which apply access), never storage directly.
-    "web/**/*.py": ("metacrm.storage", "metacrm.cli", "metacrm.access.scoped_repository"),
-}
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "platform" / "metacrm"
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def contracts() -> list[dict[str, object]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    found: list[dict[str, object]] = config["tool"]["importlinter"]["contracts"]
+    return found
 
 
-CASES = [
-    (pattern, path)
-    for pattern in RULES
-    for path in sorted(PACKAGE.glob(pattern))
-]
+def test_the_import_contracts_hold() -> None:
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(contracts())} kept, 0 broken" in result.stdout
 
 
-@pytest.mark.parametrize(("pattern", "path"), CASES, ids=lambda v: str(v))
-def test_module_respects_its_layer(pattern: str, path: Path) -> None:
-    forbidden = RULES[pattern]
-    offending = sorted(
-        name
-        for name in imported_modules(path)
-        if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden)
-    )
-    assert not offending, f"{path.relative_to(PACKAGE)} imports {offending} (layer rule {pattern})"
+def test_every_package_and_module_of_metacrm_has_a_layer() -> None:
+    """A new package must be placed in the layers contract, or its imports go unchecked."""
+    (layers,) = [c for c in contracts() if c["type"] == "layers"]
+    listed = {
+        name.strip()
+        for line in layers["layers"]  # type: ignore[attr-defined]
+        for name in line.replace("|", ":").split(":")
+    }
+    covered = {name.split(".")[1] for name in listed}
+    children = {path.name for path in PACKAGE.iterdir()
+                if path.is_dir() and (path / "__init__.py").exists()}
+    children |= {path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    assert children - covered == set()
+    criteria = {path.stem for path in (PACKAGE / "criteria").glob("*.py")} - {"__init__"}
+    assert {f"metacrm.criteria.{name}" for name in criteria} <= listed
 
 
 def test_platform_is_a_source_root_not_a_package() -> None:

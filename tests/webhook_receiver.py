@@ -3,10 +3,10 @@ thread that verifies every request.
 
 Each POST is checked the way a customer's endpoint would check it: the Standard Webhooks
 signature with `standardwebhooks.Webhook(secret).verify(...)` for each configured secret
-(`verified_with` records which ones pass) and the body against the published JSON Schema
-(`schemas/webhooks/payload.schema.json`). The answer follows a script: a list of status
-codes consumed one per request (then 200), a redirect, or holding the request open until
-released (to kill a worker in the middle of a delivery).
+(`verified_with` records which ones pass) and the body against the published JSON Schema of
+the payload version it declares (`schemas/webhooks/`, `data.version`). The answer follows a
+script: a list of status codes consumed one per request (then 200), a redirect, or holding
+the request open until released (to kill a worker in the middle of a delivery).
 """
 
 from __future__ import annotations
@@ -23,10 +23,29 @@ from typing import Any
 import jsonschema
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "webhooks" / "payload.schema.json"
-SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-jsonschema.Draft202012Validator.check_schema(SCHEMA)
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+SCHEMA_DIRECTORY = Path(__file__).resolve().parents[1] / "schemas" / "webhooks"
+SCHEMA_FILES = {1: "payload.schema.json", 2: "payload.v2.schema.json"}
+"""The published schema of each payload format version (`data.version` picks one)."""
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMA_DIRECTORY / name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+VALIDATORS = {version: _validator(name) for version, name in SCHEMA_FILES.items()}
+
+
+def schema_errors_of(document: Any) -> list[str]:
+    """What is wrong with a record event body, checked against the schema of the version it
+    says it is (an unknown version is an error too)."""
+    data = document.get("data") if isinstance(document, dict) else None
+    version = data.get("version") if isinstance(data, dict) else None
+    validator = VALIDATORS.get(version) if isinstance(version, int) else None
+    if validator is None:
+        return [f"no published schema for payload version {version!r}"]
+    return [error.message for error in validator.iter_errors(document)]
 
 
 @dataclass
@@ -125,7 +144,7 @@ class Receiver:
                     document = json.loads(body)
                     if isinstance(document, dict) and str(
                             document.get("type", "")).startswith("record."):
-                        schema_errors = [e.message for e in VALIDATOR.iter_errors(document)]
+                        schema_errors = schema_errors_of(document)
                 except ValueError as exc:
                     schema_errors = [f"not JSON: {exc}"]
                 receiver._record(Delivery(self.path, headers, body,

@@ -18,12 +18,12 @@ from flask import Flask, g
 from limits import parse_many
 
 from metacrm.api import RUNTIME_KEY, WebRuntime
+from metacrm.api.extension_routes import ext_api
 from metacrm.api.json_provider import OrjsonProvider
 from metacrm.api.problems import register_problem_handlers
 from metacrm.api.registration import register_api
 from metacrm.api.tokens import tokens_api
 from metacrm.composition import Services, build_services
-from metacrm.extension_host.http_routes import ext_api
 from metacrm.identity.bridge import fab_config, initial_admin_role, install_identity
 from metacrm.identity.current import rate_limit_key
 from metacrm.services.metadata_service import MetadataService

@@ -27,6 +27,7 @@ from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
+from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
@@ -40,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.services.conversion",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
+    "metacrm.notifications.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -186,4 +188,13 @@ def install_jobs(services: Services) -> None:
     services.dispatcher = dispatcher
     services.records.listeners.append(RelayListener(dispatcher))
     services.periodic["jobs.retention"] = dispatcher.forget_finished
-    services.subjects = SubjectDirectory(services.engine, services.metadata, services.teams)
+    services.subjects = SubjectDirectory(services.engine, services.metadata, services.teams,
+                                         fab_user_directory())
+
+
+def fab_user_directory() -> UserDirectory:
+    """The user directory of Flask-AppBuilder's tables, imported only when a process builds
+    its services: importing the CLI, automation or webhooks never loads Flask-AppBuilder."""
+    from metacrm.identity.fab_directory import FabUserDirectory
+
+    return FabUserDirectory()

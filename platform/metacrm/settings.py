@@ -35,10 +35,13 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout holding `platform/`, `metadata/` and `schemas/` (editable installs)."""
+from metacrm.resources import RESOURCE_ROOT, folder
 
-DEFAULT_METADATA_PATH = REPOSITORY_ROOT / "metadata"
+REPOSITORY_ROOT = RESOURCE_ROOT
+"""The checkout holding `platform/`, `metadata/` and `schemas/`, or the installed package's
+bundled copy of those folders (`metacrm.resources`)."""
+
+DEFAULT_METADATA_PATH = folder("metadata")
 
 DEFAULT_RATE_LIMIT = "600 per minute"
 

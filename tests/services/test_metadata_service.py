@@ -17,7 +17,7 @@ from metacrm.kernel.errors import (
 )
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.documents import Document
-from metacrm.services import metadata_service
+from metacrm.services import metadata_service, model_cache
 from metacrm.services.metadata_service import MetadataService
 from metacrm.storage.migration import APPLIERS, CreateIndex
 
@@ -230,6 +230,7 @@ def test_model_is_compiled_once_per_version(
         return real_compile(documents, catalog)
 
     monkeypatch.setattr(metadata_service, "compile_model", counting)
+    monkeypatch.setattr(model_cache, "compile_model", counting)
     worker = MetadataService(engine, registry)  # another process
 
     first = [worker.current_model() for _ in range(3)]

@@ -2,10 +2,10 @@
 
 Every path a user reaches records by — list, get, query with a filter, text search, include,
 history, available transitions, create, update, delete, and the screens' reads (kanban
-column totals, CSV export, a record page's related lists) — answers exactly the records each
-subject's roles allow, for scopes own / team (with a sub-team) / all with a rule, a union of
-roles, an admin role, a role listing nothing; hidden fields and their values never appear in
-any output.
+column totals, CSV export, a record page's related lists, notifications) — answers exactly
+the records each subject's roles allow, for scopes own / team (with a sub-team) / all with a
+rule, a union of roles, an admin role, a role listing nothing; hidden fields and their
+values never appear in any output.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,10 @@ from records_world import ROLES_OF, World
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound
+from metacrm.notifications import store as notification_store
+from metacrm.notifications.service import NotificationService
 from metacrm.services.board_totals import money_sums
+from metacrm.services.conversion_matching import find_match
 from metacrm.services.record_export import export_records
 from metacrm.services.related_records import related_lists
 from metacrm.services.transitions import TransitionService
@@ -339,3 +343,50 @@ def test_related_lists_show_only_readable_referencing_records(seeded: Seeded,
     assert {seeded.title[r["id"]] for r in deal_list.page.records} == {
         title for title in expect.read if DEALS[title][3] == "C_eu"}
     assert_nothing_hidden(deal_list.page.records, expect)
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_notifications_show_only_readable_records(seeded: Seeded, expect: Expect) -> None:
+    """Told about every deal, a subject sees (and counts) exactly the deals it may read."""
+    subject = seeded.subject(expect)
+    assert subject.user_id is not None
+    now = datetime.now(UTC)
+    with seeded.records.engine.begin() as conn:
+        for record_id in seeded.deal.values():
+            notification_store.add(conn, user_id=subject.user_id, kind="automation",
+                                   source=f"test:{record_id}", at=now, entity="deal",
+                                   record_id=record_id, message="about a deal")
+    service = NotificationService(seeded.records.engine, seeded.records, lambda: now)
+    page = service.list(subject, limit=50)
+    readable = expect.read or frozenset()
+    assert {seeded.title[item.stored.record_id or ""] for item in page.items} == readable
+    assert page.unread == service.unread_count(subject) == len(readable)
+    assert_nothing_hidden([item.to_json() for item in page.items], expect)
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_conversion_matching_finds_only_readable_records(seeded: Seeded,
+                                                         expect: Expect) -> None:
+    """The duplicate check of a conversion: a record matches only when the subject may read
+    it, and a match list naming a field hidden from the subject is never used."""
+    runtime = seeded.records.runtime()
+    scoped = runtime.scoped(seeded.subject(expect))
+    deal = runtime.policy.entity("deal")
+    found: dict[str, str | None] = {}
+    with seeded.records.engine.connect() as conn:
+        for index, title in enumerate(DEALS):
+            by_title = find_match(conn, scoped, deal, [["title"]], {"title": title.lower()})
+            by_code = find_match(conn, scoped, deal, [["internal_code"]],
+                                 {"internal_code": f"XCODE-{index}"})
+            assert (by_code is not None) == (
+                expect.read is not None and title in expect.read and not expect.hidden)
+            found[title] = None if by_title is None else seeded.title[by_title["id"]]
+            if by_title is not None:
+                assert_nothing_hidden(runtime.json.record("deal", by_title), expect)
+        oldest_eu = find_match(conn, scoped, deal, [["region"]], {"region": "eu"})
+    assert {title for title, match in found.items() if match == title} == (
+        expect.read or frozenset())
+    assert all(match in (None, title) for title, match in found.items())
+    readable_eu = [t for t in DEALS if DEALS[t][1] == "eu" and t in (expect.read or ())]
+    assert (None if oldest_eu is None else seeded.title[oldest_eu["id"]]) == (
+        readable_eu[0] if readable_eu else None)

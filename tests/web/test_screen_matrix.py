@@ -1,9 +1,10 @@
 """The permission matrix on the screens: roles × screens × records.
 
 Every screen that shows records — list, quick search, record page (with its timeline and
-related lists), edit form, kanban board (cards and totals), reference lookup, CSV export —
-shows exactly the records the role's read scope allows, never a hidden field's value, and
-answers 404 for a record outside the scope (403 for an entity the role may not read).
+related lists), edit form, kanban board (cards and totals), reference lookup, CSV export,
+notifications — shows exactly the records the role's read scope allows, never a hidden
+field's value, and answers 404 for a record outside the scope (403 for an entity the role
+may not read).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from screen_harness import Browser, Screens, entity, field, labels, open_screens
 
+from metacrm.notifications import store as notification_store
 from web_harness import bearer, role
 
 COMPANY = entity("company", field("name", required=True, indexed=True), title_field="name",
@@ -142,3 +144,24 @@ def test_every_screen_shows_exactly_the_scope(world: World, user: str) -> None:
         assert (SECRET in csv_text) == sees_secret
     else:
         assert export.status_code == 403 or not deal_titles(export.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("user", sorted(EXPECTED))
+def test_the_notifications_page_shows_exactly_the_scope(world: World, user: str) -> None:
+    """Told about every deal, each user's notifications page names only the deals they may
+    read, with no hidden value."""
+    _role, readable, sees_secret, _exported = EXPECTED[user]
+    user_id = world.user_id(user)
+    services = world.screens.web.app.extensions["metacrm"].services
+    with services.engine.begin() as conn:
+        for title, record_id in world.ids.items():
+            notification_store.add(conn, user_id=user_id, kind="automation",
+                                   source=f"matrix:{title}", at=services.clock(),
+                                   entity="deal", record_id=record_id,
+                                   message=f"About {title}")
+    page = world.screens.sign_in(user).text("/app/notifications")
+    shown = {title for title in DEALS if f"Deal: {title}<" in page}
+    assert shown == (readable or set())
+    assert {title for title in DEALS if f"About {title}" in page} == (readable or set())
+    if not sees_secret:
+        assert SECRET not in page

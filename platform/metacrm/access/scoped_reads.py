@@ -58,7 +58,7 @@ class ScopedReads:
         *,
         now: datetime | None = None,
     ) -> None:
-        self.repository = repository
+        self._repository = repository  # private: every path below applies the subject's rights
         self.policy = policy
         self.subject = subject
         self.registry = repository.registry
@@ -94,7 +94,7 @@ class ScopedReads:
 
     def condition(self, entity: str, operation: str) -> sa.ColumnElement[bool] | None:
         return self.policy.condition(self.subject, entity, operation,
-                                     self.repository.table(entity), self.context)
+                                     self._repository.table(entity), self.context)
 
     def visible(self, entity: str, record: Record) -> Record:
         """The record without the fields hidden from the subject."""
@@ -111,10 +111,19 @@ class ScopedReads:
     def get(self, conn: sa.Connection, entity: str, record_id: str) -> Record:
         """The record (hidden fields stripped); NotFound when missing or outside the scope."""
         self.require(entity, "read")
-        record = self.repository.get(conn, entity, record_id) if storable_id(record_id) else None
+        record = self._repository.get(conn, entity, record_id) if storable_id(record_id) else None
         if record is None or not self.check(entity, "read")(record):
             raise self.not_found(entity, record_id)
         return self.visible(entity, record)
+
+    def readable(self, conn: sa.Connection, entity: str, record_id: Any) -> Record | None:
+        """The whole record when it is inside the read scope, else None. Hidden fields are
+        kept: this is for the engine's own checks on it (update scope, state locks,
+        transition guards), never to be shown as is."""
+        if not storable_id(record_id) or not self.scope(entity, "read").allowed:
+            return None
+        record = self._repository.get(conn, entity, record_id)
+        return record if record is not None and self.check(entity, "read")(record) else None
 
     def load_for(
         self, conn: sa.Connection, entity: str, record_id: str, operation: str
@@ -127,7 +136,7 @@ class ScopedReads:
         self.require(entity, operation)
         if not storable_id(record_id):
             raise self.not_found(entity, record_id)
-        record = self.repository.get(conn, entity, record_id, for_update=True)
+        record = self._repository.get(conn, entity, record_id, for_update=True)
         if record is None:
             raise self.not_found(entity, record_id)
         if self.check(entity, operation)(record):
@@ -148,7 +157,7 @@ class ScopedReads:
         scope = self.require(entity, "read")
         if not storable_id(record_id):
             raise self.not_found(entity, record_id)
-        record = self.repository.get(conn, entity, record_id)
+        record = self._repository.get(conn, entity, record_id)
         if record is None:
             if not (scope.unrestricted and audit.was_deleted(conn, entity, record_id)):
                 raise self.not_found(entity, record_id)
@@ -177,7 +186,7 @@ class ScopedReads:
     ) -> Page:
         """One page of the records in the read scope matching `criteria` and search `q`."""
         wanted, where = self._prepare(entity, criteria, q, sort, fields)
-        return self.repository.query(conn, entity, sort=sort, limit=limit, cursor=cursor,
+        return self._repository.query(conn, entity, sort=sort, limit=limit, cursor=cursor,
                                      fields=wanted, where=where)
 
     def page_with_count(
@@ -194,7 +203,7 @@ class ScopedReads:
     ) -> tuple[Page, RecordCount]:
         """`page` and `count` of the same query, its conditions compiled once."""
         wanted, where = self._prepare(entity, criteria, q, sort, fields)
-        return self.repository.page_and_count(conn, entity, sort=sort, limit=limit,
+        return self._repository.page_and_count(conn, entity, sort=sort, limit=limit,
                                               cursor=cursor, fields=wanted, where=where)
 
     def _prepare(
@@ -211,7 +220,7 @@ class ScopedReads:
     ) -> RecordCount:
         """How many records of the read scope match (exact up to 1,000, then estimated)."""
         self.require(entity, "read")
-        return self.repository.count(conn, entity,
+        return self._repository.count(conn, entity,
                                      where=self.read_condition(entity, criteria, q))
 
     def fetch(
@@ -226,12 +235,12 @@ class ScopedReads:
         found: dict[str, Record] = {}
         columns = self.visible_fields(entity, fields)
         scope = self.condition(entity, "read")
-        table = self.repository.table(entity)
+        table = self._repository.table(entity)
         for part in chunks(wanted):
             where: sa.ColumnElement[bool] = table.c.id.in_(list(part))
             if scope is not None:
                 where = sa.and_(where, scope)
-            page = self.repository.query(conn, entity, where=where, limit=len(part),
+            page = self._repository.query(conn, entity, where=where, limit=len(part),
                                          fields=columns)
             found.update((record["id"], record) for record in page.records)
         return found
@@ -282,7 +291,7 @@ class ScopedReads:
         """The subject's criteria tree, checked against the fields they may see."""
         visible = self.policy.visible_entity(self.subject, entity)
         try:
-            return compile_sql(criteria, visible, self.repository.table(entity),
+            return compile_sql(criteria, visible, self._repository.table(entity),
                                self.registry, self.context)
         except ValidationFailed as exc:
             raise _prefixed(exc, "/criteria") from exc
@@ -309,7 +318,7 @@ class ScopedReads:
         tree = {"or": [{"field": name, "op": "contains", "value": q.strip()}
                        for name in names]}
         try:
-            return compile_sql(tree, visible, self.repository.table(entity), self.registry,
+            return compile_sql(tree, visible, self._repository.table(entity), self.registry,
                                self.context)
         except ValidationFailed as exc:  # pragma: no cover - contains takes any text
             raise ValidationFailed("invalid search", [ErrorDetail(exc.message, "/q")]) from exc

@@ -5,6 +5,11 @@ Every read and write of records made on behalf of a user goes through a `ScopedR
 
 Reads (`ScopedReads`): the read scope is ANDed into the SQL of lists, counts and includes;
 single-record reads check the record against the scope; hidden fields are stripped.
+Exports, grouped sums and equality matches (`ScopedQueries`) do the same for the services
+that need more than a page.
+
+The raw repository is private (`_repository`): nothing outside `access/` reaches it except
+as the system, through `SystemRecords` (system_records.py).
 
 Writes (here):
 * create: the create scope must exist (else Forbidden); hidden or read-only fields are
@@ -32,11 +37,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.delete_effects import DeleteEffects, Deletion
-from metacrm.access.scoped_reads import ScopedReads
+from metacrm.access.scoped_queries import ScopedQueries
 from metacrm.kernel.errors import ErrorDetail, Forbidden, ValidationFailed
 from metacrm.metadata.model import EntityDef
 from metacrm.storage.record_codec import NORMALIZE_ERRORS, Record
-from metacrm.storage.repository import KEEP, Unchanged
+
+# Re-exported: services mark "no owner given" without importing the raw repository's module.
+from metacrm.storage.repository import KEEP as KEEP
+from metacrm.storage.repository import Unchanged as Unchanged
 from metacrm.storage.tables import USER_ID_LENGTH
 
 Guard = Callable[[Record, dict[str, Any]], None]
@@ -80,7 +88,7 @@ def _many(index: int, name: str) -> str:
     return f"/{index}/{name}"
 
 
-class ScopedRepository(ScopedReads):
+class ScopedRepository(ScopedQueries):
     """Reads and writes of one subject, within their roles' scopes and field security."""
 
     # --- create --------------------------------------------------------------------------
@@ -148,11 +156,11 @@ class ScopedRepository(ScopedReads):
             rows, trusted = self._intercepted(definition, rows, before_save, pointer)
         actor = self.subject.user_id
         if pointer is _single:
-            records = [self.repository.insert(conn, entity, rows[0], actor=actor,
-                                              owner=resolved[0], trusted=trusted)]
+            records = [self._repository.insert(conn, entity, rows[0], actor=actor,
+                                               owner=resolved[0], trusted=trusted)]
         else:
-            records = self.repository.insert_many(conn, entity, rows, actor=actor,
-                                                  owners=resolved, trusted=trusted)
+            records = self._repository.insert_many(conn, entity, rows, actor=actor,
+                                                   owners=resolved, trusted=trusted)
         inside = self.check(entity, "create")
         outside = [
             ErrorDetail("the record would be outside what your roles may create",
@@ -214,7 +222,7 @@ class ScopedRepository(ScopedReads):
                 _refuse_read_only(definition, planned, _single, 0)
                 planned = {**planned, **added}
                 trusted = True
-        after = self.repository.update(
+        after = self._repository.update(
             conn, entity, record_id, planned, expected_version=expected_version,
             actor=self.subject.user_id, owner=owner, trusted=trusted,
         )
@@ -285,7 +293,7 @@ class ScopedRepository(ScopedReads):
         """Delete a record inside the delete scope; returns its final values (whole) and
         the records its references' `on_delete` rules deleted or changed."""
         current = self.load_for(conn, entity, record_id, "delete")
-        return DeleteEffects(self.repository).delete(
+        return DeleteEffects(self._repository).delete(
             conn, entity, current, expected_version=expected_version,
             actor=self.subject.user_id)
 

@@ -14,7 +14,7 @@ from metacrm.api import API_PREFIX
 from metacrm.api.context import api_services, live_entity, subject_of
 from metacrm.api.meta import require_admin
 from metacrm.identity.actor import Actor
-from metacrm.identity.directory import find_user_id, load_user_identity
+from metacrm.identity.fab_directory import find_user_id, load_user_identity
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
 
 access_api = Blueprint("metacrm_access", __name__, url_prefix=f"{API_PREFIX}/access")

@@ -16,9 +16,9 @@ from flask import Blueprint, Response, abort, current_app, request, send_from_di
 from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.openapi import cached_openapi
 from metacrm.identity.current import require_actor
-from metacrm.settings import REPOSITORY_ROOT
+from metacrm.resources import folder
 
-UI_ROOT = REPOSITORY_ROOT / "ui"
+UI_ROOT = folder("ui")
 VENDOR = UI_ROOT / "vendor" / "swagger-ui"
 PAGE = UI_ROOT / "swagger"
 ASSETS: dict[str, Path] = {

@@ -27,7 +27,9 @@ from metacrm.storage import idempotency as store
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-STORED_HEADERS = ("Location", "ETag")
+STORED_HEADERS = ("Location", "ETag", "Deprecation", "Sunset", "Link")
+"""Headers a replay repeats (a deprecated shape stays announced; several `Link`s are kept
+as one comma-separated value, which RFC 8288 allows)."""
 
 
 def idempotent(user_id: str, produce: Callable[[], Response]) -> Response:
@@ -57,7 +59,7 @@ def idempotent(user_id: str, produce: Callable[[], Response]) -> Response:
         store.release(engine, user_id, key)
         raise
     if 200 <= response.status_code < 300:
-        headers = {name: response.headers[name] for name in STORED_HEADERS
+        headers = {name: ", ".join(response.headers.getlist(name)) for name in STORED_HEADERS
                    if name in response.headers}
         store.complete(engine, user_id, key, status=response.status_code, headers=headers,
                        body=response.get_data(as_text=True))

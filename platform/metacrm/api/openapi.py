@@ -17,6 +17,11 @@ from typing import Any
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
+from metacrm.api.openapi_notifications import (
+    NOTIFICATIONS_TAG,
+    notification_paths,
+    notification_schemas,
+)
 from metacrm.api.openapi_paths import (
     READ_ERRORS,
     EntityPaths,
@@ -27,7 +32,12 @@ from metacrm.api.openapi_paths import (
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
-from metacrm.api.openapi_webhooks import webhook_paths, webhook_schemas
+from metacrm.api.openapi_webhooks import (
+    payload_schemas,
+    webhook_events,
+    webhook_paths,
+    webhook_schemas,
+)
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import CompiledModel
 
@@ -61,15 +71,19 @@ def build_openapi(
     schemas.update(automation_schemas())
     paths.update(automation_paths(model))
     schemas.update(webhook_schemas())
+    schemas.update(payload_schemas())
     paths.update(webhook_paths())
     schemas.update(token_schemas())
     paths.update(token_paths())
+    schemas.update(notification_schemas())
+    paths.update(notification_paths())
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
         {"name": "automation", "description": "Trigger runs and dry runs (admins only)."},
         {"name": "webhooks", "description": "Record events POSTed to your URLs, signed."},
         TOKENS_TAG,
+        NOTIFICATIONS_TAG,
         {"name": "documentation", "description": "This document."},
     ]
     return {
@@ -87,6 +101,7 @@ def build_openapi(
         "security": [{"bearerJWT": []}, {"personalToken": []}],
         "tags": tags,
         "paths": paths,
+        "webhooks": webhook_events(),
         "components": {
             "schemas": schemas,
             "responses": problem_components(),

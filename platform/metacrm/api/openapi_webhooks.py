@@ -1,17 +1,24 @@
 """OpenAPI path items and schemas of the webhooks API (`api.webhooks`).
 
 The same for every metadata version: subscriptions, secret rotation, the delivery log and
-redelivery. The body a receiver gets is described by `schemas/webhooks/payload.schema.json`
-(docs/api.md, "Webhooks"), not here: it is a request metacrm makes, not one it serves.
+redelivery. The bodies a receiver gets are requests metacrm makes, not ones it serves: they
+are the document's top-level `webhooks` (`webhook_events`), one per payload format version
+(a deprecated one marked `deprecated`), their schemas taken from `schemas/webhooks/` (each
+file's `$defs` become components, `WebhookPayloadV<n>...`).
 """
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from typing import Any
 
+from metacrm.api.deprecation import DEPRECATION_HEADERS
 from metacrm.api.openapi_paths import BODY_ERRORS, errors, json_answer, json_body
 from metacrm.api.openapi_schemas import ref
+from metacrm.settings import REPOSITORY_ROOT
 from metacrm.webhooks.addresses import MAX_URL_LENGTH
+from metacrm.webhooks.formats import FORMATS, NEWEST_VERSION, PayloadFormat
 from metacrm.webhooks.service import DEFAULT_LIMIT, MAX_LIMIT
 from metacrm.webhooks.subscriptions import ALL_EVENTS, EVENT_TYPES
 
@@ -37,7 +44,26 @@ _FILTER: Schema = {"type": ["object", "null"],
                    "description": "A criteria tree the record must match (needs `entity`; "
                                   "fields the owner may see; `$user` is the owner)."}
 _ETAG = {"ETag": {"description": "The subscription's entity tag: \"<id>:<version>\".",
-                  "required": True, "schema": {"type": "string"}}}
+                  "required": True, "schema": {"type": "string"}},
+         # a subscription pinning a deprecated payload version is a deprecated shape
+         **DEPRECATION_HEADERS}
+SCHEMA_DIRECTORY = REPOSITORY_ROOT / "schemas" / "webhooks"
+
+
+def _version_notes() -> str:
+    notes = []
+    for version, found in sorted(FORMATS.items()):
+        if found.deprecation is not None:
+            notes.append(f"{version} is deprecated, served until "
+                         f"{found.deprecation.sunset.date().isoformat()}")
+    return "; ".join(notes)
+
+
+_PAYLOAD_VERSION: Schema = {
+    "type": "integer", "enum": sorted(FORMATS),
+    "description": "The payload format version the subscription receives (default for a new "
+                   f"one: {NEWEST_VERSION}); it stays until changed with PATCH. "
+                   + _version_notes() + "."}
 _LOCATION = {"Location": {"description": "URL of the new subscription.", "required": True,
                           "schema": {"type": "string"}}}
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
@@ -64,7 +90,8 @@ def webhook_schemas() -> dict[str, Schema]:
                            "or rotate it.",
             "required": ["id", "owner", "url", "events", "entity", "filter", "enabled",
                          "disabled_reason", "failing_since", "previous_secret_expires_at",
-                         "created_at", "updated_at", "version"],
+                         "created_at", "updated_at", "version", "payload_version",
+                         "payload_deprecation"],
             "properties": {
                 "id": {"type": "string"},
                 "owner": {"type": "string", "description": "The user whose access limits "
@@ -83,6 +110,16 @@ def webhook_schemas() -> dict[str, Schema]:
                 "created_at": _TIME,
                 "updated_at": _TIME,
                 "version": {"type": "integer", "minimum": 1},
+                "payload_version": _PAYLOAD_VERSION,
+                "payload_deprecation": {
+                    "type": ["object", "null"],
+                    "description": "Set when the pinned payload version is deprecated (the "
+                                   "answer then also carries Deprecation, Sunset and Link "
+                                   "headers): since when, until when it is served, and "
+                                   "where the migration is described.",
+                    "required": ["deprecated_since", "sunset", "link"],
+                    "properties": {"deprecated_since": _TIME, "sunset": _TIME,
+                                   "link": {"type": "string", "format": "uri"}}},
                 "secret": _SECRET,
             },
         },
@@ -90,14 +127,16 @@ def webhook_schemas() -> dict[str, Schema]:
             "type": "object", "required": ["url"], "additionalProperties": False,
             "properties": {"url": _URL, "events": _EVENTS, "entity": _ENTITY,
                            "filter": _FILTER, "enabled": {"type": "boolean"},
-                           "secret": {**_SECRET, "description": "Generated when not given."}},
+                           "secret": {**_SECRET, "description": "Generated when not given."},
+                           "payload_version": {**_PAYLOAD_VERSION, "default": NEWEST_VERSION}},
         },
         "WebhookChange": {
             "type": "object", "additionalProperties": False,
             "description": "The members to change; `enabled: true` also clears the failure "
                            "state of a disabled subscription.",
             "properties": {"url": _URL, "events": _EVENTS, "entity": _ENTITY,
-                           "filter": _FILTER, "enabled": {"type": "boolean"}},
+                           "filter": _FILTER, "enabled": {"type": "boolean"},
+                           "payload_version": _PAYLOAD_VERSION},
         },
         "WebhookSecret": {
             "type": "object", "additionalProperties": False,
@@ -145,6 +184,82 @@ def webhook_schemas() -> dict[str, Schema]:
                                "status": {"type": "string", "enum": ["pending"]}}}},
         },
     }
+
+
+def payload_schemas() -> dict[str, Schema]:
+    """The JSON Schema of every payload version, as components (`WebhookPayloadV<n>` and
+    its `$defs` as `WebhookPayloadV<n><Def>`)."""
+    schemas: dict[str, Schema] = {}
+    for version, found in sorted(FORMATS.items()):
+        schemas.update(_hoisted(f"WebhookPayloadV{version}", _schema_file(found.schema)))
+    return schemas
+
+
+def webhook_events() -> dict[str, Any]:
+    """The document's `webhooks`: the POST metacrm makes, once per payload version."""
+    return {f"record-event-v{version}": {"post": _event_operation(found)}
+            for version, found in sorted(FORMATS.items())}
+
+
+def _event_operation(found: PayloadFormat) -> Schema:
+    headers = [
+        ("webhook-id", "The event id: the same on every retry (deduplicate on it)."),
+        ("webhook-timestamp", "When this attempt was signed (Unix seconds)."),
+        ("webhook-signature", "`v1,<base64 HMAC-SHA256>`; two, space-separated, during the "
+                              "24 hours after a secret rotation."),
+    ]
+    if found.deprecation is not None:
+        headers += [(name, header["description"])
+                    for name, header in DEPRECATION_HEADERS.items()]
+    operation: Schema = {
+        "operationId": f"record_event_v{found.version}",
+        "tags": [TAG],
+        "summary": f"A record event, payload format version {found.version}",
+        "description": "POSTed to the URL of each subscription pinning payload_version "
+                       f"{found.version}, signed with Standard Webhooks headers.",
+        "parameters": [{"name": name, "in": "header", "required": name.startswith("webhook"),
+                        "description": text, "schema": {"type": "string"}}
+                       for name, text in headers],
+        "requestBody": json_body(ref(f"WebhookPayloadV{found.version}")),
+        "responses": {"2XX": {"description": "Received; anything else is retried."}},
+    }
+    if found.deprecation is not None:
+        sunset = found.deprecation.sunset.date().isoformat()
+        operation["deprecated"] = True
+        operation["description"] += (f" Deprecated: served until {sunset}; move the "
+                                     "subscription to a newer version with PATCH "
+                                     f"(see {found.deprecation.link}).")
+    return operation
+
+
+@cache
+def _schema_file(name: str) -> str:
+    return (SCHEMA_DIRECTORY / name).read_text(encoding="utf-8")
+
+
+def _hoisted(name: str, text: str) -> dict[str, Schema]:
+    """A JSON Schema file as components: its `$defs` lifted beside it, references rewritten
+    (OpenAPI tools resolve `#/components/schemas/...`, not a nested `$id`'s `$defs`)."""
+    document = json.loads(text)
+    document.pop("$schema", None)
+    document.pop("$id", None)
+    defs = document.pop("$defs", {})
+
+    def component(def_name: str) -> str:
+        return name + "".join(part.capitalize() for part in def_name.split("_"))
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: (f"#/components/schemas/{component(item[len('#/$defs/'):])}"
+                          if key == "$ref" and isinstance(item, str)
+                          and item.startswith("#/$defs/") else rewrite(item))
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            return [rewrite(item) for item in value]
+        return value
+
+    hoisted = {component(def_name): rewrite(schema) for def_name, schema in defs.items()}
+    return {name: rewrite(document), **hoisted}
 
 
 def _operation(operation_id: str, summary: str, **rest: Any) -> Schema:

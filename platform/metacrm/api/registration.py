@@ -12,6 +12,7 @@ from metacrm.api.automation import automation_api
 from metacrm.api.conversion import conversion_api
 from metacrm.api.docs import docs_api
 from metacrm.api.meta import meta_api
+from metacrm.api.notifications import notifications_api
 from metacrm.api.records import records_api
 from metacrm.api.transitions import transitions_api
 from metacrm.api.webhooks import webhooks_api
@@ -23,3 +24,4 @@ def register_api(app: Flask) -> None:
                       conversion_api, webhooks_api):
         app.register_blueprint(blueprint)
     app.register_blueprint(automation_api)
+    app.register_blueprint(notifications_api)

@@ -2,7 +2,9 @@
 
 Thin: each handler parses the request, authenticates, calls one `WebhookService` method and
 renders `{"data": ...}` (lists add `{"meta": {"next_cursor"}}`). Subscriptions carry an
-ETag (`"<id>:<version>"`); PATCH and DELETE honour `If-Match` like the records API.
+ETag (`"<id>:<version>"`); PATCH and DELETE honour `If-Match` like the records API. A
+subscription pinning a deprecated payload version is answered with the `Deprecation`,
+`Sunset` and `Link` headers (`api.deprecation`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.context import request_subject
+from metacrm.api.deprecation import announce
 from metacrm.api.etag import expected_version, record_etag
 from metacrm.api.filter_parsing import escape
 from metacrm.api.idempotency import idempotent
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.webhooks.formats import payload_format
 from metacrm.webhooks.service import DEFAULT_LIMIT, MAX_LIMIT, Page, WebhookService
 
 webhooks_api = Blueprint("metacrm_webhooks", __name__, url_prefix=f"{API_PREFIX}/webhooks")
@@ -145,4 +149,7 @@ def _single(document: dict[str, Any], *, status: int = 200) -> Response:
     response = jsonify({"data": document})
     response.status_code = status
     response.headers["ETag"] = record_etag(document)
+    pinned = payload_format(document["payload_version"])
+    if pinned is not None and pinned.deprecation is not None:
+        announce(response, pinned.deprecation)
     return response

@@ -128,7 +128,7 @@ class TriggerConsumer:
         change = change_of(event.type, event.payload)
         if event.type == DELETED and change is not None:
             return RunTarget(event.entity, event.record_id, change.record, {}, event)
-        current = runtime.repository.get(conn, event.entity, event.record_id)
+        current = runtime.system.get(conn, event.entity, event.record_id)
         if current is None:
             return f"{event.entity} record {event.record_id} was deleted before the run"
         record = runtime.json.record(event.entity, current)

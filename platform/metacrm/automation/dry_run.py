@@ -63,7 +63,7 @@ def dry_run(
         try:
             if conn.dialect.name == "sqlite":  # as write_transaction: no lock upgrade later
                 conn.execute(_TAKE_WRITE_LOCK)
-            current = (runtime.repository.get(conn, trigger.entity, record_id)
+            current = (runtime.system.get(conn, trigger.entity, record_id)
                        if storable_id(record_id) else None)
             if current is None:
                 raise NotFound(f"{trigger.entity} record {record_id} does not exist",

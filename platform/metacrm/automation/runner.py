@@ -114,5 +114,5 @@ class ActionRunner:
         self, conn: sa.Connection, target: RunTarget, record: dict[str, Any]
     ) -> dict[str, Any]:
         runtime = self.services.records.runtime()
-        current = runtime.repository.get(conn, target.entity, target.record_id)
+        current = runtime.system.get(conn, target.entity, target.record_id)
         return record if current is None else runtime.json.record(target.entity, current)

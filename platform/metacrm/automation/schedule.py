@@ -110,7 +110,7 @@ class _Scheduler:
         limit: int,
     ) -> Iterator[dict[str, Any]]:
         """Records of the trigger's entity matching `criteria`, in id order, up to `limit`."""
-        repository = self.automation.services.records.runtime().repository
+        repository = self.automation.services.records.runtime().system
         cursor = None
         seen = 0
         while seen < limit:

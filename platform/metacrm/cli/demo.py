@@ -84,8 +84,8 @@ def apply_packs(settings: Settings) -> int:
     """Apply the metadata packs as `metacrm init` does; the live metadata version."""
     with open_runtime(settings) as runtime:
         runtime.metadata.initialize()
-        runtime.metadata.apply(pack_documents(settings.metadata_paths, runtime.registry),
-                               author="cli", comment="metacrm demo")
+        runtime.metadata.rebase_onto(pack_documents(settings.metadata_paths, runtime.registry),
+                                     author="cli", comment="metacrm demo")
         return runtime.metadata.live().number
 
 

@@ -6,20 +6,16 @@ command with exit code 1; nothing is applied in that case.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 import click
 
 from metacrm.cli.bootstrap import open_runtime, pack_documents
 from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.jobs import scheduler, worker
+from metacrm.cli.metadata_commands import TAKE_OPTION, metadata
 from metacrm.cli.teams import team
 from metacrm.cli.users import ensure_first_admin, serve, user
-from metacrm.fieldtypes import default_registry
-from metacrm.metadata.compiler import load_model
-from metacrm.settings import Settings
+from metacrm.metadata.layers import Side
 
 
 @click.group()
@@ -30,16 +26,19 @@ def main() -> None:
 
 @main.command()
 @click.option("--comment", default="metacrm init", show_default=True)
+@TAKE_OPTION
 @reports_errors
-def init(comment: str) -> None:
-    """Create or upgrade the database and apply the metadata packs; create the first admin
+def init(comment: str, take: Side | None) -> None:
+    """Create or upgrade the database and apply the metadata packs, keeping what admins
+    changed in the designer (a conflict stops it: see --take); create the first admin
     from METACRM_ADMIN_USER / METACRM_ADMIN_PASSWORD when they are set."""
     with open_runtime() as runtime:
         runtime.metadata.initialize()
-        applied = runtime.metadata.apply(
+        applied = runtime.metadata.rebase_onto(
             pack_documents(runtime.settings.metadata_paths, runtime.registry),
             author="cli",
             comment=comment,
+            take=take,
         )
         where = runtime.settings.database_url.split("@")[-1]
     if applied is None:
@@ -57,67 +56,4 @@ main.add_command(team)
 main.add_command(worker)
 main.add_command(scheduler)
 main.add_command(demo)
-
-
-@main.group()
-def metadata() -> None:
-    """Validate, plan, apply and list metadata versions."""
-
-
-@metadata.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@reports_errors
-def validate(paths: Sequence[Path]) -> None:
-    """Check metadata packs (default: METACRM_METADATA_PATH) and list every error."""
-    roots = tuple(paths) or Settings.from_env().metadata_paths
-    model = load_model(roots, default_registry())
-    click.echo(
-        f"OK: {len(model.entities)} entities, "
-        f"{len(model.pipelines)} pipelines, {len(model.roles)} roles, "
-        f"{len(model.triggers)} triggers, {len(model.views)} views, "
-        f"{len(model.reports)} reports."
-    )
-
-
-@metadata.command()
-@reports_errors
-def plan() -> None:
-    """Print what applying the metadata packs would change in the database."""
-    with open_runtime() as runtime:
-        runtime.metadata.initialize()
-        report = runtime.metadata.plan(
-            pack_documents(runtime.settings.metadata_paths, runtime.registry)
-        )
-    click.echo(report.describe())
-
-
-@metadata.command()
-@click.option("--confirm-destructive", is_flag=True, help="Allow dropping or changing fields.")
-@click.option("--comment", default=None, help="Why this version was applied.")
-@reports_errors
-def apply(confirm_destructive: bool, comment: str | None) -> None:
-    """Apply the metadata packs: migrate the tables and record a new version."""
-    with open_runtime() as runtime:
-        runtime.metadata.initialize()
-        documents = pack_documents(runtime.settings.metadata_paths, runtime.registry)
-        applied = runtime.metadata.apply(
-            documents, author="cli", comment=comment, confirm_destructive=confirm_destructive
-        )
-    if applied is None:
-        click.echo("Nothing to apply: the database already has this metadata.")
-        return
-    click.echo(applied.describe())
-
-
-@metadata.command()
-@reports_errors
-def history() -> None:
-    """List the applied metadata versions, newest first."""
-    with open_runtime() as runtime:
-        runtime.metadata.initialize()
-        versions = runtime.metadata.history()
-    if not versions:
-        click.echo("No metadata version applied yet: run `metacrm init`.")
-    for version in versions:
-        click.echo(version.describe())
-
+main.add_command(metadata)

@@ -9,7 +9,8 @@ package adapts it:
 * `token_store` — personal API tokens (SQLAlchemy Core, no Flask);
 * `roles.sync_roles` — FAB's role table following the role metadata;
 * `bridge.install_identity` — FAB set up on the app factory's engine (`database`,
-  `security`); `directory` reads FAB's users with Core; `users.create_user` adds users.
+  `security`); `fab_directory` reads FAB's users with Core (the adapter of the
+  `kernel.users.UserDirectory` port); `users.create_user` adds users.
 
 Services import `metacrm.identity.actor` only; everything else here is web delivery.
 """

@@ -24,7 +24,7 @@ from flask_limiter.util import get_remote_address
 
 from metacrm.identity.actor import Actor
 from metacrm.identity.bridge import IdentityState, identity_state
-from metacrm.identity.directory import UserIdentity, load_user_identity
+from metacrm.identity.fab_directory import UserIdentity, load_user_identity
 from metacrm.identity.token_store import looks_like_token, recently_verified, verify_token
 from metacrm.kernel.errors import Forbidden, Unauthenticated
 

@@ -15,23 +15,22 @@ import sqlalchemy as sa
 from metacrm.access.subject import AccessSubject
 from metacrm.access.teams import TeamDirectory
 from metacrm.identity.actor import Actor
-from metacrm.identity.directory import UserIdentity, load_user_identity
 from metacrm.identity.user_cache import UserCache
+from metacrm.kernel.users import UserDirectory, UserIdentity, user_number
 from metacrm.services.metadata_service import MetadataService
-
-MAX_USER_ID_DIGITS = 18
-"""Longer digit strings are no FAB user id (and would overflow a BIGINT)."""
 
 
 class SubjectDirectory:
     """Access subjects of users by user id (the text form record tables store)."""
 
     def __init__(
-        self, engine: sa.Engine, metadata: MetadataService, teams: TeamDirectory, *,
-        cache_ttl: float | None = None,
+        self, engine: sa.Engine, metadata: MetadataService, teams: TeamDirectory,
+        users: UserDirectory, *, cache_ttl: float | None = None,
     ) -> None:
-        """`cache_ttl`: seconds a loaded user is reused (default IDENTITY_CACHE_TTL; 0 off)."""
+        """`users`: the identity provider's users (the composition picks the adapter);
+        `cache_ttl`: seconds a loaded user is reused (default IDENTITY_CACHE_TTL; 0 off)."""
         self.engine = engine
+        self.users = users
         self.metadata = metadata
         self.teams = teams
         self._users = UserCache(cache_ttl)
@@ -39,7 +38,7 @@ class SubjectDirectory:
     def subject_of(self, user_id: str) -> AccessSubject | None:
         """The subject of the user with this id; None when there is no such user or they
         are deactivated (nothing is done on behalf of a deactivated user)."""
-        number = _user_number(user_id)
+        number = user_number(user_id)
         if number is None:
             return None
         identity = self._users.get_or_load(number, lambda: self._load(number))
@@ -60,11 +59,4 @@ class SubjectDirectory:
 
     def _load(self, number: int) -> UserIdentity | None:
         with self.engine.connect() as connection:
-            return load_user_identity(connection, number)
-
-
-def _user_number(user_id: str) -> int | None:
-    if (not isinstance(user_id, str) or not user_id.isascii() or not user_id.isdigit()
-            or len(user_id) > MAX_USER_ID_DIGITS):
-        return None
-    return int(user_id)
+            return self.users.load(connection, number)

@@ -16,14 +16,15 @@ import weakref
 from typing import Any
 
 import sqlalchemy as sa
-from flask_appbuilder.security.sqla.models import Group, Role, User
 from sqlalchemy import orm
 
-from metacrm.identity.directory import UserIdentity
 from metacrm.identity.token_store import forget_verified_tokens
 from metacrm.identity.ttl_cache import Clock, TtlCache
+from metacrm.kernel.users import UserIdentity
 
-_WATCHED = (User, Role, Group)
+_WATCHED_TABLES = frozenset({"ab_user", "ab_role", "ab_group"})
+"""Flask-AppBuilder's user, role and group tables, named rather than imported so that the
+cache (used by `SubjectDirectory` in every process) does not load Flask-AppBuilder."""
 _CHANGED = "metacrm_identity_changed"
 
 _caches: weakref.WeakSet[UserCache] = weakref.WeakSet()
@@ -55,7 +56,7 @@ def forget_all_users() -> None:
 
 def _touches_identity(session: orm.Session) -> bool:
     return any(
-        isinstance(instance, _WATCHED)
+        getattr(type(instance), "__tablename__", None) in _WATCHED_TABLES
         for instance in (*session.new, *session.dirty, *session.deleted)
     )
 

@@ -118,3 +118,10 @@ class MigrationFailed(MetacrmError):
 
     status = 409
     title = "Migration failed"
+
+
+class MetadataConflict(MetacrmError):
+    """An admin and a pack changed the same metadata differently; someone must choose."""
+
+    status = 409
+    title = "Metadata conflict"

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-KINDS: tuple[str, ...] = ("entity", "pipeline", "role", "trigger", "view", "report",
-                          "conversion")
+KINDS: tuple[str, ...] = ("entity", "entity_extension", "pipeline", "role", "trigger", "view",
+                          "report", "conversion")
 """Every document kind; each has its schema `schemas/<kind>.schema.json`."""
 
 

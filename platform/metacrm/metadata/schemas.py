@@ -23,9 +23,10 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from metacrm.kernel.errors import ErrorDetail, MetadataInvalid
+from metacrm.resources import folder
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
-"""`schemas/` at the repository root (the package's source root is `platform/`)."""
+SCHEMA_DIR = folder("schemas")
+"""`schemas/` at the repository root, or the installed package's copy (`metacrm.resources`)."""
 
 RECURSION_INLINED = 2
 """How many levels of a recursive schema (the criteria tree) are inlined; deeper levels are

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.settings import REPOSITORY_ROOT
+from metacrm.resources import folder
 
-SEED_PATH = REPOSITORY_ROOT / "seed"
+SEED_PATH = folder("seed")
 """The shipped demo data set."""
 MANIFEST = "demo.json"
 STEP_KINDS = ("update", "transition", "convert")

@@ -168,8 +168,8 @@ class ConversionService:
                  if outcomes[target].record_id is not None}
         if not links:
             return
-        after = runtime.repository.update(conn, conversion.entity, source["id"], links,
-                                          actor=subject.user_id, trusted=True)
+        after = runtime.system.update(conn, conversion.entity, source["id"], links,
+                                      actor=subject.user_id, trusted=True)
         runtime.changes.updated(conn, conversion.entity, [(source, after)], subject.user_id)
 
 

@@ -18,7 +18,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.scoped_repository import ScopedRepository
-from metacrm.criteria.casefold import fold_case
 from metacrm.metadata.model import EntityDef
 from metacrm.storage.record_codec import NORMALIZE_ERRORS, Record
 
@@ -38,27 +37,24 @@ def find_match(
     for fields in match:
         if any(name in hidden for name in fields):
             continue
-        condition = _equal_to(scoped, entity, fields, values)
-        if condition is None:
+        stored = _stored_values(scoped, entity, fields, values)
+        if stored is None:
             continue
-        scope = scoped.condition(entity.name, "read")
-        if scope is not None:
-            condition = sa.and_(condition, scope)
-        page = scoped.repository.query(
-            conn, entity.name, where=condition, sort=OLDEST_FIRST, limit=1,
-            fields=scoped.visible_fields(entity.name, None))
-        if page.records:
-            return page.records[0]
+        found = scoped.first_equal(
+            conn, entity.name, stored, sort=OLDEST_FIRST,
+            ignore_case={name for name in fields
+                         if (fdef := entity.field(name)) and fdef.type in CASE_FOLDED_TYPES})
+        if found is not None:
+            return found
     return None
 
 
-def _equal_to(
+def _stored_values(
     scoped: ScopedRepository, entity: EntityDef, fields: Sequence[str],
     values: Mapping[str, Any],
-) -> sa.ColumnElement[bool] | None:
-    """The SQL condition "equal on every field", or None when a value is empty or invalid."""
-    table = scoped.repository.table(entity.name)
-    conditions: list[sa.ColumnElement[bool]] = []
+) -> dict[str, Any] | None:
+    """The storage form of `values` on `fields`, or None when a value is empty or invalid."""
+    stored_values: dict[str, Any] = {}
     for name in fields:
         fdef = entity.field(name)
         raw = values.get(name)
@@ -72,9 +68,5 @@ def _equal_to(
         stored = field_type.to_storage(fdef, value).get(name) if value is not None else None
         if stored is None or stored == "":
             return None
-        column = table.c[name]
-        if fdef.type in CASE_FOLDED_TYPES and isinstance(stored, str):
-            conditions.append(sa.func.lower(column) == fold_case(stored))
-        else:
-            conditions.append(column == stored)
-    return sa.and_(*conditions) if conditions else None
+        stored_values[name] = stored
+    return stored_values or None

@@ -8,144 +8,49 @@ the stored version number changed (one cheap `SELECT max(number)` per call).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import (
-    DestructiveChangeRefused,
     ErrorDetail,
+    MetacrmError,
     MetadataInvalid,
     MigrationFailed,
     StaleRecord,
 )
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.documents import Document
+from metacrm.metadata.layers import Customisation, Rebased, Side, customisations, rebase
 from metacrm.metadata.loader import error_summary
 from metacrm.metadata.model import CompiledModel
-from metacrm.storage import metadata_store
+from metacrm.services.metadata_reports import (
+    AppliedVersion,
+    PendingChange,
+    PlanReport,
+    RebasePlan,
+    conflict_error,
+    same_bodies,
+)
+from metacrm.services.model_cache import LiveModel, ModelCache
+from metacrm.storage import baseline_store, metadata_store
 from metacrm.storage.metadata_store import StoredVersion, VersionSummary
-from metacrm.storage.migration import MigrationPlan, apply_plan, begin_migration, plan_migration
+from metacrm.storage.migration import (
+    MigrationPlan,
+    apply_plan,
+    begin_migration,
+    plan_migration,
+    restorable,
+)
 from metacrm.storage.migration.apply import failure_reason
 from metacrm.storage.system_tables import create_system_tables, metadata_versions
-from metacrm.storage.tables import RecordTables, build_record_tables
 from metacrm.storage.version_watch import VersionWatcher, can_watch
 
-
-@dataclass(frozen=True)
-class LiveModel:
-    """The model of one stored metadata version (number 0: nothing applied yet)."""
-
-    number: int
-    model: CompiledModel
-    tables: RecordTables
-
-
-@dataclass(frozen=True)
-class PlanReport:
-    """What applying some documents would do to the live database."""
-
-    live_version: int
-    """The live version number (0: none yet); applying would create `live_version + 1`."""
-    model: CompiledModel
-    plan: MigrationPlan
-    unchanged: bool
-    """The documents equal the live version's: applying is a no-op."""
-
-    def describe(self) -> str:
-        if self.unchanged:
-            return (
-                f"Nothing to apply: the database is at metadata version {self.live_version} "
-                "with the same documents."
-            )
-        live = str(self.live_version) if self.live_version else "none (empty database)"
-        text = f"Live metadata version: {live}. Applying creates version {self.live_version + 1}.\n"
-        if self.plan.is_empty:
-            return text + "No schema changes (labels, layouts or rules only)."
-        text += self.plan.describe(self.live_version + 1)
-        if self.plan.destructive:
-            text += (
-                "\nDestructive operations need confirmation; their data is archived, "
-                "not deleted."
-            )
-        return text
-
-
-@dataclass(frozen=True)
-class AppliedVersion:
-    """A metadata version that was just applied."""
-
-    number: int
-    checksum: str
-    plan: MigrationPlan
-    author: str | None
-    comment: str | None
-    created_at: datetime
-    model: CompiledModel
-
-    def describe(self) -> str:
-        text = f"Applied metadata version {self.number}."
-        if self.plan.is_empty:
-            return text + " No schema changes."
-        return text + "\n" + self.plan.describe(self.number)
-
-
-class ModelCache:
-    """The live compiled model, recompiled only when the stored version number changes."""
-
-    def __init__(self, engine: sa.Engine, registry: FieldTypeRegistry) -> None:
-        self._engine = engine
-        self._registry = registry
-        self._lock = threading.Lock()
-        self._live = LiveModel(0, CompiledModel(), build_record_tables(CompiledModel(), registry))
-        self.watcher: VersionWatcher | None = None
-        """When set and listening, tells the latest version without a query."""
-
-    def get(self) -> LiveModel:
-        watcher = self.watcher
-        if watcher is not None and watcher.latest() == self._live.number != 0:
-            return self._live
-        with self._engine.connect() as connection:
-            number = metadata_store.latest_number(connection)
-            if number == self._live.number:
-                return self._live
-            with self._lock:
-                if number != self._live.number:
-                    version = metadata_store.get(connection, number)
-                    self._live = self._compile(version)
-                return self._live
-
-    def model_of(self, version: StoredVersion | None) -> CompiledModel | None:
-        """The compiled model of `version` (cached when it is the live one)."""
-        if version is None:
-            return None
-        live = self._live
-        if version.number == live.number and version.checksum == live.model.checksum:
-            return live.model
-        return self._compile(version).model
-
-    def remember(self, number: int, model: CompiledModel) -> None:
-        """Keep the model just applied as version `number` (saves compiling it again)."""
-        with self._lock:
-            if number > self._live.number:
-                self._live = LiveModel(number, model, build_record_tables(model, self._registry))
-
-    def _compile(self, version: StoredVersion) -> LiveModel:
-        try:
-            model = compile_model(version.documents, self._registry)
-        except MetadataInvalid as exc:
-            raise MetadataInvalid(
-                f"the stored metadata version {version.number} no longer compiles "
-                f"(a field type or pack may be missing): {exc.message}",
-                exc.errors,
-            ) from exc
-        return LiveModel(version.number, model, build_record_tables(model, self._registry))
+__all__ = ["AppliedVersion", "LiveModel", "MetadataService", "PlanReport", "RebasePlan",
+           "check_expected_version"]
 
 
 _pinned: ContextVar[tuple[ModelCache, LiveModel] | None] = ContextVar(
@@ -247,10 +152,11 @@ class MetadataService:
         self._ensure_initialized()
         with self.engine.connect() as connection:
             live = metadata_store.current(connection)
+            archived = restorable(connection)
         number = live.number if live is not None else 0
         if live is not None and live.checksum == model.checksum:
             return PlanReport(number, model, MigrationPlan(), unchanged=True)
-        plan = plan_migration(self._cache.model_of(live), model, self.registry)
+        plan = plan_migration(self._cache.model_of(live), model, self.registry, archived)
         return PlanReport(number, model, plan, unchanged=False)
 
     def apply(
@@ -274,42 +180,168 @@ class MetadataService:
         model = compile_model(documents, self.registry)
         self._validate(model)
         self._ensure_initialized()
+
+        def change(_connection: sa.Connection, _live: StoredVersion | None) -> PendingChange:
+            return PendingChange(tuple(documents), model, baseline=None)
+
+        return self._commit(change, author=author, comment=comment,
+                            confirm_destructive=confirm_destructive,
+                            expected_version=expected_version)
+
+    def rebase_onto(
+        self,
+        baseline: Sequence[Document],
+        *,
+        author: str | None,
+        comment: str | None,
+        take: Side | None = None,
+        confirm_destructive: bool = False,
+        within: Callable[[sa.Connection, int], None] | None = None,
+        archive_origin: str | None = None,
+    ) -> AppliedVersion | None:
+        """Make `baseline` (every installed pack's documents) the new baseline and re-apply
+        the admins' customisations on top (`metadata.layers.rebase`), in ONE transaction.
+
+        `within(connection, number)` runs inside that transaction after the migration, with
+        the live version's number (the new one, or the unchanged one when the documents did
+        not change): the pack lifecycle writes its own rows there, so a pack install is all
+        or nothing. Raises MetadataConflict (409) when an admin and the packs changed the
+        same thing differently and `take` does not say which side wins; MetadataInvalid,
+        DestructiveChangeRefused, MigrationFailed as `apply` (nothing changed). None when
+        neither the documents nor the baseline changed (`within` still ran).
+
+        `archive_origin` (e.g. `pack vat`) marks the fields this change archives as
+        restorable: when the same fields come back (the pack is installed again), their
+        archived columns are renamed back instead of new empty ones being added.
+        """
+        self._ensure_initialized()
+        new_baseline = tuple(baseline)
+
+        def change(connection: sa.Connection, live: StoredVersion | None) -> PendingChange:
+            rebased = self._rebased(connection, live, new_baseline, take)
+            if rebased.conflicts and take is None:
+                raise conflict_error(rebased.conflicts)
+            model = compile_model(rebased.documents, self.registry)
+            self._validate(model)
+            old = baseline_store.baseline_of(connection, live.number if live else 0)
+            changed = old is None or not same_bodies(old, new_baseline)
+            return PendingChange(rebased.documents, model,
+                           baseline=new_baseline if changed else None)
+
+        return self._commit(change, author=author, comment=comment,
+                            confirm_destructive=confirm_destructive, within=within,
+                            archive_origin=archive_origin)
+
+    def plan_rebase(self, baseline: Sequence[Document], *, take: Side | None = None
+                    ) -> RebasePlan:
+        """What `rebase_onto(baseline, take=take)` would do, without doing it: the
+        migration plan, the customisations carried over and the conflicts. MetadataInvalid
+        when the merged documents do not compile."""
+        self._ensure_initialized()
+        with self.engine.connect() as connection:
+            live = metadata_store.current(connection)
+            rebased = self._rebased(connection, live, tuple(baseline), take)
+            archived = restorable(connection)
+        model = compile_model(rebased.documents, self.registry)
+        self._validate(model)
+        number = live.number if live is not None else 0
+        if live is not None and live.checksum == model.checksum:
+            report = PlanReport(number, model, MigrationPlan(), unchanged=True)
+        else:
+            plan = plan_migration(self._cache.model_of(live), model, self.registry, archived)
+            report = PlanReport(number, model, plan, unchanged=False)
+        return RebasePlan(report, rebased.conflicts, rebased.carried, rebased.documents)
+
+    def live_documents(self) -> tuple[Document, ...]:
+        """The documents of the live version (none before the first one)."""
+        self._ensure_initialized()
+        with self.engine.connect() as connection:
+            live = metadata_store.current(connection)
+        return live.documents if live is not None else ()
+
+    def customisations(self) -> list[Customisation]:
+        """What admins changed relative to the packs' documents in the live version."""
+        self._ensure_initialized()
+        with self.engine.connect() as connection:
+            live = metadata_store.current(connection)
+            if live is None:
+                return []
+            base = baseline_store.baseline_of(connection, live.number) or ()
+        return customisations(base, live.documents)
+
+    def _rebased(self, connection: sa.Connection, live: StoredVersion | None,
+                 baseline: tuple[Document, ...], take: Side | None) -> Rebased:
+        if live is None:
+            return rebase((), (), baseline, take=take)
+        old = baseline_store.baseline_of(connection, live.number) or live.documents
+        return rebase(old, live.documents, baseline, take=take)
+
+    def _commit(
+        self,
+        change: Callable[[sa.Connection, StoredVersion | None], PendingChange],
+        *,
+        author: str | None,
+        comment: str | None,
+        confirm_destructive: bool,
+        expected_version: int | None = None,
+        within: Callable[[sa.Connection, int], None] | None = None,
+        archive_origin: str | None = None,
+    ) -> AppliedVersion | None:
+        """Under the version lock: build the change from the live version, migrate, record
+        the version (and the baseline when it changed), run `within` — one transaction."""
+        applied: tuple[StoredVersion, MigrationPlan, CompiledModel] | None = None
         try:
             with begin_migration(self.engine) as connection:
                 self._lock_versions(connection)
                 live = metadata_store.current(connection)
-                check_expected_version(expected_version, live.number if live is not None else 0)
-                if live is not None and live.checksum == model.checksum:
+                live_number = live.number if live is not None else 0
+                check_expected_version(expected_version, live_number)
+                wanted = change(connection, live)
+                if live is not None and live.checksum == wanted.model.checksum:
+                    if wanted.baseline is not None:
+                        baseline_store.record_baseline(connection, live_number, wanted.baseline)
+                    if within is not None:
+                        within(connection, live_number)
                     return None
                 old_model = self._cache.model_of(live)
-                plan = plan_migration(old_model, model, self.registry)
-                number = (live.number if live is not None else 0) + 1
+                plan = plan_migration(old_model, wanted.model, self.registry,
+                                      restorable(connection))
+                number = live_number + 1
                 apply_plan(
                     connection,
                     plan,
                     old_model=old_model,
-                    new_model=model,
+                    new_model=wanted.model,
                     registry=self.registry,
                     version=number,
                     confirm_destructive=confirm_destructive,
+                    restorable_origin=archive_origin,
                 )
                 stored = metadata_store.record_version(
                     connection,
-                    documents=documents,
-                    checksum=model.checksum,
+                    documents=wanted.documents,
+                    checksum=wanted.model.checksum,
                     author=author,
                     comment=comment,
                     plan=plan.to_json(number),
                     number=number,
                 )
-        except (DestructiveChangeRefused, MetadataInvalid, MigrationFailed, StaleRecord):
-            raise
+                if wanted.baseline is not None or live is None:
+                    baseline_store.record_baseline(
+                        connection, number,
+                        wanted.baseline if wanted.baseline is not None else wanted.documents)
+                if within is not None:
+                    within(connection, number)
+                applied = (stored, plan, wanted.model)
+        except MetacrmError:
+            raise  # an answer (invalid, refused, conflict, stale...): nothing was changed
         except Exception as exc:
             raise MigrationFailed(
                 f"applying the metadata failed, nothing was changed: {failure_reason(exc)}",
                 [ErrorDetail(failure_reason(exc))],
             ) from exc
-        self._cache.remember(number, model)
+        stored, plan, model = applied
+        self._cache.remember(stored.number, model)
         pinned = _pinned.get()
         if pinned is not None and pinned[0] is self._cache:
             # The unit of work that applied the version goes on with it; the outer
@@ -356,3 +388,4 @@ def check_expected_version(expected: int | None, live: int) -> None:
         return
     message = f"metadata changed since version {expected}: now at {live}; reload and retry"
     raise StaleRecord(message, [ErrorDetail(message)])
+

@@ -42,8 +42,8 @@ def record_actions(records: RecordsService, subject: AccessSubject, entity: str,
     if not storable_id(record_id) or not scoped.scope(entity, "read").allowed:
         return NOTHING
     with records.engine.connect() as conn:
-        record = runtime.repository.get(conn, entity, record_id)
-    if record is None or not scoped.check(entity, "read")(record):
+        record = scoped.readable(conn, entity, record_id)
+    if record is None:
         return NOTHING
     may_update = (scoped.scope(entity, "update").allowed
                   and scoped.check(entity, "update")(record))

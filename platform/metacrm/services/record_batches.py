@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from metacrm.access.scoped_repository import KEEP, Unchanged
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
-from metacrm.storage.repository import KEEP, Unchanged
 
 MAX_BATCH = 1000
 OWNER = "owner"

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from metacrm.access.subject import AccessSubject
 from metacrm.criteria.tree import SYSTEM_FIELDS
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
@@ -54,20 +52,14 @@ def export_records(
     scoped.require(entity, "export")
     visible = runtime.policy.visible_entity(subject, entity)
     _check_sort(visible.field_names, sort)
-    parts = [scoped.read_condition(entity, criteria, q), scoped.condition(entity, "export")]
-    if ids is not None:
-        parts.append(scoped.repository.table(entity).c.id.in_([str(i) for i in ids]))
-    kept = [part for part in parts if part is not None]
-    where = sa.and_(*kept) if kept else None
-    wanted = scoped.visible_fields(entity, None)
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     truncated = False
     with records.engine.connect() as conn:
         while True:
-            page = scoped.repository.query(
-                conn, entity, sort=sort, limit=min(PAGE_SIZE, limit - len(found) + 1),
-                cursor=cursor, fields=wanted, where=where)
+            page = scoped.export_page(
+                conn, entity, criteria=criteria, q=q, sort=sort, ids=ids,
+                limit=min(PAGE_SIZE, limit - len(found) + 1), cursor=cursor)
             found.extend(runtime.json.record(entity, scoped.visible(entity, record))
                          for record in page.records)
             if len(found) > limit:

@@ -1,6 +1,7 @@
 """Everything the records service derives from one metadata version, built once.
 
-The repository (codecs, statements), the access policy (with its per-role-set caches), the
+The record access (the repository's codecs and statements, reachable only through the
+access layer), the access policy (with its per-role-set caches), the
 JSON plans, the pipeline state rules and the change recorder all depend only on the compiled
 model. `RuntimeCache` rebuilds them when the live metadata version number changes — the
 cheap check `MetadataService.live()` already makes — and never otherwise.
@@ -14,15 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from metacrm.access.policy import AccessPolicy
+from metacrm.access.record_access import RecordAccess
 from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.access.subject import AccessSubject
+from metacrm.access.system_records import SystemRecords
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import CompiledModel
 from metacrm.services.metadata_service import LiveModel, MetadataService
 from metacrm.services.pipeline_states import StateRules
 from metacrm.services.record_changes import ChangeRecorder
 from metacrm.services.record_json import RecordJson
-from metacrm.storage.repository import RecordRepository
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,23 @@ class RecordsRuntime:
 
     number: int
     model: CompiledModel
-    repository: RecordRepository
-    policy: AccessPolicy
+    access: RecordAccess
     json: RecordJson
     states: StateRules
     changes: ChangeRecorder
 
+    @property
+    def policy(self) -> AccessPolicy:
+        return self.access.policy
+
+    @property
+    def system(self) -> SystemRecords:
+        """The records as the engine acts on them (no scope): say why when using it."""
+        return self.access.system
+
     def scoped(self, subject: AccessSubject) -> ScopedRepository:
-        """The repository within `subject`'s rights (cheap: built per request)."""
-        return ScopedRepository(self.repository, self.policy, subject)
+        """The records within `subject`'s rights (cheap: built per request)."""
+        return self.access.scoped(subject)
 
 
 def build_runtime(
@@ -49,8 +59,7 @@ def build_runtime(
     return RecordsRuntime(
         number=live.number,
         model=live.model,
-        repository=RecordRepository(live.model, live.tables, registry, clock=clock),
-        policy=AccessPolicy(live.model, registry),
+        access=RecordAccess(live.model, live.tables, registry, clock=clock),
         json=json,
         states=StateRules(live.model),
         changes=ChangeRecorder(live.model, json),

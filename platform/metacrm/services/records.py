@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.scoped_reads import storable_id
+from metacrm.access.scoped_repository import KEEP, Unchanged
 from metacrm.access.subject import AccessSubject, ActorLike
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes.registry import FieldTypeRegistry
@@ -43,7 +44,6 @@ from metacrm.services.save_hooks import NO_INTERCEPTORS, SaveInterceptors
 from metacrm.services.unit_of_work import TransactionListener, write_transaction
 from metacrm.storage import outbox
 from metacrm.storage.outbox import OutboxEvent
-from metacrm.storage.repository import KEEP, Unchanged
 
 OWNER = "owner"
 
@@ -186,7 +186,8 @@ class RecordsService:
         if record_id is not None:
             if storable_id(record_id):
                 with self.engine.connect() as conn:
-                    record = runtime.repository.get(conn, entity, record_id)
+                    # as the system: an admin asks about any record, in scope or not
+                    record = runtime.system.get(conn, entity, record_id)
             if record is None:
                 raise NotFound(f"{entity} record {record_id} does not exist",
                                [ErrorDetail("no such record", "/id")])

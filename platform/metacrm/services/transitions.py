@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from metacrm.access.scoped_reads import storable_id
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import (
     Conflict,
@@ -80,9 +79,8 @@ class TransitionService:
         scoped = runtime.scoped(subject)
         scoped.require(entity, "read")
         with self.records.engine.connect() as conn:
-            record = (runtime.repository.get(conn, entity, record_id)
-                      if storable_id(record_id) else None)
-        if record is None or not scoped.check(entity, "read")(record):
+            record = scoped.readable(conn, entity, record_id)
+        if record is None:
             raise scoped.not_found(entity, record_id)
         may_update = scoped.check(entity, "update")(record)
         admin = runtime.policy.is_admin(subject)

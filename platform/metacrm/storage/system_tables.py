@@ -3,6 +3,9 @@
 * `metacrm_metadata_versions` — every applied metadata version: its documents, author, time,
   comment and the plan that was applied. The highest `number` is the live version; processes
   compare it with the version they compiled to notice changes cheaply.
+* `metacrm_metadata_baselines` — the packs' documents each version was built on, so admins'
+  customisations are the difference between a version and its baseline
+  (see `metacrm.metadata.layers`).
 * `metacrm_sequences` — counters behind auto-number fields, one row per entity field.
 * `metacrm_archive` — where destructive changes put data: archived columns and tables.
 * `metacrm_teams`, `metacrm_team_members` — the team hierarchy and who belongs to which team
@@ -16,6 +19,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 
 from metacrm.fieldtypes.sqltypes import UTCDateTime
 
@@ -36,6 +41,18 @@ metadata_versions = sa.Table(
     sa.Column("plan", sa.JSON, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+metadata_baselines = sa.Table(
+    "metacrm_metadata_baselines",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.Integer, nullable=False, index=True),
+    sa.Column("documents", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""The packs' documents (the baseline) a metadata version was built on; the baseline of
+version N is the newest row with `version <= N`. A row is written only when the baseline
+changes (`metacrm init`, pack install/upgrade/uninstall), not for an admin's edit."""
 
 sequences = sa.Table(
     "metacrm_sequences",
@@ -58,6 +75,22 @@ archive = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+restorable_fields = sa.Table(
+    "metacrm_restorable_fields",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("field", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("columns", sa.JSON, nullable=False),
+    sa.Column("origin", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""Archived columns that come back when their field does: the fields a pack uninstall
+archived (`columns`: original column -> archived name; `signature`: the field's type and
+options, which must match for the data to be put back)."""
 
 teams = sa.Table(
     "metacrm_teams",
@@ -125,8 +158,44 @@ idempotency_keys = sa.Table(
 
 
 def create_system_tables(connection: sa.Connection) -> None:
-    """Create the system tables that do not exist yet (idempotent)."""
+    """Create the system tables that do not exist yet, and add the columns a newer release
+    gave an existing one (idempotent; see `add_missing_columns`)."""
     system_metadata.create_all(connection, checkfirst=True)
+    add_missing_columns(connection)
+
+
+def add_missing_columns(connection: sa.Connection) -> None:
+    """Add to existing system tables the columns this release declares and they lack.
+
+    How a system table evolves: a new column is appended to its `sa.Table` either nullable
+    or with a `server_default`, which is also the value every existing row takes (the data
+    migration) — e.g. `metacrm_webhooks.payload_version` defaults to 1, the format existing
+    subscriptions were made with. Runs on `metacrm init` and on every process start (through
+    `create_system_tables`); a database already up to date costs one catalogue query.
+    """
+    names = [table.name for table in system_metadata.sorted_tables]
+    present = {table: {column["name"] for column in columns} for (_, table), columns
+               in sa.inspect(connection).get_multi_columns(filter_names=names).items()}
+    operations: Operations | None = None
+    for table in system_metadata.sorted_tables:
+        missing = [column for column in table.columns
+                   if table.name in present and column.name not in present[table.name]]
+        for column in missing:
+            default = column.server_default
+            if not column.nullable and default is None:
+                raise RuntimeError(f"{table.name}.{column.name} cannot be added to existing "
+                                   "rows: give it a server_default or make it nullable")
+            if operations is None:
+                operations = Operations(MigrationContext.configure(connection))
+            default_value = None if default is None else default.arg  # type: ignore[attr-defined]
+            # PostgreSQL: processes starting together after an upgrade race to add the
+            # column; IF NOT EXISTS lets the later ones wait for the lock and skip it
+            # (SQLite's writes are serialised anyway, and it has no such clause)
+            operations.add_column(
+                table.name,
+                sa.Column(column.name, column.type, nullable=column.nullable,
+                          server_default=default_value),
+                if_not_exists=True if connection.dialect.name == "postgresql" else None)
 
 
 # --- job queue (metacrm.storage.dispatch) -------------------------------------------------
@@ -185,10 +254,12 @@ webhooks = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # added with payload format 2: rows made before it keep the format they were made with
+    sa.Column("payload_version", sa.Integer, nullable=False, server_default=sa.text("1")),
 )
 """`metacrm_webhooks` — webhook subscriptions: who (owner) hears which record events at which
-URL, with the signing secret (and the previous one during a rotation; see
-`metacrm.webhooks.subscriptions`)."""
+URL, in which payload format version, with the signing secret (and the previous one during a
+rotation; see `metacrm.webhooks.subscriptions`)."""
 
 webhook_attempts = sa.Table(
     "metacrm_webhook_attempts",
@@ -263,6 +334,30 @@ round_robin_positions = sa.Table(
 )
 """`metacrm_round_robin` — where the round-robin assignment of an entity's records to a
 team's members stands: the number of the last assignment, advanced atomically."""
+
+
+# --- notifications (metacrm.notifications) --------------------------------------------------
+
+notifications = sa.Table(
+    "metacrm_notifications",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=True),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("actor", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("read_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("user_id", "source", name="uq_metacrm_notifications_source"),
+    sa.Index("ix_metacrm_notifications_user_created", "user_id", "created_at"),
+)
+"""`metacrm_notifications` — what a user is told about: a record assigned to them, an
+automation's message (`kind` assigned / automation), about `entity`/`record_id`. `source`
+makes creation idempotent (the event and target that caused it: a retried work item adds
+nothing); `read_at` is set when the user marks it read."""
 
 
 # --- screens (metacrm.web) ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from flask import Blueprint, Flask
 from flask_wtf.csrf import generate_csrf
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from metacrm.settings import REPOSITORY_ROOT
+from metacrm.resources import folder
 from metacrm.web.blueprints import SCREEN_BLUEPRINTS
 from metacrm.web.context import CSRF_FIELD, is_admin, services, web_actor
 from metacrm.web.i18n import (
@@ -34,7 +34,7 @@ from metacrm.web.i18n import (
 )
 from metacrm.web.navigation import navigation
 
-UI_ROOT = REPOSITORY_ROOT / "ui"
+UI_ROOT = folder("ui")
 
 web_assets = Blueprint("web_assets", __name__, static_folder=str(UI_ROOT / "static"),
                        static_url_path="/app/static")
@@ -53,6 +53,8 @@ def register_web(app: Flask) -> None:
 
 
 def _template_helpers() -> dict[str, Any]:
+    from metacrm.web.notifications import unread_badge  # a screen module: imported late
+
     actor = web_actor()
     subject = services().teams.subject(actor) if actor is not None else None
     return {
@@ -63,6 +65,7 @@ def _template_helpers() -> dict[str, Any]:
         "actor": actor,
         "nav_packs": navigation(subject) if subject is not None else [],
         "user_is_admin": subject is not None and is_admin(subject),
+        "notification_badge": unread_badge,
     }
 
 

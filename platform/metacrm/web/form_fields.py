@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from metacrm.access.field_security import FieldAccess
 from metacrm.api.openapi_schemas import EntitySchemas
 from metacrm.fieldtypes.registry import FieldTypeRegistry
-from metacrm.identity.directory import user_listings
+from metacrm.identity.fab_directory import user_listings
 from metacrm.metadata.model import EntityDef, FieldDef
 from metacrm.web.i18n import label
 

@@ -27,12 +27,12 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from flask import g
 
-from metacrm.settings import REPOSITORY_ROOT
+from metacrm.resources import folder
 
 LANGUAGES: Mapping[str, str] = {"en": "English", "ru": "Русский"}
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_COOKIE = "metacrm_language"
-CATALOG_ROOT = REPOSITORY_ROOT / "ui" / "i18n"
+CATALOG_ROOT = folder("ui") / "i18n"
 
 _LANGUAGE_KEY = "metacrm_language"
 

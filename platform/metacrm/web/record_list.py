@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
-from metacrm.identity.directory import user_listings
+from metacrm.identity.fab_directory import user_listings
 from metacrm.kernel.errors import (
     ErrorDetail,
     Forbidden,

@@ -7,6 +7,7 @@ from metacrm.web import (
     auth,
     board,
     home,
+    notifications,
     record_form,
     record_list,
     record_page,
@@ -24,5 +25,5 @@ from metacrm.web.designer import (
 )
 
 __all__ = ["account", "auth", "board", "changes", "entities", "history", "home", "index",
-           "layouts", "permissions", "pipelines", "record_form", "record_list", "record_page",
-           "teams_admin", "triggers"]
+           "layouts", "notifications", "permissions", "pipelines", "record_form",
+           "record_list", "record_page", "teams_admin", "triggers"]

@@ -4,7 +4,7 @@ create a team under a parent, rename (its display name), move, delete; add and r
 Every write goes through the directory the access layer reads (`services().teams`, the
 `TeamDirectory` the CLI uses), which forgets its cached team memberships at once — so the
 `team` scope of the people concerned changes with the next request. The user picker lists
-users from `identity.directory.user_listings`.
+users from `identity.fab_directory.user_listings`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.teams import Team, descendants
-from metacrm.identity.directory import UserListing, user_listings
+from metacrm.identity.fab_directory import UserListing, user_listings
 from metacrm.kernel.errors import Conflict, MetacrmError, NotFound, ValidationFailed
 from metacrm.services.team_admin import memberships, relabel_team
 from metacrm.web.blueprints import screen_blueprint

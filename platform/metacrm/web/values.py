@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 
-from metacrm.identity.directory import user_listings
+from metacrm.identity.fab_directory import user_listings
 from metacrm.metadata.model import CompiledModel, EntityDef, FieldDef, PipelineDef
 from metacrm.web.context import services
 from metacrm.web.i18n import format_date, format_datetime, format_money, format_number, label, t

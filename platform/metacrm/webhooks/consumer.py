@@ -2,11 +2,13 @@
 
 * `targets(event)`: the ids of the subscriptions that cover the event (`matching`).
 * `handle(item)`: re-reads the subscription (deleted or disabled: GiveUp; it no longer
-  covers the event: GiveUp), builds the owner's body, signs it (`webhook-id` = the event id,
-  the same on every retry; both secrets during a rotation), POSTs it through the SSRF guard
-  and logs the attempt. 2xx: done, and the subscription is no longer failing. Anything else:
-  RetryLater — and when the subscription has been failing for `DISABLE_AFTER` (3 days) it
-  is disabled, its owner is emailed and the item gives up.
+  covers the event: GiveUp), builds the owner's body in the payload format the subscription
+  pins (`formats`; a deprecated one adds its `Deprecation`/`Sunset`/`Link` headers), signs
+  it (`webhook-id` = the event id, the same on every retry; both secrets during a
+  rotation), POSTs it through the SSRF guard and logs the attempt. 2xx: done, and the
+  subscription is no longer failing. Anything else: RetryLater — and when the subscription
+  has been failing for `DISABLE_AFTER` (3 days) it is disabled, its owner is emailed and
+  the item gives up.
 * `retry_delay(item)`: `settings.webhook_retry_first_seconds` after the first failure, then
   a wait drawn uniformly between that and a ceiling that doubles each time (full jitter),
   capped at 6 h; retries go on until `RETRY_FOR` (72 h) after the first attempt.
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord, GiveUp, RetryLater, WorkItem
 from metacrm.webhooks import attempts, subscriptions
+from metacrm.webhooks.formats import payload_format
 from metacrm.webhooks.matching import SubscriptionCache, coverage
 from metacrm.webhooks.notify import notify_disabled
 from metacrm.webhooks.payload import encode
@@ -86,13 +89,18 @@ class WebhookConsumer:
         if subscription is None:
             raise GiveUp("the webhook subscription was deleted")
         now = self.services.clock()
-        judged = coverage(subscription, item.event, self.services.records.runtime().policy,
-                          self.services.subjects, now=now)
+        policy = self.services.records.runtime().policy
+        judged = coverage(subscription, item.event, policy, self.services.subjects, now=now)
         if judged.body is None:
             raise GiveUp(judged.reason)
-        text = encode(judged.body)
-        headers = signature_headers(subscription.signing_secrets(now), item.event.id,
-                                    self._wall_clock(), text)
+        payload = payload_format(subscription.payload_version)
+        if payload is None:
+            raise GiveUp(f"payload format version {subscription.payload_version} is no "
+                         "longer served")
+        text = encode(payload.build(judged.body, item.event, policy.entity(item.event.entity)))
+        headers = {**signature_headers(subscription.signing_secrets(now), item.event.id,
+                                       self._wall_clock(), text),
+                   **payload.delivery_headers()}
         result = self.sender.post(subscription.url, text.encode("utf-8"), headers)
         self._record(subscription, item, now, result)
 
@@ -130,7 +138,7 @@ class WebhookConsumer:
         if disabled is None:
             raise RetryLater(reason)
         self.cache.invalidate()
-        notify_disabled(self.services.engine, getattr(self.services, "mail", None),
-                        subscription, disabled)
+        notify_disabled(self.services.engine, self.services.subjects.users,
+                        getattr(self.services, "mail", None), subscription, disabled)
         raise GiveUp(f"{reason}; the subscription was disabled after failing for "
                      f"{DISABLE_AFTER.days} days")

@@ -1,6 +1,6 @@
 """Telling a subscription's owner, by email, that their webhook was disabled.
 
-The address is the owner's email in the user directory (`identity.directory.user_email`).
+The address is the owner's email in the user directory (the `kernel.users` port).
 Users created without one have `<name>@users.metacrm.invalid`, where nothing is ever sent;
 without a mail channel (`METACRM_SMTP_URL` unset) the notice goes to the log only.
 """
@@ -11,8 +11,8 @@ import logging
 
 import sqlalchemy as sa
 
-from metacrm.identity.directory import user_email
 from metacrm.kernel.jobs import MailChannel, MailMessage
+from metacrm.kernel.users import UserDirectory
 from metacrm.webhooks.subscriptions import Subscription
 
 _log = logging.getLogger(__name__)
@@ -35,12 +35,13 @@ def disabled_message(subscription: Subscription, address: str, reason: str) -> M
 
 
 def notify_disabled(
-    engine: sa.Engine, mail: MailChannel | None, subscription: Subscription, reason: str
+    engine: sa.Engine, users: UserDirectory, mail: MailChannel | None,
+    subscription: Subscription, reason: str,
 ) -> bool:
     """Email the owner that `subscription` was disabled; True when the mail was accepted.
     Never raises: the subscription is disabled whether or not the owner can be told."""
     with engine.connect() as conn:
-        address = user_email(conn, subscription.owner)
+        address = users.email_of(conn, subscription.owner)
     if mail is None:
         _log.warning("webhook %s disabled (%s); no mail channel is configured to tell its "
                      "owner %s", subscription.id, reason, subscription.owner)

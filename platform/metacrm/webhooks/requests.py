@@ -2,7 +2,8 @@
 
 `url` must pass the SSRF guard (`addresses`), `events` name known event types (or `*`),
 `entity` an entity the owner may read, `filter` a criteria tree over the fields the owner
-may see (and needs `entity`), `secret` a Standard Webhooks secret, `enabled` a boolean.
+may see (and needs `entity`), `secret` a Standard Webhooks secret, `enabled` a boolean,
+`payload_version` a payload format version still offered (`formats.offered_versions`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from metacrm.access.subject import AccessSubject
 from metacrm.criteria.tree import check_criteria
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.webhooks.addresses import AddressGuard, UnsafeTarget
+from metacrm.webhooks.formats import payload_format
 from metacrm.webhooks.signing import secret_problem
 from metacrm.webhooks.subscriptions import ALL_EVENTS, EVENT_TYPES
 
-CREATE_KEYS = ("url", "events", "entity", "filter", "secret", "enabled")
-UPDATE_KEYS = ("url", "events", "entity", "filter", "enabled")
+CREATE_KEYS = ("url", "events", "entity", "filter", "secret", "enabled", "payload_version")
+UPDATE_KEYS = ("url", "events", "entity", "filter", "enabled", "payload_version")
 MAX_FILTER_LENGTH = 20_000
 PROBLEM = "invalid webhook subscription"
 
@@ -124,5 +126,23 @@ class SubscriptionInput:
     def enabled(self, value: Any) -> bool | None:
         if not isinstance(value, bool):
             self.error("must be true or false", "/enabled")
+            return None
+        return value
+
+    def payload_version(self, value: Any, offered: tuple[int, ...]) -> int | None:
+        """A payload format version among `offered`; one past its sunset is named as such."""
+        choices = ", ".join(str(version) for version in offered)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(f"must be a payload format version: {choices}", "/payload_version")
+            return None
+        if value not in offered:
+            known = payload_format(value)
+            if known is not None and known.deprecation is not None:
+                sunset = known.deprecation.sunset.date().isoformat()
+                self.error(f"payload format version {value} reached its sunset on {sunset}; "
+                           f"supported: {choices}", "/payload_version")
+            else:
+                self.error(f"unsupported payload format version {value}; supported: "
+                           f"{choices}", "/payload_version")
             return None
         return value

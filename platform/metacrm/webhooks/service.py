@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from metacrm.access.policy import AccessPolicy
 from metacrm.access.subject import AccessSubject
 from metacrm.fieldtypes.temporal import datetime_to_json
+from metacrm.kernel.deprecation import Deprecation
 from metacrm.kernel.errors import (
     Conflict,
     ErrorDetail,
@@ -31,6 +32,7 @@ from metacrm.storage import dispatch
 from metacrm.webhooks import attempts, subscriptions
 from metacrm.webhooks.addresses import AddressGuard
 from metacrm.webhooks.consumer import CONSUMER_NAME
+from metacrm.webhooks.formats import NEWEST_VERSION, offered_versions, payload_format
 from metacrm.webhooks.matching import SubscriptionCache
 from metacrm.webhooks.requests import CREATE_KEYS, UPDATE_KEYS, SubscriptionInput
 from metacrm.webhooks.signing import new_secret
@@ -52,8 +54,10 @@ class Page:
 
 
 def subscription_json(subscription: Subscription, *, secret: bool = False) -> dict[str, Any]:
-    """A subscription as the API shows it (the secret only when `secret`)."""
+    """A subscription as the API shows it (the secret only when `secret`);
+    `payload_deprecation` tells when the payload version it pins is deprecated."""
     expires = subscription.previous_secret_expires_at
+    deprecation = payload_deprecation(subscription)
     document: dict[str, Any] = {
         "id": subscription.id,
         "owner": subscription.owner,
@@ -69,10 +73,18 @@ def subscription_json(subscription: Subscription, *, secret: bool = False) -> di
         "created_at": datetime_to_json(subscription.created_at),
         "updated_at": datetime_to_json(subscription.updated_at),
         "version": subscription.version,
+        "payload_version": subscription.payload_version,
+        "payload_deprecation": None if deprecation is None else deprecation.to_json(),
     }
     if secret:
         document["secret"] = subscription.secret
     return document
+
+
+def payload_deprecation(subscription: Subscription) -> Deprecation | None:
+    """The deprecation of the payload format version `subscription` receives, if any."""
+    found = payload_format(subscription.payload_version)
+    return None if found is None else found.deprecation
 
 
 class WebhookService:
@@ -100,8 +112,10 @@ class WebhookService:
         criteria = checks.filter(values.get("filter"), entity, entity_ok)
         secret = checks.secret(values["secret"]) if "secret" in values else new_secret()
         enabled = checks.enabled(values.get("enabled", True))
-        checks.raise_errors()
         now = self.services.clock()
+        payload_version = checks.payload_version(
+            values.get("payload_version", NEWEST_VERSION), offered_versions(now))
+        checks.raise_errors()
         with self.services.engine.begin() as conn:
             created = subscriptions.insert(conn, {
                 "id": new_id(), "owner": owner, "url": url, "events": events,
@@ -109,6 +123,7 @@ class WebhookService:
                 "previous_secret": None, "previous_secret_expires_at": None,
                 "enabled": enabled, "disabled_reason": None, "failing_since": None,
                 "created_at": now, "updated_at": now, "version": 1,
+                "payload_version": payload_version,
             })
         self.cache.invalidate()
         return subscription_json(created, secret=True)
@@ -133,8 +148,8 @@ class WebhookService:
         self, subject: AccessSubject, webhook_id: str, body: Any, *,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        """Change url, events, entity, filter or enabled (enabling clears the failure
-        state); StaleRecord when `expected_version` is not the current one."""
+        """Change url, events, entity, filter, enabled (enabling clears the failure
+        state) or payload_version; StaleRecord when `expected_version` is not the current one."""
         current = self._visible(subject, webhook_id)
         owner = self._owner_subject(current, subject)
         checks = SubscriptionInput(self.guard, self._policy(), owner)
@@ -157,8 +172,11 @@ class WebhookService:
             changes["enabled"] = enabled
             if enabled:
                 changes.update(disabled_reason=None, failing_since=None)
-        checks.raise_errors()
         now = self.services.clock()
+        if "payload_version" in values:
+            changes["payload_version"] = checks.payload_version(values["payload_version"],
+                                                                offered_versions(now))
+        checks.raise_errors()
         with self.services.engine.begin() as conn:
             if not subscriptions.update(conn, webhook_id, {**changes, "updated_at": now},
                                         expected_version=expected_version):

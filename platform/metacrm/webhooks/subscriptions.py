@@ -4,7 +4,8 @@ A subscription: its owner (the user whose read rights limit what it hears), the 
 event types (`record.created`, `record.updated`, `record.deleted`, `record.transitioned`
 or `*`), an optional entity and filter, the signing secret — and, for 24 h after a
 rotation, the previous secret — whether it is enabled (and why not), since when its
-deliveries fail, and a version for optimistic locking.
+deliveries fail, the payload format version it receives (`metacrm.webhooks.formats`) and a
+version for optimistic locking.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Subscription:
     created_at: datetime
     updated_at: datetime
     version: int
+    payload_version: int
 
     def listens_to(self, event_type: str, entity: str) -> bool:
         """Whether events of this type on this entity concern the subscription."""
@@ -63,6 +65,7 @@ def _subscription(row: sa.RowMapping) -> Subscription:
         enabled=bool(row["enabled"]), disabled_reason=row["disabled_reason"],
         failing_since=row["failing_since"], created_at=row["created_at"],
         updated_at=row["updated_at"], version=int(row["version"]),
+        payload_version=int(row["payload_version"]),
     )
 
 

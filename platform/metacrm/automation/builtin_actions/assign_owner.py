@@ -95,7 +95,7 @@ class AssignOwner:
     def _least_loaded(self, context: ActionContext, members: Sequence[str]) -> str:
         runtime = self.support.runtime()
         entity = self.support.entity(context.entity)
-        repository = runtime.repository
+        repository = runtime.system
         table = repository.table(context.entity)
         states = open_states(entity, runtime.model)
         criteria = None if states is None else \

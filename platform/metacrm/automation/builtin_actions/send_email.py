@@ -24,7 +24,6 @@ from email_validator import EmailNotValidError, validate_email
 
 from metacrm.automation.actions import ActionContext
 from metacrm.automation.builtin_actions.support import ActionSupport, is_name, param_errors
-from metacrm.identity.directory import user_email
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.kernel.jobs import MailMessage
 from metacrm.mail import require_mail
@@ -120,7 +119,8 @@ class SendEmail:
         for item in recipients(to):
             if item == OWNER:
                 owner = record.get(OWNER)
-                address = user_email(conn, owner) if isinstance(owner, str) else None
+                address = (self.support.services.subjects.users.email_of(conn, owner)
+                           if isinstance(owner, str) else None)
                 if address is None or address.lower().endswith(UNDELIVERABLE_SUFFIX):
                     skipped.append(f"the owner ({owner or 'none'}) has no email address")
                     continue

@@ -17,7 +17,7 @@ from metacrm.kernel.errors import ErrorDetail, MetadataInvalid
 from metacrm.metadata.catalog import FieldTypeCatalog
 from metacrm.metadata.compiler.checks import check_entity_links, without_duplicates
 from metacrm.metadata.compiler.checksum import documents_checksum
-from metacrm.metadata.compiler.context import CompileContext
+from metacrm.metadata.compiler.context import CompileContext, suggestion
 from metacrm.metadata.compiler.conversions import build_conversion, check_conversion
 from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
@@ -79,8 +79,10 @@ def _compile(
     for document in without_duplicates(ordered, context):
         by_kind[document.kind].append(document)
     context.role_names = frozenset(d.name for d in by_kind["role"])
+    extensions = _extensions_by_entity(by_kind["entity_extension"], by_kind["entity"],
+                                       context)
     context.entities = _build_all(by_kind["entity"], context,
-                                  lambda d: build_entity(d, context))
+                                  lambda d: build_entity(d, context, extensions.get(d.name, ())))
     context.pipelines = _build_all(by_kind["pipeline"], context,
                                    lambda d: build_pipeline(d, context))
     check_entity_links(context)
@@ -127,6 +129,22 @@ def _build_all(
         except RecursionError:
             context.reporter(document.source).error("the document is nested too deeply", "")
     return built
+
+
+def _extensions_by_entity(extensions: list[Document], entities: list[Document],
+                          context: CompileContext) -> dict[str, list[Document]]:
+    """entity name -> the `entity_extension` documents adding fields to it (in name order);
+    an extension of an entity that does not exist is reported at its `/entity`."""
+    known = {document.name for document in entities}
+    found: dict[str, list[Document]] = {}
+    for extension in extensions:
+        target = str(extension.body.get("entity"))
+        if target not in known:
+            context.reporter(extension.source).missing(
+                f"unknown entity '{target}'" + suggestion(target, known), "/entity")
+            continue
+        found.setdefault(target, []).append(extension)
+    return found
 
 
 def _in_file_order(errors: list[ErrorDetail]) -> list[ErrorDetail]:

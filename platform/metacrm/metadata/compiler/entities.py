@@ -7,7 +7,7 @@ document has been built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -25,11 +25,17 @@ COMMON_FIELD_KEYS = frozenset(
 TABLE_PREFIX = "crm_"
 
 
-def build_entity(document: Document, context: CompileContext) -> EntityDef:
-    """The EntityDef of one entity document; problems go to the context's errors."""
+def build_entity(document: Document, context: CompileContext,
+                 extensions: Sequence[Document] = ()) -> EntityDef:
+    """The EntityDef of one entity document and the `entity_extension` documents that add
+    fields to it (other packs' fields come after the entity's own, in the order given);
+    problems go to the context's errors, each at the document that caused it."""
     body = document.body
     report = context.reporter(document.source)
-    fields = _build_fields(body.get("fields", ()), context, report)
+    groups = [(body.get("fields", ()), report)]
+    groups.extend((ext.body.get("fields", ()), context.reporter(ext.source))
+                  for ext in extensions)
+    fields = _build_fields(groups, context)
     entity = EntityDef(
         name=document.name,
         label=labels(body.get("label")),
@@ -49,30 +55,44 @@ def build_entity(document: Document, context: CompileContext) -> EntityDef:
 
 
 def _build_fields(
-    raw_fields: Any, context: CompileContext, report: Reporter
+    groups: Sequence[tuple[Any, Reporter]], context: CompileContext
 ) -> list[FieldDef]:
     fields: list[FieldDef] = []
     pointers: dict[str, str] = {}
     column_owner: dict[str, str] = {}
-    for index, raw in enumerate(raw_fields):
-        pointer = f"/fields/{index}"
-        fdef = build_field(raw, pointer, report.source, context)
-        if fdef.name in pointers:
-            report.error(f"duplicate field name '{fdef.name}' (first declared at "
-                         f"{pointers[fdef.name]})", f"{pointer}/name")
-            continue
-        pointers[fdef.name] = pointer
-        problem = field_name_problem(fdef.name)
-        if problem:
-            report.error(problem, f"{pointer}/name")
-        for column in physical_columns(fdef):
-            owner = column_owner.setdefault(column, fdef.name)
-            if owner != fdef.name:
-                report.error(f"field '{fdef.name}' needs the column '{column}', which field "
-                             f"'{owner}' already uses", f"{pointer}/name")
-        _check_type(fdef, raw, pointer, context, report)
-        fields.append(fdef)
+    entity_source = groups[0][1].source
+    for raw_fields, report in groups:
+        for index, raw in enumerate(raw_fields):
+            pointer = f"/fields/{index}"
+            where = pointer if report.source == entity_source else \
+                f"{report.source} {pointer}"
+            fdef = _build_one_field(raw, pointer, where, report, context, pointers,
+                                    column_owner)
+            if fdef is not None:
+                fields.append(fdef)
     return fields
+
+
+def _build_one_field(raw: Mapping[str, Any], pointer: str, where: str, report: Reporter,
+                     context: CompileContext, pointers: dict[str, str],
+                     column_owner: dict[str, str]) -> FieldDef | None:
+    """One field, checked against the fields built before it (names and columns)."""
+    fdef = build_field(raw, pointer, report.source, context)
+    if fdef.name in pointers:
+        report.error(f"duplicate field name '{fdef.name}' (first declared at "
+                     f"{pointers[fdef.name]})", f"{pointer}/name")
+        return None
+    pointers[fdef.name] = where
+    problem = field_name_problem(fdef.name)
+    if problem:
+        report.error(problem, f"{pointer}/name")
+    for column in physical_columns(fdef):
+        owner = column_owner.setdefault(column, fdef.name)
+        if owner != fdef.name:
+            report.error(f"field '{fdef.name}' needs the column '{column}', which field "
+                         f"'{owner}' already uses", f"{pointer}/name")
+    _check_type(fdef, raw, pointer, context, report)
+    return fdef
 
 
 def build_field(raw: Mapping[str, Any], pointer: str, source: str,

@@ -8,6 +8,7 @@
 """
 
 from metacrm.storage.migration.apply import APPLIERS, apply_plan
+from metacrm.storage.migration.archive import restorable
 from metacrm.storage.migration.context import archive_name
 from metacrm.storage.migration.operations import (
     AddChoices,
@@ -21,9 +22,10 @@ from metacrm.storage.migration.operations import (
     Operation,
     RemoveChoices,
     ReplaceColumn,
+    RestoreColumn,
     WidenColumn,
 )
-from metacrm.storage.migration.plan import MigrationPlan, plan_migration
+from metacrm.storage.migration.plan import MigrationPlan, RestorableField, plan_migration
 from metacrm.storage.migration.session import begin_migration
 
 __all__ = [
@@ -40,9 +42,12 @@ __all__ = [
     "Operation",
     "RemoveChoices",
     "ReplaceColumn",
+    "RestorableField",
+    "RestoreColumn",
     "WidenColumn",
     "apply_plan",
     "archive_name",
     "begin_migration",
     "plan_migration",
+    "restorable",
 ]

@@ -26,7 +26,12 @@ from metacrm.kernel.errors import (
     MigrationFailed,
 )
 from metacrm.metadata.model import CompiledModel, EntityDef, FieldDef
-from metacrm.storage.migration.archive import archive_column, archive_table, replace_column
+from metacrm.storage.migration.archive import (
+    archive_column,
+    archive_table,
+    replace_column,
+    restore_column,
+)
 from metacrm.storage.migration.context import MAX_IDENTIFIER, ApplyContext
 from metacrm.storage.migration.operations import (
     AddChoices,
@@ -40,6 +45,7 @@ from metacrm.storage.migration.operations import (
     Operation,
     RemoveChoices,
     ReplaceColumn,
+    RestoreColumn,
     WidenColumn,
 )
 from metacrm.storage.migration.plan import MigrationPlan
@@ -59,6 +65,7 @@ def apply_plan(
     registry: FieldTypeRegistry,
     version: int,
     confirm_destructive: bool,
+    restorable_origin: str | None = None,
 ) -> None:
     """Apply `plan` (from `old_model` to `new_model`) as metadata version `version`.
 
@@ -78,6 +85,7 @@ def apply_plan(
         registry=registry,
         version=version,
         now=datetime.now(UTC),
+        restorable_origin=restorable_origin,
     )
     for number, operation in enumerate(plan.operations, start=1):
         try:
@@ -218,6 +226,7 @@ APPLIERS: dict[type[Operation], Applier] = {
     CreateTable: _create_table,
     AddForeignKey: _add_foreign_key,
     AddColumn: _add_column,
+    RestoreColumn: restore_column,
     WidenColumn: _widen_column,
     ReplaceColumn: replace_column,
     CreateIndex: _create_index,

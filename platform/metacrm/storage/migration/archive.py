@@ -17,15 +17,51 @@ import sqlalchemy as sa
 from metacrm.fieldtypes.base import FieldType
 from metacrm.metadata.model import FieldDef
 from metacrm.storage.migration.context import ApplyContext, archive_name
-from metacrm.storage.migration.operations import ArchiveColumn, ArchiveTable, ReplaceColumn
+from metacrm.storage.migration.operations import (
+    ArchiveColumn,
+    ArchiveTable,
+    ReplaceColumn,
+    RestoreColumn,
+    field_signature,
+)
+from metacrm.storage.migration.plan import Restorable, RestorableField
 from metacrm.storage.migration.rebuild import drop_foreign_keys
+from metacrm.storage.system_tables import archive, restorable_fields
 from metacrm.storage.tables import field_columns
 
 COPY_BATCH = 1000
 
 
 def archive_column(ctx: ApplyContext, op: ArchiveColumn) -> None:
-    _archive_columns(ctx, op.entity, op.table, op.field, op.columns, "field removed")
+    reason = f"field removed ({ctx.restorable_origin})" if ctx.restorable_origin else \
+        "field removed"
+    renamed = _archive_columns(ctx, op.entity, op.table, op.field, op.columns, reason)
+    if ctx.restorable_origin is not None:
+        ctx.connection.execute(restorable_fields.insert().values(
+            entity=op.entity, field=op.field,
+            signature=field_signature(ctx.old_field(op.entity, op.field)),
+            columns=renamed, origin=ctx.restorable_origin, version=ctx.version,
+            created_at=ctx.now,
+        ))
+
+
+def restore_column(ctx: ApplyContext, op: RestoreColumn) -> None:
+    """Rename the archived columns back; they are no longer archives."""
+    for column, archived in zip(op.columns, op.archived, strict=True):
+        ctx.operations.alter_column(op.table, archived, new_column_name=column)
+    ctx.connection.execute(archive.delete().where(
+        archive.c.table_name == op.table, archive.c.archived_as.in_(op.archived)))
+    ctx.connection.execute(restorable_fields.delete().where(
+        restorable_fields.c.entity == op.entity, restorable_fields.c.field == op.field))
+
+
+def restorable(connection: sa.Connection) -> Restorable:
+    """The newest restorable archive of each (entity, field) whose columns still exist."""
+    found: dict[tuple[str, str], RestorableField] = {}
+    rows = connection.execute(sa.select(restorable_fields).order_by(restorable_fields.c.id))
+    for row in rows:
+        found[(row.entity, row.field)] = RestorableField(row.signature, dict(row.columns))
+    return found
 
 
 def archive_table(ctx: ApplyContext, op: ArchiveTable) -> None:

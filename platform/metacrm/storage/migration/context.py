@@ -24,6 +24,9 @@ class ApplyContext:
     registry: FieldTypeRegistry
     version: int
     now: datetime
+    restorable_origin: str | None = None
+    """Set when a pack uninstall archives (e.g. `pack vat`): archived fields are recorded
+    as restorable, so installing the pack again puts their data back."""
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from metacrm.metadata.model import FieldDef
+
 MAX_IDENTIFIER = 63
 """PostgreSQL's identifier limit; names are cut to it on both databases alike."""
 
@@ -20,6 +22,12 @@ MAX_IDENTIFIER = 63
 def archive_name(version: int, name: str) -> str:
     """The name a destructive change gives the column or table it archives."""
     return f"arch_v{version}_{name}"[:MAX_IDENTIFIER]
+
+
+def field_signature(fdef: FieldDef) -> str:
+    """A field's type and options, as shown in a plan: `text(max_length=80)`."""
+    options = ", ".join(f"{key}={fdef.options[key]}" for key in sorted(fdef.options))
+    return f"{fdef.type}({options})" if options else fdef.type
 
 
 def _names(items: tuple[str, ...]) -> str:
@@ -167,6 +175,23 @@ class AddColumn(Operation):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RestoreColumn(Operation):
+    """A field that comes back after a pack uninstall archived it (same type and options):
+    its archived columns are renamed back, so the data is there again."""
+
+    kind: ClassVar[str] = "restore_column"
+
+    field: str
+    columns: tuple[str, ...]
+    archived: tuple[str, ...]
+
+    def describe(self, version: int | None = None) -> str:
+        return (f"restore field {self.entity}.{self.field}: archived column(s) "
+                f"{_names(self.archived)} of {self.table} renamed back to "
+                f"{_names(self.columns)}, data back in place")
+
+
+@dataclass(frozen=True, kw_only=True)
 class WidenColumn(Operation):
     """A field whose column type grows (longer text, more digits); every value still fits."""
 
@@ -259,6 +284,7 @@ OPERATION_TYPES: tuple[type[Operation], ...] = (
     CreateTable,
     AddForeignKey,
     AddColumn,
+    RestoreColumn,
     WidenColumn,
     ReplaceColumn,
     CreateIndex,

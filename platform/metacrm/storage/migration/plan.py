@@ -15,7 +15,7 @@ shows exactly what `apply` will do. Operations come in the order they can be app
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,9 @@ from metacrm.storage.migration.operations import (
     Operation,
     RemoveChoices,
     ReplaceColumn,
+    RestoreColumn,
     WidenColumn,
+    field_signature,
 )
 from metacrm.storage.tables import entity_indexes
 
@@ -85,10 +87,27 @@ class MigrationPlan:
         }
 
 
+@dataclass(frozen=True)
+class RestorableField:
+    """Columns a pack uninstall archived, which come back if the same field does."""
+
+    signature: str
+    columns: Mapping[str, str]
+    """Original column name -> its archived name."""
+
+
+Restorable = Mapping[tuple[str, str], RestorableField]
+"""(entity, field) -> the newest restorable archive of that field."""
+
+
 def plan_migration(
-    old: CompiledModel | None, new: CompiledModel, registry: FieldTypeRegistry
+    old: CompiledModel | None, new: CompiledModel, registry: FieldTypeRegistry,
+    restorable: Restorable | None = None,
 ) -> MigrationPlan:
-    """The operations that turn the schema of `old` (None: empty database) into `new`'s."""
+    """The operations that turn the schema of `old` (None: empty database) into `new`'s.
+
+    A field `restorable` names (archived by a pack uninstall) that comes back with the same
+    type and options is restored from its archived columns instead of added empty."""
     old_entities = old.entities if old is not None else {}
     operations: list[Operation] = []
     for name in sorted(old_entities):
@@ -100,7 +119,8 @@ def plan_migration(
     operations.extend(_create_tables(new, set(new.entities) - set(old_entities), registry))
     for name in sorted(new.entities):
         if name in old_entities:
-            operations.extend(_entity_changes(old_entities[name], new.entities[name], registry))
+            operations.extend(_entity_changes(old_entities[name], new.entities[name], registry,
+                                              restorable or {}))
     order = {op_type: position for position, op_type in enumerate(OPERATION_TYPES)}
     # A stable sort keeps entity and field order within each kind of operation.
     operations.sort(key=lambda op: order[type(op)])
@@ -176,18 +196,12 @@ def _create_tables(
 # --- changed entities --------------------------------------------------------------------
 
 
-def _signature(fdef: FieldDef) -> str:
-    """A field's type and options, as shown in a plan: `text(max_length=80)`."""
-    options = ", ".join(f"{key}={fdef.options[key]}" for key in sorted(fdef.options))
-    return f"{fdef.type}({options})" if options else fdef.type
-
-
 def _columns(fdef: FieldDef, registry: FieldTypeRegistry) -> tuple[str, ...]:
     return tuple(spec.name for spec in registry.get(fdef.type).columns(fdef))
 
 
 def _entity_changes(
-    old: EntityDef, new: EntityDef, registry: FieldTypeRegistry
+    old: EntityDef, new: EntityDef, registry: FieldTypeRegistry, restorable: Restorable
 ) -> Iterator[Operation]:
     common = {"entity": new.name, "table": new.table, "source": new.source.file}
     retyped_columns: set[str] = set()
@@ -199,6 +213,13 @@ def _entity_changes(
         before = old.field(fdef.name)
         if before is None:
             spec = registry.get(fdef.type).columns(fdef)[0]
+            archived = restorable.get((new.name, fdef.name))
+            columns = _columns(fdef, registry)
+            if archived is not None and archived.signature == field_signature(fdef) and \
+                    spec.foreign_key is None and set(archived.columns) == set(columns):
+                yield RestoreColumn(**common, field=fdef.name, columns=columns,
+                                    archived=tuple(archived.columns[c] for c in columns))
+                continue
             yield AddColumn(
                 **common,
                 field=fdef.name,
@@ -217,8 +238,8 @@ def _entity_changes(
                 **common,
                 field=fdef.name,
                 columns=_columns(fdef, registry),
-                before=_signature(before),
-                after=_signature(fdef),
+                before=field_signature(before),
+                after=field_signature(fdef),
             )
         elif change is StorageChange.REPLACE:
             old_columns = _columns(before, registry)
@@ -229,8 +250,8 @@ def _entity_changes(
                 field=fdef.name,
                 old_columns=old_columns,
                 new_columns=new_columns,
-                before=_signature(before),
-                after=_signature(fdef),
+                before=field_signature(before),
+                after=field_signature(fdef),
             )
         if fdef.type in CHOICE_TYPES and before.type == fdef.type:
             yield from _choice_changes(before, fdef, common)

@@ -1,13 +1,15 @@
-"""Read users and their roles straight from Flask-AppBuilder's tables with SQLAlchemy Core.
+"""The user directory backed by Flask-AppBuilder's tables, read with SQLAlchemy Core.
 
 Authenticating an API request needs a user's name, whether they are active and their role
 names (direct and through groups). One Core query answers that, instead of loading FAB's
 ORM user and lazily loading its roles and groups one query at a time.
+
+`FabUserDirectory` is the FAB adapter of the `kernel.users.UserDirectory` port. Only the
+web composition and the process entry points that build services import this module (it
+loads Flask-AppBuilder); everything else depends on the port.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_appbuilder.security.sqla.models import (
@@ -18,18 +20,19 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_role,
 )
 
+from metacrm.kernel.users import (
+    LISTING_LIMIT,
+    UserIdentity,
+    UserListing,
+    user_number,
+    user_numbers,
+)
+
+__all__ = ["FabUserDirectory", "UserIdentity", "UserListing", "find_user_id",
+           "load_user_identity", "user_email", "user_listings"]
+
 _users: sa.Table = User.__table__
 _roles: sa.Table = Role.__table__
-
-
-@dataclass(frozen=True)
-class UserIdentity:
-    """A FAB user as authentication needs it."""
-
-    id: int
-    username: str
-    active: bool
-    roles: tuple[str, ...]
 
 
 def _role_names_by_user() -> sa.Subquery:
@@ -72,44 +75,30 @@ def find_user_id(connection: sa.Connection, username: str) -> int | None:
     return int(found) if found is not None else None
 
 
-MAX_USER_ID_DIGITS = 18
-
-
 def user_email(connection: sa.Connection, user_id: str) -> str | None:
     """The email address of the user with this id (record tables' text form), or None when
     there is no such user, they are deactivated, or the user tables do not exist here."""
-    if (not isinstance(user_id, str) or not user_id.isascii() or not user_id.isdigit()
-            or len(user_id) > MAX_USER_ID_DIGITS):
+    number = user_number(user_id)
+    if number is None:
         return None
     if not sa.inspect(connection).has_table(_users.name):
         return None  # asked before the web app ever created FAB's tables: nobody has an email
     row = connection.execute(
-        sa.select(_users.c.email, _users.c.active).where(_users.c.id == int(user_id))
+        sa.select(_users.c.email, _users.c.active).where(_users.c.id == number)
     ).first()
     if row is None or not row.active or not row.email:
         return None
     return str(row.email)
 
 
-@dataclass(frozen=True)
-class UserListing:
-    """A user as screens show them: id (record tables' text form) and display name."""
-
-    id: str
-    username: str
-    name: str
-
-
 def user_listings(connection: sa.Connection, *, ids: set[str] | None = None,
                   active_only: bool = False, search: str | None = None,
-                  limit: int = 200) -> list[UserListing]:
+                  limit: int = LISTING_LIMIT) -> list[UserListing]:
     """Users by id (or all, or those whose name matches `search`), for owner columns and
     user pickers; ids that are not user ids are ignored."""
     query = sa.select(_users.c.id, _users.c.username, _users.c.first_name, _users.c.last_name)
     if ids is not None:
-        numbers = {int(value) for value in ids
-                   if isinstance(value, str) and value.isascii() and value.isdigit()
-                   and len(value) <= MAX_USER_ID_DIGITS}
+        numbers = user_numbers(ids)
         if not numbers:
             return []
         query = query.where(_users.c.id.in_(numbers))
@@ -126,3 +115,23 @@ def user_listings(connection: sa.Connection, *, ids: set[str] | None = None,
                         " ".join(part for part in (row.first_name, row.last_name) if part)
                         or str(row.username))
             for row in rows]
+
+
+class FabUserDirectory:
+    """`UserDirectory` over Flask-AppBuilder's user, role and group tables."""
+
+    def load(self, conn: sa.Connection, user_id: int) -> UserIdentity | None:
+        return load_user_identity(conn, user_id)
+
+    def find_id(self, conn: sa.Connection, username: str) -> int | None:
+        return find_user_id(conn, username)
+
+    def email_of(self, conn: sa.Connection, user_id: str) -> str | None:
+        return user_email(conn, user_id)
+
+    def listings(
+        self, conn: sa.Connection, *, ids: set[str] | None = None, active_only: bool = False,
+        search: str | None = None, limit: int = LISTING_LIMIT,
+    ) -> list[UserListing]:
+        return user_listings(conn, ids=ids, active_only=active_only, search=search,
+                             limit=limit)

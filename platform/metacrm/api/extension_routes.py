@@ -1,7 +1,9 @@
-"""The blueprint serving packs' routes: `/api/v1/ext/<pack>/<path>`.
+"""The blueprint serving extension packs' routes: `/api/v1/ext/<pack>/<path>`.
 
-Translates a Flask request into an `ExtRequest` and the handler's `ExtResponse` (or plain
-JSON-able value) back; authenticates non-public routes like every API call. Errors are
+The routes themselves live in the pack host (`services.packs`, `metacrm.extension_host`);
+this blueprint translates a Flask request into an `ExtRequest` and the handler's
+`ExtResponse` (or plain JSON-able value) back, and authenticates non-public routes like
+every API call. Errors are
 problem documents: metacrm errors (`Refused`, `NotFound`...) through the app's handlers,
 `HttpError` with its status, anything else 500 (logged with the pack's name).
 """

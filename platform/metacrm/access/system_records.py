@@ -1,0 +1,61 @@
+"""The records as the system acts on them: no scope, no field security.
+
+Engine work that acts with its own rights rather than a user's — automation reading the
+record a trigger fired for, a time trigger's search, the least-loaded owner count, a
+pipeline guard reading the current state, a conversion writing its links back — goes
+through `SystemRecords`. It is a separate, greppable path on purpose: anything made on
+behalf of a user goes through `ScopedRepository` instead (access/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from metacrm.criteria.context import CriteriaContext
+from metacrm.storage.record_codec import Record
+from metacrm.storage.record_query import Page, RecordCount
+from metacrm.storage.repository import RecordRepository
+
+
+class SystemRecords:
+    """The operations engine code uses on records, unscoped (see the module docstring)."""
+
+    def __init__(self, repository: RecordRepository) -> None:
+        self._repository = repository
+
+    def get(
+        self, conn: sa.Connection, entity: str, record_id: str, *, for_update: bool = False
+    ) -> Record | None:
+        """The whole record with this id, or None (`for_update` locks its row)."""
+        return self._repository.get(conn, entity, record_id, for_update=for_update)
+
+    def update(
+        self, conn: sa.Connection, entity: str, record_id: str, changes: Mapping[str, Any],
+        *, actor: str | None = None, trusted: bool = False,
+    ) -> Record:
+        """Change fields of a record as the engine (`trusted` may write read-only fields)."""
+        return self._repository.update(conn, entity, record_id, changes, actor=actor,
+                                       trusted=trusted)
+
+    def query(
+        self, conn: sa.Connection, entity: str, *, criteria: Any = None,
+        context: CriteriaContext | None = None, sort: Sequence[str] = (), limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """One page of the records matching `criteria`, whole."""
+        return self._repository.query(conn, entity, criteria=criteria, context=context,
+                                      sort=sort, limit=limit, cursor=cursor)
+
+    def count(
+        self, conn: sa.Connection, entity: str, *, criteria: Any = None,
+        where: sa.ColumnElement[bool] | None = None,
+    ) -> RecordCount:
+        """How many records match `criteria` and `where` (a condition on `table`)."""
+        return self._repository.count(conn, entity, criteria=criteria, where=where)
+
+    def table(self, entity: str) -> sa.Table:
+        """The entity's table, for a `where` condition of `count`."""
+        return self._repository.table(entity)

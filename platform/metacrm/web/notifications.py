@@ -1,0 +1,84 @@
+"""The notifications page, `/app/notifications`, and the bell's count in the top bar.
+
+The same service as `GET /api/v1/notifications` (`metacrm.notifications`): each notice only
+while the user may read its record, titled as the user may see it. Marking read is a form
+post answered with a redirect, so reloading the page never posts again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from metacrm.notifications.service import Notification, NotificationService
+from metacrm.web.blueprints import screen_blueprint
+from metacrm.web.context import login_required, services, web_actor, web_subject
+from metacrm.web.i18n import label, t
+from metacrm.web.record_page import record_url
+from metacrm.web.values import record_title
+
+web_notifications = screen_blueprint("web_notifications", __name__,
+                                     url_prefix="/app/notifications")
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    id: str
+    text: str
+    title: str
+    entity_label: str
+    href: str | None
+    created_at: object
+    unread: bool
+
+
+def _service() -> NotificationService:
+    return services().services.feature("notifications", NotificationService)
+
+
+def unread_badge() -> int:
+    """How many unread notifications the signed-in user may see (0 when signed out)."""
+    if web_actor() is None:
+        return 0
+    return _service().unread_count(web_subject())
+
+
+@web_notifications.get("")
+@login_required
+def page() -> str:
+    unread_only = request.args.get("show") == "unread"
+    cursor = request.args.get("cursor") or None
+    listed = _service().list(web_subject(), unread_only=unread_only, limit=PAGE_SIZE,
+                             cursor=cursor)
+    rows = [_row(item) for item in listed.items]
+    return render_template("metacrm/notifications.html", rows=rows, unread=listed.unread,
+                           unread_only=unread_only, next_cursor=listed.next_cursor)
+
+
+@web_notifications.post("/read")
+@login_required
+def mark_read() -> BaseResponse:
+    ids = [value for value in request.form.getlist("id") if value]
+    _service().mark_read(web_subject(), None if request.form.get("all") else ids)
+    return redirect(url_for("web_notifications.page",
+                            show=request.form.get("show") or None))
+
+
+def _row(item: Notification) -> NoticeRow:
+    stored = item.stored
+    model = services().records.runtime().model
+    entity = model.entity(stored.entity) if stored.entity else None
+    title = record_title(entity, item.record) if entity and item.record else ""
+    if stored.kind == "assigned":
+        text = t("Assigned to you")
+    else:
+        text = stored.message or t("A message from an automation")
+    href = (record_url(entity.name, stored.record_id)
+            if entity is not None and stored.record_id else None)
+    return NoticeRow(id=stored.id, text=text, title=title,
+                     entity_label=label(entity.label, entity.name) if entity else "",
+                     href=href, created_at=stored.created_at, unread=stored.read_at is None)

@@ -1,0 +1,46 @@
+"""System tables evolve in place: columns a release adds reach databases made before it,
+and the rows already there take the column's default (their data migration)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from metacrm.storage.system_tables import create_system_tables, webhooks
+from metacrm.webhooks import subscriptions
+
+
+def _database_before_payload_versions(conn: sa.Connection) -> sa.Table:
+    """The system tables as releases before payload format 2 left them: `metacrm_webhooks`
+    without `payload_version` (read back from the database)."""
+    create_system_tables(conn)
+    conn.exec_driver_sql(f"ALTER TABLE {webhooks.name} DROP COLUMN payload_version")
+    return sa.Table(webhooks.name, sa.MetaData(), autoload_with=conn)
+
+
+def test_an_existing_subscriptions_table_gains_payload_version_and_its_rows_keep_1(
+    engine: sa.Engine,
+) -> None:
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    with engine.begin() as conn:
+        old = _database_before_payload_versions(conn)
+        assert "payload_version" not in old.columns
+        conn.execute(old.insert().values(
+            id="hook-1", owner="7", url="https://93.184.216.34/hook", events=["*"],
+            entity=None, filter=None, secret="whsec_x", previous_secret=None,
+            previous_secret_expires_at=None, enabled=True, disabled_reason=None,
+            failing_since=None, created_at=now, updated_at=now, version=3))
+
+    with engine.begin() as conn:
+        create_system_tables(conn)
+    with engine.begin() as conn:
+        create_system_tables(conn)  # a second start finds nothing to add
+
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns(webhooks.name)}
+    assert columns["payload_version"]["nullable"] is False
+    with engine.connect() as conn:
+        kept = subscriptions.get(conn, "hook-1")
+    assert kept is not None
+    assert (kept.payload_version, kept.version, kept.url) == (
+        1, 3, "https://93.184.216.34/hook")

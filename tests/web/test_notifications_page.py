@@ -1,0 +1,57 @@
+"""The bell and the notifications page: a rep sees the count, opens the page, follows the
+link to the record and marks notices read; reloading after marking posts nothing again."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from screen_harness import entity, field, open_screens
+
+from web_harness import bearer, role
+
+DEAL = entity("deal", field("title"), title_field="title")
+REP = role("rep", entities={"deal": {"read": "own", "create": "all", "update": "own",
+                                     "delete": "none", "export": "none"}})
+
+
+def bell_count(page: str) -> str | None:
+    found = re.search(r'data-bell-count>([^<]+)<', page)
+    return found.group(1) if found else None
+
+
+def test_the_bell_counts_and_the_page_lists_and_marks_read(isolated_database_url: str,
+                                                           tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, DEAL, REP) as screens:
+        boss = screens.user("root", "boss")
+        ann = screens.user("ann", "rep")
+        with screens.web.app.app_context():
+            ann_id = str(screens.web.identity.appbuilder.sm.find_user(username="ann").id)
+        api = screens.web.app.test_client()
+        token = bearer(screens.web.login("root"))
+        for title in ("Acme renewal", "Globex pilot"):
+            created = api.post("/api/v1/records/deal", json={"title": title, "owner": ann_id},
+                               headers=token)
+            assert created.status_code == 201, created.get_json()
+        home = ann.text("/app/")
+        assert bell_count(home) == "2"
+        page = ann.text("/app/notifications")
+        assert page.count("Assigned to you") == 2
+        assert "Deal: Acme renewal" in page and "Deal: Globex pilot" in page
+        deal_link = re.search(r'href="(/app/r/deal/[0-9a-f-]+)">Deal: Acme renewal', page)
+        assert deal_link and ann.get(deal_link.group(1)).status_code == 200
+        ids = re.findall(r'data-notification="([^"]+)"', page)
+        marked = ann.post("/app/notifications/read", {"id": ids[0]})
+        assert marked.status_code == 302
+        assert bell_count(ann.text("/app/")) == "1"
+        ann.post("/app/notifications/read", {"all": "1"})
+        assert bell_count(ann.text("/app/")) is None
+        assert bell_count(boss.text("/app/")) is None   # boss made the changes himself
+
+
+def test_the_page_speaks_russian(isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, DEAL, REP) as screens:
+        ann = screens.user("ann", "rep")
+        page = ann.client.get("/app/notifications", headers={"Accept-Language": "ru"})
+        text = page.get_data(as_text=True)
+        assert "Уведомления" in text and "Пока ничего нет" in text
