@@ -19,6 +19,7 @@ from flask import Flask, Response, g
 from limits import parse_many
 
 from metacrm.api import RUNTIME_KEY, WebRuntime
+from metacrm.api.extension_routes import ext_api
 from metacrm.api.json_provider import OrjsonProvider
 from metacrm.api.problems import problem_response, register_problem_handlers
 from metacrm.api.registration import register_api
@@ -70,13 +71,24 @@ def _build(services: Services, overrides: dict[str, Any]) -> Flask:
 
     install_security_headers(app, trusted_proxies=settings.trusted_proxies)
     register_problem_handlers(app)
+    _refresh_packs_per_request(app, services)
     _pin_metadata_per_request(app, metadata)
     install_identity(app, engine, metadata)
     app.register_error_handler(LoginThrottled, _login_throttled)
     app.register_blueprint(tokens_api)
     register_api(app)
+    app.register_blueprint(ext_api)
     register_web(app)
     return app
+
+
+def _refresh_packs_per_request(app: Flask, services: Services) -> None:
+    """Each request first catches up with pack changes other processes made (an install,
+    an upgrade, new settings): one generation read when nothing changed."""
+
+    @app.before_request
+    def _refresh() -> None:
+        services.packs.refresh()
 
 
 def _pin_metadata_per_request(app: Flask, metadata: MetadataService) -> None:

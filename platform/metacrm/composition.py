@@ -4,8 +4,10 @@ The web app (`metacrm.app.create_app`), the RQ worker and the scheduler (`metacr
 `metacrm scheduler`) all build the same `Services` here, so a work item runs with the same
 metadata, access rules, consumers and actions wherever it runs. Features install themselves
 (`FEATURES`: each module's `install(services)` registers its consumers, actions, periodic
-tasks and service objects), then the extension packs named in `METACRM_EXTENSIONS` do the
-same — extension packs use exactly the hooks the core uses.
+tasks and service objects; `METACRM_EXTENSIONS` adds in-tree modules of the same kind).
+Extension packs do not get `Services`: the pack host (`services.packs`,
+`metacrm.extension_host`) loads each installed pack's `install(ctx)` with the narrow
+`metacrm.extension` context and adds its contributions to the same registries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from metacrm.access.teams import TeamDirectory
+from metacrm.automation.actions import ActionRegistry
+from metacrm.extension_host import HostCore, NoPacks, PackHost, PackSource
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
@@ -73,6 +77,8 @@ class Services:
     by `install_jobs` (`build_services`), with `dispatcher.queue` the process's job queue."""
     subjects: SubjectDirectory = field(init=False, repr=False, compare=False)
     """Access subjects of users by id, for work done on their behalf (webhook owners)."""
+    packs: PackHost = field(init=False, repr=False, compare=False)
+    """The installed extension packs' contributions in this process (`install_packs`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)
     """Outgoing mail (`metacrm.mail`): SMTP from `settings.smtp_url`, or the outbox in the
     instance folder when `settings.mail_outbox` (the demo); None otherwise, and senders
@@ -91,8 +97,10 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(settings: Settings | None = None) -> Services:
-    """Build and install everything for `settings` (default: the environment)."""
+def build_services(settings: Settings | None = None, *,
+                   pack_source: Callable[[Services], PackSource] | None = None) -> Services:
+    """Build and install everything for `settings` (default: the environment); the packs
+    `pack_source(services)` names are loaded last (default: `installed_pack_source`)."""
     settings = settings or Settings.from_env()
     settings.ensure_instance()
     registry = default_registry()
@@ -113,6 +121,7 @@ def build_services(settings: Settings | None = None) -> Services:
         for module in (*FEATURES, *settings.extensions):
             install_module(module, services)
         registry.close()
+        install_packs(services, (pack_source or installed_pack_source)(services))
         return services
     except BaseException:
         if metadata is not None:
@@ -131,6 +140,30 @@ def install_module(module: str, services: Services) -> None:
     if not callable(install):
         raise ValueError(f"module {module!r} has no install(services) function")
     install(services)
+
+
+def installed_pack_source(services: Services) -> PackSource:
+    """Where this process learns which packs are installed: the packs store (its
+    `installed_packs` and `pack_generation`, read on `services.engine`). Until the store
+    is wired here, no packs."""
+    return NoPacks()
+
+
+def install_packs(services: Services, source: PackSource | None) -> PackHost:
+    """The pack host over `source`, with the packs installed now loaded. Each process
+    then calls `services.packs.refresh()` before a request, a job or a scheduler tick."""
+
+    def actions() -> ActionRegistry | None:
+        automation = services.features.get("automation")
+        registry = getattr(automation, "actions", None)
+        return registry if isinstance(registry, ActionRegistry) else None
+
+    services.packs = PackHost(
+        HostCore(records=services.records, field_types=services.registry,
+                 consumers=services.consumers, periodic=services.periodic, actions=actions),
+        source)
+    services.packs.refresh()
+    return services.packs
 
 
 def job_queue(settings: Settings, dispatcher: Dispatcher) -> JobQueue:

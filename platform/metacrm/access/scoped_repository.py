@@ -51,6 +51,11 @@ from metacrm.storage.tables import USER_ID_LENGTH
 Guard = Callable[[Record, dict[str, Any]], None]
 """Checks planned changes against the current record (raises to refuse them)."""
 
+BeforeSave = Callable[[Record | None, Mapping[str, Any]], Mapping[str, Any]]
+"""Called with the stored record (None on create) and the values about to be written, after
+the subject's rights were checked; returns values to add, written with engine rights (they
+may fill read-only fields), or raises to refuse the save (`services.save_hooks`)."""
+
 Pointer = Callable[[int, str], str]
 
 OWNER = "owner"
@@ -64,6 +69,16 @@ def _owner_value(value: Any, pointer: str, *, nullable: bool) -> str | None:
         raise ValidationFailed("invalid owner", [ErrorDetail(
             f"must be a user id of 1 to {USER_ID_LENGTH} characters", pointer)])
     return value.strip()
+
+
+def _refuse_read_only(entity: EntityDef, values: Mapping[str, Any], pointer: Pointer,
+                      index: int) -> None:
+    """The caller's own values may not write read-only fields, even when the save is
+    written with engine rights because an interceptor added values."""
+    errors = [ErrorDetail("is read-only", pointer(index, key)) for key in values
+              if (fdef := entity.field(key)) is not None and fdef.read_only]
+    if errors:
+        raise ValidationFailed(f"invalid {entity.name} record", errors)
 
 
 def _single(_index: int, name: str) -> str:
@@ -82,31 +97,34 @@ class ScopedRepository(ScopedQueries):
     def insert(
         self, conn: sa.Connection, entity: str, values: Mapping[str, Any],
         *, owner: str | Unchanged = KEEP, engine_values: Mapping[str, Any] | None = None,
+        before_save: BeforeSave | None = None,
     ) -> Record:
         """Create one record (`owner` KEEP: the subject owns it); returns it whole.
 
         `engine_values` are values the engine sets where `values` gives none (a pipeline's
-        initial state); field security does not apply to them.
+        initial state); field security does not apply to them, nor to what `before_save`
+        adds.
         """
         return self._insert(conn, entity, [values], [owner], [engine_values or {}],
-                            _single)[0]
+                            _single, before_save)[0]
 
     def insert_many(
         self, conn: sa.Connection, entity: str, rows: Sequence[Mapping[str, Any]],
         *, owners: Sequence[str | Unchanged] | None = None,
         engine_values: Sequence[Mapping[str, Any]] | None = None,
+        before_save: BeforeSave | None = None,
     ) -> list[Record]:
         """Create many records, all or nothing; pointers `/<index>/<field>`."""
         if isinstance(rows, Mapping | str) or not isinstance(rows, Sequence):
             raise ValidationFailed(f"invalid {entity} records",
                                    [ErrorDetail("must be a list of records", "")])
         return self._insert(conn, entity, rows, owners or [KEEP] * len(rows),
-                            engine_values or [{}] * len(rows), _many)
+                            engine_values or [{}] * len(rows), _many, before_save)
 
     def _insert(
         self, conn: sa.Connection, entity: str, rows: Sequence[Mapping[str, Any]],
         owners: Sequence[str | Unchanged], engine_values: Sequence[Mapping[str, Any]],
-        pointer: Pointer,
+        pointer: Pointer, before_save: BeforeSave | None = None,
     ) -> list[Record]:
         scope = self.require(entity, "create")
         access = self.field_access(entity)
@@ -134,13 +152,16 @@ class ScopedRepository(ScopedQueries):
             if extra and isinstance(values, Mapping) else values
             for values, extra in zip(rows, engine_values, strict=True)
         ]
+        trusted = False
+        if before_save is not None:
+            rows, trusted = self._intercepted(definition, rows, before_save, pointer)
         actor = self.subject.user_id
         if pointer is _single:
             records = [self._repository.insert(conn, entity, rows[0], actor=actor,
-                                              owner=resolved[0])]
+                                               owner=resolved[0], trusted=trusted)]
         else:
             records = self._repository.insert_many(conn, entity, rows, actor=actor,
-                                                  owners=resolved)
+                                                   owners=resolved, trusted=trusted)
         inside = self.check(entity, "create")
         outside = [
             ErrorDetail("the record would be outside what your roles may create",
@@ -163,6 +184,7 @@ class ScopedRepository(ScopedQueries):
         *,
         expected_version: int | None = None,
         guard: Guard | None = None,
+        before_save: BeforeSave | None = None,
     ) -> tuple[Record, Record]:
         """Change a record inside the update scope; returns (before, after), both whole.
 
@@ -193,9 +215,17 @@ class ScopedRepository(ScopedQueries):
             raise Forbidden(f"your roles do not allow these {entity} changes", locked)
         if guard is not None:
             guard(current, planned)
+        trusted = False
+        if before_save is not None:
+            added = self._without_unchanged(definition, current,
+                                            dict(before_save(current, planned)))
+            if added:
+                _refuse_read_only(definition, planned, _single, 0)
+                planned = {**planned, **added}
+                trusted = True
         after = self._repository.update(
             conn, entity, record_id, planned, expected_version=expected_version,
-            actor=self.subject.user_id, owner=owner,
+            actor=self.subject.user_id, owner=owner, trusted=trusted,
         )
         if after["version"] == current["version"]:
             return current, after
@@ -207,6 +237,28 @@ class ScopedRepository(ScopedQueries):
             )
         self._check_references(conn, definition, [after], set(planned), _single)
         return current, after
+
+    def _intercepted(
+        self, definition: EntityDef, rows: Sequence[Mapping[str, Any]],
+        before_save: BeforeSave, pointer: Pointer,
+    ) -> tuple[list[Mapping[str, Any]], bool]:
+        """The rows with what `before_save` adds; True when anything was added (the write
+        then has engine rights, so the caller's own values are checked for read-only
+        fields here, as the repository would have)."""
+        result: list[Mapping[str, Any]] = []
+        added_any = False
+        for values in rows:
+            if not isinstance(values, Mapping):
+                result.append(values)
+                continue
+            added = before_save(None, values)
+            added_any = added_any or bool(added)
+            result.append({**values, **added} if added else values)
+        if added_any:
+            for index, values in enumerate(rows):
+                if isinstance(values, Mapping):
+                    _refuse_read_only(definition, values, pointer, index)
+        return result, added_any
 
     def _without_unchanged(
         self, entity: EntityDef, current: Record, changes: dict[str, Any]

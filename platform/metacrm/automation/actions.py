@@ -80,7 +80,12 @@ class ActionRegistry:
     def register(self, action: Action) -> None:
         if action.name in self._actions:
             raise ValueError(f"an action named {action.name!r} is already registered")
-        self._actions[action.name] = action
+        # copy on write: packs (un)register while other threads look actions up
+        self._actions = {**self._actions, action.name: action}
+
+    def unregister(self, name: str) -> None:
+        """Remove action `name` (its extension pack was unloaded)."""
+        self._actions = {key: a for key, a in self._actions.items() if key != name}
 
     def get(self, name: str) -> Action | None:
         return self._actions.get(name)

@@ -70,6 +70,9 @@ class FieldType(ABC):
     sortable: ClassVar[bool] = True
     settable: ClassVar[bool] = True
     """False for values the engine assigns (auto-number): writes by clients are refused."""
+    form_widget: ClassVar[str | None] = None
+    """The form input of a type the screens do not know by name (extension packs' types):
+    one of the built-in widgets (`text`, `integer`, `date`...). None: the type's name."""
 
     # --- schema of the definition ------------------------------------------------------
     def option_errors(self, field: FieldDef) -> list[tuple[str, str]]:
@@ -122,6 +125,11 @@ class FieldType(ABC):
     def coerce_operand(self, field: FieldDef, value: Any) -> Any:
         """A criteria literal -> the Python value compared with `criteria_value`."""
         return self.criteria_value(field, self.normalize(field, value))
+
+    def display_text(self, field: FieldDef, value: Any) -> str | None:
+        """A JSON value as text on screens, for types the screens do not know by name
+        (extension packs' types); None: the screens' own formatting."""
+        return None
 
     # --- API description ---------------------------------------------------------------
     @abstractmethod

@@ -31,6 +31,18 @@ class FieldTypeRegistry:
     def close(self) -> None:
         self._closed = True
 
+    def add_extension(self, field_type: FieldType) -> None:
+        """Add an extension pack's type while serving (the pack host adds a pack's
+        contributions as a unit, after checking for conflicts); never replaces a type."""
+        if field_type.name in self._types:
+            raise ValueError(f"field type {field_type.name!r} is already registered")
+        # copy on write: requests reading the registry meanwhile never see it change size
+        self._types = {**self._types, field_type.name: field_type}
+
+    def remove_extension(self, type_name: str) -> None:
+        """Remove a type `add_extension` added (its pack was uninstalled or reloaded)."""
+        self._types = {name: t for name, t in self._types.items() if name != type_name}
+
     def get(self, type_name: str) -> FieldType:
         try:
             return self._types[type_name]

@@ -49,6 +49,7 @@ class Scheduler:
     def tick(self) -> TickReport:
         dispatcher = self.services.dispatcher
         failed: list[str] = []
+        _guarded("packs", self._refresh_packs, failed)
         relayed = _guarded("relay", dispatcher.relay_all, failed) or 0
         swept = _guarded("sweep", lambda: dispatcher.sweep_once(self.services.clock()),
                          failed) or 0
@@ -57,6 +58,10 @@ class Scheduler:
         swept += _guarded("sweep", lambda: dispatcher.sweep_once(self.services.clock()),
                           failed) or 0
         return TickReport(relayed, swept, tuple(failed))
+
+    def _refresh_packs(self) -> None:
+        """Catch up with pack changes (their periodic jobs and consumers) before the tick."""
+        self.services.packs.refresh()
 
     def run(self, stop: threading.Event) -> None:
         """Tick until `stop` is set (a signal handler or the owning process sets it)."""

@@ -42,13 +42,17 @@ def process_services() -> Services:
 def run_work_item(item_id: str) -> None:
     """The RQ job function: one attempt of work item `item_id` (never raises for the
     consumer's own errors: the dispatcher records them)."""
-    process_services().dispatcher.run_item(item_id)
+    services = process_services()
+    services.packs.refresh()  # a pack installed since the last job may own this item
+    services.dispatcher.run_item(item_id)
 
 
 def run_work_items(item_ids: Sequence[str]) -> None:
     """The RQ job function of a batch (`rq_queue.job_chunks`): `run_work_item` for each id,
     in order; the ids not started within `BATCH_SECONDS` are handed back to the queue."""
-    dispatcher = process_services().dispatcher
+    services = process_services()
+    services.packs.refresh()  # a pack installed since the last job may own these items
+    dispatcher = services.dispatcher
     started = time.monotonic()
     for index, item_id in enumerate(item_ids):
         if index and time.monotonic() - started >= BATCH_SECONDS:

@@ -127,7 +127,13 @@ class ConsumerRegistry:
     def register(self, consumer: Consumer) -> None:
         if consumer.name in self._consumers:
             raise ValueError(f"a consumer named {consumer.name!r} is already registered")
-        self._consumers[consumer.name] = consumer
+        # copy on write: packs (un)register while other threads iterate the consumers
+        self._consumers = {**self._consumers, consumer.name: consumer}
+
+    def unregister(self, name: str) -> None:
+        """Remove consumer `name` (an extension pack was unloaded); its pending work items
+        stay in the dispatch table and run if a consumer of that name comes back."""
+        self._consumers = {key: c for key, c in self._consumers.items() if key != name}
 
     def get(self, name: str) -> Consumer | None:
         return self._consumers.get(name)

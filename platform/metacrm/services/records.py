@@ -40,6 +40,7 @@ from metacrm.services.record_page import (
     with_include_fields,
 )
 from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
+from metacrm.services.save_hooks import NO_INTERCEPTORS, SaveInterceptors
 from metacrm.services.unit_of_work import TransactionListener, write_transaction
 from metacrm.storage import outbox
 from metacrm.storage.outbox import OutboxEvent
@@ -78,6 +79,9 @@ class RecordsService:
         self._runtimes = RuntimeCache(metadata, registry, clock)
         self.listeners: builtins.list[TransactionListener] = []
         """Hear every write command's events (see `unit_of_work.TransactionListener`)."""
+        self.interceptors: SaveInterceptors = NO_INTERCEPTORS
+        """Take part in every create and update before it is written (extension packs'
+        interceptors, `services.save_hooks`)."""
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -217,7 +221,8 @@ class RecordsService:
         engine_values = runtime.states.initial_values(entity, values, "", errors)
         if errors:
             raise ValidationFailed(f"invalid {entity} record", errors)
-        record = scoped.insert(conn, entity, values, owner=owner, engine_values=engine_values)
+        record = scoped.insert(conn, entity, values, owner=owner, engine_values=engine_values,
+                               before_save=self.interceptors.hook(conn, subject, entity))
         runtime.changes.created(conn, entity, [record], subject.user_id)
         return runtime.json.record(entity, scoped.visible(entity, record))
 
@@ -270,6 +275,7 @@ class RecordsService:
             conn, entity, record_id, changes, expected_version=expected_version,
             guard=runtime.states.guard(entity, subject.roles,
                                        admin=runtime.policy.is_admin(subject)),
+            before_save=self.interceptors.hook(conn, subject, entity),
         )
         runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
         return runtime.json.record(entity, scoped.visible(entity, after))
@@ -315,7 +321,9 @@ class RecordsService:
         with self.transaction() as conn:
             records = scoped.insert_many(conn, entity, [values for values, _o in items],
                                          owners=[owner for _v, owner in items],
-                                         engine_values=engine_values)
+                                         engine_values=engine_values,
+                                         before_save=self.interceptors.hook(
+                                             conn, subject, entity))
             runtime.changes.created(conn, entity, records, subject.user_id)
         return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
 
@@ -333,11 +341,12 @@ class RecordsService:
         results = []
         with self.transaction() as conn:
             pairs = []
+            before_save = self.interceptors.hook(conn, subject, entity)
             for index, item in enumerate(parsed):
                 with at_item(index):
                     pairs.append(scoped.update(
                         conn, entity, item.id, item.changes, expected_version=item.version,
-                        guard=guard,
+                        guard=guard, before_save=before_save,
                     ))
             runtime.changes.updated(conn, entity, pairs, subject.user_id)
             results = [runtime.json.record(entity, scoped.visible(entity, after))

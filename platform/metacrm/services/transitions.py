@@ -145,7 +145,8 @@ class TransitionService:
             before, after = scoped.update(
                 conn, entity, record_id,
                 {**changes, transition.field: transition.definition.to_state},
-                expected_version=current["version"])
+                expected_version=current["version"],
+                before_save=self.records.interceptors.hook(conn, subject, entity))
         guards = check_guards(runtime.model, self.records.registry, transition, after,
                               subject.criteria_context(self.records.now()))
         if not guards.passed:

@@ -96,7 +96,7 @@ def build_widgets(entity: EntityDef, access: FieldAccess, registry: FieldTypeReg
                     and (schemas.required_on_create(fdef) if creating else fdef.required))
         found[fdef.name] = Widget(
             field=fdef, label=label(fdef.label, fdef.name),
-            kind=fdef.type if fdef.type in WIDGETS else "text",
+            kind=widget_kind(fdef, registry),
             required=required, read_only=read_only,
             attrs=_constraints(fdef, schema, registry),
             choices=_choices(fdef, registry, users, link_targets),
@@ -106,11 +106,23 @@ def build_widgets(entity: EntityDef, access: FieldAccess, registry: FieldTypeReg
     return found
 
 
+def widget_kind(fdef: FieldDef, registry: FieldTypeRegistry) -> str:
+    """The widget of a field: its type's own, or for a type the screens do not know by
+    name (an extension pack's) the built-in widget it asks for, else a text input."""
+    if fdef.type in WIDGETS:
+        return fdef.type
+    if registry.has_type(fdef.type):
+        wanted = registry.get(fdef.type).form_widget
+        if wanted in WIDGETS:
+            return str(wanted)
+    return "text"
+
+
 def _constraints(fdef: FieldDef, schema: Mapping[str, Any], registry: FieldTypeRegistry
                  ) -> dict[str, Any]:
     """HTML attributes from the value's JSON Schema (and numeric options it leaves out)."""
     attrs: dict[str, Any] = {}
-    kind = fdef.type
+    kind = widget_kind(fdef, registry)
     if kind in ("text", "textarea", "email", "url", "phone") and "maxLength" in schema:
         attrs["maxlength"] = schema["maxLength"]
     if kind == "text" and isinstance(schema.get("pattern"), str) and schema["pattern"] != "\\S":

@@ -45,6 +45,7 @@ from metacrm.web.form_fields import FormValue, Widget, active_users, build_widge
 from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
+from metacrm.web.pack_panels import pack_panels
 from metacrm.web.refusals import refusal_text
 from metacrm.web.timeline import TimelineItem, actor_ids, build_timeline
 from metacrm.web.values import ValueDisplay, record_reader
@@ -175,6 +176,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         sections=sections(live, visible), related=related, timeline=timeline,
         actions=actions, transitions=buttons, refusal=refusal,
         state_fields=[f.name for f in visible.fields if f.type == "state"],
+        pack_panels=pack_panels(subject, entity, record),
     )
     return page, status
 

@@ -213,7 +213,7 @@ class ValueDisplay:
             return self.users.get(str(value), str(value))
         if kind == "json":
             return _json_text(value)
-        return str(value)
+        return _extension_text(field, value)
 
     def html(self, entity: EntityDef, name: str, record: Mapping[str, Any]) -> Markup:
         """The value as HTML: links for emails, phones, urls and references, a coloured chip
@@ -245,6 +245,17 @@ class ValueDisplay:
             return Markup('<span class="chip" style="--chip: {0}">{1}</span>').format(
                 color, text)
         return escape(text)
+
+
+def _extension_text(field: FieldDef, value: Any) -> str:
+    """A value of a type the screens do not know by name: its type's display text (an
+    extension pack's `display`), else the value as text."""
+    registry = services().registry
+    if registry.has_type(field.type):
+        shown = registry.get(field.type).display_text(field, value)
+        if shown is not None:
+            return shown
+    return str(value)
 
 
 def _choice_label(field: FieldDef, value: Any) -> str:

@@ -1,10 +1,11 @@
 """Designer: triggers — event, mode, condition and the actions they run.
 
-The actions registry exposes no parameter schemas, so an action's `params` are edited as a
-JSON object (with an example per built-in action); the compiler checks them when the
-change is previewed, so a wrong parameter is listed there, pointing at
-`/actions/<i>/params/...`. Text that is not JSON at all is refused beside the action
-before any preview.
+Built-in actions expose no parameter schemas, so their `params` are edited as a JSON
+object (with an example per built-in action); extension packs' actions come with a JSON
+Schema, and when it is simple the editor shows a form from it (`action_params`). The
+compiler checks params when the change is previewed, so a wrong parameter is listed there,
+pointing at `/actions/<i>/params/...`. Text that is not JSON at all is refused beside the
+action before any preview.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from metacrm.kernel.errors import NotFound
 from metacrm.metadata.model import CompiledModel, EntityDef, PipelineDef
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services
+from metacrm.web.designer.action_params import (
+    ParamInput,
+    param_inputs,
+    posted_inputs,
+    read_params,
+)
 from metacrm.web.designer.changes import live_body, preview_change
 from metacrm.web.designer.criteria_form import criteria_form, field_choices, read_criteria
 from metacrm.web.designer.form_rows import choice_list, form_rows, is_refresh, labels_of
@@ -56,6 +63,8 @@ class ActionRow:
     type: str
     params: str
     error: str = ""
+    inputs: list[ParamInput] | None = None
+    """A form for the params, when the action's schema is simple (else the JSON box)."""
 
 
 def live_model() -> CompiledModel:
@@ -68,6 +77,11 @@ def action_names() -> tuple[str, ...]:
         return services().services.feature("automation", AutomationService).actions.names()
     except LookupError:
         return ()
+
+
+def action_schemas() -> Mapping[str, Mapping[str, Any]]:
+    """Parameter schemas of the actions that have one (extension packs' actions)."""
+    return services().services.packs.action_schemas()
 
 
 def event_labels() -> dict[str, str]:
@@ -106,9 +120,12 @@ def edit_trigger(name: str) -> Page:
         raise NotFound(t("There is no trigger named %(name)s.", name=name))
     if request.method == "POST":
         return _submit(request.form, body)
+    schemas = action_schemas()
     rows = [ActionRow(str(action.get("type", "")),
                       json.dumps(action["params"], ensure_ascii=False, indent=2)
-                      if "params" in action else "")
+                      if "params" in action else "",
+                      inputs=param_inputs(schemas.get(str(action.get("type", ""))),
+                                          action.get("params") or {}))
             for action in body.get("actions", [])]
     return _editor(body, rows, new=False)
 
@@ -122,7 +139,7 @@ def _submit(form: MultiDict[str, str], live: dict[str, Any] | None) -> Page:
         elif body["name"] in live_model().triggers:
             errors["name"] = t("A trigger with this name exists already.")
     if any(row.error for row in rows):
-        errors["actions"] = t("Some actions have parameters that are not a JSON object.")
+        errors["actions"] = t("Some actions have parameters that cannot be read.")
     if errors or is_refresh(form):
         return _editor(body, rows, new=live is None, errors=errors)
     url = f"/app/admin/triggers/{body['name']}"
@@ -208,8 +225,15 @@ def _values_text(values: Any) -> str:
 
 def _action_rows(form: MultiDict[str, str]) -> list[ActionRow]:
     rows = []
+    schemas = action_schemas()
     for row in form_rows(form, "action"):
         if not row.get("type") or row.checked("remove"):
+            continue
+        schema = schemas.get(row.get("type"))
+        if schema is not None and posted_inputs(row) and param_inputs(schema, {}) is not None:
+            params, error = read_params(schema, row)
+            rows.append(ActionRow(row.get("type"), json.dumps(params, ensure_ascii=False),
+                                  error, param_inputs(schema, params)))
             continue
         text = row.get("params")
         action = ActionRow(row.get("type"), text)
@@ -220,6 +244,8 @@ def _action_rows(form: MultiDict[str, str]) -> list[ActionRow]:
             except ValueError:
                 action.error = t("Parameters must be a JSON object, such as %(example)s.",
                                  example='{"values": {"status": "new"}}')
+        if schema is not None and not action.error:
+            action.inputs = param_inputs(schema, json.loads(text) if text else {})
         rows.append(action)
     return rows
 
