@@ -22,13 +22,15 @@ import sqlalchemy as sa
 
 from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
-from metacrm.extension_host import HostCore, NoPacks, PackHost, PackSource
+from metacrm.extension_host import HostCore, PackHost, PackSource
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
+from metacrm.packs.lifecycle import PackLifecycle
+from metacrm.packs.stored_packs import StoredPacks
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
 from metacrm.settings import Settings
@@ -144,9 +146,19 @@ def install_module(module: str, services: Services) -> None:
 
 def installed_pack_source(services: Services) -> PackSource:
     """Where this process learns which packs are installed: the packs store (its
-    `installed_packs` and `pack_generation`, read on `services.engine`). Until the store
-    is wired here, no packs."""
-    return NoPacks()
+    `installed_packs` and `pack_generation`, read on `services.engine`)."""
+    return StoredPacks(services.engine, services.settings.effective_secret_key())
+
+
+def pack_lifecycle(services: Services) -> PackLifecycle:
+    """The pack lifecycle of this process (the CLI's `metacrm pack` commands, `init`, the
+    designer's Packs page): the pack host checks a pack's code and conflicts before it is
+    installed, and this process reloads its packs at once after a change."""
+    return PackLifecycle(services.metadata, services.registry,
+                         secret_key=services.settings.effective_secret_key(),
+                         metadata_roots=services.settings.metadata_paths,
+                         host_check=services.packs.check_installable,
+                         on_change=services.packs.reload)
 
 
 def install_packs(services: Services, source: PackSource | None) -> PackHost:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from metacrm.composition import Services, build_services
+from metacrm.composition import Services, build_services, pack_lifecycle
 from metacrm.fieldtypes import FieldTypeRegistry
 from metacrm.metadata.compiler import load_model
 from metacrm.metadata.documents import Document
@@ -53,6 +53,4 @@ def pack_documents(paths: Sequence[Path], registry: FieldTypeRegistry) -> list[D
 
 def lifecycle_of(runtime: Runtime) -> PackLifecycle:
     """The pack lifecycle of a command-line process (`metacrm init`, `metacrm pack ...`)."""
-    return PackLifecycle(runtime.metadata, runtime.registry,
-                         secret_key=runtime.settings.effective_secret_key(),
-                         metadata_roots=runtime.settings.metadata_paths)
+    return pack_lifecycle(runtime.services)

@@ -19,6 +19,7 @@ import click
 from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.metadata_commands import TAKE_OPTION
+from metacrm.cli.pack_scaffold import pack_new
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.layers import Side
 from metacrm.packs.discovery import read_pack_folder
@@ -71,7 +72,10 @@ def _secrets(keys: Sequence[str]) -> dict[str, Any]:
 
 @click.group()
 def pack() -> None:
-    """List, preview, install, upgrade, uninstall and configure packs."""
+    """List, preview, install, upgrade, uninstall, configure and scaffold packs."""
+
+
+pack.add_command(pack_new)
 
 
 @pack.command("list")

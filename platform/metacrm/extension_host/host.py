@@ -137,6 +137,14 @@ class PackHost:
             self.sync(self.source.packs())
             self._generation = generation
 
+    def reload(self) -> None:
+        """Sync now: this process just changed the installed packs (a source that keeps
+        the generation for a moment is told to read it again)."""
+        forget = getattr(self.source, "forget", None)
+        if callable(forget):
+            forget()
+        self.refresh()
+
     def sync(self, packs: Sequence[PackSpec]) -> None:
         """Load new packs, unload removed ones, reload changed ones (each as a unit)."""
         with self._lock:

@@ -103,6 +103,7 @@ class PackLifecycle:
         host_check: HostCheck | None = None,
         python_steps: PythonStepRunner | None = None,
         engine: Version | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.metadata = metadata
         self.registry = registry
@@ -111,6 +112,8 @@ class PackLifecycle:
         self.extensions_root = extensions_root
         self.distributions = distributions
         self.host_check = host_check
+        self.on_change = on_change
+        """Called after a change committed (the process reloads its packs at once)."""
         self.engine_version = engine or engine_version()
         self._migrations = MigrationRunner(registry, python_steps)
 
@@ -192,7 +195,10 @@ class PackLifecycle:
             manifest = self._installed_manifest(connection, name)
             check_settings(manifest, values)
             write_settings(connection, manifest, values, self.secret_key)
-            return settings_overview(connection, manifest)
+            shown = settings_overview(connection, manifest)
+        if self.on_change is not None:
+            self.on_change()
+        return shown
 
     def settings_of(self, name: str) -> tuple[dict[str, Any], list[str]]:
         """An installed pack's settings as shown (secrets never decrypted) and the required
@@ -372,6 +378,8 @@ class PackLifecycle:
             change.baseline, author=AUTHOR, comment=comment or f"pack {summary}", take=take,
             confirm_destructive=confirm_destructive, within=within,
             archive_origin=archive_origin)
+        if self.on_change is not None:
+            self.on_change()
         return PackResult(plan, applied)
 
     def _write(self, connection: sa.Connection, change: _Change, plan: PackPlan) -> None:

@@ -16,6 +16,7 @@ from typing import Literal
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from metacrm.composition import pack_lifecycle as process_lifecycle
 from metacrm.kernel.errors import MetacrmError
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.pack_plan import PackPlan
@@ -31,10 +32,7 @@ ACTIONS: tuple[Action, ...] = ("install", "upgrade", "uninstall")
 
 
 def pack_lifecycle() -> PackLifecycle:
-    runtime = services()
-    return PackLifecycle(runtime.metadata, runtime.registry,
-                         secret_key=runtime.settings.effective_secret_key(),
-                         metadata_roots=runtime.settings.metadata_paths)
+    return process_lifecycle(services().services)
 
 
 @dataclass(frozen=True)
