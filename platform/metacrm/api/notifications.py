@@ -17,9 +17,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.context import request_subject
-from metacrm.api.filter_parsing import escape
 from metacrm.api.problems import json_body
-from metacrm.api.request_parsing import reject_parameters
+from metacrm.api.request_parsing import reject_parameters, single_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.notifications.service import MAX_IDS, MAX_LIMIT, NotificationService
 
@@ -54,18 +53,8 @@ def mark_read() -> Response:
 
 
 def _list_args(pairs: Iterable[tuple[str, str]]) -> tuple[bool, int, str | None]:
-    allowed = ("unread", "limit", "cursor")
-    values: dict[str, str] = {}
     errors: list[ErrorDetail] = []
-    for name, value in pairs:
-        pointer = f"/{escape(name)}"
-        if name not in allowed:
-            errors.append(ErrorDetail(f"unknown parameter {name!r}; use: {', '.join(allowed)}",
-                                      pointer))
-        elif name in values:
-            errors.append(ErrorDetail("is given more than once", pointer))
-        else:
-            values[name] = value
+    values = single_parameters(pairs, ("unread", "limit", "cursor"), errors)
     unread = values.get("unread", "false")
     if unread not in FLAGS:
         errors.append(ErrorDetail("must be true or false", "/unread"))
@@ -74,7 +63,7 @@ def _list_args(pairs: Iterable[tuple[str, str]]) -> tuple[bool, int, str | None]
             and 1 <= int(limit_text) <= MAX_LIMIT):
         errors.append(ErrorDetail(f"must be a whole number from 1 to {MAX_LIMIT}", "/limit"))
     cursor = values.get("cursor")
-    if cursor is not None and not (0 < len(cursor) <= 200 and cursor.isascii()):
+    if cursor is not None and not (len(cursor) <= 200 and cursor.isascii()):
         errors.append(ErrorDetail("not a cursor of this list", "/cursor"))
     if errors:
         raise ValidationFailed("invalid request", errors)

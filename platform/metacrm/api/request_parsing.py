@@ -181,6 +181,26 @@ def parse_include_args(
     return include
 
 
+def single_parameters(pairs: Iterable[tuple[str, str]], allowed: tuple[str, ...],
+                      errors: list[ErrorDetail]) -> dict[str, str]:
+    """Query parameters each given at most once, among `allowed`, each a non-empty value
+    without NUL of at most 4,096 characters; every other one is reported in `errors` at its
+    name (`/name`)."""
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        pointer = f"/{escape(name)}"
+        if name not in allowed:
+            errors.append(ErrorDetail(f"unknown parameter {name!r}; use: {', '.join(allowed)}",
+                                      pointer))
+        elif name in values:
+            errors.append(ErrorDetail("is given more than once", pointer))
+        elif NUL in value or len(value) > 4096 or not value:
+            errors.append(ErrorDetail("is not a valid value", pointer))
+        else:
+            values[name] = value
+    return values
+
+
 def reject_parameters(pairs: Iterable[tuple[str, str]]) -> None:
     """Requests that take no query parameters refuse any (a typo must not pass silently)."""
     errors = [ErrorDetail(f"unknown parameter {name!r}; this request takes none",

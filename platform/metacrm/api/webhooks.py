@@ -18,10 +18,9 @@ from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.context import request_subject
 from metacrm.api.deprecation import announce
 from metacrm.api.etag import expected_version, record_etag
-from metacrm.api.filter_parsing import escape
 from metacrm.api.idempotency import idempotent
 from metacrm.api.problems import json_body
-from metacrm.api.request_parsing import reject_parameters
+from metacrm.api.request_parsing import reject_parameters, single_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.kernel.ids import looks_like_id
 from metacrm.webhooks.formats import payload_format
@@ -115,20 +114,8 @@ def redeliver(webhook_id: str, event_id: str) -> Response:
 def _page_args(
     pairs: Iterable[tuple[str, str]], extra_names: tuple[str, ...]
 ) -> tuple[int, str | None, dict[str, str]]:
-    allowed = ("limit", "cursor", *extra_names)
-    values: dict[str, str] = {}
     errors: list[ErrorDetail] = []
-    for name, value in pairs:
-        pointer = f"/{escape(name)}"
-        if name not in allowed:
-            errors.append(ErrorDetail(f"unknown parameter {name!r}; use: {', '.join(allowed)}",
-                                      pointer))
-        elif name in values:
-            errors.append(ErrorDetail("is given more than once", pointer))
-        elif "\x00" in value or len(value) > 4096 or not value:
-            errors.append(ErrorDetail("is not a valid value", pointer))
-        else:
-            values[name] = value
+    values = single_parameters(pairs, ("limit", "cursor", *extra_names), errors)
     limit = DEFAULT_LIMIT
     text = values.pop("limit", None)
     if text is not None:

@@ -34,3 +34,13 @@ class Document:
         """A document from a body that carries its own `kind` and `name`."""
         return cls(kind=str(body["kind"]), name=str(body["name"]), body=body, source=source,
                    pack=pack)
+
+
+def plain_json(value: Any) -> Any:
+    """A JSON-equal copy made of plain dicts and lists (document bodies may hold read-only
+    mappings and tuples), for storing, comparing and diffing bodies."""
+    if isinstance(value, Mapping):
+        return {str(key): plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(item) for item in value]
+    return value

@@ -21,12 +21,12 @@ atomic. Pure functions: no I/O, no SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from metacrm.kernel.errors import ErrorDetail
-from metacrm.metadata.documents import Document
+from metacrm.metadata.documents import Document, plain_json
 from metacrm.metadata.schema_errors import json_pointer
 
 Side = Literal["pack", "admin"]
@@ -113,7 +113,7 @@ def customisations(baseline: Sequence[Document], live: Sequence[Document]
         elif before is not None and after is None:
             found.append(Customisation(key[0], key[1], "removed", before.pack))
         elif before is not None and after is not None and \
-                _plain(before.body) != _plain(after.body):
+                plain_json(before.body) != plain_json(after.body):
             found.append(Customisation(key[0], key[1], "changed", before.pack))
     return found
 
@@ -140,9 +140,9 @@ def rebase(
         old = base_docs.get(key)
         found: list[tuple[str, Any, Any]] = []
         body = _merge(
-            _plain(old.body) if old is not None else MISSING,
-            _plain(mine.body) if mine is not None else MISSING,
-            _plain(new.body) if new is not None else MISSING,
+            plain_json(old.body) if old is not None else MISSING,
+            plain_json(mine.body) if mine is not None else MISSING,
+            plain_json(new.body) if new is not None else MISSING,
             "", found, take,
         )
         conflicts.extend(MergeConflict(key[0], key[1], pointer, admin, pack)
@@ -247,15 +247,6 @@ def _ordered_keys(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 def _by_key(documents: Sequence[Document]) -> dict[DocumentKey, Document]:
     return {(doc.kind, doc.name): doc for doc in documents}
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-equal copy with plain dicts and lists (bodies may be read-only mappings)."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _show(value: Any) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacrm.kernel.errors import ErrorDetail, MetadataInvalid, NotFound
-from metacrm.metadata.documents import Document
+from metacrm.metadata.documents import Document, plain_json
 from metacrm.services.metadata_admin import MAX_VERSION_NUMBER, DryRun
 from metacrm.services.metadata_service import MetadataService
 from metacrm.storage import metadata_store
@@ -58,15 +58,7 @@ def version_diff(metadata: MetadataService, number: int
 
 def pretty(body: Mapping[str, Any]) -> list[str]:
     """A document as indented JSON lines (key order as written)."""
-    return json.dumps(_plain(body), indent=2, ensure_ascii=False).splitlines()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
+    return json.dumps(plain_json(body), indent=2, ensure_ascii=False).splitlines()
 
 
 def diff_documents(old: Sequence[Document], new: Sequence[Document]) -> list[DocumentDiff]:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.kernel.errors import NotFound
-from metacrm.metadata.documents import Document
+from metacrm.metadata.documents import Document, plain_json
 from metacrm.storage.system_tables import metadata_versions
 from metacrm.storage.version_watch import announce_version
 
@@ -68,17 +68,8 @@ def document_to_json(document: Document) -> dict[str, Any]:
         "name": document.name,
         "pack": document.pack,
         "source": document.source,
-        "body": _plain(document.body),
+        "body": plain_json(document.body),
     }
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: read-only mappings and tuples become dicts and lists."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 def document_from_json(data: Mapping[str, Any]) -> Document:
