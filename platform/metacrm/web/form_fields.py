@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.field_security import FieldAccess
+from metacrm.api.openapi_filters import NO_NUL, NON_BLANK
 from metacrm.api.openapi_schemas import EntitySchemas
 from metacrm.fieldtypes.regarding import allowed_entities
 from metacrm.fieldtypes.registry import FieldTypeRegistry
@@ -118,6 +119,11 @@ def widget_kind(fdef: FieldDef, registry: FieldTypeRegistry) -> str:
     return "text"
 
 
+BROWSER_NEEDLESS_PATTERNS = frozenset({"\\S", NON_BLANK, NO_NUL})
+"""Patterns the API states that a form needs not repeat: `required` refuses an empty value,
+the server explains a blank one beside the field, and no keyboard types NUL."""
+
+
 def _constraints(fdef: FieldDef, schema: Mapping[str, Any], registry: FieldTypeRegistry
                  ) -> dict[str, Any]:
     """HTML attributes from the value's JSON Schema (and numeric options it leaves out)."""
@@ -125,7 +131,8 @@ def _constraints(fdef: FieldDef, schema: Mapping[str, Any], registry: FieldTypeR
     kind = widget_kind(fdef, registry)
     if kind in ("text", "textarea", "email", "url", "phone") and "maxLength" in schema:
         attrs["maxlength"] = schema["maxLength"]
-    if kind == "text" and isinstance(schema.get("pattern"), str) and schema["pattern"] != "\\S":
+    if kind == "text" and isinstance(schema.get("pattern"), str) and \
+            schema["pattern"] not in BROWSER_NEEDLESS_PATTERNS:
         attrs["pattern"] = schema["pattern"].removeprefix("^").removesuffix("$")
     if kind == "integer":
         attrs["step"] = 1
