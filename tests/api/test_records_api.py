@@ -232,6 +232,14 @@ def test_if_match_forms(api: Api, header: str, status: int) -> None:
     assert response.status_code == status, response.get_json()
 
 
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_a_path_id_that_is_no_id_is_404_whatever_the_if_match(api: Api, method: str) -> None:
+    """A record that cannot exist is not found; its precondition is never judged (412)."""
+    response = getattr(api.client, method)(
+        f"{URL}/not-an-id", json={"units": 5}, headers={**api.admin, "If-Match": '"x:1"'})
+    problem(response, 404)
+
+
 def test_two_clients_patching_the_same_version_at_once_one_wins(api: Api) -> None:
     record = create(api, api.admin)
     url, etag = f"{URL}/{record['id']}", f'"{record["id"]}:1"'

@@ -31,7 +31,8 @@ from metacrm.api.request_parsing import (
     parse_query_body,
     reject_parameters,
 )
-from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
+from metacrm.kernel.ids import looks_like_id
 
 records_api = Blueprint("metacrm_records", __name__, url_prefix=f"{API_PREFIX}/records")
 
@@ -91,6 +92,7 @@ def update_record(entity: str, record_id: str) -> Response:
     _, subject = request_subject()
     live_entity(entity)
     reject_parameters(request.args.items(multi=True))
+    _require_id_form(entity, record_id)
     expected = expected_version(request.headers.get("If-Match"), record_id)
     changes = _object_body()
     record = api_services().records.update(subject, entity, record_id, changes,
@@ -103,9 +105,17 @@ def delete_record(entity: str, record_id: str) -> Response:
     _, subject = request_subject()
     live_entity(entity)
     reject_parameters(request.args.items(multi=True))
+    _require_id_form(entity, record_id)
     expected = expected_version(request.headers.get("If-Match"), record_id)
     api_services().records.delete(subject, entity, record_id, expected_version=expected)
     return Response(status=204)
+
+
+def _require_id_form(entity: str, record_id: str) -> None:
+    """A path id that is no id names no record: 404, before any precondition is judged
+    (an `If-Match` cannot fail for a record that cannot exist)."""
+    if not looks_like_id(record_id):
+        raise NotFound(f"{entity} record {record_id} does not exist")
 
 
 @records_api.post("/<entity>/bulk")
