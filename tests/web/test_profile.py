@@ -188,3 +188,24 @@ def test_the_profile_is_linked_from_the_top_bar_and_links_to_the_tokens(
         assert ru.status_code == 303
         assert "Часовой пояс" in ann.text(PROFILE)
         assert screens.anonymous().get(PROFILE).status_code == 302
+
+
+def test_guessing_the_current_password_is_throttled_like_signing_in(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, MEETING, CLERK) as screens:
+        ann = screens.user("ann", "clerk")
+        guess = {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
+        for attempt in range(6):  # five free failures, the sixth makes the next one wait
+            answer = ann.post(PASSWORD_PAGE, {"current_password": f"guess-{attempt}", **guess})
+            assert answer.status_code == 422
+        throttled = ann.post(PASSWORD_PAGE, {"current_password": PASSWORD, **guess})
+        assert throttled.status_code == 429
+        assert int(throttled.headers["Retry-After"]) >= 1
+        assert "Try again in" in field_error(throttled.get_data(as_text=True),
+                                             "current_password")
+        # the sign-in page counts the same failures, and the password did not change
+        other = screens.anonymous()
+        refused = other.client.post("/app/login", data={
+            "csrf_token": other.csrf(), "username": "ann", "password": PASSWORD})
+        assert refused.status_code == 429
+        assert ann.get(PROFILE).status_code == 200
