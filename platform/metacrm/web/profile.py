@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -66,8 +66,6 @@ def _actor_id() -> str:
 def zone_choices(now: datetime | None = None) -> list[ZoneChoice]:
     """Every zone, labelled city first with its current offset ("Moscow — Europe/Moscow,
     UTC+03:00"), so typing a city's first letters in the select finds it; sorted by label."""
-    from zoneinfo import ZoneInfo
-
     moment = now or datetime.now(UTC)
     choices = []
     for name in time_zone_names():
@@ -159,7 +157,7 @@ def _preference_errors(chosen: UserPreferences) -> dict[str, str]:
 
 @web_profile.post("/password")
 @login_required
-def password() -> BaseResponse | tuple[str, int] | Any:
+def password() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Change the password: current one right, new one long enough and typed twice alike."""
     current, new, again = (request.form.get(name) or "" for name in PASSWORD_FIELDS)
     errors: dict[str, str] = {}
