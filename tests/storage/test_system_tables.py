@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from metacrm.storage.system_tables import create_system_tables, webhooks
+from metacrm.services.preferences import UserPreferences, save_preferences, saved_preferences
+from metacrm.storage.system_tables import create_system_tables, user_preferences, webhooks
 from metacrm.webhooks import subscriptions
 
 
@@ -44,3 +45,25 @@ def test_an_existing_subscriptions_table_gains_payload_version_and_its_rows_keep
     assert kept is not None
     assert (kept.payload_version, kept.version, kept.url) == (
         1, 3, "https://93.184.216.34/hook")
+
+
+def test_an_existing_preferences_table_gains_the_profile_columns_and_keeps_the_language(
+    engine: sa.Engine,
+) -> None:
+    added = ("time_zone", "date_format", "number_format")
+    with engine.begin() as conn:
+        create_system_tables(conn)
+        for name in added:  # as releases before the profile page left it
+            conn.exec_driver_sql(f"ALTER TABLE {user_preferences.name} DROP COLUMN {name}")
+        old = sa.Table(user_preferences.name, sa.MetaData(), autoload_with=conn)
+        conn.execute(old.insert().values(user_id="7", language="ru",
+                                         updated_at=datetime(2026, 1, 5, tzinfo=UTC)))
+
+    with engine.begin() as conn:
+        create_system_tables(conn)
+
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns(user_preferences.name)}
+    assert all(columns[name]["nullable"] for name in added)
+    assert saved_preferences(engine, "7") == UserPreferences(language="ru")
+    save_preferences(engine, "7", UserPreferences("ru", "Europe/Moscow", "iso", "plain"))
+    assert saved_preferences(engine, "7").time_zone == "Europe/Moscow"

@@ -1,7 +1,14 @@
-"""Per-user screen preferences (the language), kept in `metacrm_user_preferences`."""
+"""Per-user screen preferences, kept in `metacrm_user_preferences`: the language, the time
+zone date-times are shown in, and the date and number formats.
+
+Values are stored as chosen (codes such as `"iso"`, IANA zone names); what they mean is the
+screens' business (`web/i18n.py`), which also checks them before they are saved. An empty
+value means "the default".
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -9,22 +16,51 @@ import sqlalchemy as sa
 from metacrm.storage.system_tables import user_preferences
 
 
-def saved_language(engine: sa.Engine, user_id: str) -> str | None:
+@dataclass(frozen=True)
+class UserPreferences:
+    """What one user picked; None is the default."""
+
+    language: str | None = None
+    time_zone: str | None = None
+    date_format: str | None = None
+    number_format: str | None = None
+
+
+def saved_preferences(engine: sa.Engine, user_id: str) -> UserPreferences:
+    """The user's preferences (all defaults when they never chose any)."""
+    table = user_preferences
     with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(user_preferences.c.language).where(user_preferences.c.user_id == user_id)
-        ).scalar_one_or_none()
-    return value
+        row = conn.execute(
+            sa.select(table.c.language, table.c.time_zone, table.c.date_format,
+                      table.c.number_format).where(table.c.user_id == user_id)
+        ).first()
+    if row is None:
+        return UserPreferences()
+    return UserPreferences(row.language, row.time_zone, row.date_format, row.number_format)
+
+
+def saved_language(engine: sa.Engine, user_id: str) -> str | None:
+    return saved_preferences(engine, user_id).language
+
+
+def save_preferences(engine: sa.Engine, user_id: str, preferences: UserPreferences) -> None:
+    """Replace the user's preferences with `preferences` (one transaction)."""
+    _upsert(engine, user_id, asdict(preferences))
 
 
 def save_language(engine: sa.Engine, user_id: str, language: str) -> None:
+    """Change the language only (the top bar's language picker)."""
+    _upsert(engine, user_id, {"language": language})
+
+
+def _upsert(engine: sa.Engine, user_id: str, values: dict[str, str | None]) -> None:
     now = datetime.now(UTC)
     with engine.begin() as conn:
         updated = conn.execute(
             user_preferences.update()
             .where(user_preferences.c.user_id == user_id)
-            .values(language=language, updated_at=now)
+            .values(**values, updated_at=now)
         ).rowcount
         if not updated:
             conn.execute(user_preferences.insert().values(
-                user_id=user_id, language=language, updated_at=now))
+                user_id=user_id, **values, updated_at=now))

@@ -368,8 +368,13 @@ user_preferences = sa.Table(
     sa.Column("user_id", sa.String(USER_ID_LENGTH), primary_key=True),
     sa.Column("language", sa.String(8), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("time_zone", sa.String(64), nullable=True),
+    sa.Column("date_format", sa.String(16), nullable=True),
+    sa.Column("number_format", sa.String(16), nullable=True),
 )
-"""`metacrm_user_preferences` — what each user picked for the screens (their language)."""
+"""`metacrm_user_preferences` — what each user picked for the screens: their language, time
+zone (an IANA name; date-times are stored in UTC and shown in it), date and number formats.
+Empty means the default (the request's language, UTC, the language's formats)."""
 
 saved_views = sa.Table(
     "metacrm_saved_views",

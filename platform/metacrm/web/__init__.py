@@ -24,6 +24,7 @@ from metacrm.web.context import CSRF_FIELD, is_admin, services, web_actor
 from metacrm.web.i18n import (
     LANGUAGES,
     current_language,
+    current_time_zone,
     format_date,
     format_datetime,
     format_money,
@@ -71,6 +72,7 @@ def _template_helpers() -> dict[str, Any]:
         "languages": LANGUAGES, "csrf_token": generate_csrf, "csrf_field": CSRF_FIELD,
         "format_date": format_date, "format_datetime": format_datetime,
         "format_number": format_number, "format_money": format_money,
+        "time_zone": current_time_zone,
         "actor": actor,
         "nav_packs": navigation(subject) if subject is not None else [],
         "user_is_admin": subject is not None and is_admin(subject),

@@ -9,6 +9,7 @@ ends the session on the server, so a copied cookie stops working as well.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import flask_login
@@ -18,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from werkzeug.wrappers import Response as BaseResponse
@@ -27,7 +27,7 @@ from metacrm.identity.bridge import identity_state
 from metacrm.identity.login_guard import LoginThrottled
 from metacrm.identity.security import end_current_session, start_browser_session
 from metacrm.services.preferences import save_language
-from metacrm.web.blueprints import SESSION_LANGUAGE, screen_blueprint
+from metacrm.web.blueprints import remember_preferences, screen_blueprint, session_preferences
 from metacrm.web.context import services, web_actor
 from metacrm.web.i18n import LANGUAGE_COOKIE, LANGUAGES, t, use_language
 from metacrm.web.security_headers import served_over_https
@@ -93,7 +93,8 @@ def choose_language() -> Response:
     actor = web_actor()
     if actor is not None:
         save_language(services().engine, actor.user_id, language)
-        session[SESSION_LANGUAGE] = (actor.user_id, language)
+        remember_preferences(actor.user_id,
+                             replace(session_preferences(actor.user_id), language=language))
     use_language(language)
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="Lax",

@@ -7,20 +7,30 @@ does in tests) and `register_web` finds every screen in `SCREEN_BLUEPRINTS`.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, render_template, request, session
 from flask_wtf.csrf import CSRFError
 
 from metacrm.kernel.errors import MetacrmError
-from metacrm.services.preferences import saved_language
+from metacrm.services.preferences import UserPreferences, saved_preferences
 from metacrm.web.context import check_csrf, services, web_actor
-from metacrm.web.i18n import LANGUAGE_COOKIE, LANGUAGES, current_language, t, use_language
+from metacrm.web.i18n import (
+    LANGUAGE_COOKIE,
+    LANGUAGES,
+    current_language,
+    t,
+    use_formats,
+    use_language,
+)
 
 SCREEN_BLUEPRINTS: list[Blueprint] = []
 
-SESSION_LANGUAGE = "metacrm_user_language"
-"""(user id, saved language or None), kept in the session after the first page."""
+SESSION_PREFERENCES = "metacrm_user_preferences"
+"""`{"user": user id, **UserPreferences}`, kept in the session after the first page and
+replaced when the user changes them (other sessions of the user read them at their next
+sign-in)."""
 
 
 def screen_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
@@ -34,21 +44,36 @@ def screen_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
 
 
 def prepare_request() -> None:
-    """Pick the request's language and check the CSRF token of a state-changing request."""
-    language = None
+    """Pick the request's language and formats, and check the CSRF token of a
+    state-changing request."""
+    preferences = UserPreferences()
     actor = web_actor()
     if actor is not None:
-        remembered = session.get(SESSION_LANGUAGE)
-        if remembered is not None and remembered[0] == actor.user_id:
-            language = remembered[1]
-        else:  # read once per session: the page hook must not cost a query per page
-            language = saved_language(services().engine, actor.user_id)
-            session[SESSION_LANGUAGE] = (actor.user_id, language)
-    use_language(language or request.cookies.get(LANGUAGE_COOKIE)
+        preferences = session_preferences(actor.user_id)
+    use_language(preferences.language or request.cookies.get(LANGUAGE_COOKIE)
                  or request.accept_languages.best_match(list(LANGUAGES)) or "en")
+    use_formats(preferences.time_zone, preferences.date_format, preferences.number_format)
     if session.get("locale") != current_language():
         session["locale"] = current_language()  # Flask-AppBuilder's pages follow
     check_csrf()
+
+
+def session_preferences(user_id: str) -> UserPreferences:
+    """The user's saved preferences, read once per session: the page hook must not cost a
+    query per page."""
+    remembered = session.get(SESSION_PREFERENCES)
+    if isinstance(remembered, dict) and remembered.get("user") == user_id:
+        try:
+            return UserPreferences(**{k: v for k, v in remembered.items() if k != "user"})
+        except TypeError:
+            pass  # written by another release: read again
+    preferences = saved_preferences(services().engine, user_id)
+    remember_preferences(user_id, preferences)
+    return preferences
+
+
+def remember_preferences(user_id: str, preferences: UserPreferences) -> None:
+    session[SESSION_PREFERENCES] = {"user": user_id, **asdict(preferences)}
 
 
 def error_page(error: MetacrmError) -> tuple[str, int]:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ from metacrm.fieldtypes.regarding import allowed_entities
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.identity.fab_directory import user_listings
 from metacrm.metadata.model import EntityDef, FieldDef
-from metacrm.web.i18n import label
+from metacrm.web.i18n import label, local_datetime
 
 ENGINE_TYPES = frozenset({"state", "auto_number"})
 """Types whose values only the engine sets: read-only on every form."""
@@ -208,9 +209,12 @@ def form_value(fdef: FieldDef, value: Any) -> FormValue:
 
 
 def local_input(text: str) -> str:
-    """RFC 3339 UTC (`2024-05-31T14:30:00.5Z`) -> a datetime-local input's value in UTC
-    (`2024-05-31T14:30:00`)."""
-    return text.replace("Z", "").split("+")[0].split(".")[0][:19]
+    """RFC 3339 (`2024-05-31T14:30:00.5Z`) -> a datetime-local input's value in the user's
+    time zone (`2024-05-31T17:30:00` in Europe/Moscow); text that is no date-time as it is."""
+    try:
+        return local_datetime(datetime.fromisoformat(text)).strftime("%Y-%m-%dT%H:%M:%S")
+    except (ValueError, OverflowError):
+        return text
 
 
 def record_form_values(widgets: Mapping[str, Widget], record: Mapping[str, Any]

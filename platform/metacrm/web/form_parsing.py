@@ -4,9 +4,9 @@ Browsers send strings; the records service takes JSON values (it validates and n
 them with the field types). The conversion here is only about shape: an empty input is "no
 value" (null), money's two inputs (`<name>.amount`, `<name>.currency`) become one object,
 as do a regarding link's (`<name>.entity`, `<name>.id`),
-a multi-select a list, a checkbox a boolean, a datetime-local input (UTC) an RFC 3339
-string. Anything else — a number that is not one, an unknown choice — goes through as typed,
-for the service to refuse with an error pointing at the field.
+a multi-select a list, a checkbox a boolean, a datetime-local input (the user's time
+zone) an RFC 3339 UTC string. Anything else — a number that is not one, an unknown choice —
+goes through as typed, for the service to refuse with an error pointing at the field.
 
 Every posted name that is a field of the live entity is passed on, also ones the form did
 not offer (hidden or read-only for the subject): the service refuses those with 403, so a
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -25,7 +26,7 @@ from werkzeug.datastructures import MultiDict
 from metacrm.kernel.errors import ErrorDetail, MetacrmError
 from metacrm.metadata.model import EntityDef, FieldDef
 from metacrm.web.form_fields import FormValue
-from metacrm.web.i18n import t
+from metacrm.web.i18n import t, utc_datetime
 
 VALUES = "/values"
 TRUE = "true"
@@ -101,12 +102,15 @@ def payload_value(fdef: FieldDef, raw: FormValue) -> Any:
 
 
 def _utc(text: str) -> str:
-    """A datetime-local value (UTC, maybe without seconds) as RFC 3339 UTC."""
-    if len(text) == 16:
-        text += ":00"
+    """A datetime-local value (the user's time zone, maybe without seconds) as RFC 3339
+    UTC; a value with an offset is kept, and one that is no date-time is left for the
+    records service to explain."""
     if text.endswith(("Z", "z")) or "+" in text[10:] or text[10:].count("-"):
         return text
-    return text + "Z"
+    try:
+        return utc_datetime(datetime.fromisoformat(text)).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError):  # not a date-time, or beyond year 1..9999 in UTC
+        return text
 
 
 @dataclass(frozen=True)
