@@ -368,8 +368,13 @@ user_preferences = sa.Table(
     sa.Column("user_id", sa.String(USER_ID_LENGTH), primary_key=True),
     sa.Column("language", sa.String(8), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("reminder_minutes", sa.Integer, nullable=True),
+    sa.Column("notification_digest", sa.String(16), nullable=True),
+    sa.Column("digest_sent_at", UTCDateTime(), nullable=True),
 )
-"""`metacrm_user_preferences` — what each user picked for the screens (their language)."""
+"""`metacrm_user_preferences` — what each user picked for the screens (their language) and
+for notifications: how many minutes before a due moment to be reminded (NULL: the default),
+the email digest (`daily`; NULL: off) and when the last digest went out."""
 
 saved_views = sa.Table(
     "metacrm_saved_views",
