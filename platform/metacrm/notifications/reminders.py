@@ -94,7 +94,7 @@ class DueReminders:
              is_date: bool, now: datetime, ahead: timedelta
              ) -> Iterator[tuple[str, datetime, tuple[str, ...]]]:
         """(record id, moment, recipients) of the records whose moment is in [now, now +
-        ahead), not matching `unless`, with someone to remind."""
+        ahead], not matching `unless`, with someone to remind."""
         window: list[Any] = [
             {"field": reminder.field, "op": "gte", "value": _literal(now, is_date)},
             {"field": reminder.field, "op": "lte", "value": _literal(now + ahead, is_date)},
@@ -103,7 +103,7 @@ class DueReminders:
             window.append({"not": reminder.unless})
         for record in self._records(conn, entity.name, {"and": window}, now):
             moment = reminder_moment(record.get(reminder.field))
-            if moment is None or not now <= moment < now + ahead:
+            if moment is None or not now <= moment <= now + ahead:
                 continue
             users = _recipients(record, reminder.to)
             if users:
