@@ -355,9 +355,10 @@ notifications = sa.Table(
     sa.Index("ix_metacrm_notifications_user_created", "user_id", "created_at"),
 )
 """`metacrm_notifications` — what a user is told about: a record assigned to them, an
-automation's message (`kind` assigned / automation), about `entity`/`record_id`. `source`
-makes creation idempotent (the event and target that caused it: a retried work item adds
-nothing); `read_at` is set when the user marks it read."""
+automation's message, a due-date reminder (`kind` assigned / automation / reminder), about
+`entity`/`record_id`. `source` makes creation idempotent (the event and target that caused
+it, or the reminder's record, field and moment: a retried work item or a second scheduler
+adds nothing); `read_at` is set when the user marks it read."""
 
 
 # --- screens (metacrm.web) ----------------------------------------------------------------
