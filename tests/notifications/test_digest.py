@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from metacrm.kernel.jobs import MailMessage
 from metacrm.notifications import store
 from metacrm.notifications.digest import TASK_NAME
 from metacrm.notifications.service import NotificationService
@@ -129,3 +130,27 @@ def test_users_who_opt_out_or_have_nothing_unread_get_no_mail(world: World) -> N
     world.tick(NOW)
 
     assert world.mails() == []
+
+
+class _Refusing:
+    def send(self, message: MailMessage) -> None:
+        raise ConnectionRefusedError("the SMTP server is down")
+
+
+def test_a_failed_mail_is_sent_later_not_lost_and_not_retried_every_tick(
+        world: World) -> None:
+    acme = world.record("deal", "Acme renewal", "ann")
+    world.notify("ann", "deal", acme, "Call Acme back", NOW - timedelta(hours=2))
+    world.opt("ann", "daily")
+    working = world.services.mail
+    world.services.mail = _Refusing()
+
+    world.tick(NOW)
+    world.services.mail = working
+    world.tick(NOW + timedelta(minutes=1))          # too soon to try again
+    assert world.mails() == []
+    world.tick(NOW + timedelta(minutes=6))
+    world.tick(NOW + timedelta(minutes=7))
+
+    [(to, text)] = world.mails()
+    assert to == ["ann@example.com"] and "Call Acme back" in text

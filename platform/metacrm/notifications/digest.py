@@ -7,8 +7,8 @@ conditional update, the row locked until the mail went out) and mails them the u
 notifications of the last day — since their previous digest if that is later, so nothing
 is mailed twice — as `NotificationService.list` shows them: only those about records they
 may still read, titled as they may see them. Nothing unread: no mail, but the day counts as
-done. A mail that fails rolls the claim back, and the next tick tries again; a second
-scheduler waits on the claim and then finds the day done.
+done. A mail that fails rolls the claim back, and this process tries again after
+`RETRY_AFTER`; a second scheduler waits on the claim and then finds the day done.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ LOOK_BACK = timedelta(days=1)
 MAX_ITEMS = 200
 """Notifications one digest lists at most (it says how many more there are)."""
 MAX_PAGES = 10
+RETRY_AFTER = timedelta(minutes=5)
+"""A failed mail (the SMTP server is down) is tried again this much later, not every tick."""
 
 KIND_TEXT = {"assigned": "Assigned to you", "reminder": "Due soon"}
 
@@ -50,6 +52,8 @@ class DailyDigest:
         self.users = users
         self.mail = mail
         self.model = model
+        self._retry_after: dict[str, datetime] = {}
+        """Users whose mail failed, and when this process may try them again."""
 
     def __call__(self, now: datetime) -> None:
         channel = self.mail()
@@ -58,10 +62,16 @@ class DailyDigest:
         with self.engine.connect() as conn:
             pending = preferences.pending_digests(conn, _day_start(now))
         for digest in pending:
+            if self._retry_after.get(digest.user_id, now) > now:
+                continue
             try:
                 self.send(digest, now, channel)
             except Exception:  # one user's failed mail must not stop the others
-                _log.exception("the notification digest of user %s failed", digest.user_id)
+                _log.exception("the notification digest of user %s failed; retrying in %s",
+                               digest.user_id, RETRY_AFTER)
+                self._retry_after[digest.user_id] = now + RETRY_AFTER
+            else:
+                self._retry_after.pop(digest.user_id, None)
 
     def send(self, digest: preferences.PendingDigest, now: datetime, channel: MailChannel
              ) -> bool:
