@@ -8,7 +8,7 @@ import pytest
 from metadata_builders import compile_errors, compiled, entity, field, find, labels
 
 from metacrm.fieldtypes import FieldTypeRegistry
-from metacrm.metadata.model import Choice, IndexDef
+from metacrm.metadata.model import Choice, IndexDef, ReminderDef
 
 
 def test_entity_compiles_to_frozen_definitions(registry: FieldTypeRegistry) -> None:
@@ -163,3 +163,40 @@ def test_search_and_title_fields_must_exist_and_be_searchable(
         "unknown field 'nope' of entity 'deal'")
     assert find(errors, "test/deal.json", "/title_field").message == (
         "unknown field 'name' of entity 'deal'")
+
+
+DONE = {"field": "status", "op": "in", "value": ["done", "cancelled"]}
+
+
+def test_reminders_compile_to_their_field_recipients_and_condition(
+    registry: FieldTypeRegistry
+) -> None:
+    model = compiled(registry, entity(
+        "chore", field("title"), field("due", "date"), field("helper", "user"),
+        field("status", "picklist", choices=[{"value": v, "label": labels(v)}
+                                             for v in ("open", "done", "cancelled")]),
+        reminders=[{"field": "due", "to": "owner", "unless": DONE},
+                   {"field": "due", "to": ["owner", "helper"]}]))
+
+    assert model.entities["chore"].reminders == (
+        ReminderDef("due", ("owner",), DONE), ReminderDef("due", ("owner", "helper"), None))
+
+
+def test_a_reminder_needs_a_date_field_a_user_to_tell_and_a_valid_condition(
+    registry: FieldTypeRegistry
+) -> None:
+    errors = compile_errors(registry, entity(
+        "chore", field("title"), field("due", "date"),
+        reminders=[{"field": "title", "to": "owner"},
+                   {"field": "nope", "to": ["owner", "title"]},
+                   {"field": "due", "to": "owner",
+                    "unless": {"field": "state", "op": "eq", "value": "done"}}]))
+
+    assert find(errors, "test/chore.json", "/reminders/0/field").message == (
+        "field 'title' (text) is not a date or datetime field: a reminder needs a moment")
+    assert find(errors, "test/chore.json", "/reminders/1/field").message == (
+        "unknown field 'nope' of entity 'chore'")
+    assert find(errors, "test/chore.json", "/reminders/1/to/1").message == (
+        "must be 'owner' or a user field of 'chore'")
+    assert find(errors, "test/chore.json", "/reminders/2/unless/field").message == (
+        "unknown field 'state' of 'chore'")

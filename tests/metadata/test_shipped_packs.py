@@ -67,3 +67,11 @@ def test_deals_by_stage_sums_the_amount(model: CompiledModel) -> None:
     assert report.group_by == ("stage",)
     assert [(m["op"], m["field"]) for m in report.metrics] == [("count", None),
                                                                ("sum", "amount")]
+
+
+def test_a_task_reminds_its_owner_of_the_due_date_until_it_is_finished(
+        model: CompiledModel) -> None:
+    [reminder] = model.entities["task"].reminders
+
+    assert (reminder.field, reminder.to) == ("due_date", ("owner",))
+    assert reminder.unless == {"field": "status", "op": "in", "value": ["done", "cancelled"]}

@@ -2,7 +2,8 @@
 
 Every path a user reaches records by — list, get, query with a filter, text search, include,
 history, available transitions, create, update, delete, and the screens' reads (kanban
-column totals, CSV export, a record page's related lists, notifications) — answers exactly
+column totals, CSV export, a record page's related lists, notifications and their email
+digest) — answers exactly
 the records each subject's roles allow, for scopes own / team (with a sub-team) / all with a
 rule, a union of roles, an admin role, a role listing nothing; hidden fields and their
 values never appear in any output.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,11 @@ from records_world import ROLES_OF, World
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound
+from metacrm.kernel.jobs import MailMessage
+from metacrm.notifications import preferences as notification_preferences
 from metacrm.notifications import store as notification_store
+from metacrm.notifications.digest import DailyDigest
+from metacrm.notifications.preferences import NotificationPreferences
 from metacrm.notifications.service import NotificationService
 from metacrm.services.board_totals import money_sums
 from metacrm.services.conversion_matching import find_match
@@ -362,6 +367,47 @@ def test_notifications_show_only_readable_records(seeded: Seeded, expect: Expect
     assert {seeded.title[item.stored.record_id or ""] for item in page.items} == readable
     assert page.unread == service.unread_count(subject) == len(readable)
     assert_nothing_hidden([item.to_json() for item in page.items], expect)
+
+
+class _Mailbox:
+    """Each address is the user's id at example.com; sent mail is kept."""
+
+    def __init__(self) -> None:
+        self.sent: list[MailMessage] = []
+
+    def send(self, message: MailMessage) -> None:
+        self.sent.append(message)
+
+    def email_of(self, conn: sa.Connection, user_id: str) -> str | None:
+        return f"{user_id}@example.com"
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_the_email_digest_lists_only_readable_records(seeded: Seeded, expect: Expect) -> None:
+    """Told about every deal and opted in to the digest, a subject is mailed about exactly
+    the deals it may read, with no hidden value."""
+    subject = seeded.subject(expect)
+    assert subject.user_id is not None
+    now = datetime.now(UTC)
+    engine = seeded.records.engine
+    with engine.begin() as conn:
+        for record_id in seeded.deal.values():
+            notification_store.add(conn, user_id=subject.user_id, kind="automation",
+                                   source=f"test:{record_id}", at=now, entity="deal",
+                                   record_id=record_id, message="about a deal")
+    notification_preferences.save(engine, subject.user_id,
+                                  NotificationPreferences(60, "daily"), now)
+    mailbox = _Mailbox()
+    digest = DailyDigest(engine, NotificationService(engine, seeded.records, lambda: now),
+                         lambda user_id: subject, mailbox, lambda: mailbox,  # type: ignore[arg-type]
+                         lambda: seeded.records.runtime().model)
+    digest(now + timedelta(minutes=1))
+    readable = expect.read or frozenset()
+    text = "".join(message.text for message in mailbox.sent)
+    assert {title for title, record_id in seeded.deal.items() if record_id in text} == readable
+    assert len(mailbox.sent) == (1 if readable else 0)
+    for secret in SECRETS:
+        assert secret not in text
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)

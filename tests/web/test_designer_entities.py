@@ -11,6 +11,7 @@ from screen_harness import Browser, Screens, entity, field, open_screens
 
 import metacrm.web.designer.entities
 import metacrm.web.designer.index  # noqa: F401
+from metacrm.web.designer.entity_forms import replace_field
 from web_harness import bearer, role
 
 GADGET = entity("gadget", field("title", required=True), field("colour"), field("size"),
@@ -317,3 +318,18 @@ def test_the_admin_sets_a_title_template_and_a_bad_one_is_explained(
         assert apply_preview(admin, page).status_code == 302
         gadget = live(screens).model.entity("gadget")
         assert gadget.title_field_names == ("title", "colour")
+
+
+def test_deleting_a_field_drops_the_reminders_that_count_from_or_tell_it() -> None:
+    chore = entity("chore", field("due", "date"), field("call_at", "datetime"),
+                   field("helper", "user"), reminders=[
+                       {"field": "due", "to": "owner"},
+                       {"field": "call_at", "to": "helper"},
+                       {"field": "call_at", "to": ["owner", "helper"]}])
+
+    assert replace_field(chore, "helper", None)["reminders"] == [
+        {"field": "due", "to": "owner"}, {"field": "call_at", "to": ["owner"]}]
+    assert replace_field(chore, "due", None)["reminders"] == [
+        {"field": "call_at", "to": "helper"}, {"field": "call_at", "to": ["owner", "helper"]}]
+    assert "reminders" not in replace_field(
+        replace_field(chore, "due", None), "call_at", None)

@@ -55,3 +55,30 @@ def test_the_page_speaks_russian(isolated_database_url: str, tmp_path: Path) -> 
         page = ann.client.get("/app/notifications", headers={"Accept-Language": "ru"})
         text = page.get_data(as_text=True)
         assert "Уведомления" in text and "Пока ничего нет" in text
+
+
+def test_the_page_keeps_the_reminder_lead_and_the_digest_choice(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, DEAL, REP) as screens:
+        ann = screens.user("ann", "rep")
+        page = ann.text("/app/notifications")
+        assert 'name="reminder_minutes" min="0"' in page and 'value="60"' in page
+        assert '<option value="off" selected>Never</option>' in page
+
+        saved = ann.post("/app/notifications/settings",
+                         {"reminder_minutes": "15", "notification_digest": "daily"})
+        assert saved.status_code == 302
+        page = ann.text(saved.headers["Location"])
+        assert "Settings saved." in page and 'value="15"' in page
+        assert '<option value="daily" selected>Once a day</option>' in page
+
+        refused = ann.post("/app/notifications/settings",
+                           {"reminder_minutes": "soon", "notification_digest": "hourly"})
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == 422
+        assert ('data-field-error="reminder_minutes">Enter a whole number of minutes from 0 '
+                'to 10080.<') in text
+        assert 'data-field-error="notification_digest">Choose whether to get the daily ' \
+               'email.<' in text
+        kept = ann.text("/app/notifications")
+        assert 'value="15"' in kept and '<option value="daily" selected>' in kept

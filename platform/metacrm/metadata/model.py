@@ -108,6 +108,17 @@ class IndexDef:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderDef:
+    """Remind users before the moment a date/datetime field names (a task's due date):
+    `to` are `owner` and/or user fields; no reminder while the record matches `unless`."""
+
+    field: str
+    to: tuple[str, ...]
+    unless: JSON = None
+    """A criteria tree (JSON form), e.g. the status is done or cancelled; None: always."""
+
+
+@dataclass(frozen=True, slots=True)
 class EntityDef:
     """An object of the CRM (lead, deal, person...): one table, one API resource."""
 
@@ -127,6 +138,8 @@ class EntityDef:
     pack: str = ""
     group: str = ""
     """The navigation group it is listed under; empty: its pack's."""
+    reminders: tuple[ReminderDef, ...] = ()
+    """Due-date reminders (`metacrm.notifications.reminders`)."""
     source: SourceRef = SourceRef("")
     _by_name: Mapping[str, FieldDef] = dc_field(default_factory=_empty, repr=False, compare=False)
 

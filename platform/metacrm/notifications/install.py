@@ -2,7 +2,9 @@
 
 Registers the `notifications` consumer (assignment notices, after commit), the `notify`
 automation action when the automation feature is installed (it comes earlier in
-`FEATURES`), and `services.features["notifications"]` (the `NotificationService`).
+`FEATURES`), `services.features["notifications"]` (the `NotificationService`) and the
+scheduler's periodic tasks `notifications.reminders` (due-date reminders) and
+`notifications.digest` (the daily email digest).
 """
 
 from __future__ import annotations
@@ -10,8 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from metacrm.automation.builtin_actions.support import ActionSupport
+from metacrm.metadata.model import CompiledModel
 from metacrm.notifications.action import NotifyAction
 from metacrm.notifications.assignments import AssignmentNotifications
+from metacrm.notifications.digest import TASK_NAME as DIGEST_TASK
+from metacrm.notifications.digest import DailyDigest
+from metacrm.notifications.reminders import TASK_NAME as REMINDERS_TASK
+from metacrm.notifications.reminders import DueReminders
 from metacrm.notifications.service import NotificationService
 
 if TYPE_CHECKING:
@@ -23,8 +30,17 @@ FEATURE = "notifications"
 def install(services: Services) -> None:
     services.consumers.register(AssignmentNotifications(services.engine,
                                                         lambda: services.clock()))
-    services.features[FEATURE] = NotificationService(services.engine, services.records,
-                                                     lambda: services.clock())
+    notifications = NotificationService(services.engine, services.records,
+                                        lambda: services.clock())
+    services.features[FEATURE] = notifications
+
+    def model() -> CompiledModel:
+        return services.records.runtime().model
+
+    services.periodic[REMINDERS_TASK] = DueReminders(services.engine, services.records, model)
+    services.periodic[DIGEST_TASK] = DailyDigest(
+        services.engine, notifications, services.subjects.subject_of, services.subjects.users,
+        lambda: services.mail, model)
     automation = services.features.get("automation")
     actions = getattr(automation, "actions", None)
     if actions is not None:

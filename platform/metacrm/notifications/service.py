@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
-from metacrm.notifications import store
+from metacrm.notifications import preferences, store
+from metacrm.notifications.preferences import NotificationPreferences
 from metacrm.notifications.store import StoredNotification
 from metacrm.services.records import RecordsService
 
@@ -100,6 +101,20 @@ class NotificationService:
             return 0
         with self.engine.begin() as conn:
             return store.mark_read(conn, subject.user_id, ids, self.clock())
+
+    def preferences(self, subject: AccessSubject) -> NotificationPreferences:
+        """The subject's reminder lead and digest choice (defaults until they choose)."""
+        if subject.user_id is None:
+            return NotificationPreferences()
+        return preferences.load(self.engine, subject.user_id)
+
+    def save_preferences(self, subject: AccessSubject, reminder_minutes: object,
+                         notification_digest: object) -> NotificationPreferences:
+        """Check and keep the subject's choices; ValidationFailed names each bad one."""
+        chosen = preferences.checked(reminder_minutes, notification_digest)
+        if subject.user_id is not None:
+            preferences.save(self.engine, subject.user_id, chosen, self.clock())
+        return chosen
 
     def _readable(self, subject: AccessSubject,
                   about: Iterable[tuple[str | None, str | None]]

@@ -14,7 +14,8 @@ from metacrm.storage.system_tables import notifications
 
 ASSIGNED = "assigned"
 AUTOMATION = "automation"
-KINDS = (ASSIGNED, AUTOMATION)
+REMINDER = "reminder"
+KINDS = (ASSIGNED, AUTOMATION, REMINDER)
 
 
 @dataclass(frozen=True, slots=True)

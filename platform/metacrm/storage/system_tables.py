@@ -355,9 +355,10 @@ notifications = sa.Table(
     sa.Index("ix_metacrm_notifications_user_created", "user_id", "created_at"),
 )
 """`metacrm_notifications` — what a user is told about: a record assigned to them, an
-automation's message (`kind` assigned / automation), about `entity`/`record_id`. `source`
-makes creation idempotent (the event and target that caused it: a retried work item adds
-nothing); `read_at` is set when the user marks it read."""
+automation's message, a due-date reminder (`kind` assigned / automation / reminder), about
+`entity`/`record_id`. `source` makes creation idempotent (the event and target that caused
+it, or the reminder's record, field and moment: a retried work item or a second scheduler
+adds nothing); `read_at` is set when the user marks it read."""
 
 
 # --- screens (metacrm.web) ----------------------------------------------------------------
@@ -371,10 +372,15 @@ user_preferences = sa.Table(
     sa.Column("time_zone", sa.String(64), nullable=True),
     sa.Column("date_format", sa.String(16), nullable=True),
     sa.Column("number_format", sa.String(16), nullable=True),
+    sa.Column("reminder_minutes", sa.Integer, nullable=True),
+    sa.Column("notification_digest", sa.String(16), nullable=True),
+    sa.Column("digest_sent_at", UTCDateTime(), nullable=True),
 )
-"""`metacrm_user_preferences` — what each user picked for the screens: their language, time
-zone (an IANA name; date-times are stored in UTC and shown in it), date and number formats.
-Empty means the default (the request's language, UTC, the language's formats)."""
+"""`metacrm_user_preferences` — what each user picked: for the screens their language, time
+zone (an IANA name; date-times are stored in UTC and shown in it), date and number formats
+(empty means the default: the request's language, UTC, the language's formats); for
+notifications how many minutes before a due moment to be reminded (NULL: the default), the
+email digest (`daily`; NULL: off) and when the last digest went out."""
 
 saved_views = sa.Table(
     "metacrm_saved_views",

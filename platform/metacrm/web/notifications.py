@@ -2,7 +2,8 @@
 
 The same service as `GET /api/v1/notifications` (`metacrm.notifications`): each notice only
 while the user may read its record, titled as the user may see it. Marking read is a form
-post answered with a redirect, so reloading the page never posts again.
+post answered with a redirect, so reloading the page never posts again. The page also
+keeps the user's notification settings: how early reminders come and the daily email digest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from dataclasses import dataclass
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from metacrm.kernel.errors import ValidationFailed
+from metacrm.notifications.preferences import (
+    DIGEST_CHOICES,
+    MAX_REMINDER_MINUTES,
+    NotificationPreferences,
+)
 from metacrm.notifications.service import Notification, NotificationService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_actor, web_subject
@@ -50,13 +57,45 @@ def unread_badge() -> int:
 @web_notifications.get("")
 @login_required
 def page() -> str:
+    return _render(_service().preferences(web_subject()), {})
+
+
+def _render(settings: NotificationPreferences | dict[str, str], errors: dict[str, str]
+            ) -> str:
     unread_only = request.args.get("show") == "unread"
     cursor = request.args.get("cursor") or None
     listed = _service().list(web_subject(), unread_only=unread_only, limit=PAGE_SIZE,
                              cursor=cursor)
     rows = [_row(item) for item in listed.items]
+    if isinstance(settings, NotificationPreferences):
+        settings = {"reminder_minutes": str(settings.reminder_minutes),
+                    "notification_digest": settings.notification_digest}
     return render_template("metacrm/notifications.html", rows=rows, unread=listed.unread,
-                           unread_only=unread_only, next_cursor=listed.next_cursor)
+                           unread_only=unread_only, next_cursor=listed.next_cursor,
+                           settings=settings, errors=errors, digest_choices=DIGEST_CHOICES,
+                           max_reminder_minutes=MAX_REMINDER_MINUTES,
+                           saved=bool(request.args.get("saved")))
+
+
+@web_notifications.post("/settings")
+@login_required
+def save_settings() -> BaseResponse | tuple[str, int]:
+    """Keep the reminder lead and the digest choice; a bad value is shown beside its field."""
+    form = {"reminder_minutes": request.form.get("reminder_minutes", ""),
+            "notification_digest": request.form.get("notification_digest", "")}
+    try:
+        _service().save_preferences(web_subject(), form["reminder_minutes"],
+                                    form["notification_digest"])
+    except ValidationFailed as error:
+        messages = {
+            "/reminder_minutes": t("Enter a whole number of minutes from 0 to %(max)s.",
+                                   max=MAX_REMINDER_MINUTES),
+            "/notification_digest": t("Choose whether to get the daily email."),
+        }
+        errors = {detail.pointer.lstrip("/"): messages[detail.pointer]
+                  for detail in error.errors if detail.pointer in messages}
+        return _render(form, errors), 422
+    return redirect(url_for("web_notifications.page", saved=1))
 
 
 @web_notifications.post("/read")
@@ -75,6 +114,8 @@ def _row(item: Notification) -> NoticeRow:
     title = record_title(entity, item.record) if entity and item.record else ""
     if stored.kind == "assigned":
         text = t("Assigned to you")
+    elif stored.kind == "reminder":
+        text = t("Due soon")
     else:
         text = stored.message or t("A message from an automation")
     href = (record_url(entity.name, stored.record_id)

@@ -15,7 +15,15 @@ from metacrm.metadata.compiler.context import CompileContext, Reporter, suggesti
 from metacrm.metadata.compiler.freeze import freeze, labels, names
 from metacrm.metadata.compiler.names import field_name_problem, physical_columns
 from metacrm.metadata.documents import Document
-from metacrm.metadata.model import EMPTY, Choice, EntityDef, FieldDef, IndexDef, SourceRef
+from metacrm.metadata.model import (
+    EMPTY,
+    Choice,
+    EntityDef,
+    FieldDef,
+    IndexDef,
+    ReminderDef,
+    SourceRef,
+)
 from metacrm.metadata.titles import TitlePart, TitleTemplateError, parse_title
 
 COMMON_FIELD_KEYS = frozenset(
@@ -52,13 +60,51 @@ def build_entity(document: Document, context: CompileContext,
         description=labels(body.get("description")),
         pack=document.pack,
         group=str(body.get("group") or ""),
+        reminders=tuple(_build_reminders(body.get("reminders", ()))),
         source=SourceRef(document.source),
     )
     _check_indexes(entity, report)
     _check_search(entity, context, report)
     if "title" in body:
         _check_title(entity, context, report)
+    _check_reminders(entity, context, report)
     return entity
+
+
+REMINDER_FIELD_TYPES = frozenset({"date", "datetime"})
+REMINDER_OWNER = "owner"
+
+
+def _build_reminders(raw_reminders: Any) -> list[ReminderDef]:
+    reminders = []
+    for raw in raw_reminders:
+        to = raw["to"]
+        reminders.append(ReminderDef(field=str(raw["field"]),
+                                     to=tuple(to) if isinstance(to, list) else (str(to),),
+                                     unless=raw.get("unless")))
+    return reminders
+
+
+def _check_reminders(entity: EntityDef, context: CompileContext, report: Reporter) -> None:
+    """A reminder counts from a date or datetime field, reminds the owner or whoever a
+    user field holds, and its `unless` is a valid criteria tree of the entity."""
+    for number, reminder in enumerate(entity.reminders):
+        pointer = f"/reminders/{number}"
+        if context.check_field(entity, reminder.field, report, f"{pointer}/field"):
+            fdef = entity.field(reminder.field)
+            if fdef is not None and fdef.type not in REMINDER_FIELD_TYPES:
+                report.error(f"field '{reminder.field}' ({fdef.type}) is not a date or "
+                             "datetime field: a reminder needs a moment", f"{pointer}/field")
+        several = len(reminder.to) > 1
+        for index, name in enumerate(reminder.to):
+            where = f"{pointer}/to/{index}" if several else f"{pointer}/to"
+            fdef = entity.field(name)
+            if name != REMINDER_OWNER and (fdef is None or fdef.type != "user"):
+                report.error(f"must be 'owner' or a user field of '{entity.name}'"
+                             + suggestion(name, [f.name for f in entity.fields
+                                                 if f.type == "user"]), where)
+        if reminder.unless is not None:
+            context.check_criteria(reminder.unless, entity, report, f"{pointer}/unless")
 
 
 def _title_parts(body: Mapping[str, Any], report: Reporter) -> tuple[TitlePart, ...]:

@@ -245,7 +245,7 @@ def find_field(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
 def replace_field(body: Mapping[str, Any], name: str,
                   new: Mapping[str, Any] | None) -> dict[str, Any]:
     """The entity with field `name` replaced by `new` (removed when None), and without the
-    removed field in its title, search fields and indexes."""
+    removed field in its title, search fields, indexes and reminders."""
     changed = dict(body)
     fields: list[Any] = []
     for item in body.get("fields") or ():
@@ -268,4 +268,24 @@ def replace_field(body: Mapping[str, Any], name: str,
             changed["indexes"] = [index for index in indexes if index["fields"]]
             if not changed["indexes"]:
                 changed.pop("indexes")
+        if "reminders" in changed:
+            changed["reminders"] = _reminders_without(changed["reminders"], name)
+            if not changed["reminders"]:
+                changed.pop("reminders")
     return changed
+
+
+def _reminders_without(reminders: Any, name: str) -> list[Any]:
+    """The reminders left when field `name` goes: those counting from it go, and it is no
+    longer a recipient (a reminder left with nobody to tell goes too). A reminder whose
+    `unless` names it stays, so the compiler says where the condition needs changing."""
+    kept = []
+    for reminder in reminders:
+        if reminder.get("field") == name:
+            continue
+        to = reminder.get("to")
+        recipients = [item for item in (to if isinstance(to, list) else [to]) if item != name]
+        if not recipients:
+            continue
+        kept.append({**reminder, "to": recipients if isinstance(to, list) else recipients[0]})
+    return kept
