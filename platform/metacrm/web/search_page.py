@@ -24,6 +24,7 @@ from metacrm.services.global_search import (
     MIN_QUERY_LENGTH,
     EntityHits,
     GlobalSearch,
+    check_query,
 )
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
@@ -81,10 +82,12 @@ def page() -> str | Response:
     groups: list[GroupRow] = []
     if q:
         try:
-            groups = _search(q, DROPDOWN_LIMIT if as_json else PAGE_LIMIT)
+            check_query(q)
         except ValidationFailed:
             error = t("Type %(min)s to %(max)s characters.", min=MIN_QUERY_LENGTH,
                       max=MAX_QUERY_LENGTH)
+        else:
+            groups = _search(q, DROPDOWN_LIMIT if as_json else PAGE_LIMIT)
     if as_json:
         return jsonify({"groups": [group.to_json() for group in groups], "error": error,
                         "all": {"text": t("All results"),
