@@ -1,12 +1,11 @@
 """The permission matrix: subjects × paths × records, at the records service.
 
 Every path a user reaches records by — list, get, query with a filter, text search, include,
-history, available transitions, create, update, delete, and the screens' reads (kanban
-column totals, CSV export, a record page's related lists, notifications and their email
-digest) — answers exactly
-the records each subject's roles allow, for scopes own / team (with a sub-team) / all with a
-rule, a union of roles, an admin role, a role listing nothing; hidden fields and their
-values never appear in any output.
+history, available transitions, create, update, delete, global search, and the screens'
+reads (kanban column totals, CSV export, a record page's related lists, notifications and
+their email digest) — answers exactly the records each subject's roles allow, for scopes
+own / team (with a sub-team) / all with a rule, a union of roles, an admin role, a role
+listing nothing; hidden fields and their values never appear in any output.
 """
 
 from __future__ import annotations
@@ -31,7 +30,9 @@ from metacrm.notifications.preferences import NotificationPreferences
 from metacrm.notifications.service import NotificationService
 from metacrm.services.board_totals import money_sums
 from metacrm.services.conversion_matching import find_match
+from metacrm.services.global_search import GlobalSearch
 from metacrm.services.record_export import export_records
+from metacrm.services.record_titles import PlainTitles
 from metacrm.services.related_records import related_lists
 from metacrm.services.transitions import TransitionService
 
@@ -436,3 +437,30 @@ def test_conversion_matching_finds_only_readable_records(seeded: Seeded,
     readable_eu = [t for t in DEALS if DEALS[t][1] == "eu" and t in (expect.read or ())]
     assert (None if oldest_eu is None else seeded.title[oldest_eu["id"]]) == (
         readable_eu[0] if readable_eu else None)
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_global_search_finds_exactly_the_readable_records(seeded: Seeded,
+                                                          expect: Expect) -> None:
+    """Global search: each entity's quick search within the read scope, never matching on
+    a hidden field; entities the subject may not read are skipped silently."""
+    subject = seeded.subject(expect)
+    search = GlobalSearch(seeded.records)
+    titles = PlainTitles(seeded.records, subject)
+
+    def found(q: str) -> dict[str, set[str]]:
+        names = {**seeded.title, **seeded.company_name}
+        return {group.entity.name: {names[hit.id] for hit in group.hits}
+                for group in search.search(subject, q, titles, limit=50)}
+
+    readable = expect.read or frozenset()
+    expected = {"deal": readable & {"D3", "D3b"}} if readable & {"D3", "D3b"} else {}
+    assert found("d3") == expected
+    by_hidden_code = found("XCODE-0")  # D1's internal code
+    assert by_hidden_code == ({} if expect.hidden or "D1" not in readable
+                              else {"deal": {"D1"}})
+    companies = found("C_")
+    assert companies == ({"company": set(expect.companies)} if expect.companies else {})
+    if expect.read is None:
+        with pytest.raises(NotFound):
+            search.search(subject, "d3", titles, entity="deal")

@@ -1,8 +1,8 @@
 """The permission matrix on the screens: roles × screens × records.
 
-Every screen that shows records — list, quick search, record page (with its timeline and
-related lists), edit form, kanban board (cards and totals), reference lookup, CSV export,
-notifications — shows exactly the records the role's read scope allows, never a hidden
+Every screen that shows records — list, quick search, global search, record page (with its
+timeline and related lists), edit form, kanban board (cards and totals), reference lookup,
+CSV export, notifications — shows exactly the records the role's read scope allows, never a hidden
 field's value, and answers 404 for a record outside the scope (403 for an entity the role
 may not read).
 """
@@ -31,7 +31,7 @@ DEAL = entity(
     field("secret", "text"),
     field("company", "reference", entity="company"),
     field("stage", "state", pipeline="deal_flow"),
-    title_field="title", search_fields=["title"],
+    title_field="title", search_fields=["title", "secret"],
 )
 FLOW = {"kind": "pipeline", "name": "deal_flow", "version": 1, "label": labels("Flow"),
         "entity": "deal",
@@ -165,3 +165,28 @@ def test_the_notifications_page_shows_exactly_the_scope(world: World, user: str)
     assert {title for title in DEALS if f"About {title}" in page} == (readable or set())
     if not sees_secret:
         assert SECRET not in page
+
+
+@pytest.mark.parametrize("user", sorted(EXPECTED))
+def test_global_search_shows_exactly_the_scope(world: World, user: str) -> None:
+    """The search page and the top bar's dropdown list exactly the readable deals, and
+    never match on a field hidden from the user (`secret` is a search field)."""
+    _role, readable, sees_secret, _exported = EXPECTED[user]
+    browser = world.screens.sign_in(user)
+    for q in ("a", "SECRET-VAL"):
+        expected = set() if readable is None or (q != "a" and not sees_secret) else readable
+        page = browser.get("/app/search", query_string={"q": q})
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        if q == "a":  # too short: the field says so, nothing is searched
+            assert deal_titles(text.split("</header>", 1)[1]) == set()
+            continue
+        assert deal_titles(text) == expected, q
+        dropdown = browser.get("/app/search", query_string={"q": q, "format": "json"})
+        hits = [hit for group in dropdown.get_json()["groups"] for hit in group["hits"]]
+        assert {hit["title"] for hit in hits} == expected
+        assert {hit["href"] for hit in hits} == {f"/app/r/deal/{world.ids[t]}"
+                                                for t in expected}
+        assert SECRET not in text.replace(f'value="{q}"', "")
+    wide = browser.text("/app/search?q=lph")  # Alpha
+    assert deal_titles(wide) == ({"Alpha"} & readable if readable else set())

@@ -296,6 +296,16 @@ class ScopedReads:
         except ValidationFailed as exc:
             raise _prefixed(exc, "/criteria") from exc
 
+    def search_field_names(self, entity: str) -> list[str]:
+        """The search fields the subject's quick search looks in: the entity's
+        `search_fields` they may see that take `contains` (empty: no quick search)."""
+        visible = self.policy.visible_entity(self.subject, entity)
+        return [
+            name for name in visible.search_fields
+            if (fdef := visible.field(name)) is not None and fdef.type != "multi_picklist"
+            and "contains" in (fdef.operators or self.registry.operators(fdef.type))
+        ]
+
     def search_condition(self, entity: str, q: Any) -> sa.ColumnElement[bool] | None:
         """`q` as an OR of `contains` over the entity's visible search fields."""
         if q is None:
@@ -307,11 +317,7 @@ class ScopedReads:
         if not q.strip():
             return None
         visible = self.policy.visible_entity(self.subject, entity)
-        names = [
-            name for name in visible.search_fields
-            if (fdef := visible.field(name)) is not None and fdef.type != "multi_picklist"
-            and "contains" in (fdef.operators or self.registry.operators(fdef.type))
-        ]
+        names = self.search_field_names(entity)
         if not names:
             raise ValidationFailed("no search", [ErrorDetail(
                 f"{entity!r} has no fields to search; filter instead", "/q")])

@@ -30,6 +30,7 @@ from metacrm.api.openapi_paths import (
     problem_components,
 )
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
+from metacrm.api.openapi_search import SEARCH_TAG, search_paths, search_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
 from metacrm.api.openapi_webhooks import (
@@ -77,6 +78,8 @@ def build_openapi(
     paths.update(token_paths())
     schemas.update(notification_schemas())
     paths.update(notification_paths())
+    schemas.update(search_schemas())
+    paths.update(search_paths())
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -84,6 +87,7 @@ def build_openapi(
         {"name": "webhooks", "description": "Record events POSTed to your URLs, signed."},
         TOKENS_TAG,
         NOTIFICATIONS_TAG,
+        SEARCH_TAG,
         {"name": "documentation", "description": "This document."},
     ]
     return {

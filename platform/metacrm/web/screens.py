@@ -14,6 +14,7 @@ from metacrm.web import (
     record_form,
     record_list,
     record_page,
+    search_page,
     teams_admin,
 )
 from metacrm.web.designer import (
@@ -48,6 +49,7 @@ __all__ = [
     "record_form",
     "record_list",
     "record_page",
+    "search_page",
     "teams_admin",
     "triggers",
 ]
