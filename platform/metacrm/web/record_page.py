@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, flash, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
@@ -109,6 +110,9 @@ class Related:
     count: int
     more_url: str
     display: ValueDisplay
+    new_url: str | None = None
+    """The create form of the related entity with the link back to this record filled in,
+    when the user may create such records and set that field."""
 
 
 @dataclass
@@ -191,11 +195,11 @@ def _related(subject: AccessSubject, entity: str, record_id: str, live: Compiled
              ) -> list[Related]:
     found = []
     for item in related_lists(services().records, subject, entity, record_id):
-        found.append(_related_view(subject, item, record_id, live))
+        found.append(_related_view(subject, item, entity, record_id, live))
     return found
 
 
-def _related_view(subject: AccessSubject, item: RelatedList, record_id: str,
+def _related_view(subject: AccessSubject, item: RelatedList, entity: str, record_id: str,
                   live: CompiledModel) -> Related:
     other = item.entity
     view = list_view(live, other.name)
@@ -214,8 +218,25 @@ def _related_view(subject: AccessSubject, item: RelatedList, record_id: str,
         key=f"{other.name}.{item.field.name}", title=title, entity=other, columns=columns,
         records=item.page.records, count=item.page.count,
         more_url=f"/app/r/{other.name}?filter[{item.field.name}][eq]={record_id}",
-        display=display,
+        display=display, new_url=_new_related_url(subject, item, entity, record_id),
     )
+
+
+def _new_related_url(subject: AccessSubject, item: RelatedList, entity: str,
+                     record_id: str) -> str | None:
+    """`/app/r/<other>/new?…` pre-filling the reference (or regarding link) to this record;
+    None when the subject may not create `other` or not set that field on a new record."""
+    policy = services().records.runtime().policy
+    other, fdef = item.entity.name, item.field
+    if not policy.scope(subject, other, "create").allowed:
+        return None
+    if policy.field_access(subject, other).refused(fdef.name, "create"):
+        return None
+    if fdef.type == "regarding":
+        query = urlencode({f"{fdef.name}.entity": entity, f"{fdef.name}.id": record_id})
+    else:
+        query = urlencode({fdef.name: record_id})
+    return f"/app/r/{other}/new?{query}"
 
 
 def _transition_buttons(subject: AccessSubject, entity: str, record_id: str,
