@@ -31,6 +31,7 @@ from metacrm.kernel.errors import (
 )
 from metacrm.metadata.model import CompiledModel, EntityDef
 from metacrm.services.record_actions import RecordActions, record_actions
+from metacrm.services.record_bookmarks import RecordBookmarks
 from metacrm.services.related_records import RelatedList, related_lists
 from metacrm.services.transition_guards import ConversionRequired
 from metacrm.services.transitions import FEATURE, TransitionService
@@ -158,6 +159,8 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
     visible = records.visible_entity(subject, entity)
     record = records.get(subject, entity, record_id, include=reference_fields(visible))
     included = record.pop("_included", {})
+    bookmarks = RecordBookmarks(records)
+    bookmarks.opened(subject, entity, str(record["id"]))
     history = records.history(subject, entity, record_id)
     actions = record_actions(records, subject, entity, record_id)
     live = model()
@@ -181,6 +184,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         actions=actions, transitions=buttons, refusal=refusal,
         state_fields=[f.name for f in visible.fields if f.type == "state"],
         pack_panels=pack_panels(subject, entity, record),
+        starred=bookmarks.starred(subject, entity, str(record["id"])),
     )
     return page, status
 
