@@ -24,17 +24,17 @@ from metacrm.web.i18n import t
 from metacrm.web.list_bulk import titles_of
 from metacrm.web.refusals import refusal_text
 
-FIELD = "field"
+FIELD = "_field"
 """The form input naming the field to change."""
 
 
 def editable_widgets(records: RecordsService, subject: AccessSubject, entity: str,
-                     registry_users: Sequence[tuple[str, str]] | None = None,
+                     users_offered: Sequence[tuple[str, str]] | None = None,
                      link_targets: Mapping[str, str] | None = None) -> dict[str, Widget]:
     """The widgets of the fields `subject` may set on `entity`'s records, by field name."""
     runtime = records.runtime()
     visible = records.visible_entity(subject, entity)
-    users = tuple(registry_users) if registry_users is not None else (
+    users = tuple(users_offered) if users_offered is not None else (
         active_users(records.engine) if any(f.type == "user" for f in visible.fields) else ())
     widgets = build_widgets(visible, runtime.policy.field_access(subject, entity),
                             records.registry, creating=False, users=users,

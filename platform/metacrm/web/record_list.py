@@ -182,7 +182,7 @@ def list_page(entity: str) -> tuple[str, int]:
         transitions=list_bulk.transition_choices(runtime.model, records, subject, entity)
         if _allowed(subject, entity, "update") else [],
         mass_fields=list_mass_update.field_labels(list_mass_update.editable_widgets(
-            records, subject, entity, registry_users=users))
+            records, subject, entity, users_offered=users))
         if _allowed(subject, entity, "update") else [],
         can_create=_allowed(subject, entity, "create"),
         can_update=_allowed(subject, entity, "update"),
