@@ -262,3 +262,32 @@ def test_bulk_create_by_an_own_scope_rep_keeps_field_security(world: World) -> N
     created = world.records.bulk_create(rep, "deal", [{"title": "A"}, {"title": "B"}])
     assert [r["owner"] for r in created] == ["rep1", "rep1"]
     assert all("margin" not in r for r in created)
+
+
+def test_bulk_update_with_refusals_writes_the_allowed_items_and_keeps_the_others(
+        world: World) -> None:
+    """A list's mass update: each item in its own savepoint; refused ones stay unchanged."""
+    east = world.records.create(world.subject("rep1"), "deal", {"title": "East"})
+    west = world.records.create(world.subject("rep3"), "deal", {"title": "West"})
+    other = world.records.create(world.subject("rep2"), "deal", {"title": "Other"})
+    lead = world.subject("lead")
+    before = counts(world)
+    refusals: dict[int, Any] = {}
+
+    updated = world.records.bulk_update(lead, "deal", [
+        {"id": east["id"], "changes": {"amount": "5"}},
+        {"id": west["id"], "changes": {"amount": "5"}},  # outside the lead's team
+        {"id": other["id"], "version": 9, "changes": {"amount": "5"}},  # stale
+    ], refusals=refusals)
+
+    assert [r["id"] for r in updated] == [east["id"]]
+    assert {index: type(error).__name__ for index, error in refusals.items()} == {
+        1: "NotFound", 2: "StaleRecord"}
+    admin = world.admin
+    assert world.records.get(admin, "deal", east["id"])["amount"] == "5.00"
+    assert world.records.get(admin, "deal", west["id"])["version"] == 1
+    assert world.records.get(admin, "deal", other["id"])["version"] == 1
+    deals, audit_rows, outbox_events = counts(world)
+    assert deals == before[0] and outbox_events == before[2] + 1
+    assert audit_rows > before[1]
+    assert len(events(world, west["id"])) == 1  # its create only

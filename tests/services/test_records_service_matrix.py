@@ -31,10 +31,12 @@ from metacrm.notifications.service import NotificationService
 from metacrm.services.board_totals import money_sums
 from metacrm.services.conversion_matching import find_match
 from metacrm.services.global_search import GlobalSearch
+from metacrm.services.record_bookmarks import RecordBookmarks
 from metacrm.services.record_export import export_records
 from metacrm.services.record_titles import PlainTitles
 from metacrm.services.related_records import related_lists
 from metacrm.services.transitions import TransitionService
+from metacrm.storage.system_tables import favourite_records
 
 DEALS = {  # title: (owner, region, amount, company)
     "D1": ("rep1", "eu", "100", "C_eu"),
@@ -464,3 +466,34 @@ def test_global_search_finds_exactly_the_readable_records(seeded: Seeded,
     if expect.read is None:
         with pytest.raises(NotFound):
             search.search(subject, "d3", titles, entity="deal")
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_recent_records_and_favourites_show_only_readable_records(seeded: Seeded,
+                                                                  expect: Expect) -> None:
+    """Pointers to every deal (opened and starred once, e.g. before a reassignment): the
+    navigation lists exactly the deals the subject may read; starring one it may not read
+    is refused like reading it."""
+    subject = seeded.subject(expect)
+    assert subject.user_id is not None
+    bookmarks = RecordBookmarks(seeded.records)
+    now = datetime.now(UTC)
+    with seeded.records.engine.begin() as conn:
+        for record_id in seeded.deal.values():
+            conn.execute(favourite_records.insert().values(
+                user_id=subject.user_id, entity="deal", record_id=record_id, created_at=now))
+    for record_id in seeded.deal.values():
+        bookmarks.opened(subject, "deal", record_id)
+    readable = expect.read or frozenset()
+    recent = bookmarks.recent(subject)
+    favourites = bookmarks.favourites(subject)
+    assert {seeded.title[b.record_id] for b in recent} == readable
+    assert {seeded.title[b.record_id] for b in favourites} == readable
+    assert_nothing_hidden([dict(b.record) for b in [*recent, *favourites]], expect)
+    with seeded.records.engine.begin() as conn:
+        conn.execute(favourite_records.delete())
+    for title, record_id in seeded.deal.items():
+        refused = outcome(bookmarks.star, subject, "deal", record_id, True)
+        assert refused == ("ok" if title in readable else
+                           "forbidden" if expect.read is None else "not_found")
+    assert {seeded.title[b.record_id] for b in bookmarks.favourites(subject)} == readable

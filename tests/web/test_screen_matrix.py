@@ -20,6 +20,7 @@ import pytest
 from screen_harness import Browser, Screens, entity, field, labels, open_screens
 
 from metacrm.notifications import store as notification_store
+from metacrm.storage.system_tables import favourite_records, recent_records
 from web_harness import bearer, role
 
 COMPANY = entity("company", field("name", required=True, indexed=True), title_field="name",
@@ -190,3 +191,33 @@ def test_global_search_shows_exactly_the_scope(world: World, user: str) -> None:
         assert SECRET not in text.replace(f'value="{q}"', "")
     wide = browser.text("/app/search?q=lph")  # Alpha
     assert deal_titles(wide) == ({"Alpha"} & readable if readable else set())
+
+
+@pytest.mark.parametrize("user", sorted(EXPECTED))
+def test_recent_records_and_favourites_show_exactly_the_scope(world: World,
+                                                              user: str) -> None:
+    """With every deal among their recent records and favourites (as after a reassignment
+    or a role change), the navigation names only the deals the user may read, and starring
+    one they may not read is refused."""
+    _role, readable, sees_secret, _exported = EXPECTED[user]
+    user_id = world.user_id(user)
+    services = world.screens.web.app.extensions["metacrm"].services
+    with services.engine.begin() as conn:
+        for record_id in world.ids.values():
+            for table, column in ((recent_records, "opened_at"),
+                                  (favourite_records, "created_at")):
+                conn.execute(table.insert().values(user_id=user_id, entity="deal",
+                                                   record_id=record_id,
+                                                   **{column: services.clock()}))
+    browser = world.screens.sign_in(user)
+    page = browser.text("/app/")
+    for key in ("recent", "favourites"):
+        found = page.split(f'data-nav-bookmarks="{key}"', 1)
+        section = found[1].split("</section>", 1)[0] if len(found) == 2 else ""
+        assert deal_titles(section) == (readable or set()), key
+    if not sees_secret:
+        assert SECRET not in page
+    for title, record_id in world.ids.items():
+        response = browser.post(f"/app/r/deal/{record_id}/star", {"starred": "1"})
+        assert response.status_code == (
+            302 if title in (readable or set()) else 403 if readable is None else 404)

@@ -29,7 +29,13 @@ from metacrm.access.scoped_repository import KEEP, Unchanged
 from metacrm.access.subject import AccessSubject, ActorLike
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes.registry import FieldTypeRegistry
-from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFailed
+from metacrm.kernel.errors import (
+    ErrorDetail,
+    Forbidden,
+    MetacrmError,
+    NotFound,
+    ValidationFailed,
+)
 from metacrm.metadata.model import EntityDef
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.record_batches import BatchItem, at_item, parse_creates, parse_updates
@@ -328,10 +334,15 @@ class RecordsService:
         return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
 
     def bulk_update(
-        self, subject: AccessSubject, entity: str, items: Sequence[Mapping[str, Any]]
+        self, subject: AccessSubject, entity: str, items: Sequence[Mapping[str, Any]], *,
+        refusals: dict[int, MetacrmError] | None = None,
     ) -> builtins.list[dict[str, Any]]:
         """Change up to 1,000 records (`{"id", "version"?, "changes"}` each), all or
-        nothing; pointers `/<index>/changes/<field>`, `/<index>/id`, `/<index>/version`."""
+        nothing; pointers `/<index>/changes/<field>`, `/<index>/id`, `/<index>/version`.
+
+        With `refusals` (a list's mass update), each item is tried in its own savepoint
+        instead: a refused item — outside the update scope, locked, invalid — is left
+        unchanged and its error kept under its index, and the others are written."""
         runtime = self.runtime()
         scoped = runtime.scoped(subject)
         scoped.require(entity, "update")
@@ -343,11 +354,23 @@ class RecordsService:
             pairs = []
             before_save = self.interceptors.hook(conn, subject, entity)
             for index, item in enumerate(parsed):
-                with at_item(index):
-                    pairs.append(scoped.update(
-                        conn, entity, item.id, item.changes, expected_version=item.version,
-                        guard=guard, before_save=before_save,
-                    ))
+                if refusals is None:
+                    with at_item(index):
+                        pairs.append(scoped.update(
+                            conn, entity, item.id, item.changes,
+                            expected_version=item.version, guard=guard,
+                            before_save=before_save,
+                        ))
+                    continue
+                try:
+                    with conn.begin_nested():
+                        pairs.append(scoped.update(
+                            conn, entity, item.id, item.changes,
+                            expected_version=item.version, guard=guard,
+                            before_save=before_save,
+                        ))
+                except MetacrmError as refused:
+                    refusals[index] = refused
             runtime.changes.updated(conn, entity, pairs, subject.user_id)
             results = [runtime.json.record(entity, scoped.visible(entity, after))
                        for _before, after in pairs]

@@ -399,6 +399,30 @@ saved_views = sa.Table(
 access scope, so a shared view never widens what anyone sees."""
 
 
+recent_records = sa.Table(
+    "metacrm_recent_records",
+    system_metadata,
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("record_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_metacrm_recent_records_user_opened", "user_id", "opened_at"),
+)
+"""`metacrm_recent_records` — the records each user opened last (their page), pruned to the
+newest few per user (`services.record_bookmarks`)."""
+
+favourite_records = sa.Table(
+    "metacrm_favourite_records",
+    system_metadata,
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("record_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_favourite_records` — the records each user starred on their page. Both tables
+are only pointers: what they show is read through the user's access scope every time."""
+
+
 # --- packs (metacrm.packs) -----------------------------------------------------------------
 
 PACK_NAME_LENGTH = 31

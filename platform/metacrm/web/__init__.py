@@ -63,7 +63,8 @@ def _favicon() -> Response:
 
 
 def _template_helpers() -> dict[str, Any]:
-    from metacrm.web.notifications import unread_badge  # a screen module: imported late
+    from metacrm.web.bookmarks import nav_bookmarks  # screen modules: imported late
+    from metacrm.web.notifications import unread_badge
 
     actor = web_actor()
     subject = services().teams.subject(actor) if actor is not None else None
@@ -77,6 +78,7 @@ def _template_helpers() -> dict[str, Any]:
         "nav_packs": navigation(subject) if subject is not None else [],
         "user_is_admin": subject is not None and is_admin(subject),
         "notification_badge": unread_badge,
+        "nav_bookmarks": nav_bookmarks,
     }
 
 

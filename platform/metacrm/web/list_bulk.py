@@ -47,12 +47,12 @@ def run_each(
         else:
             outcome.done += 1
     if failed:
-        titles = _titles(records, subject, entity, [record_id for record_id, _ in failed])
+        titles = titles_of(records, subject, entity, [record_id for record_id, _ in failed])
         outcome.failures = [(titles.get(record_id, record_id), why) for record_id, why in failed]
     return outcome
 
 
-def _titles(records: RecordsService, subject: AccessSubject, entity: str,
+def titles_of(records: RecordsService, subject: AccessSubject, entity: str,
             ids: Sequence[str]) -> dict[str, str]:
     """Titles of the records the subject can still read (one query)."""
     definition = records.visible_entity(subject, entity)

@@ -35,7 +35,7 @@ from metacrm.web.form_fields import (
     record_form_values,
 )
 from metacrm.web.form_layout import sections
-from metacrm.web.form_parsing import ParsedForm, field_errors, parse_form
+from metacrm.web.form_parsing import FormData, ParsedForm, field_errors, parse_form
 from metacrm.web.i18n import label, t
 from metacrm.web.record_page import (
     VERSION_FIELD,
@@ -99,6 +99,13 @@ class FormPage:
     def parse(self) -> ParsedForm:
         return parse_form(request.form, self.live)
 
+    def prefilled(self, args: FormData) -> dict[str, FormValue]:
+        """Inputs a link fills in (`?company=<id>`, `?regarding.entity=…&regarding.id=…`
+        from a related list's "New"): only fields this form lets the user write; the
+        records service still checks every value on save."""
+        writable = [name for name, widget in self.widgets.items() if not widget.read_only]
+        return parse_form(args, self.live, only=writable).submitted
+
 
 # --- create ---------------------------------------------------------------------------------
 
@@ -113,6 +120,7 @@ def create_record(entity: str) -> BaseResponse | tuple[str, int]:
     form = FormPage(subject, entity, creating=True)
     values = default_form_values(form.widgets)
     if request.method == "GET":
+        values.update(form.prefilled(request.args))
         return form.render(values=values, record=None)
     parsed = form.parse()
     values.update(parsed.submitted)

@@ -35,7 +35,7 @@ from metacrm.services.record_page import RecordPage
 from metacrm.services.saved_views import SavedView, SavedViewsService, ViewDefinition
 from metacrm.services.transitions import FEATURE as TRANSITIONS
 from metacrm.services.transitions import TransitionService
-from metacrm.web import list_bulk
+from metacrm.web import list_bulk, list_mass_update
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import label, t, tn
@@ -180,6 +180,9 @@ def list_page(entity: str) -> tuple[str, int]:
         saved_views=_views().visible(subject, entity),
         users=users, page_sizes=PAGE_SIZES,
         transitions=list_bulk.transition_choices(runtime.model, records, subject, entity)
+        if _allowed(subject, entity, "update") else [],
+        mass_fields=list_mass_update.field_labels(list_mass_update.editable_widgets(
+            records, subject, entity, users_offered=users))
         if _allowed(subject, entity, "update") else [],
         can_create=_allowed(subject, entity, "create"),
         can_update=_allowed(subject, entity, "update"),

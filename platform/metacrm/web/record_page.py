@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, flash, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
@@ -30,6 +31,7 @@ from metacrm.kernel.errors import (
 )
 from metacrm.metadata.model import CompiledModel, EntityDef
 from metacrm.services.record_actions import RecordActions, record_actions
+from metacrm.services.record_bookmarks import RecordBookmarks
 from metacrm.services.related_records import RelatedList, related_lists
 from metacrm.services.transition_guards import ConversionRequired
 from metacrm.services.transitions import FEATURE, TransitionService
@@ -109,6 +111,9 @@ class Related:
     count: int
     more_url: str
     display: ValueDisplay
+    new_url: str | None = None
+    """The create form of the related entity with the link back to this record filled in,
+    when the user may create such records and set that field."""
 
 
 @dataclass
@@ -154,6 +159,8 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
     visible = records.visible_entity(subject, entity)
     record = records.get(subject, entity, record_id, include=reference_fields(visible))
     included = record.pop("_included", {})
+    bookmarks = RecordBookmarks(records)
+    bookmarks.opened(subject, entity, str(record["id"]))
     history = records.history(subject, entity, record_id)
     actions = record_actions(records, subject, entity, record_id)
     live = model()
@@ -177,6 +184,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         actions=actions, transitions=buttons, refusal=refusal,
         state_fields=[f.name for f in visible.fields if f.type == "state"],
         pack_panels=pack_panels(subject, entity, record),
+        starred=bookmarks.starred(subject, entity, str(record["id"])),
     )
     return page, status
 
@@ -191,11 +199,11 @@ def _related(subject: AccessSubject, entity: str, record_id: str, live: Compiled
              ) -> list[Related]:
     found = []
     for item in related_lists(services().records, subject, entity, record_id):
-        found.append(_related_view(subject, item, record_id, live))
+        found.append(_related_view(subject, item, entity, record_id, live))
     return found
 
 
-def _related_view(subject: AccessSubject, item: RelatedList, record_id: str,
+def _related_view(subject: AccessSubject, item: RelatedList, entity: str, record_id: str,
                   live: CompiledModel) -> Related:
     other = item.entity
     view = list_view(live, other.name)
@@ -214,8 +222,25 @@ def _related_view(subject: AccessSubject, item: RelatedList, record_id: str,
         key=f"{other.name}.{item.field.name}", title=title, entity=other, columns=columns,
         records=item.page.records, count=item.page.count,
         more_url=f"/app/r/{other.name}?filter[{item.field.name}][eq]={record_id}",
-        display=display,
+        display=display, new_url=_new_related_url(subject, item, entity, record_id),
     )
+
+
+def _new_related_url(subject: AccessSubject, item: RelatedList, entity: str,
+                     record_id: str) -> str | None:
+    """`/app/r/<other>/new?…` pre-filling the reference (or regarding link) to this record;
+    None when the subject may not create `other` or not set that field on a new record."""
+    policy = services().records.runtime().policy
+    other, fdef = item.entity.name, item.field
+    if not policy.scope(subject, other, "create").allowed:
+        return None
+    if policy.field_access(subject, other).refused(fdef.name, "create"):
+        return None
+    if fdef.type == "regarding":
+        query = urlencode({f"{fdef.name}.entity": entity, f"{fdef.name}.id": record_id})
+    else:
+        query = urlencode({fdef.name: record_id})
+    return f"/app/r/{other}/new?{query}"
 
 
 def _transition_buttons(subject: AccessSubject, entity: str, record_id: str,
