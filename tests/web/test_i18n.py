@@ -55,6 +55,14 @@ def test_every_interface_string_has_a_russian_translation() -> None:
     assert not missing, f"add these to ui/i18n/ru.po: {missing}"
 
 
+def test_every_message_is_translated_once() -> None:
+    """ru.po merges by union across branches; a message added twice would let one of its
+    translations silently win."""
+    text = (ROOT / "ui" / "i18n" / "ru.po").read_text(encoding="utf-8")
+    ids = re.findall(r'^msgid "(.+)"$', text, re.MULTILINE)
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+
+
 def test_placeholders_survive_translation() -> None:
     placeholder = re.compile(r"%\((\w+)\)s")
     for source, translated in russian().items():
