@@ -54,18 +54,20 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None,
 @pytest.mark.packaging
 def test_the_installed_wheel_runs_the_demo_outside_the_repository(tmp_path: Path) -> None:
     assert not tmp_path.is_relative_to(ROOT)
+    # Nothing of this process's setup reaches the fresh venv (a PYTHONPATH naming the
+    # checkout would make pip think metacrm is installed already).
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("METACRM_") and key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
          str(ROOT)], cwd=tmp_path)
     (wheel,) = wheels.glob("metacrm-*.whl")
     venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
+    run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=env)
     run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
-        cwd=tmp_path, timeout=900)
+        cwd=tmp_path, env=env, timeout=900)
 
     instance = tmp_path / "instance"
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("METACRM_") and key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["METACRM_INSTANCE_PATH"] = str(instance)
     demo = run([str(venv / "bin" / "metacrm"), "demo", "--no-serve"], cwd=tmp_path, env=env)
     assert "Demo data loaded in" in demo.stdout

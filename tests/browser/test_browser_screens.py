@@ -88,7 +88,7 @@ def test_a_rep_creates_a_lead_moves_it_on_the_board_and_sees_the_move_on_the_tim
     page.locator("[data-action=save]").click()
 
     lead = record_id(page, "lead")
-    expect(page.locator("h1")).to_have_text(last_name)
+    expect(page.locator("h1")).to_have_text(f"Ann {last_name}")  # the lead's title template
     expect(page.locator("[data-record-state=status]")).to_have_text("New")
 
     page.goto("/app/r/lead/board")

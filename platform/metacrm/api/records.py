@@ -31,7 +31,13 @@ from metacrm.api.request_parsing import (
     parse_query_body,
     reject_parameters,
 )
-from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
+from metacrm.kernel.errors import (
+    ErrorDetail,
+    MetacrmError,
+    NotFound,
+    StaleRecord,
+    ValidationFailed,
+)
 from metacrm.kernel.ids import looks_like_id
 
 records_api = Blueprint("metacrm_records", __name__, url_prefix=f"{API_PREFIX}/records")
@@ -92,8 +98,7 @@ def update_record(entity: str, record_id: str) -> Response:
     _, subject = request_subject()
     live_entity(entity)
     reject_parameters(request.args.items(multi=True))
-    _require_id_form(entity, record_id)
-    expected = expected_version(request.headers.get("If-Match"), record_id)
+    expected = _expected_version(entity, record_id)
     changes = _object_body()
     record = api_services().records.update(subject, entity, record_id, changes,
                                            expected_version=expected)
@@ -105,17 +110,21 @@ def delete_record(entity: str, record_id: str) -> Response:
     _, subject = request_subject()
     live_entity(entity)
     reject_parameters(request.args.items(multi=True))
-    _require_id_form(entity, record_id)
-    expected = expected_version(request.headers.get("If-Match"), record_id)
+    expected = _expected_version(entity, record_id)
     api_services().records.delete(subject, entity, record_id, expected_version=expected)
     return Response(status=204)
 
 
-def _require_id_form(entity: str, record_id: str) -> None:
-    """A path id that is no id names no record: 404, before any precondition is judged
-    (an `If-Match` cannot fail for a record that cannot exist)."""
-    if not looks_like_id(record_id):
-        raise NotFound(f"{entity} record {record_id} does not exist")
+def _expected_version(entity: str, record_id: str) -> int | None:
+    """The version `If-Match` requires (a malformed header: 422). A well-formed one that
+    names no version of a path id that is no id at all answers 404, not 412: a record that
+    cannot exist has no precondition to fail."""
+    try:
+        return expected_version(request.headers.get("If-Match"), record_id)
+    except StaleRecord:
+        if not looks_like_id(record_id):
+            raise NotFound(f"{entity} record {record_id} does not exist") from None
+        raise
 
 
 @records_api.post("/<entity>/bulk")
