@@ -15,11 +15,12 @@ and excluded):
 3. Flask-AppBuilder 5's `ModelRestApi` on a model mapped to a copy of the table (api_fab),
    authenticated with a JWT of FAB's Admin role.
 Operations: get by id, list 50 with a filter and a sort, create. Per operation the systems
-are timed interleaved: each repetition calls every system once, in an order that rotates
-from one repetition to the next, so a load swing of the machine lands on all of them alike.
-Per operation and system: median and p95 latency of `--requests` repetitions after a
-warm-up, and the ratios metacrm / floor, metacrm / floor with duties and metacrm /
-ModelRestApi — each the median of the per-repetition ratios (paired samples). When metacrm is
+are timed interleaved in rounds: each round runs 25 requests of every system, in an order
+that rotates from round to round, so a load swing of the machine lands on all of them alike
+(`measure_interleaved` says why not one request each). Per operation and system: median
+and p95 latency of `--requests` requests after a warm-up, and the ratios metacrm / floor,
+metacrm / floor with duties and metacrm / ModelRestApi — each the median of the per-round
+ratios (paired samples). When metacrm is
 above 1.3x the floor, each operation is profiled (cProfile) and the top functions are
 printed.
 Then the table is topped up to `--big-rows` records and metacrm's list of 50 with two
@@ -79,6 +80,8 @@ PASSWORD = "bench password 1"  # noqa: S105  # a throwaway bench user
 SECRET_KEY = "bench-secret-key-that-is-long-enough-for-hs256"  # noqa: S105
 FILL_BATCH = 100_000
 WARM_UP = 50
+BLOCK = 25
+"""Requests of one system in a row within a round of `measure_interleaved`."""
 SLOWER_THAN_FLOOR = 1.3
 OPERATIONS = ("get by id", "list 50, filter + sort", "create")
 SYSTEMS = ("metacrm", "floor", "floor+duties", "ModelRestApi")
@@ -92,11 +95,11 @@ class Timing:
     median_ms: float
     p95_ms: float
     samples: tuple[float, ...] = ()
-    """Milliseconds per repetition, in repetition order (paired across systems)."""
+    """Median milliseconds of each round, in round order (paired across systems)."""
 
     def ratio_to(self, other: Timing) -> float:
-        """The median of the per-repetition ratios self / other (paired samples); the ratio
-        of the medians when the samples were not taken together."""
+        """The median of the per-round ratios self / other (paired samples); the ratio of
+        the medians when the samples were not taken together."""
         if self.samples and len(self.samples) == len(other.samples):
             return statistics.median(a / b for a, b in zip(self.samples, other.samples,
                                                             strict=True))
@@ -187,27 +190,37 @@ def measure(call: Call, requests: int) -> Timing:
     return measure_interleaved({"only": call}, requests)["only"]
 
 
-def measure_interleaved(calls: dict[str, Call], requests: int) -> dict[str, Timing]:
-    """Every system of `calls` once per repetition, the order rotating per repetition;
-    request number n is the same for all systems in a repetition."""
+def measure_interleaved(calls: dict[str, Call], requests: int, block: int = BLOCK
+                        ) -> dict[str, Timing]:
+    """The systems of `calls` take turns in rounds: each round runs `block` requests of
+    every system (the same request numbers for all), in an order that rotates from round to
+    round. A load swing lasting a round hits every system alike, while each system's
+    requests still run back to back — a request alternating with another system's measured
+    that system's code leaving the CPU caches (1 ms and more here), not its own speed.
+    `Timing.samples` are the per-round medians, paired across systems."""
     names = list(calls)
     for n in range(WARM_UP):
         for name in names:
             calls[name](n)
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    for repetition, n in enumerate(range(WARM_UP, WARM_UP + requests)):
-        shift = repetition % len(names)
+    taken: dict[str, list[float]] = {name: [] for name in names}
+    rounds: dict[str, list[float]] = {name: [] for name in names}
+    for number, first in enumerate(range(WARM_UP, WARM_UP + requests, block)):
+        shift = number % len(names)
         for name in names[shift:] + names[:shift]:
-            began = time.perf_counter()
-            calls[name](n)
-            samples[name].append((time.perf_counter() - began) * 1000)
-    return {name: _timing(taken) for name, taken in samples.items()}
+            this_round = []
+            for n in range(first, min(first + block, WARM_UP + requests)):
+                began = time.perf_counter()
+                calls[name](n)
+                this_round.append((time.perf_counter() - began) * 1000)
+            taken[name].extend(this_round)
+            rounds[name].append(statistics.median(this_round))
+    return {name: _timing(taken[name], rounds[name]) for name in names}
 
 
-def _timing(samples: list[float]) -> Timing:
+def _timing(samples: list[float], rounds: list[float]) -> Timing:
     ordered = sorted(samples)
     return Timing(statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))],
-                  tuple(samples))
+                  tuple(rounds))
 
 
 def profile(call: Call, requests: int, top: int = 18) -> str:
