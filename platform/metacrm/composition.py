@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
 from metacrm.extension_host import HostCore, PackHost, PackSource
+from metacrm.extension_host.migration_steps import run_migration_step
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
@@ -158,7 +159,8 @@ def pack_lifecycle(services: Services) -> PackLifecycle:
                          secret_key=services.settings.effective_secret_key(),
                          metadata_roots=services.settings.metadata_paths,
                          host_check=services.packs.check_installable,
-                         on_change=services.packs.reload)
+                         on_change=services.packs.reload,
+                         python_steps=run_migration_step)
 
 
 def install_packs(services: Services, source: PackSource | None) -> PackHost:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from metacrm.extension import MigrationContext
+from metacrm.extension_host.migration_steps import run_migration_step
 from metacrm.kernel.errors import Conflict, StaleRecord, ValidationFailed
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.store import installed_packs, pack_generation
@@ -308,15 +310,76 @@ def test_a_python_migration_step_runs_through_the_host_inside_the_upgrade(
     with pytest.raises(ValidationFailed, match="needs the extension host"):
         without_host.upgrade("notes")
 
-    calls: list[tuple[str, str, bool]] = []
+    calls: list[tuple[str, str, str, str]] = []
 
-    def run_step(connection: sa.Connection, pack: str, path: Path) -> None:
-        written = connection.execute(sa.select(packs.c.version)).scalar()
-        calls.append((pack, path.name, written == "1.1.0"))
+    def run_step(path: Path, ctx: MigrationContext) -> None:
+        calls.append((ctx.pack, path.name, ctx.from_version, ctx.to_version))
+        assert ctx.records.list("note").records == ()
 
     make_lifecycle(engine, [roots], python_steps=run_step).upgrade("notes")
 
-    assert calls == [("notes", "step.py", True)]  # in the transaction that wrote the row
+    assert calls == [("notes", "step.py", "1.0.0", "1.1.0")]
+
+
+NOTE_WRITER = manifest("notes", "1.0.0", permissions={"note": ["read", "create", "update"]})
+
+
+def upgrade_with_step(engine: sa.Engine, roots: Path, source: str) -> PackLifecycle:
+    """notes 1.0.0 installed with two notes; 1.1.0 ships `source` as its step.py."""
+    write_pack(roots, NOTE_WRITER, entity("note", field("body", "textarea")))
+    lifecycle = make_lifecycle(engine, [roots], python_steps=run_migration_step)
+    lifecycle.install("notes")
+    with engine.begin() as connection:
+        for title in ("first", "second"):
+            connection.execute(sa.text(
+                "INSERT INTO crm_note (id, title, version, created_at, updated_at) "
+                "VALUES (:id, :title, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"id": f"0190a000-0000-7000-8000-00000000000{len(title)}", "title": title})
+    folder = write_pack(roots, {**NOTE_WRITER, "version": "1.1.0"},
+                        entity("note", field("body", "textarea")))
+    (folder / "migrations" / "1.1.0").mkdir(parents=True)
+    (folder / "migrations" / "1.1.0" / "step.py").write_text(source, encoding="utf-8")
+    return lifecycle
+
+
+def note_table(engine: sa.Engine) -> sa.Table:
+    return sa.Table("crm_note", sa.MetaData(), autoload_with=engine)
+
+
+def test_a_real_python_step_rewrites_records_as_the_pack_in_the_upgrade(
+        engine: sa.Engine, roots: Path) -> None:
+    lifecycle = upgrade_with_step(engine, roots, (
+        "def run(ctx):\n"
+        "    page = ctx.records.list('note', sort=['title'])\n"
+        "    for note in page.records:\n"
+        "        ctx.records.update('note', note['id'], {'body': note['title'].upper()})\n"))
+
+    lifecycle.upgrade("notes")
+
+    assert sorted((r["title"], r["body"]) for r in rows(engine, note_table(engine))) == [
+        ("first", "FIRST"), ("second", "SECOND")]
+    assert [r["version"] for r in rows(engine, packs)] == ["1.1.0"]
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("import metacrm.storage\ndef run(ctx): ...\n", "imports 'metacrm.storage'"),
+    ("def run(ctx):\n    ctx.records.update('note', ctx.records.list('note').records[0]['id'],"
+     " {'body': 'half'})\n    raise RuntimeError('disk on fire')\n", "disk on fire"),
+    ("def run(ctx):\n    ctx.records.delete('note', ctx.records.list('note').records[0]['id'])"
+     "\n", "delete"),  # the pack may read, create and update notes, not delete them
+    ("x = 1\n", r"no run\(ctx\)"),
+])
+def test_a_failing_or_forbidden_python_step_rolls_the_whole_upgrade_back(
+        engine: sa.Engine, roots: Path, source: str, message: str) -> None:
+    lifecycle = upgrade_with_step(engine, roots, source)
+
+    with pytest.raises(ValidationFailed, match=message) as caught:
+        lifecycle.upgrade("notes")
+
+    assert caught.value.errors[0].source.endswith("step.py")
+    assert [r["version"] for r in rows(engine, packs)] == ["1.0.0"]
+    assert sorted((r["title"], r["body"]) for r in rows(engine, note_table(engine))) == [
+        ("first", None), ("second", None)]
 
 
 def test_data_migrations_act_as_the_pack_service_account(

@@ -32,6 +32,7 @@ from metacrm.extension.errors import (
 from metacrm.extension.events import RECORD_EVENTS, Event, EventHandler
 from metacrm.extension.fields import FieldTypeSpec, StorageKind, Widget
 from metacrm.extension.http import ExtRequest, ExtResponse, RouteHandler
+from metacrm.extension.migrations import MigrationContext
 from metacrm.extension.panels import Panel, PanelLink, PanelProvider, PanelRequest, PanelRow
 from metacrm.extension.records import Caller, RecordList, Records
 from metacrm.extension.saves import Interceptor, PendingSave, SaveReader
@@ -55,6 +56,7 @@ __all__ = [
     "HttpError",
     "InboundMessage",
     "Interceptor",
+    "MigrationContext",
     "NotFound",
     "OutboundMessage",
     "PackInfo",

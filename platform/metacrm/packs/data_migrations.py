@@ -30,21 +30,25 @@ from packaging.version import Version
 
 from metacrm.access.record_access import RecordAccess
 from metacrm.access.scoped_repository import ScopedRepository
+from metacrm.extension import MigrationContext
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, MetadataInvalid, ValidationFailed
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.loader import read_json
 from metacrm.metadata.schema_errors import json_pointer
 from metacrm.packs.service_account import service_subject
+from metacrm.packs.step_context import StepContext, StepRecords
+from metacrm.services.record_json import RecordJson
 from metacrm.storage import metadata_store
 from metacrm.storage.tables import build_record_tables
 
 PYTHON_STEP = "step.py"
 PAGE = 500
 
-PythonStepRunner = Callable[[sa.Connection, str, Path], None]
-"""Runs a `step.py`'s `run(ctx)` for pack `name` inside the transaction (the extension host
-provides it; the context acts as the pack's service account)."""
+PythonStepRunner = Callable[[Path, MigrationContext], None]
+"""Imports a `step.py` and calls its `run(ctx)` (the extension host provides it, checking the
+file's imports as for a pack's module); `ctx.records` acts as the pack's service account on
+the upgrade's connection."""
 
 _CRITERIA = {"type": ["object", "null"]}
 STEPS_SCHEMA: dict[str, Any] = {
@@ -79,6 +83,8 @@ class DataMigration:
     pack: str
     version: Version
     folder: Path
+    previous: Version
+    """The version installed before the upgrade that runs this migration."""
 
     def files(self) -> list[Path]:
         return sorted(path for path in self.folder.glob("*.json") if path.is_file())
@@ -101,7 +107,7 @@ def pending_migrations(pack: str, folders: Sequence[tuple[Version, Path]], old: 
     A fresh install (old None) runs none: its documents already describe the new version."""
     if old is None:
         return []
-    return [DataMigration(pack, version, folder) for version, folder in folders
+    return [DataMigration(pack, version, folder, old) for version, folder in folders
             if old < version <= new]
 
 
@@ -153,6 +159,7 @@ class MigrationRunner:
         model = compile_model(documents, self._registry)
         records = RecordAccess(model, build_record_tables(model, self._registry),
                                self._registry, clock=lambda: datetime.now(UTC))
+        json = RecordJson(model, self._registry)
         for migration in migrations:
             scoped = records.scoped(service_subject(migration.pack))
             for path, index, step in read_steps(migration):
@@ -161,7 +168,10 @@ class MigrationRunner:
                 except MetacrmError as exc:
                     raise _located(exc, path, index, step) from exc
             if migration.python_step is not None and self._python_steps is not None:
-                self._python_steps(connection, migration.pack, migration.python_step)
+                context = StepContext(migration.pack, str(migration.previous),
+                                      str(migration.version),
+                                      StepRecords(connection, scoped, json))
+                self._python_steps(migration.python_step, context)
 
 
 def _run_step(connection: sa.Connection, scoped: ScopedRepository,
