@@ -16,6 +16,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
+from metacrm.storage.periodic_slots import claim_period
 
 T = TypeVar("T")
 
@@ -174,7 +176,8 @@ def install_packs(services: Services, source: PackSource | None) -> PackHost:
 
     services.packs = PackHost(
         HostCore(records=services.records, field_types=services.registry,
-                 consumers=services.consumers, periodic=services.periodic, actions=actions),
+                 consumers=services.consumers, periodic=services.periodic, actions=actions,
+                 claim_period=partial(claim_period, services.engine)),
         source)
     services.packs.refresh()
     return services.packs

@@ -4,7 +4,7 @@ subscriptions (outbox `Consumer`) and its periodic jobs (scheduler tasks)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -116,18 +116,28 @@ def periodic_name(pack: str, job: str) -> str:
     return f"ext.{pack}.{job}"
 
 
+PeriodClaim = Callable[[str, datetime, timedelta], bool]
+"""(task name, now, every) -> may this process start the job now (`claim_period`)."""
+
+
 class ThrottledJob:
     """A pack's periodic job as a scheduler task: the scheduler ticks every second, the
-    job runs when `every` has passed since its last run in this process."""
+    job runs when `every` has passed since its last start in ANY scheduler process — this
+    process's own last start is checked first (no database round trip on most ticks), then
+    the shared claim decides."""
 
-    def __init__(self, entry: PeriodicEntry) -> None:
+    def __init__(self, name: str, entry: PeriodicEntry, claim: PeriodClaim) -> None:
+        self.name = name
         self.entry = entry
+        self._claim = claim
         self._last: datetime | None = None
         self._lock = threading.Lock()
 
     def __call__(self, now: datetime) -> None:
         with self._lock:
             if self._last is not None and now - self._last < self.entry.every:
+                return
+            if not self._claim(self.name, now, self.entry.every):
                 return
             self._last = now
         self.entry.job(now)

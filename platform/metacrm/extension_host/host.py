@@ -41,6 +41,7 @@ from metacrm.extension.testing import DeclaredSettings
 from metacrm.extension_host.adapters import (
     PackAction,
     PackSubscriber,
+    PeriodClaim,
     ThrottledJob,
     consumer_name,
     periodic_name,
@@ -81,6 +82,9 @@ class HostCore:
     periodic: PeriodicTasks
     actions: Callable[[], ActionRegistry | None] = lambda: None
     """The automation feature's actions registry, when that feature is installed."""
+    claim_period: PeriodClaim = lambda _name, _now, _every: True
+    """Whether a periodic job may start now across every scheduler process (the database's
+    `claim_period`); the default lets each process throttle on its own."""
 
 
 @dataclass
@@ -349,7 +353,8 @@ class PackHost:
                 self.core.consumers.register(
                     PackSubscriber(found.pack, subscription, self.core.records))
             for job in found.periodic.values():
-                self.core.periodic[periodic_name(found.pack, job.name)] = ThrottledJob(job)
+                name = periodic_name(found.pack, job.name)
+                self.core.periodic[name] = ThrottledJob(name, job, self.core.claim_period)
 
     @contextmanager
     def _undo_on_error(self, found: Contributions) -> Iterator[None]:

@@ -323,6 +323,18 @@ due moment) and (trigger, `*`, cron slot); the primary key makes two schedulers 
 once."""
 
 
+# --- pack periodic jobs (metacrm.storage.periodic_slots) ----------------------------------
+
+periodic_slots = sa.Table(
+    "metacrm_periodic_slots",
+    system_metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("last_run", UTCDateTime(), nullable=False),
+)
+"""`metacrm_periodic_slots` — when each throttled periodic job (a pack's `ctx.periodic`) last
+started in any scheduler process, so several schedulers run it once per period."""
+
+
 # --- round-robin assignment (metacrm.automation.builtin_actions.assign_owner) -------------
 
 round_robin_positions = sa.Table(
