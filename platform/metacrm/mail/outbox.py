@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from metacrm.kernel.jobs import MailMessage
+from metacrm.mail.message_rules import checked_message
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.mail_outbox import KeptMail, create_outbox_table, keep_mail, kept_mail
 
@@ -38,6 +39,7 @@ class OutboxMailChannel:
             create_outbox_table(connection)
 
     def send(self, message: MailMessage) -> None:
+        message = checked_message(message)
         with self.engine.begin() as connection:
             keep_mail(connection, message, self.clock())
 

@@ -27,6 +27,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from metacrm.kernel.jobs import MailMessage
+from metacrm.mail.message_rules import checked_message
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,6 @@ def _checked_sender(sender: str) -> str:
     return sender
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 class SmtpMailChannel:
     """`MailChannel` over SMTP; the URL and sender are checked when it is built."""
 
@@ -132,12 +129,11 @@ class SmtpMailChannel:
 
     def build(self, message: MailMessage) -> EmailMessage:
         """The MIME message for `message` (text, with an HTML alternative when given)."""
-        if not message.to:
-            raise ValueError("a message needs at least one recipient")
+        message = checked_message(message)
         email = EmailMessage()
         email["From"] = self.sender
-        email["To"] = ", ".join(_one_line(address) for address in message.to)
-        email["Subject"] = _one_line(message.subject)
+        email["To"] = ", ".join(message.to)
+        email["Subject"] = message.subject
         email["Date"] = formatdate(usegmt=True)
         domain = parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
         email["Message-ID"] = make_msgid(domain=domain)
