@@ -40,8 +40,11 @@ def openapi_document() -> Response:
     require_actor()
     runtime = web_runtime()
     live = runtime.metadata.live()
-    _, text = cached_openapi(live.model, runtime.registry, version_number=live.number)
-    etag = f'W/"openapi-{live.number}-{live.model.checksum[:16]}"'
+    packs = runtime.services.packs
+    routes_key = packs.routes_key()
+    _, text = cached_openapi(live.model, runtime.registry, version_number=live.number,
+                             extension_routes=packs.routes(), routes_key=routes_key)
+    etag = f'W/"openapi-{live.number}-{live.model.checksum[:16]}-{routes_key[:12]}"'
     if etag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers={"ETag": etag})
     return current_app.response_class(

@@ -10,22 +10,26 @@ problem documents: metacrm errors (`Refused`, `NotFound`...) through the app's h
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import BadRequest
 
 from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.problems import problem_response
 from metacrm.extension import Caller, ExtRequest, ExtResponse, HttpError
+from metacrm.extension_host.contributions import RouteEntry
 from metacrm.identity.current import require_actor
-from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
 
 ext_api = Blueprint("metacrm_ext", __name__, url_prefix=f"{API_PREFIX}/ext")
 
 _log = logging.getLogger(__name__)
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @ext_api.route("/<pack>/<path:path>", methods=METHODS)
@@ -42,11 +46,14 @@ def serve(pack: str, path: str) -> Response:
     if not entry.public:
         actor = require_actor()
         caller = Caller(actor.user_id, actor.username, tuple(actor.roles))
+    body = request.get_data(cache=False)
+    if entry.request_schema is not None and request.method in BODY_METHODS:
+        _check_body(entry, body)
     ext_request = ExtRequest(
         method=request.method, path_params=params,
         query={key: value for key, value in request.args.items()},
         headers={key.lower(): value for key, value in request.headers.items()},
-        body=request.get_data(cache=False), caller=caller)
+        body=body, caller=caller)
     try:
         result = entry.handler(ext_request)
     except HttpError as exc:
@@ -58,6 +65,18 @@ def serve(pack: str, path: str) -> Response:
         _log.exception("route %s %s of pack %r failed", request.method, path, pack)
         return problem_response(500, f"the route of pack {pack!r} failed")
     return _response(result)
+
+
+def _check_body(entry: RouteEntry, body: bytes) -> None:
+    """Refuse a body that is not JSON (400) or breaks the route's `request_schema` (422,
+    every problem with its pointer) before the pack's handler runs."""
+    try:
+        value = json.loads(body or b"null")
+    except ValueError:
+        raise BadRequest("the request body is not JSON") from None
+    problems = entry.body_problems(value)
+    if problems:
+        raise ValidationFailed("the request body does not match the route's schema", problems)
 
 
 def _response(result: Any) -> Response:

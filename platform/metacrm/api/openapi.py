@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
+from metacrm.api.openapi_extensions import extension_paths, extension_tag
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
 from metacrm.api.openapi_notifications import (
     NOTIFICATIONS_TAG,
@@ -39,6 +41,7 @@ from metacrm.api.openapi_webhooks import (
     webhook_paths,
     webhook_schemas,
 )
+from metacrm.extension_host.contributions import RouteEntry
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import CompiledModel
 
@@ -50,9 +53,11 @@ CACHE_SIZE = 4
 
 
 def build_openapi(
-    model: CompiledModel, registry: FieldTypeRegistry, *, version_number: int
+    model: CompiledModel, registry: FieldTypeRegistry, *, version_number: int,
+    extension_routes: Sequence[tuple[str, RouteEntry]] = (),
 ) -> dict[str, Any]:
-    """The OpenAPI document of the API serving `model` (metadata version `version_number`)."""
+    """The OpenAPI document of the API serving `model` (metadata version `version_number`)
+    and the loaded packs' `extension_routes` (pack, route)."""
     schemas: dict[str, Schema] = {**shared_schemas(), **meta_schemas()}
     paths: dict[str, Any] = {}
     tags: list[Schema] = []
@@ -80,6 +85,7 @@ def build_openapi(
     paths.update(notification_paths())
     schemas.update(search_schemas())
     paths.update(search_paths())
+    paths.update(extension_paths(extension_routes))
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -89,6 +95,7 @@ def build_openapi(
         NOTIFICATIONS_TAG,
         SEARCH_TAG,
         {"name": "documentation", "description": "This document."},
+        *(extension_tag(pack) for pack in sorted({pack for pack, _ in extension_routes})),
     ]
     return {
         "openapi": OPENAPI_VERSION,
@@ -124,19 +131,22 @@ def build_openapi(
     }
 
 
-_cache: dict[tuple[int, str, int], tuple[dict[str, Any], str]] = {}
+_cache: dict[tuple[int, str, int, str], tuple[dict[str, Any], str]] = {}
 _cache_lock = threading.Lock()
 
 
 def cached_openapi(
-    model: CompiledModel, registry: FieldTypeRegistry, *, version_number: int
+    model: CompiledModel, registry: FieldTypeRegistry, *, version_number: int,
+    extension_routes: Sequence[tuple[str, RouteEntry]] = (), routes_key: str = "",
 ) -> tuple[dict[str, Any], str]:
-    """The document and its JSON text, built once per metadata version (do not mutate)."""
-    key = (version_number, model.checksum, id(registry))
+    """The document and its JSON text, built once per metadata version and set of loaded
+    packs (`routes_key`) — do not mutate."""
+    key = (version_number, model.checksum, id(registry), routes_key)
     found = _cache.get(key)
     if found is not None:
         return found
-    document = build_openapi(model, registry, version_number=version_number)
+    document = build_openapi(model, registry, version_number=version_number,
+                             extension_routes=extension_routes)
     built = (document, json.dumps(document, ensure_ascii=False, separators=(",", ":")))
     with _cache_lock:
         if len(_cache) >= CACHE_SIZE:

@@ -73,15 +73,20 @@ class ExtensionContext(Protocol):
         """Run `interceptor` before each save of an `entity` record (lower order first)."""
 
     def route(self, path: str, methods: Sequence[str], handler: RouteHandler, *,
-              public: bool = False) -> None:
+              public: bool = False, summary: str | None = None,
+              request_schema: Mapping[str, Any] | None = None,
+              response_schema: Mapping[str, Any] | None = None) -> None:
         """Serve `handler` at `/api/v1/ext/<pack>/<path>` (`<name>` segments bind
-        `path_params`)."""
+        `path_params`). The route appears in the OpenAPI document with `summary`; a JSON
+        body that breaks `request_schema` is answered 422 (pointers) before the handler
+        runs; `response_schema` documents the answer."""
 
     def panel(self, entity: str, panel: PanelProvider) -> None:
         """Show a panel on the record page of `entity` records."""
 
     def periodic(self, name: str, every: timedelta, job: PeriodicJob) -> None:
-        """Run `job` from the scheduler, at most once per `every` in each scheduler."""
+        """Run `job` from the scheduler, at most once per `every` for the instance (the
+        scheduler processes share the claim of each period)."""
 
 
 __all__ = ["ExtensionContext", "PackInfo", "PeriodicJob"]

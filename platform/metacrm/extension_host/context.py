@@ -166,7 +166,9 @@ class PackContext:
         found.interceptors.append(InterceptorEntry(entity, order, interceptor))
 
     def route(self, path: str, methods: Sequence[str], handler: RouteHandler, *,
-              public: bool = False) -> None:
+              public: bool = False, summary: str | None = None,
+              request_schema: Mapping[str, Any] | None = None,
+              response_schema: Mapping[str, Any] | None = None) -> None:
         found = self._open("route")
         segments = tuple(path.strip("/").split("/")) if isinstance(path, str) else ()
         if not segments or not all(SEGMENT.match(s) for s in segments):
@@ -177,7 +179,14 @@ class PackContext:
         if not verbs or not verbs <= METHODS:
             raise ExtensionError(f"route {path!r}: methods must be some of {sorted(METHODS)}")
         _callable(f"route {path!r}: handler", handler)
-        entry = RouteEntry(path.strip("/"), segments, verbs, handler, bool(public))
+        for label, schema in (("request_schema", request_schema),
+                              ("response_schema", response_schema)):
+            if schema is not None:
+                _schema(f"route {path!r}: {label}", schema)
+        if summary is not None and not isinstance(summary, str):
+            raise ExtensionError(f"route {path!r}: summary must be text")
+        entry = RouteEntry(path.strip("/"), segments, verbs, handler, bool(public), summary,
+                           request_schema, response_schema)
         clash = [r for r in found.routes if r.shape() == entry.shape() and r.methods & verbs]
         if clash:
             raise ExtensionError(f"pack {self._info.name!r} registers route {path!r} twice "

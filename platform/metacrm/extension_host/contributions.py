@@ -8,10 +8,12 @@ have (a field type name, an action name, a channel, a route).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from metacrm.extension import (
     ActionHandler,
@@ -23,8 +25,13 @@ from metacrm.extension import (
     PeriodicJob,
     RouteHandler,
 )
+from metacrm.kernel.errors import ErrorDetail
 
 PARAM = re.compile(r"^<([a-z_][a-z0-9_]*)>$")
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,19 @@ class RouteEntry:
     methods: frozenset[str]
     handler: RouteHandler
     public: bool
+    summary: str | None = None
+    request_schema: Mapping[str, Any] | None = None
+    """JSON Schema of the request body: checked before the handler runs (422 with
+    pointers), and published in the OpenAPI document with `response_schema`."""
+    response_schema: Mapping[str, Any] | None = None
+
+    def body_problems(self, body: Any) -> list[ErrorDetail]:
+        """Where a JSON request body breaks `request_schema` (empty: it conforms)."""
+        if self.request_schema is None:
+            return []
+        validator = Draft202012Validator(self.request_schema)
+        return [ErrorDetail(error.message, _pointer(error.absolute_path))
+                for error in sorted(validator.iter_errors(body), key=lambda e: e.path)]
 
     def shape(self) -> tuple[str, ...]:
         """The path with parameter names blanked: two routes of one shape collide."""

@@ -16,6 +16,7 @@ to refuse an install whose problems would otherwise only show when loading.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -47,7 +48,7 @@ from metacrm.extension_host.adapters import (
     periodic_name,
 )
 from metacrm.extension_host.context import PackContext
-from metacrm.extension_host.contributions import Contributions
+from metacrm.extension_host.contributions import Contributions, RouteEntry
 from metacrm.extension_host.field_types import adapt
 from metacrm.extension_host.interceptors import Chain, PackInterceptors
 from metacrm.extension_host.isolation import import_problems, source_files
@@ -199,6 +200,19 @@ class PackHost:
 
     def route(self, pack: str, method: str, path: str) -> Any:
         return self._tables.route(pack, method, path)
+
+    def routes(self) -> list[tuple[str, RouteEntry]]:
+        """Every loaded pack's routes as (pack, route), by pack name then registration
+        order (the OpenAPI document lists them)."""
+        tables = self._tables
+        return [(pack, entry) for pack in sorted(tables.routes)
+                for entry in tables.routes[pack]]
+
+    def routes_key(self) -> str:
+        """Changes whenever the loaded packs change (caches of `routes()` key on it)."""
+        with self._lock:
+            keys = sorted(f"{name}={loaded.spec_key}" for name, loaded in self._loaded.items())
+        return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
     def panels(self, entity: str, record: Mapping[str, Any], viewer: Caller
                ) -> list[tuple[str, Panel | None]]:
