@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
+from metacrm.automation.service import AutomationService
 from metacrm.extension_host import HostCore, PackHost, PackSource
 from metacrm.extension_host.migration_steps import run_migration_step
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
@@ -31,13 +32,17 @@ from metacrm.jobs.dispatcher import Dispatcher, RelayListener
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
+from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
+from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
+from metacrm.services.transitions import TransitionService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.periodic_slots import claim_period
+from metacrm.webhooks.service import WebhookService
 
 T = TypeVar("T")
 
@@ -73,9 +78,6 @@ class Services:
     clock: Callable[[], datetime] = _utc_now
     consumers: ConsumerRegistry = field(default_factory=ConsumerRegistry)
     periodic: dict[str, PeriodicTask] = field(default_factory=dict)
-    features: dict[str, Any] = field(default_factory=dict)
-    """Feature services by name (`transitions`, `conversion`, `automation`, `webhooks`...),
-    for the API blueprints and other features."""
 
     dispatcher: Dispatcher = field(init=False, repr=False, compare=False)
     """Relays outbox events to work items and runs them (`metacrm.jobs.dispatcher`); set
@@ -84,17 +86,20 @@ class Services:
     """Access subjects of users by id, for work done on their behalf (webhook owners)."""
     packs: PackHost = field(init=False, repr=False, compare=False)
     """The installed extension packs' contributions in this process (`install_packs`)."""
+    transitions: TransitionService = field(init=False, repr=False, compare=False)
+    """Pipeline transitions (`metacrm.services.transitions`)."""
+    conversion: ConversionService = field(init=False, repr=False, compare=False)
+    """Lead conversion (`metacrm.services.conversion`)."""
+    automation: AutomationService = field(init=False, repr=False, compare=False)
+    """Triggers, their actions registry, runs log and dry runs (`metacrm.automation`)."""
+    webhooks: WebhookService = field(init=False, repr=False, compare=False)
+    """Webhook subscriptions and deliveries (`metacrm.webhooks`)."""
+    notifications: NotificationService = field(init=False, repr=False, compare=False)
+    """In-app notifications, reminders and digests (`metacrm.notifications`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)
     """Outgoing mail (`metacrm.mail`): SMTP from `settings.smtp_url`, or the outbox in the
     instance folder when `settings.mail_outbox` (the demo); None otherwise, and senders
     then fail with "METACRM_SMTP_URL is not set" (`metacrm.mail.require_mail`)."""
-
-    def feature(self, name: str, kind: type[T]) -> T:
-        """The feature service `name`, checked to be a `kind`."""
-        value = self.features.get(name)
-        if not isinstance(value, kind):
-            raise LookupError(f"feature {name!r} is not installed in this process")
-        return value
 
     def close(self) -> None:
         """Release the database connections (the process or the test is done)."""
@@ -170,9 +175,8 @@ def install_packs(services: Services, source: PackSource | None) -> PackHost:
     then calls `services.packs.refresh()` before a request, a job or a scheduler tick."""
 
     def actions() -> ActionRegistry | None:
-        automation = services.features.get("automation")
-        registry = getattr(automation, "actions", None)
-        return registry if isinstance(registry, ActionRegistry) else None
+        automation: AutomationService | None = getattr(services, "automation", None)
+        return None if automation is None else automation.actions
 
     services.packs = PackHost(
         HostCore(records=services.records, field_types=services.registry,

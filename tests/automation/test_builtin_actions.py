@@ -167,7 +167,7 @@ def test_least_loaded_picks_the_member_with_fewest_open_records(world: ActionsWo
     for owner, count in (("11", 2), ("12", 1), ("13", 2)):
         for _ in range(count):
             world.lead(owner=owner)
-    transitions = world.services.features["transitions"]
+    transitions = world.services.transitions
     for _ in range(3):  # closed records do not count: 12 owns 4, of which 1 is open
         lost = world.lead(owner="12")
         transitions.transition(world.subject, "lead", lost["id"], "lose")

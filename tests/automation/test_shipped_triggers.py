@@ -118,7 +118,7 @@ def test_a_won_deal_mails_its_owner(crm: Crm) -> None:
     ann = crm.rep("ann", "ann@example.com")
     company = crm.create("company", name="Acme")
     deal = crm.create("deal", title="Big deal", company=company["id"], owner=ann)
-    transitions = crm.services.features["transitions"]
+    transitions = crm.services.transitions
 
     transitions.transition(crm.admin, "deal", deal["id"], "propose", {
         "amount": {"amount": "5000", "currency": "USD"}, "close_date": "2030-01-31"})

@@ -111,7 +111,7 @@ class TriggerWorld:
 
     @property
     def automation(self) -> AutomationService:
-        return self.services.feature("automation", AutomationService)
+        return self.services.automation
 
     def create_lead(self, name: str, *, who: AccessSubject = BOSS, **values: Any
                     ) -> dict[str, Any]:

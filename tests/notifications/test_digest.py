@@ -14,7 +14,6 @@ import pytest
 from metacrm.kernel.jobs import MailMessage
 from metacrm.notifications import store
 from metacrm.notifications.digest import TASK_NAME
-from metacrm.notifications.service import NotificationService
 from smtp_harness import Inbox, smtp_server
 from web_harness import Web, bearer, open_web, role
 
@@ -47,7 +46,7 @@ class World:
                     for name, role_name in (("root", "boss"), ("ann", "rep"), ("bob", "rep"))}
         self.root = bearer(web.login("root"))
         self.tick: Callable[[datetime], None] = self.services.periodic[TASK_NAME]
-        self.notifications = self.services.feature("notifications", NotificationService)
+        self.notifications = self.services.notifications
 
     def record(self, entity: str, title: str, owner: str) -> str:
         response = self.web.client.post(f"/api/v1/records/{entity}", headers=self.root,

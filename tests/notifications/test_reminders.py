@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from metacrm.notifications.reminders import TASK_NAME
-from metacrm.notifications.service import NotificationService
 from web_harness import Web, bearer, open_web, role
 
 
@@ -67,7 +66,7 @@ class World:
                 if item["kind"] == "reminder"]
 
     def prefer(self, who: str, minutes: int) -> None:
-        service = self.services.feature("notifications", NotificationService)
+        service = self.services.notifications
         service.save_preferences(self.services.subjects.subject_of(self.ids[who]),
                                  minutes, "off")
 
@@ -143,7 +142,7 @@ def test_a_moved_due_date_reminds_again_and_user_fields_name_recipients(world: W
     # bob is told twice (the helper) but sees the chore only while he may read it: he is
     # not its owner, so the rep's own scope hides it; root (admin) owns it and reads it
     assert world.reminders("bob") == []
-    found = world.services.feature("notifications", NotificationService).list(
+    found = world.services.notifications.list(
         world.services.subjects.subject_of(world.ids["root"]))
     assert found.items == []  # root is the owner, not a recipient of the call_at reminder
     hand_over = world.web.client.patch(f"/api/v1/records/chore/{chore}",

@@ -74,7 +74,7 @@ def test_a_dry_run_contacts_nothing_and_a_failed_call_is_an_error(
     isolated_database_url: str, tmp_path: Path
 ) -> None:
     with receiver() as rx, webhook_world(isolated_database_url, tmp_path) as world:
-        action = world.services.features["automation"].actions.get("call_webhook")
+        action = world.services.automation.actions.get("call_webhook")
         model = world.services.metadata.live().model
         documents = [Document.from_body(body, source=f"{body['name']}.json", pack="t")
                      for body in (*DOCUMENTS, trigger({"url": rx.url()}))]

@@ -257,7 +257,7 @@ def test_a_transition_is_delivered_with_its_pipeline_step_unless_the_state_is_hi
     world.subscribe(blind, rx.url("/blind"), events=["record.transitioned"])
     deal = world.create_deal(world.boss, amount="7")
 
-    world.services.features["transitions"].transition(world.boss, "deal", deal["id"], "win",
+    world.services.transitions.transition(world.boss, "deal", deal["id"], "win",
                                                       {"amount": "8"})
 
     (to_boss,) = rx.received("/boss")

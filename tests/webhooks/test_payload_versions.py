@@ -55,7 +55,7 @@ def _openapi_errors(world: WebhookWorld, delivery: Delivery) -> list[str]:
 def _change_a_deal(world: WebhookWorld) -> str:
     deal = world.create_deal(world.boss, title="Roof", amount="12.50", margin="3")
     world.services.records.update(world.boss, "deal", deal["id"], {"amount": "20"})
-    world.services.features["transitions"].transition(world.boss, "deal", deal["id"], "win",
+    world.services.transitions.transition(world.boss, "deal", deal["id"], "win",
                                                       {"amount": "21"})
     world.services.records.delete(world.boss, "deal", deal["id"])
     return str(deal["id"])

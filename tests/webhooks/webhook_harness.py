@@ -94,7 +94,7 @@ class WebhookWorld:
 
     @property
     def webhooks(self) -> WebhookService:
-        return self.services.feature("webhooks", WebhookService)
+        return self.services.webhooks
 
     def user(self, name: str, role_name: str, email: str | None = None) -> AccessSubject:
         with self.web.app.app_context():

@@ -28,7 +28,7 @@ MAX_PARAMETER_LENGTH = 255
 
 
 def _automation() -> AutomationService:
-    return api_services().services.feature("automation", AutomationService)
+    return api_services().services.automation
 
 
 @automation_api.get("/runs")

@@ -23,13 +23,13 @@ from metacrm.api.etag import expected_version, record_etag
 from metacrm.api.idempotency import idempotent
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
-from metacrm.services.conversion import FEATURE, ConversionService
+from metacrm.services.conversion import ConversionService
 
 conversion_api = Blueprint("metacrm_conversion", __name__, url_prefix=f"{API_PREFIX}/records")
 
 
 def _service() -> ConversionService:
-    return web_runtime().services.feature(FEATURE, ConversionService)
+    return web_runtime().services.conversion
 
 
 @conversion_api.post("/<entity>/<record_id>/convert")

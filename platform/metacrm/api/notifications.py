@@ -30,7 +30,7 @@ FLAGS = {"true": True, "false": False}
 
 
 def _service() -> NotificationService:
-    return web_runtime().services.feature("notifications", NotificationService)
+    return web_runtime().services.notifications
 
 
 @notifications_api.get("")

@@ -29,7 +29,7 @@ from metacrm.api.problems import json_body, problem_response
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.services.transition_guards import ConversionRequired
-from metacrm.services.transitions import FEATURE, TransitionService
+from metacrm.services.transitions import TransitionService
 
 transitions_api = Blueprint("metacrm_transitions", __name__,
                             url_prefix=f"{API_PREFIX}/records")
@@ -38,7 +38,7 @@ BODY_KEYS = ("values",)
 
 
 def _service() -> TransitionService:
-    return web_runtime().services.feature(FEATURE, TransitionService)
+    return web_runtime().services.transitions
 
 
 @transitions_api.get("/<entity>/<record_id>/transitions")

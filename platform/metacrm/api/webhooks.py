@@ -30,7 +30,7 @@ webhooks_api = Blueprint("metacrm_webhooks", __name__, url_prefix=f"{API_PREFIX}
 
 
 def _service() -> WebhookService:
-    return web_runtime().services.feature("webhooks", WebhookService)
+    return web_runtime().services.webhooks
 
 
 @webhooks_api.get("")

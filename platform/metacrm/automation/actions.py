@@ -2,7 +2,7 @@
 
 Core actions (set fields, create a record, assign the owner, perform a transition, send an
 email, call a webhook) and extension packs' actions register the same way:
-`services.features["automation"].actions.register(action)` or, before the automation feature
+`services.automation.actions.register(action)` or, before the automation feature
 exists, `ActionRegistry.register`. A trigger names an action by `type`; its `params` are
 checked by the action when metadata is planned or applied (`check`), so a bad parameter is a
 metadata error pointing at `/actions/<i>/params/...`, never a failure at run time.

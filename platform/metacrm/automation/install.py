@@ -1,13 +1,13 @@
 """`install(services)`: wire the automation feature into a process.
 
 * the actions registry, with the built-in actions (`builtin_actions`); extension packs
-  register theirs on `services.features["automation"].actions`;
+  register theirs on `services.automation.actions`;
 * the check of trigger actions when metadata is planned or applied;
 * sync triggers: a listener of every write transaction;
 * async triggers: the `trigger` consumer of the job queue;
 * time and cron triggers: the scheduler's periodic tasks `automation.time` and
   `automation.cron`; `automation.retention` keeps the runs log 30 days;
-* `services.features["automation"]`: the `AutomationService` (runs log, dry run).
+* `services.automation`: the `AutomationService` (runs log, dry run).
 """
 
 from __future__ import annotations
@@ -42,5 +42,5 @@ def install(services: Services) -> AutomationService:
     services.periodic[TIME_TASK] = TimeTriggers(automation, services.dispatcher)
     services.periodic[CRON_TASK] = CronTriggers(automation, services.dispatcher)
     services.periodic[RETENTION_TASK] = AutomationRetention(services.engine)
-    services.features[FEATURE] = automation
+    services.automation = automation
     return automation

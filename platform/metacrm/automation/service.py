@@ -1,7 +1,7 @@
 """The automation service: the actions registry, the trigger matcher of the live metadata,
 running a trigger inside a chain, the runs log and the dry run.
 
-`services.features["automation"]` is this object; the sync listener, the `trigger` consumer
+`services.automation` is this object; the sync listener, the `trigger` consumer
 and the time and cron tasks all run triggers through `run_in`, so every run is done the same
 way: as the automation subject, with the chain stamped on the events its actions produce.
 """

@@ -1,8 +1,8 @@
 """`install(services)`: the notifications feature in a process (web app, worker, scheduler).
 
 Registers the `notifications` consumer (assignment notices, after commit), the `notify`
-automation action when the automation feature is installed (it comes earlier in
-`FEATURES`), `services.features["notifications"]` (the `NotificationService`) and the
+automation action (the automation feature comes earlier in `FEATURES`),
+`services.notifications` (the `NotificationService`) and the
 scheduler's periodic tasks `notifications.reminders` (due-date reminders) and
 `notifications.digest` (the daily email digest).
 """
@@ -32,7 +32,7 @@ def install(services: Services) -> None:
                                                         lambda: services.clock()))
     notifications = NotificationService(services.engine, services.records,
                                         lambda: services.clock())
-    services.features[FEATURE] = notifications
+    services.notifications = notifications
 
     def model() -> CompiledModel:
         return services.records.runtime().model
@@ -41,7 +41,4 @@ def install(services: Services) -> None:
     services.periodic[DIGEST_TASK] = DailyDigest(
         services.engine, notifications, services.subjects.subject_of, services.subjects.users,
         lambda: services.mail, model)
-    automation = services.features.get("automation")
-    actions = getattr(automation, "actions", None)
-    if actions is not None:
-        actions.register(NotifyAction(ActionSupport(services)))
+    services.automation.actions.register(NotifyAction(ActionSupport(services)))

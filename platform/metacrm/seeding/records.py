@@ -21,9 +21,7 @@ from metacrm.composition import Services
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
 from metacrm.seeding.dataset import SeedRecord, Step
 from metacrm.seeding.values import SeedContext
-from metacrm.services.conversion import ConversionService
 from metacrm.services.records import OWNER
-from metacrm.services.transitions import TransitionService
 
 
 class RecordSeeder:
@@ -32,8 +30,8 @@ class RecordSeeder:
     def __init__(self, services: Services, subjects: Mapping[str, AccessSubject],
                  context: SeedContext) -> None:
         self.records = services.records
-        self.transitions = services.feature("transitions", TransitionService)
-        self.conversion = services.feature("conversion", ConversionService)
+        self.transitions = services.transitions
+        self.conversion = services.conversion
         self.subjects = subjects
         self.context = context
 

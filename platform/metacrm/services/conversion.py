@@ -255,9 +255,6 @@ def _without(pointer: str, prefix: str) -> str:
 
 
 def install(services: Services) -> None:
-    """Make the conversion feature available as `services.features["conversion"]`."""
-    transitions = services.features.get("transitions")
-    if transitions is None:
-        raise LookupError("the conversion feature needs the transitions feature: install "
-                          "metacrm.services.transitions first")
-    services.features[FEATURE] = ConversionService(services.records, transitions)
+    """Make the conversion feature available as `services.conversion` (after
+    `services.transitions`: FEATURES installs transitions first)."""
+    services.conversion = ConversionService(services.records, services.transitions)

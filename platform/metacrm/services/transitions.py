@@ -209,4 +209,4 @@ def _wrong_state(entity: str, transition: EntityTransition, record: Record) -> C
 
 def install(services: Services) -> None:
     """Make the transition service available as feature `transitions`."""
-    services.features[FEATURE] = TransitionService(services.records)
+    services.transitions = TransitionService(services.records)

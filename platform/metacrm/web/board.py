@@ -43,7 +43,6 @@ from metacrm.services.transition_guards import (
     EntityTransition,
     may_perform,
 )
-from metacrm.services.transitions import FEATURE, TransitionService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.condition_text import CONDITION, condition_sentence, part_at
 from metacrm.web.context import login_required, services, web_subject
@@ -295,7 +294,7 @@ def _move(board: Board, subject: AccessSubject) -> dict[str, Any]:
     if state == to_state:
         return current
     name = transition_for(board, subject, state, to_state)
-    service = services().services.feature(FEATURE, TransitionService)
+    service = services().services.transitions
     return service.transition(subject, board.entity.name, record_id, name,
                               expected_version=version)
 

@@ -44,7 +44,7 @@ class NoticeRow:
 
 
 def _service() -> NotificationService:
-    return services().services.feature("notifications", NotificationService)
+    return services().services.notifications
 
 
 def unread_badge() -> int:

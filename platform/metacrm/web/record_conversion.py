@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
 from metacrm.metadata.model import EntityDef
-from metacrm.services.conversion import FEATURE as CONVERSION
 from metacrm.services.conversion import ConversionService
 from metacrm.services.conversion_preview import (
     ConversionPreview,
@@ -48,7 +47,7 @@ def conversion_url(entity: str, record_id: str) -> str:
 
 
 def conversion() -> ConversionService:
-    return services().services.feature(CONVERSION, ConversionService)
+    return services().services.conversion
 
 
 @dataclass

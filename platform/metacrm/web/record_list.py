@@ -33,8 +33,6 @@ from metacrm.services.record_actions import records_actions
 from metacrm.services.record_export import export_records
 from metacrm.services.record_page import RecordPage
 from metacrm.services.saved_views import SavedView, SavedViewsService, ViewDefinition
-from metacrm.services.transitions import FEATURE as TRANSITIONS
-from metacrm.services.transitions import TransitionService
 from metacrm.web import list_bulk, list_mass_update
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
@@ -357,7 +355,7 @@ def bulk(entity: str) -> BaseResponse:
         outcome = list_bulk.assign(records, subject, entity, ids, owner)
         done = tn("%(count)s record assigned.", "%(count)s records assigned.", outcome.done)
     elif action == "transition":
-        transitions = services().services.feature(TRANSITIONS, TransitionService)
+        transitions = services().services.transitions
         outcome = list_bulk.transition(transitions, subject, entity, ids,
                                        request.form.get("transition", ""))
         done = tn("%(count)s record moved.", "%(count)s records moved.", outcome.done)

@@ -34,7 +34,7 @@ from metacrm.services.record_actions import RecordActions, record_actions
 from metacrm.services.record_bookmarks import RecordBookmarks
 from metacrm.services.related_records import RelatedList, related_lists
 from metacrm.services.transition_guards import ConversionRequired
-from metacrm.services.transitions import FEATURE, TransitionService
+from metacrm.services.transitions import TransitionService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.condition_text import (
     CONDITION,
@@ -66,7 +66,7 @@ def record_url(entity: str, record_id: str) -> str:
 
 
 def transitions() -> TransitionService:
-    return services().services.feature(FEATURE, TransitionService)
+    return services().services.transitions
 
 
 def model() -> CompiledModel:

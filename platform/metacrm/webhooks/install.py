@@ -1,9 +1,9 @@
 """`install(services)`: the webhooks feature in a process (web app, worker or scheduler).
 
 Registers the `webhook` consumer, the `webhooks.retention` periodic task (deletes delivery
-log rows older than 30 days) and `services.features["webhooks"]` (the `WebhookService`),
-and — when the automation feature is installed (it comes earlier in `FEATURES`) — the
-`call_webhook` action. The SSRF guard follows `settings.webhook_allow_private`.
+log rows older than 30 days), `services.webhooks` (the `WebhookService`) and the
+`call_webhook` action of the automation feature (installed earlier in `FEATURES`). The SSRF
+guard follows `settings.webhook_allow_private`.
 """
 
 from __future__ import annotations
@@ -34,11 +34,8 @@ def install(services: Services) -> None:
     cache = SubscriptionCache(services.engine)
     services.consumers.register(WebhookConsumer(services, sender, cache))
     services.periodic[RETENTION_TASK] = Retention(services)
-    services.features["webhooks"] = WebhookService(services, guard, cache)
-    automation = services.features.get("automation")
-    actions = getattr(automation, "actions", None)
-    if actions is not None:
-        actions.register(CallWebhookAction(sender))
+    services.webhooks = WebhookService(services, guard, cache)
+    services.automation.actions.register(CallWebhookAction(sender))
 
 
 class Retention:

@@ -110,8 +110,8 @@ class Transition:
                 "to": transition.definition.to_state, "values": dict(values)}
 
     def _service(self) -> Transitions:
-        service = self.support.services.features.get(FEATURE)
-        if service is None or not callable(getattr(service, "transition_in", None)):
+        service = getattr(self.support.services, "transitions", None)
+        if service is None:
             raise TransitionsMissing("the transitions feature is not installed in this "
                                      "process (metacrm.services.transitions)")
         return cast(Transitions, service)

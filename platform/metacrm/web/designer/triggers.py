@@ -18,7 +18,6 @@ from typing import Any
 from flask import render_template, request
 from werkzeug.datastructures import MultiDict
 
-from metacrm.automation.service import AutomationService
 from metacrm.kernel.errors import NotFound
 from metacrm.metadata.model import CompiledModel, EntityDef, PipelineDef
 from metacrm.web.blueprints import screen_blueprint
@@ -74,7 +73,7 @@ def live_model() -> CompiledModel:
 def action_names() -> tuple[str, ...]:
     """The registered actions (none when automation is not installed in this process)."""
     try:
-        return services().services.feature("automation", AutomationService).actions.names()
+        return services().services.automation.actions.names()
     except LookupError:
         return ()
 
