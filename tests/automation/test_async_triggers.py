@@ -20,16 +20,16 @@ from trigger_world import (
 
 from metacrm.automation.consumer import MAX_ATTEMPTS
 from metacrm.kernel.jobs import GiveUp, WorkItem
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 from metacrm.storage.system_tables import work_items
 
 DEAD_QUEUE = "redis://127.0.0.1:9/0"
 """A Redis URL nothing listens on: the queue refuses items, which wait in the database."""
 
 
-def trigger_items(world: TriggerWorld, name: str) -> list[dispatch.WorkItemRow]:
+def trigger_items(world: TriggerWorld, name: str) -> list[work_item_store.WorkItemRow]:
     with world.engine.connect() as conn:
-        return dispatch.list_for(conn, "trigger", name)
+        return work_item_store.list_for(conn, "trigger", name)
 
 
 def test_an_async_trigger_runs_after_the_commit_and_creates_a_record(

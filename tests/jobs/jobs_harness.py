@@ -20,7 +20,7 @@ from jobs_probe import ADMIN, attempts_of
 
 from metacrm.composition import Services, build_services
 from metacrm.settings import Settings
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 from metacrm.storage.system_tables import work_items
 from process_harness import (  # re-exported for the job tests
     METACRM,
@@ -74,10 +74,10 @@ class JobsWorld:
     def ok_items(self) -> list[str]:
         return [row["item_id"] for row in self.attempts() if row["outcome"] == "ok"]
 
-    def items(self) -> list[dispatch.WorkItemRow]:
+    def items(self) -> list[work_item_store.WorkItemRow]:
         with self.engine.connect() as conn:
             ids = conn.execute(sa.select(work_items.c.id).order_by(work_items.c.id)).scalars()
-            return [item for item in (dispatch.get(conn, i) for i in list(ids)) if item]
+            return [item for item in (work_item_store.get(conn, i) for i in list(ids)) if item]
 
     def start_worker(self, *args: str, env: Mapping[str, str] | None = None,
                      ) -> subprocess.Popen[bytes]:

@@ -15,7 +15,7 @@ from jobs_probe import ADMIN, MAX_ATTEMPTS
 from metacrm.jobs.scheduler import Scheduler
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord, WorkItem
-from metacrm.storage import dispatch, outbox
+from metacrm.storage import outbox, work_item_store
 from metacrm.storage.system_tables import work_items
 
 
@@ -25,17 +25,17 @@ def world(isolated_database_url: str, tmp_path: Path) -> Iterator[JobsWorld]:
         yield world
 
 
-def tick_until_settled(world: JobsWorld, item_id: str) -> dispatch.WorkItemRow:
+def tick_until_settled(world: JobsWorld, item_id: str) -> work_item_store.WorkItemRow:
     """Run scheduler ticks until the item is done or failed."""
     scheduler = Scheduler(world.services, interval=0.05)
 
-    def settled() -> dispatch.WorkItemRow | None:
+    def settled() -> work_item_store.WorkItemRow | None:
         scheduler.tick()
         with world.engine.connect() as conn:
-            item = dispatch.get(conn, item_id)
+            item = work_item_store.get(conn, item_id)
         return item if item is not None and item.status in ("done", "failed") else None
 
-    found: dispatch.WorkItemRow = wait_until(settled, what=f"work item {item_id} to settle")
+    found: work_item_store.WorkItemRow = wait_until(settled, what=f"work item {item_id} to settle")
     return found
 
 
@@ -162,7 +162,7 @@ def test_an_item_whose_worker_died_is_run_again_after_its_lease(world: JobsWorld
         item_id = dispatcher.submit(conn, "probe", "t0", event(new_id()))
     assert item_id is not None
     with world.engine.begin() as conn:  # a worker claims the item and dies
-        claimed = dispatch.claim(conn, item_id, datetime.now(UTC), dispatcher.lease)
+        claimed = work_item_store.claim(conn, item_id, datetime.now(UTC), dispatcher.lease)
     assert claimed is not None and claimed.attempts == 1
 
     assert dispatcher.sweep_once() == 0, "handed out again within the lease"

@@ -14,7 +14,7 @@ from jobs_harness import JobsWorld, jobs_world, redis_server, wait_until
 from jobs_probe import ADMIN
 
 from metacrm.jobs.scheduler import Scheduler
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 from web_harness import require_redis
 
 
@@ -32,18 +32,18 @@ def world(request: pytest.FixtureRequest, isolated_database_url: str,
         yield world
 
 
-def settle(world: JobsWorld, count: int) -> list[dispatch.WorkItemRow]:
+def settle(world: JobsWorld, count: int) -> list[work_item_store.WorkItemRow]:
     """Tick the scheduler (retries, sweeps) until `count` items exist and all are done."""
     scheduler = Scheduler(world.services, interval=0.05)
 
-    def done() -> list[dispatch.WorkItemRow] | None:
+    def done() -> list[work_item_store.WorkItemRow] | None:
         scheduler.tick()
         items = world.items()
         return items if len(items) == count and all(i.status == "done" for i in items) \
             else None
 
     try:
-        found: list[dispatch.WorkItemRow] = wait_until(done, what=f"{count} items done")
+        found: list[work_item_store.WorkItemRow] = wait_until(done, what=f"{count} items done")
     except AssertionError:
         print(world.worker_logs())
         raise

@@ -15,7 +15,7 @@ import redis
 from jobs_harness import JobsWorld, RedisServer, jobs_world, redis_server, wait_until
 from rq import Worker
 
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 from web_harness import require_redis
 
 LEASE_SECONDS = 2.0
@@ -119,7 +119,7 @@ def test_changes_made_while_redis_is_down_are_handled_once_it_is_back(
     for n in range(5):
         world.create(f"during the outage {n}")  # the change itself still succeeds
     with world.engine.connect() as conn:
-        assert dispatch.count_by_status(conn)["pending"] == 5
+        assert work_item_store.count_by_status(conn)["pending"] == 5
     server.start()
 
     handled = wait_for_ok(world, 6)

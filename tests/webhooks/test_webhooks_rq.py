@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from webhook_harness import WebhookWorld, webhook_world
 
-from metacrm.storage import dispatch, outbox
+from metacrm.storage import outbox, work_item_store
 from process_harness import DEADLINE, PLATFORM, RedisServer, wait_until
 from web_harness import require_redis
 from webhook_receiver import Receiver, receiver
@@ -139,7 +139,7 @@ def test_changes_made_while_redis_is_down_are_all_delivered_once_it_is_back(
     ids = [world.create_deal(world.boss, title=f"during the outage {n}")["id"]
            for n in range(3)]
     with world.engine.connect() as conn:
-        assert dispatch.count_by_status(conn, "webhook")["pending"] == 3
+        assert work_item_store.count_by_status(conn, "webhook")["pending"] == 3
     redis_server.start()
 
     wait_until(lambda: len(rx.received()) >= 4, what="every delivery")

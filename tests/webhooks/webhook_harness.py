@@ -24,7 +24,7 @@ from metacrm.api import web_runtime
 from metacrm.composition import Services
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 from metacrm.storage.system_tables import work_items
 from metacrm.webhooks.attempts import Attempt, for_event
 from metacrm.webhooks.service import WebhookService
@@ -122,12 +122,12 @@ class WebhookWorld:
         with self.engine.connect() as conn:
             return for_event(conn, webhook_id, event_id)
 
-    def items(self, webhook_id: str) -> list[dispatch.WorkItemRow]:
+    def items(self, webhook_id: str) -> list[work_item_store.WorkItemRow]:
         with self.engine.connect() as conn:
             ids = conn.execute(sa.select(work_items.c.id).where(
                 work_items.c.consumer == "webhook", work_items.c.target == webhook_id)
                 .order_by(work_items.c.id)).scalars().all()
-            return [item for item in (dispatch.get(conn, i) for i in ids) if item]
+            return [item for item in (work_item_store.get(conn, i) for i in ids) if item]
 
 
 @contextmanager

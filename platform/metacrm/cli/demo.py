@@ -17,7 +17,8 @@ import click
 
 from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.errors import reports_errors
-from metacrm.cli.users import _quiet_fab, run_app
+from metacrm.cli.fab_logging import quiet_fab
+from metacrm.cli.serve import run_app
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.mail import OUTBOX_DATABASE
 from metacrm.seeding import DemoData, DemoLoad, read_demo_data, seed_database
@@ -36,7 +37,7 @@ DEMO_DATABASE = "demo.db"
 @reports_errors
 def demo(host: str, port: int, reset: bool, no_serve: bool) -> None:
     """Create a demo database with the shipped packs and demo data, then serve it."""
-    _quiet_fab()
+    quiet_fab()
     settings, own_database = demo_settings(Settings.from_env())
     if reset:
         if not own_database:

@@ -14,8 +14,9 @@ from metacrm.cli.errors import reports_errors
 from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.metadata_commands import TAKE_OPTION, metadata
 from metacrm.cli.packs import pack
+from metacrm.cli.serve import serve
 from metacrm.cli.teams import team
-from metacrm.cli.users import ensure_first_admin, serve, user
+from metacrm.cli.users import ensure_first_admin, user
 from metacrm.metadata.layers import Side
 
 

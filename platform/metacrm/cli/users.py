@@ -1,4 +1,4 @@
-"""`metacrm user create`, `metacrm serve`, and the first admin that `metacrm init` creates.
+"""`metacrm user create` and the first admin that `metacrm init` creates.
 
 User commands build the web app (`create_app`) because users, roles and password hashing
 belong to Flask-AppBuilder; nothing is served. The web stack is imported by the commands
@@ -7,7 +7,6 @@ that need it, so `metacrm metadata ...` does not pay for loading Flask-AppBuilde
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -15,17 +14,12 @@ from typing import TYPE_CHECKING
 import click
 
 from metacrm.cli.errors import reports_errors
+from metacrm.cli.fab_logging import quiet_fab
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.settings import Settings
 
 if TYPE_CHECKING:
     from metacrm.identity.users import NewUser
-
-def _quiet_fab() -> None:
-    """Flask-AppBuilder logs setup chatter as warnings (e.g. "No user yet created, use flask
-    fab command", wrong advice here); a command-line user needs only its errors."""
-    logging.getLogger("flask_appbuilder").setLevel(logging.ERROR)
-
 
 @click.group()
 def user() -> None:
@@ -55,39 +49,6 @@ def create(
     click.echo(f"Created user '{created.username}' (id {created.id}) with role '{role}'{joined}.")
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-def serve(host: str, port: int) -> None:
-    """Run the web app on Flask's development server (production: gunicorn, see
-    docs/operations.md)."""
-    run_app(Settings.from_env(), host, port)
-
-
-def run_app(settings: Settings, host: str, port: int) -> None:
-    """Serve the app of `settings` until interrupted (`serve`, and `demo` on its own
-    database)."""
-    _quiet_fab()
-    from metacrm.api import RUNTIME_KEY
-    from metacrm.app import create_app, dispose_app
-    from metacrm.jobs.scheduler import start_background_scheduler
-
-    app = create_app(settings)
-    background = None
-    if not settings.redis_url:
-        # Embedded: no worker or scheduler process runs, so retries, orphaned work items
-        # and time triggers are handled by a scheduler thread of this process.
-        background = start_background_scheduler(app.extensions[RUNTIME_KEY].services)
-    try:
-        app.run(host=host, port=port)
-    finally:
-        if background is not None:
-            thread, stop = background
-            stop.set()
-            thread.join(timeout=30)
-        dispose_app(app)
-
-
 def add_user(
     settings: Settings,
     *,
@@ -99,7 +60,7 @@ def add_user(
 ) -> NewUser:
     """Create one user through the web app's identity setup and put them in `teams`
     (existing teams only: a typo must not create a team)."""
-    _quiet_fab()
+    quiet_fab()
     from metacrm.access.teams import TeamDirectory
     from metacrm.app import create_app, dispose_app
     from metacrm.identity.bridge import identity_state
@@ -144,7 +105,7 @@ def ensure_first_admin(settings: Settings) -> str | None:
     a line saying what happened, or None when METACRM_ADMIN_USER is not set."""
     if not settings.admin_user:
         return None
-    _quiet_fab()
+    quiet_fab()
     from metacrm.app import create_app, dispose_app
     from metacrm.identity.bridge import identity_state
     from metacrm.identity.users import create_user, first_admin_role

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from metacrm.kernel.jobs import Consumer, ConsumerRegistry, GiveUp, RetryLater, WorkItem
 from metacrm.services.unit_of_work import write_transaction
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 
 _log = logging.getLogger("metacrm.jobs.dispatcher")
 
@@ -36,7 +36,7 @@ class AttemptRunner:
         """Run one attempt of the item when it is due (or its lease expired); otherwise do
         nothing (done, running elsewhere, not due yet, unknown)."""
         with write_transaction(self.engine) as conn:
-            row = dispatch.claim(conn, item_id, self.clock(), self.lease)
+            row = work_item_store.claim(conn, item_id, self.clock(), self.lease)
         if row is None:
             return
         item = WorkItem(id=row.id, consumer=row.consumer, target=row.target, event=row.event,
@@ -60,7 +60,7 @@ class AttemptRunner:
             self._retry(consumer, item, f"{type(exc).__name__}: {exc}", None)
         else:
             with write_transaction(self.engine) as conn:
-                finished = dispatch.complete(conn, item.id, item.attempt, self.clock())
+                finished = work_item_store.complete(conn, item.id, item.attempt, self.clock())
             if not finished:
                 _log.warning("work item %s finished after its lease ran out; it was handed "
                              "out again", item.id)
@@ -83,11 +83,11 @@ class AttemptRunner:
     def _reschedule(self, item: WorkItem, reason: str, delay: timedelta) -> None:
         now = self.clock()
         with write_transaction(self.engine) as conn:
-            dispatch.reschedule(conn, item.id, item.attempt, now + max(delay, timedelta()),
+            work_item_store.reschedule(conn, item.id, item.attempt, now + max(delay, timedelta()),
                                 reason, now)
 
     def _fail(self, item: WorkItem, reason: str) -> None:
         _log.error("work item %s (%s -> %s) failed for good after %d attempt(s): %s",
                    item.id, item.consumer, item.target, item.attempt, reason)
         with write_transaction(self.engine) as conn:
-            dispatch.fail(conn, item.id, item.attempt, reason, self.clock())
+            work_item_store.fail(conn, item.id, item.attempt, reason, self.clock())

@@ -38,7 +38,7 @@ from metacrm.kernel.jobs import (
     QueueUnavailable,
 )
 from metacrm.services.unit_of_work import write_transaction
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 from metacrm.storage.outbox import OutboxEvent, mark_published, published_on_write
 
 _log = logging.getLogger(__name__)
@@ -135,11 +135,11 @@ class Dispatcher:
         relays hold them). `look_first`: check with a plain read before taking locks."""
         if look_first:
             with self.engine.connect() as conn:
-                if not dispatch.has_pending_events(conn):
+                if not work_item_store.has_pending_events(conn):
                     return 0
         hand_over = not self._queue_resting()
         with write_transaction(self.engine) as conn:
-            events = dispatch.take_pending_events(conn, limit)
+            events = work_item_store.take_pending_events(conn, limit)
             created = self._relay(conn, events, self.clock(), queued=hand_over)
         if hand_over:
             self._hand_over(created)
@@ -165,8 +165,8 @@ class Dispatcher:
         if self.consumers.get(consumer) is None:
             raise ValueError(f"no consumer named {consumer!r}; registered: "
                              f"{', '.join(self.consumers.names()) or 'none'}")
-        created = dispatch.insert_items(
-            conn, [dispatch.NewWorkItem(consumer, target, event)], self.clock())
+        created = work_item_store.insert_items(
+            conn, [work_item_store.NewWorkItem(consumer, target, event)], self.clock())
         if created:
             self._submitted.set()
         return created[0] if created else None
@@ -184,12 +184,12 @@ class Dispatcher:
         """Work items for `events`; `mark`: mark the events published (False: they were
         written as published, `outbox.relayed_before_commit`)."""
         items = [
-            dispatch.NewWorkItem(consumer.name, target, record)
+            work_item_store.NewWorkItem(consumer.name, target, record)
             for record in map(event_record, events)
             for consumer in self.consumers
             for target in self._targets(consumer, record)
         ]
-        created = dispatch.insert_items(conn, items, now, queued=queued)
+        created = work_item_store.insert_items(conn, items, now, queued=queued)
         if mark:
             mark_published(conn, [event.id for event in events], now)
         return created
@@ -244,9 +244,9 @@ class Dispatcher:
         there is no such item or an attempt is running."""
         now = self.clock()
         with write_transaction(self.engine) as conn:
-            retried = dispatch.retry_now(conn, item_id, now)
+            retried = work_item_store.retry_now(conn, item_id, now)
             if retried:
-                dispatch.mark_queued(conn, [item_id], now)
+                work_item_store.mark_queued(conn, [item_id], now)
         if retried:
             self._hand_over([item_id])
         return retried
@@ -255,7 +255,7 @@ class Dispatcher:
         """Delete items finished more than `FINISHED_RETENTION` ago, a batch per call (the
         periodic task `jobs.retention`)."""
         with self.engine.begin() as conn:
-            deleted = dispatch.delete_finished(conn, now - FINISHED_RETENTION)
+            deleted = work_item_store.delete_finished(conn, now - FINISHED_RETENTION)
         if deleted:
             _log.info("deleted %d work item(s) finished before the retention period", deleted)
 
@@ -268,15 +268,15 @@ class Dispatcher:
         now = now or self.clock()
         requeue_queued = not fresh_only and self._queue_is_drained()
         with self.engine.connect() as conn:
-            if not dispatch.due_for_enqueue(conn, now, self.lease, limit=1,
+            if not work_item_store.due_for_enqueue(conn, now, self.lease, limit=1,
                                             fresh_only=fresh_only,
                                             requeue_queued=requeue_queued):
                 return 0
         with write_transaction(self.engine) as conn:
-            ids = dispatch.due_for_enqueue(conn, now, self.lease, limit=limit,
+            ids = work_item_store.due_for_enqueue(conn, now, self.lease, limit=limit,
                                            fresh_only=fresh_only,
                                            requeue_queued=requeue_queued, lock=True)
-            dispatch.mark_queued(conn, ids, now)
+            work_item_store.mark_queued(conn, ids, now)
         self._hand_over(ids)
         return len(ids)
 
@@ -314,7 +314,7 @@ class Dispatcher:
             self._queue_up = False
             self._queue_rests_until = time.monotonic() + QUEUE_REST_SECONDS
             with write_transaction(self.engine) as conn:
-                dispatch.mark_queued(conn, item_ids, None)
+                work_item_store.mark_queued(conn, item_ids, None)
             return
         self._queue_rests_until = 0.0
         if not self._queue_up:

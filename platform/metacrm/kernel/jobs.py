@@ -2,7 +2,7 @@
 
 Everything that happens "later" — an async trigger's actions, a webhook delivery, a
 time-based or cron trigger firing — is a *work item*: a row of the dispatch table
-(`metacrm.storage.dispatch`), written in a database transaction, and only then handed to the
+(`metacrm.storage.work_item_store`), written in a database transaction, and only then handed to the
 job queue. The database, not Redis, is the record of what still has to be done: a queue that
 is down, or a worker killed mid-job, delays an item but never loses it — a sweeper hands
 items whose lease ran out to the queue again.

@@ -24,7 +24,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.criteria.casefold import fold_case
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
 from metacrm.metadata.model import EntityDef
-from metacrm.services.record_page import RecordPage
+from metacrm.services.record_listing import RecordPage
 from metacrm.services.records import RecordsService
 
 MIN_QUERY_LENGTH = 2

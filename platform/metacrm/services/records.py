@@ -39,7 +39,7 @@ from metacrm.kernel.errors import (
 from metacrm.metadata.model import EntityDef
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.record_batches import BatchItem, at_item, parse_creates, parse_updates
-from metacrm.services.record_page import (
+from metacrm.services.record_listing import (
     RecordPage,
     fetch_included,
     include_fields,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from metacrm.access.subject import AccessSubject
 from metacrm.fieldtypes.regarding import allowed_entities
 from metacrm.metadata.model import EntityDef, FieldDef
-from metacrm.services.record_page import RecordPage
+from metacrm.services.record_listing import RecordPage
 from metacrm.services.records import RecordsService
 
 RELATED_LIMIT = 10

@@ -198,7 +198,7 @@ def add_missing_columns(connection: sa.Connection) -> None:
                 if_not_exists=True if connection.dialect.name == "postgresql" else None)
 
 
-# --- job queue (metacrm.storage.dispatch) -------------------------------------------------
+# --- job queue (metacrm.storage.work_item_store) -------------------------------------------------
 
 WORK_TARGET_LENGTH = 200
 
@@ -228,7 +228,7 @@ work_items = sa.Table(
     sa.Index("ix_metacrm_work_items_due", "status", "next_attempt_at"),
 )
 """`metacrm_work_items` — the dispatch table: one row per (consumer, target, event), the
-record of asynchronous work still to do and done (see `metacrm.storage.dispatch`)."""
+record of asynchronous work still to do and done (see `metacrm.storage.work_item_store`)."""
 
 
 # --- webhooks (metacrm.webhooks) ------------------------------------------------------------

@@ -31,7 +31,7 @@ from metacrm.kernel.errors import (
 from metacrm.metadata.model import EntityDef
 from metacrm.services.record_actions import records_actions
 from metacrm.services.record_export import export_records
-from metacrm.services.record_page import RecordPage
+from metacrm.services.record_listing import RecordPage
 from metacrm.services.saved_views import SavedView, SavedViewsService, ViewDefinition
 from metacrm.web import list_bulk, list_mass_update
 from metacrm.web.blueprints import screen_blueprint

@@ -28,7 +28,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.kernel.ids import new_id
-from metacrm.storage import dispatch
+from metacrm.storage import work_item_store
 from metacrm.webhooks import attempts, subscriptions
 from metacrm.webhooks.addresses import AddressGuard
 from metacrm.webhooks.consumer import CONSUMER_NAME
@@ -241,7 +241,7 @@ class WebhookService:
         item = None
         if _plausible_id(event_id):
             with self.services.engine.connect() as conn:
-                item = dispatch.find(conn, CONSUMER_NAME, webhook_id, event_id)
+                item = work_item_store.find(conn, CONSUMER_NAME, webhook_id, event_id)
         if item is None:
             raise NotFound(f"event {event_id} was never delivered to webhook {webhook_id}",
                            [ErrorDetail("no delivery of this event", "/event_id")])
