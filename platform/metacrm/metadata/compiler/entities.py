@@ -43,7 +43,8 @@ def build_entity(document: Document, context: CompileContext,
     problems go to the context's errors, each at the document that caused it."""
     body = document.body
     report = context.reporter(document.source)
-    groups = [(body.get("fields", ()), report)]
+    own_fields = _widened(body.get("fields", ()), extensions, context)
+    groups = [(own_fields, report)]
     groups.extend((ext.body.get("fields", ()), context.reporter(ext.source))
                   for ext in extensions)
     fields = _build_fields(groups, context)
@@ -69,6 +70,32 @@ def build_entity(document: Document, context: CompileContext,
         _check_title(entity, context, report)
     _check_reminders(entity, context, report)
     return entity
+
+
+def _widened(raw_fields: Any, extensions: Sequence[Document],
+             context: CompileContext) -> list[Any]:
+    """The entity's own fields, each `regarding` field's `entities` widened by the
+    extensions' `regarding_targets` (an extension naming a field that is not a regarding
+    field of the entity is reported at its `/regarding_targets/<field>`)."""
+    fields = list(raw_fields)
+    positions = {raw.get("name"): index for index, raw in enumerate(fields)
+                 if isinstance(raw, Mapping) and raw.get("type") == "regarding"}
+    for extension in extensions:
+        targets = extension.body.get("regarding_targets") or {}
+        for name, entities in targets.items():
+            index = positions.get(name)
+            if index is None:
+                context.reporter(extension.source).error(
+                    f"'{name}' is not a regarding field of entity "
+                    f"'{extension.body.get('entity')}'"
+                    + suggestion(str(name), [str(n) for n in positions]),
+                    f"/regarding_targets/{name}")
+                continue
+            raw = fields[index]
+            known = list(raw.get("entities") or ())
+            fields[index] = {**raw, "entities": known + [e for e in entities
+                                                          if e not in known]}
+    return fields
 
 
 REMINDER_FIELD_TYPES = frozenset({"date", "datetime"})
