@@ -41,6 +41,7 @@ T = TypeVar("T")
 FEATURES: tuple[str, ...] = (
     "metacrm.services.transitions",
     "metacrm.services.conversion",
+    "metacrm.services.timeline",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
