@@ -157,6 +157,8 @@ class RegardingSource:
         rolled-up records' (those the subject may read)."""
         ids = {request.entity: [request.record_id]}
         for entity, field_name in self.roll_ups.get(request.entity, ()):
+            if request.runtime.model.entity(entity) is None:
+                continue
             visible = request.scoped.policy.visible_entity(request.subject, entity) \
                 if request.scoped.scope(entity, "read").allowed else None
             if visible is None or not visible.has_field(field_name):
