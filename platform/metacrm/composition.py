@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
 from metacrm.extension_host import HostCore, PackHost, PackSource
+from metacrm.extension_host.timeline import PackTimelineSource
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
@@ -33,6 +34,7 @@ from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
+from metacrm.services.timeline import TimelineService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 
@@ -175,6 +177,10 @@ def install_packs(services: Services, source: PackSource | None) -> PackHost:
         HostCore(records=services.records, field_types=services.registry,
                  consumers=services.consumers, periodic=services.periodic, actions=actions),
         source)
+    timeline = services.features.get("timeline")
+    if isinstance(timeline, TimelineService):
+        timeline.sources.unregister(PackTimelineSource.name)
+        timeline.sources.register(PackTimelineSource(services.packs.timeline_sources))
     services.packs.refresh()
     return services.packs
 

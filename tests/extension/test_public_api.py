@@ -16,7 +16,8 @@ PUBLIC = {
     "InboundMessage", "Interceptor", "NotFound", "OutboundMessage", "PackInfo", "Panel",
     "PanelLink", "PanelProvider", "PanelRequest", "PanelRow", "PendingSave", "PeriodicJob",
     "RecordList", "Records", "Refused", "RegistrationClosed", "RouteHandler", "SaveReader",
-    "SettingNotDeclared", "StorageKind", "ValidationFailed", "Widget",
+    "SettingNotDeclared", "StorageKind", "TimelineItem", "TimelineProvider", "TimelineQuery",
+    "ValidationFailed", "Widget",
 }
 
 

@@ -72,6 +72,13 @@ def build_feed(entries: Iterable[Any], entity: EntityDef, model: Any,
         if "changes" in entry.data:
             items.extend(build_timeline(audit_rows([entry]), entity, display))
             continue
+        if "pack" in entry.data:  # a pack's entry: its title and link, as given (escaped)
+            actor = str(entry.actor or "")
+            items.append(TimelineItem(
+                kind=entry.kind, at=format_datetime(entry.at), at_iso=entry.to_json()["at"],
+                actor=display.users.get(actor, actor), summary=entry.kind, changes=(),
+                url=str(entry.data.get("url") or ""), title=str(entry.data["title"])))
+            continue
         other = model.entity(entry.data.get("entity", ""))
         record = entry.data.get("record") or {}
         actor = str(entry.actor or "")
