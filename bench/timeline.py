@@ -37,14 +37,16 @@ def entity(name: str, *fields: dict[str, Any], **extra: Any) -> dict[str, Any]:
             "fields": list(fields), **extra}
 
 
-ABOUT = field("regarding", "regarding", entities=["person", "company"], indexed=True)
+ABOUT = field("regarding", "regarding", entities=["person", "company"])
 DOCUMENTS = [
     entity("company", field("name", required=True), field("rating", "integer"),
            title_field="name"),
     entity("person", field("name", required=True),
            field("company", "reference", entity="company", on_delete="set_null")),
-    entity("note", field("subject"), field("body", "textarea"), ABOUT),
-    entity("call", field("subject"), field("duration", "integer"), ABOUT),
+    entity("note", field("subject"), field("body", "textarea"), ABOUT,
+           indexes=[{"name": "note_timeline", "fields": ["regarding", "created_at"]}]),
+    entity("call", field("subject"), field("duration", "integer"), ABOUT,
+           indexes=[{"name": "call_timeline", "fields": ["regarding", "created_at"]}]),
     {"kind": "role", "name": "boss", "version": 1, "label": LABEL, "admin": True},
     {"kind": "role", "name": "rep", "version": 1, "label": LABEL, "entities": {
         "company": {"read": "all", "update": "all"}, "person": {"read": "all"},

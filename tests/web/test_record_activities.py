@@ -5,14 +5,17 @@ timeline — the same service as the API's — shows them, filtered by kind and 
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from screen_harness import Screens, entity, field, labels, open_screens
 
+from database_harness import postgres_schema, schema_url
 from web_harness import bearer, role
 
 ABOUT = {"type": "regarding", "label": labels("Regarding"), "entities": ["company"],
@@ -53,8 +56,12 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root: Path = tmp_path_factory.mktemp("activities")
-    with open_screens(f"sqlite:///{root / 'a.db'}", root, COMPANY, CALL, MEETING, NOTE, TASK,
-                      *ROLES) as screens:
+    with ExitStack() as stack:
+        url = os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{root / 'a.db'}"
+        if url.startswith("postgresql"):
+            url = schema_url(url, stack.enter_context(postgres_schema(url)))
+        screens = stack.enter_context(open_screens(url, root, COMPANY, CALL, MEETING, NOTE,
+                                                   TASK, *ROLES))
         yield World(screens)
 
 

@@ -32,6 +32,8 @@ COMMON_FIELD_KEYS = frozenset(
 """Keys every field may have; every other key is a type-specific option."""
 
 TABLE_PREFIX = "crm_"
+INDEXABLE_SYSTEM_COLUMNS = frozenset({"created_at", "updated_at"})
+"""System columns an index may cover after its leading field."""
 UNTITLED_TYPES = frozenset({"json", "textarea"})
 """Field types whose values are too long or structured to name a record."""
 
@@ -279,6 +281,8 @@ def _check_indexes(entity: EntityDef, report: Reporter) -> None:
             report.error(f"duplicate index name '{index.name}'", f"{pointer}/name")
         seen.setdefault(index.name, position)
         for number, name in enumerate(index.fields):
+            if number and name in INDEXABLE_SYSTEM_COLUMNS:
+                continue  # after a field: e.g. (regarding, created_at) serves "newest about"
             if not entity.has_field(name):
                 report.error(f"unknown field '{name}' of entity '{entity.name}'"
                              + suggestion(name, entity.field_names), f"{pointer}/fields/{number}")
