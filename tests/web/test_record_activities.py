@@ -32,6 +32,7 @@ ALL = {"read": "all", "create": "all", "update": "all"}
 ROLES = (
     role("rep", entities={"company": ALL, "call": ALL, "meeting": ALL, "task": ALL,
                           "note": {"read": "all", "create": "none"}}),
+    role("intern", entities={"company": ALL, "call": {"read": "own", "create": "all"}}),
 )
 
 
@@ -40,6 +41,7 @@ class World:
         self.screens = screens
         screens.web.create_user("root", "boss")
         screens.web.create_user("rita", "rep")
+        screens.web.create_user("ian", "intern")
         self.token = bearer(screens.web.login("root"))
         self.acme = self.api("company", {"name": "Acme"})
         about = {"entity": "company", "id": self.acme}
@@ -97,6 +99,16 @@ def test_the_timeline_shows_the_activities_about_the_record_linked(world: World)
     assert re.search(r'<a href="/app/r/call/[0-9a-f-]+" data-timeline-record>Intro call</a>',
                      page)
     assert "Prefers email before noon." in page  # a note without a title: its text
+
+
+def test_the_page_timeline_shows_only_what_the_user_may_read(world: World) -> None:
+    ian = world.screens.sign_in("ian")
+
+    page = ian.text(f"/app/r/company/{world.acme}")
+
+    assert timeline_kinds(page) == ["created"]  # root's call is not his; notes not his role
+    assert "Intro call" not in page and "Prefers email" not in page
+    assert set(quick_actions(page)) == {"call"}
 
 
 def test_the_timeline_filters_by_kind_and_pages(world: World) -> None:
