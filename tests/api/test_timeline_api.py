@@ -77,6 +77,11 @@ class World:
         self.meeting = self.post("meeting", {"subject": "kick-off"})
         self.post("participant", {"meeting": self.meeting,
                                   "contact": {"entity": "person", "id": self.pat}})
+        for change in ("changed", "changed again"):  # two changes rep may not see
+            response = web.client.patch(f"/api/v1/records/note/{self.notes['own']}",
+                                        json={"secret": f"{SECRET}, {change}"},
+                                        headers=self.tokens["root"])
+            assert response.status_code == 200, response.get_json()
         response = web.client.patch(f"/api/v1/records/company/{self.acme}",
                                     json={"name": "Acme Ltd"}, headers=self.tokens["root"])
         assert response.status_code == 200, response.get_json()
@@ -160,6 +165,18 @@ def test_the_timeline_shows_exactly_the_fields_the_user_may_read(world: World) -
 
     assert {c["field"] for c in root["changes"]} >= {"subject", "secret"}
     assert "secret" not in {c["field"] for c in rep["changes"]}
+
+
+def test_a_change_of_hidden_fields_only_is_not_on_the_timeline_and_paging_goes_on(
+        world: World) -> None:
+    mine = world.notes["own"]
+
+    root = world.timeline("root", "note", mine)
+    rep = world.timeline("rep", "note", mine, "?limit=1")
+
+    assert items(root) == [("change", "updated"), ("change", "updated"), ("change", "created")]
+    assert items(rep) == [("change", "created")]  # reached past the hidden changes
+    assert rep["next_cursor"] is None
 
 
 @pytest.mark.parametrize(("user", "entity_name", "record", "status"), [

@@ -162,15 +162,13 @@ class ScopedReads:
         before: tuple[datetime, str] | None = None, limit: int = 50,
     ) -> list[AuditEvent]:
         """One page of the record's changes (the timeline's), newest first, as `history`
-        shows them: hidden fields left out, a change of hidden fields only left out."""
+        shows them: hidden fields left out — a change of hidden fields only keeps no entries
+        (it still counts towards `limit`, so the caller can tell whether more follow)."""
         self.require_trail(conn, entity, record_id)
         events = audit.events_before(conn, entity, record_id, before=before, limit=limit)
-        shown = []
-        for event in events:
-            entries = self.shown_entries(entity, list(event.entries))
-            if entries:
-                shown.append(AuditEvent(event.at, event.key, tuple(entries)))
-        return shown
+        return [AuditEvent(event.at, event.key,
+                           tuple(self.shown_entries(entity, list(event.entries))))
+                for event in events]
 
     def require_trail(self, conn: sa.Connection, entity: str, record_id: str) -> None:
         """NotFound unless the subject may read the record's trail (see `history`)."""

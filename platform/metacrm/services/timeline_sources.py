@@ -58,6 +58,8 @@ class AuditSource:
             events = request.scoped.audit_events(request.conn, request.entity,
                                                  request.record_id, before=cursor, limit=limit)
             for event in events:
+                if not event.entries:  # a change of fields hidden from the viewer only
+                    continue
                 first = event.entries[0]
                 kind = KIND_TRANSITION if first.action == TRANSITIONED else KIND_CHANGE
                 if kind in kinds:
