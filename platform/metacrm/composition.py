@@ -26,6 +26,7 @@ from metacrm.automation.actions import ActionRegistry
 from metacrm.automation.service import AutomationService
 from metacrm.extension_host import HostCore, PackHost, PackSource
 from metacrm.extension_host.migration_steps import run_migration_step
+from metacrm.extension_host.timeline import PackTimelineSource
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
@@ -38,6 +39,7 @@ from metacrm.packs.stored_packs import StoredPacks
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
+from metacrm.services.timeline import TimelineService
 from metacrm.services.transitions import TransitionService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
@@ -49,6 +51,7 @@ T = TypeVar("T")
 FEATURES: tuple[str, ...] = (
     "metacrm.services.transitions",
     "metacrm.services.conversion",
+    "metacrm.services.timeline",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
@@ -96,6 +99,8 @@ class Services:
     """Webhook subscriptions and deliveries (`metacrm.webhooks`)."""
     notifications: NotificationService = field(init=False, repr=False, compare=False)
     """In-app notifications, reminders and digests (`metacrm.notifications`)."""
+    timeline: TimelineService = field(init=False, repr=False, compare=False)
+    """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)
     """Outgoing mail (`metacrm.mail`): SMTP from `settings.smtp_url`, or the outbox in the
     instance folder when `settings.mail_outbox` (the demo); None otherwise, and senders
@@ -183,6 +188,8 @@ def install_packs(services: Services, source: PackSource | None) -> PackHost:
                  consumers=services.consumers, periodic=services.periodic, actions=actions,
                  claim_period=partial(claim_period, services.engine)),
         source)
+    services.timeline.sources.unregister(PackTimelineSource.name)
+    services.timeline.sources.register(PackTimelineSource(services.packs.timeline_sources))
     services.packs.refresh()
     return services.packs
 

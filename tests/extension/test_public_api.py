@@ -17,7 +17,8 @@ PUBLIC = {
     "PackInfo", "Panel",
     "PanelLink", "PanelProvider", "PanelRequest", "PanelRow", "PendingSave", "PeriodicJob",
     "RecordList", "Records", "Refused", "RegistrationClosed", "RouteHandler", "SaveReader",
-    "SettingNotDeclared", "StorageKind", "ValidationFailed", "Widget",
+    "SettingNotDeclared", "StorageKind", "TimelineItem", "TimelineProvider", "TimelineQuery",
+    "ValidationFailed", "Widget",
 }
 
 

@@ -200,3 +200,19 @@ def test_a_reminder_needs_a_date_field_a_user_to_tell_and_a_valid_condition(
         "must be 'owner' or a user field of 'chore'")
     assert find(errors, "test/chore.json", "/reminders/2/unless/field").message == (
         "unknown field 'state' of 'chore'")
+
+
+def test_an_index_may_cover_created_at_after_its_leading_field(
+        registry: FieldTypeRegistry) -> None:
+    from metacrm.storage.tables import entity_indexes
+
+    model = compiled(registry, entity("note", field("about", "regarding", entities=["note"]),
+                                      indexes=[{"name": "timeline",
+                                                "fields": ["about", "created_at"]}]))
+    errors = compile_errors(registry, entity("note", field("title"), indexes=[
+        {"name": "by_date", "fields": ["created_at", "title"]}]))
+
+    assert ("idx_crm_note_timeline", ("about", "created_at"), False) in entity_indexes(
+        model.entities["note"], registry)
+    assert "unknown field 'created_at'" in find(errors, "test/note.json",
+                                                "/indexes/0/fields/0").message

@@ -40,3 +40,31 @@ def test_extension_fields_are_checked_like_entity_fields(registry: FieldTypeRegi
     errors = compile_errors(registry, entity("deal_line", field("quantity", "integer")),
                             tax_fields(field("owner", "text")))
     assert "system column" in find(errors, "test/vat_deal_line.json", "/fields/0/name").message
+
+
+def widen(**targets: list[str]) -> dict[str, object]:
+    return document("entity_extension", "call_sales_links", entity="call",
+                    regarding_targets=targets)
+
+
+def call(*entities: str) -> dict[str, object]:
+    return entity("call", field("subject"),
+                  field("regarding", "regarding", entities=list(entities or ("person",))))
+
+
+def test_regarding_targets_let_a_regarding_field_link_to_the_packs_entities(
+        registry: FieldTypeRegistry) -> None:
+    model = compiled(registry, entity("person", field("name")), entity("deal", field("title")),
+                     call(), widen(regarding=["deal", "person"]))
+
+    assert model.entities["call"].field("regarding").option("entities") == ("person", "deal")
+
+
+def test_regarding_targets_must_name_a_regarding_field_and_known_entities(
+        registry: FieldTypeRegistry) -> None:
+    errors = compile_errors(registry, entity("person", field("name")), call(),
+                            widen(subject=["person"], regarding=["dael"]))
+
+    assert "'subject' is not a regarding field of entity 'call'" in find(
+        errors, "test/call_sales_links.json", "/regarding_targets/subject").message
+    assert any("unknown entity 'dael'" in e.message for e in errors)

@@ -21,7 +21,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.criteria.sql import compile_sql
 from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFailed
 from metacrm.storage import audit
-from metacrm.storage.audit import AuditEntry
+from metacrm.storage.audit import AuditEntry, AuditEvent
 from metacrm.storage.record_codec import Record
 from metacrm.storage.record_query import Page, RecordCount
 from metacrm.storage.record_references import chunks
@@ -154,6 +154,24 @@ class ScopedReads:
         A deleted record's trail is shown to subjects whose read scope covers every record
         (no check on its former values is possible); others get NotFound.
         """
+        self.require_trail(conn, entity, record_id)
+        return self.shown_entries(entity, audit.entries_for(conn, entity, record_id))
+
+    def audit_events(
+        self, conn: sa.Connection, entity: str, record_id: str, *,
+        before: tuple[datetime, str] | None = None, limit: int = 50,
+    ) -> list[AuditEvent]:
+        """One page of the record's changes (the timeline's), newest first, as `history`
+        shows them: hidden fields left out — a change of hidden fields only keeps no entries
+        (it still counts towards `limit`, so the caller can tell whether more follow)."""
+        self.require_trail(conn, entity, record_id)
+        events = audit.events_before(conn, entity, record_id, before=before, limit=limit)
+        return [AuditEvent(event.at, event.key,
+                           tuple(self.shown_entries(entity, list(event.entries))))
+                for event in events]
+
+    def require_trail(self, conn: sa.Connection, entity: str, record_id: str) -> None:
+        """NotFound unless the subject may read the record's trail (see `history`)."""
         scope = self.require(entity, "read")
         if not storable_id(record_id):
             raise self.not_found(entity, record_id)
@@ -163,7 +181,9 @@ class ScopedReads:
                 raise self.not_found(entity, record_id)
         elif not self.check(entity, "read")(record):
             raise self.not_found(entity, record_id)
-        entries = audit.entries_for(conn, entity, record_id)
+
+    def shown_entries(self, entity: str, entries: list[AuditEntry]) -> list[AuditEntry]:
+        """`entries` without those of fields hidden from the subject."""
         if self.policy.is_admin(self.subject):
             return entries
         hidden = self.field_access(entity).hidden

@@ -33,6 +33,7 @@ from metacrm.api.openapi_paths import (
 )
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_search import SEARCH_TAG, search_paths, search_schemas
+from metacrm.api.openapi_timeline import timeline_paths, timeline_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
 from metacrm.api.openapi_webhooks import (
@@ -86,6 +87,8 @@ def build_openapi(
     schemas.update(search_schemas())
     paths.update(search_paths())
     paths.update(extension_paths(extension_routes))
+    schemas.update(timeline_schemas())
+    paths.update(timeline_paths(model))
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},

@@ -36,6 +36,7 @@ from metacrm.extension.migrations import MigrationContext
 from metacrm.extension.panels import Panel, PanelLink, PanelProvider, PanelRequest, PanelRow
 from metacrm.extension.records import Caller, RecordList, Records
 from metacrm.extension.saves import Interceptor, PendingSave, SaveReader
+from metacrm.extension.timeline import TimelineItem, TimelineProvider, TimelineQuery
 
 __all__ = [
     "RECORD_EVENTS",
@@ -75,6 +76,9 @@ __all__ = [
     "SaveReader",
     "SettingNotDeclared",
     "StorageKind",
+    "TimelineItem",
+    "TimelineProvider",
+    "TimelineQuery",
     "ValidationFailed",
     "Widget",
 ]

@@ -20,6 +20,7 @@ from metacrm.extension.http import RouteHandler
 from metacrm.extension.panels import PanelProvider
 from metacrm.extension.records import Records
 from metacrm.extension.saves import Interceptor
+from metacrm.extension.timeline import TimelineProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,10 @@ class ExtensionContext(Protocol):
     def periodic(self, name: str, every: timedelta, job: PeriodicJob) -> None:
         """Run `job` from the scheduler, at most once per `every` for the instance (the
         scheduler processes share the claim of each period)."""
+
+    def timeline_source(self, name: str, kinds: Sequence[str],
+                        provider: TimelineProvider) -> None:
+        """Put entries of `kinds` on records' timelines (see `metacrm.extension.timeline`)."""
 
 
 __all__ = ["ExtensionContext", "PackInfo", "PeriodicJob"]

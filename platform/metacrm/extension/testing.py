@@ -22,6 +22,7 @@ from metacrm.extension.http import ExtRequest, RouteHandler
 from metacrm.extension.panels import PanelProvider
 from metacrm.extension.records import Caller, RecordList
 from metacrm.extension.saves import Interceptor, PendingSave
+from metacrm.extension.timeline import TimelineProvider
 
 
 def _frozen(value: Any) -> Any:
@@ -142,6 +143,8 @@ class FakeContext:
         default_factory=dict)
     panels: dict[str, list[PanelProvider]] = field(default_factory=dict)
     periodic_jobs: dict[str, tuple[timedelta, PeriodicJob]] = field(default_factory=dict)
+    timeline_sources: dict[str, tuple[tuple[str, ...], TimelineProvider]] = field(
+        default_factory=dict)
 
     @property
     def pack(self) -> PackInfo:
@@ -190,6 +193,11 @@ class FakeContext:
     def periodic(self, name: str, every: timedelta, job: PeriodicJob) -> None:
         self._open()
         self.periodic_jobs[name] = (every, job)
+
+    def timeline_source(self, name: str, kinds: Sequence[str],
+                        provider: TimelineProvider) -> None:
+        self._open()
+        self.timeline_sources[name] = (tuple(kinds), provider)
 
     # --- driving the registrations in tests --------------------------------------------
 

@@ -29,6 +29,7 @@ from metacrm.extension import (
     Records,
     RegistrationClosed,
     RouteHandler,
+    TimelineProvider,
 )
 from metacrm.extension.testing import DeclaredSettings
 from metacrm.extension_host.contributions import (
@@ -38,6 +39,7 @@ from metacrm.extension_host.contributions import (
     PeriodicEntry,
     RouteEntry,
     SubscriptionEntry,
+    TimelineEntrySource,
 )
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
@@ -208,6 +210,20 @@ class PackContext:
         _callable(f"periodic job {name!r}", job)
         self._unique("periodic job", name, found.periodic)
         found.periodic[name] = PeriodicEntry(name, every, job)
+
+    def timeline_source(self, name: str, kinds: Sequence[str],
+                        provider: TimelineProvider) -> None:
+        found = self._open("timeline_source")
+        _name("timeline source", name)
+        wanted = tuple(kinds) if not isinstance(kinds, str) else ()
+        if not wanted or len(set(wanted)) != len(wanted):
+            raise ExtensionError(f"timeline source {name!r}: kinds must be a list of "
+                                 "different names")
+        for kind in wanted:
+            _name("timeline kind", kind)
+        _callable(f"timeline source {name!r}", provider)
+        self._unique("timeline source", name, found.timeline)
+        found.timeline[name] = TimelineEntrySource(name, wanted, provider)
 
 
 __all__ = ["PackContext"]

@@ -24,6 +24,7 @@ from metacrm.extension import (
     PanelProvider,
     PeriodicJob,
     RouteHandler,
+    TimelineProvider,
 )
 from metacrm.kernel.errors import ErrorDetail
 
@@ -102,6 +103,15 @@ class PeriodicEntry:
     job: PeriodicJob
 
 
+@dataclass(frozen=True)
+class TimelineEntrySource:
+    """A pack's timeline source: its name, the kinds it gives, the provider."""
+
+    name: str
+    kinds: tuple[str, ...]
+    provider: TimelineProvider
+
+
 @dataclass
 class Contributions:
     """Everything one pack registered."""
@@ -115,6 +125,7 @@ class Contributions:
     routes: list[RouteEntry] = field(default_factory=list)
     panels: list[tuple[str, PanelProvider]] = field(default_factory=list)
     periodic: dict[str, PeriodicEntry] = field(default_factory=dict)
+    timeline: dict[str, TimelineEntrySource] = field(default_factory=dict)
 
     def claims(self) -> dict[tuple[str, str], str]:
         """(kind, key) -> description of what only one pack may own."""
@@ -125,6 +136,9 @@ class Contributions:
             found[("action", name)] = f"action {name!r}"
         for channel in self.channels:
             found[("channel", channel)] = f"a provider for channel {channel!r}"
+        for source in self.timeline.values():
+            for kind in source.kinds:
+                found[("timeline kind", kind)] = f"timeline kind {kind!r}"
         for route in self.routes:
             for method in sorted(route.methods):
                 key = f"{method} /api/v1/ext/{self.pack}/" + "/".join(route.shape())

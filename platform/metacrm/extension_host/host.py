@@ -48,7 +48,7 @@ from metacrm.extension_host.adapters import (
     periodic_name,
 )
 from metacrm.extension_host.context import PackContext
-from metacrm.extension_host.contributions import Contributions, RouteEntry
+from metacrm.extension_host.contributions import Contributions, RouteEntry, TimelineEntrySource
 from metacrm.extension_host.field_types import adapt
 from metacrm.extension_host.interceptors import Chain, PackInterceptors
 from metacrm.extension_host.isolation import import_problems, source_files
@@ -230,6 +230,10 @@ class PackHost:
             if isinstance(panel, Panel):
                 shown.append((pack, panel))
         return shown
+
+    def timeline_sources(self) -> tuple[tuple[str, TimelineEntrySource], ...]:
+        """(pack, source) of the loaded packs' timeline sources."""
+        return self._tables.timeline
 
     def channels(self) -> tuple[str, ...]:
         return tuple(sorted(self._tables.channels))

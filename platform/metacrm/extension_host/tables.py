@@ -11,7 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from metacrm.extension import ChannelProvider, PanelProvider
-from metacrm.extension_host.contributions import Contributions, InterceptorEntry, RouteEntry
+from metacrm.extension_host.contributions import (
+    Contributions,
+    InterceptorEntry,
+    RouteEntry,
+    TimelineEntrySource,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class HostTables:
     routes: Mapping[str, tuple[RouteEntry, ...]] = field(default_factory=dict)
     panels: Mapping[str, tuple[tuple[str, PanelProvider], ...]] = field(default_factory=dict)
     channels: Mapping[str, tuple[str, ChannelProvider]] = field(default_factory=dict)
+    timeline: tuple[tuple[str, TimelineEntrySource], ...] = ()
+    """(pack, source) in load order."""
 
     @classmethod
     def build(cls, loaded: Iterable[Contributions]) -> HostTables:
@@ -31,7 +38,9 @@ class HostTables:
         routes: dict[str, tuple[RouteEntry, ...]] = {}
         panels: dict[str, list[tuple[str, PanelProvider]]] = {}
         channels: dict[str, tuple[str, ChannelProvider]] = {}
+        timeline: list[tuple[str, TimelineEntrySource]] = []
         for found in loaded:
+            timeline.extend((found.pack, source) for source in found.timeline.values())
             for entry in found.interceptors:
                 interceptors.setdefault(entry.entity, []).append((found.pack, entry))
             routes[found.pack] = tuple(found.routes)
@@ -45,6 +54,7 @@ class HostTables:
             routes=routes,
             panels={entity: tuple(chain) for entity, chain in panels.items()},
             channels=channels,
+            timeline=tuple(timeline),
         )
 
     def route(self, pack: str, method: str, path: str

@@ -17,6 +17,7 @@ from dataclasses import field as dc_field
 from types import MappingProxyType
 from typing import Any
 
+from metacrm.kernel.business_time import BusinessCalendar
 from metacrm.metadata.titles import TitlePart, title_fields
 
 Labels = Mapping[str, str]
@@ -342,6 +343,26 @@ class ConversionDef:
 
 
 @dataclass(frozen=True, slots=True)
+class BusinessCalendarDef:
+    """Working hours, holidays and time zone of some teams (`business_calendar` document).
+
+    `calendar` answers business-time questions with the explicit holiday dates; a `country`
+    (and `subdivision`) adds that country's public holidays at run time
+    (`automation.business_calendars`), which needs the `holidays` package.
+    """
+
+    name: str
+    label: Labels
+    calendar: BusinessCalendar
+    country: str | None = None
+    subdivision: str | None = None
+    teams: tuple[str, ...] = ()
+    description: Labels = dc_field(default_factory=_empty)
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledModel:
     """The whole CRM as one immutable value; compiled once per metadata version."""
 
@@ -352,6 +373,7 @@ class CompiledModel:
     views: Mapping[str, ViewDef] = dc_field(default_factory=_empty)
     reports: Mapping[str, ReportDef] = dc_field(default_factory=_empty)
     conversions: Mapping[str, ConversionDef] = dc_field(default_factory=_empty)
+    calendars: Mapping[str, BusinessCalendarDef] = dc_field(default_factory=_empty)
     checksum: str = ""
     """Hash of the source documents: equal checksums mean an equal model."""
 

@@ -135,3 +135,48 @@ def was_deleted(connection: sa.Connection, entity: str, record_id: str) -> bool:
         .limit(1)
     ).first()
     return found is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """The rows of one change (one event), for the timeline: `key` orders events that
+    share an instant (the event id, or the row id of a row written without one)."""
+
+    at: datetime
+    key: str
+    entries: tuple[AuditEntry, ...]
+
+
+def _event_key() -> sa.ColumnElement[str]:
+    return sa.func.coalesce(audit.c.event_id, audit.c.id)
+
+
+def events_before(
+    connection: sa.Connection, entity: str, record_id: str, *,
+    before: tuple[datetime, str] | None, limit: int,
+) -> list[AuditEvent]:
+    """Up to `limit` changes of one record strictly before the position `(at, key)`,
+    newest first: two indexed queries (which events, then their rows)."""
+    trailing_writes.flush(connection)
+    key = _event_key()
+    where: list[sa.ColumnElement[bool]] = [audit.c.entity == entity,
+                                          audit.c.record_id == record_id]
+    if before is not None:
+        at, last = before
+        where.append(sa.or_(audit.c.at < at, sa.and_(audit.c.at == at, key < last)))
+    heads = connection.execute(
+        sa.select(audit.c.at, key.label("key")).where(*where)
+        .group_by(audit.c.at, key).order_by(audit.c.at.desc(), key.desc()).limit(limit)
+    ).all()
+    if not heads:
+        return []
+    keys = [str(row.key) for row in heads]
+    rows = connection.execute(
+        sa.select(audit, key.label("key"))
+        .where(audit.c.entity == entity, audit.c.record_id == record_id, key.in_(keys))
+        .order_by(audit.c.id.asc())
+    ).mappings()
+    grouped: dict[str, list[AuditEntry]] = {k: [] for k in keys}
+    for row in rows:
+        grouped[str(row["key"])].append(_entry(row))
+    return [AuditEvent(row.at, str(row.key), tuple(grouped[str(row.key)])) for row in heads]

@@ -15,6 +15,7 @@ from sqlalchemy.schema import SchemaItem
 
 from metacrm.fieldtypes.base import ColumnSpec
 from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.metadata.compiler.entities import INDEXABLE_SYSTEM_COLUMNS
 from metacrm.metadata.model import CompiledModel, EntityDef, FieldDef
 
 ID_LENGTH = 36
@@ -56,6 +57,18 @@ def index_name(entity: EntityDef, fields: tuple[str, ...], unique: bool) -> str:
     return f"{prefix}_{entity.table}_{'_'.join(fields)}"[:63]
 
 
+def _index_column(entity: EntityDef, registry: FieldTypeRegistry, name: str,
+                  position: int) -> str:
+    """The column a declared index covers for `name`: a field's main column, or a system
+    column (`created_at`, `updated_at`) after the leading field."""
+    fdef = entity.field(name)
+    if fdef is None:
+        if position and name in INDEXABLE_SYSTEM_COLUMNS:
+            return name
+        raise ValueError(f"index of {entity.name!r} names unknown field {name!r}")
+    return registry.get(fdef.type).columns(fdef)[0].name
+
+
 def entity_indexes(
     entity: EntityDef, registry: FieldTypeRegistry
 ) -> list[tuple[str, tuple[str, ...], bool]]:
@@ -79,11 +92,8 @@ def entity_indexes(
         elif fdef.indexed or fdef.type in ("reference", "regarding"):
             add(index_name(entity, (main,), False), (main,), False)
     for index in entity.indexes:
-        columns = tuple(
-            registry.get(entity_field.type).columns(entity_field)[0].name
-            for entity_field in (entity.field(n) for n in index.fields)
-            if entity_field is not None
-        )
+        columns = tuple(_index_column(entity, registry, name, position)
+                        for position, name in enumerate(index.fields))
         # Index names are per schema (PostgreSQL) or per database (SQLite), not per table:
         # a declared name is qualified by the table so two entities may both say "by_name".
         add(f"idx_{entity.table}_{index.name}"[:63], columns, index.unique)

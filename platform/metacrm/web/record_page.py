@@ -33,6 +33,8 @@ from metacrm.metadata.model import CompiledModel, EntityDef
 from metacrm.services.record_actions import RecordActions, record_actions
 from metacrm.services.record_bookmarks import RecordBookmarks
 from metacrm.services.related_records import RelatedList, related_lists
+from metacrm.services.timeline import TimelinePage
+from metacrm.services.timeline_sources import link_entities
 from metacrm.services.transition_guards import ConversionRequired
 from metacrm.services.transitions import TransitionService
 from metacrm.web.blueprints import screen_blueprint
@@ -49,7 +51,7 @@ from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
 from metacrm.web.pack_panels import pack_panels
 from metacrm.web.refusals import refusal_text
-from metacrm.web.timeline import TimelineItem, actor_ids, build_timeline
+from metacrm.web.timeline import TimelineItem, actor_ids, audit_rows, build_feed
 from metacrm.web.values import ValueDisplay, record_reader
 
 web_record = screen_blueprint("web_record", __name__, url_prefix="/app")
@@ -59,6 +61,10 @@ LOOKUP_LIMIT = 20
 RELATED_COLUMNS = 4
 VERSION_FIELD = "_version"
 REQUIRED_BY = "is required by transition"
+TIMELINE_KIND = "timeline_kind"
+TIMELINE_CURSOR = "timeline_cursor"
+TIMELINE_PAGE = 25
+ACTIVITY_GROUP = "communications"
 
 
 def record_url(entity: str, record_id: str) -> str:
@@ -161,7 +167,8 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
     included = record.pop("_included", {})
     bookmarks = RecordBookmarks(records)
     bookmarks.opened(subject, entity, str(record["id"]))
-    history = records.history(subject, entity, record_id)
+    feed = _timeline_page(subject, entity, record_id)
+    history = audit_rows(feed.entries)
     actions = record_actions(records, subject, entity, record_id)
     live = model()
     display = ValueDisplay(live, _with_history_references(subject, visible, included, history),
@@ -169,11 +176,12 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
     related = _related(subject, entity, record_id, live)
     display.load_users(services().engine, ValueDisplay.user_ids(visible, [record])
                        | actor_ids(history, visible)
+                       | {str(e.actor) for e in feed.entries if e.actor}
                        | {u for r in related for u in ValueDisplay.user_ids(r.entity,
                                                                             r.records)})
     for item in related:
         item.display.users.update(display.users)
-    timeline: list[TimelineItem] = build_timeline(history, visible, display)
+    timeline: list[TimelineItem] = build_feed(feed.entries, visible, live, display)
     buttons = _transition_buttons(subject, entity, record_id, visible, actions, refusal)
     page = render_template(
         "metacrm/record.html",
@@ -181,12 +189,82 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         plural_label=label(visible.plural_label, entity),
         record=record, title=display.title(visible, record), display=display,
         sections=sections(live, visible), related=related, timeline=timeline,
+        timeline_filters=_timeline_filters(entity, record_id, feed.kinds, live),
+        timeline_kind=request.args.get(TIMELINE_KIND, ""),
+        timeline_older=(_timeline_url(entity, record_id, request.args.get(TIMELINE_KIND),
+                                      feed.next_cursor) if feed.next_cursor else None),
+        quick_actions=_quick_actions(related, live),
         actions=actions, transitions=buttons, refusal=refusal,
         state_fields=[f.name for f in visible.fields if f.type == "state"],
         pack_panels=pack_panels(subject, entity, record),
         starred=bookmarks.starred(subject, entity, str(record["id"])),
     )
     return page, status
+
+
+def _timeline_page(subject: AccessSubject, entity: str, record_id: str) -> TimelinePage:
+    """The page of the timeline the query asks for (`timeline_kind`, `timeline_cursor`);
+    a filter or cursor that no longer fits shows the first page, unfiltered."""
+    service = services().services.timeline
+    kind = request.args.get(TIMELINE_KIND) or None
+    cursor = request.args.get(TIMELINE_CURSOR) or None
+    try:
+        return service.page(subject, entity, record_id, kinds=[kind] if kind else None,
+                            cursor=cursor, limit=TIMELINE_PAGE)
+    except ValidationFailed:
+        return service.page(subject, entity, record_id, limit=TIMELINE_PAGE)
+
+
+def _timeline_url(entity: str, record_id: str, kind: str | None,
+                  cursor: str | None = None) -> str:
+    query = {key: value for key, value in ((TIMELINE_KIND, kind), (TIMELINE_CURSOR, cursor))
+             if value}
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"{record_url(entity, record_id)}{suffix}#timeline-title"
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    kind: str
+    label: str
+    url: str
+
+
+def _timeline_filters(entity: str, record_id: str, kinds: tuple[str, ...],
+                      live: CompiledModel) -> list[TimelineFilter]:
+    names = {"change": t("Changes"), "transition": t("Transitions")}
+    found = [TimelineFilter("", t("Everything"), _timeline_url(entity, record_id, None))]
+    for kind in kinds:
+        other = live.entity(kind)
+        text = names.get(kind) or (label(other.plural_label, kind) if other else kind)
+        found.append(TimelineFilter(kind, text, _timeline_url(entity, record_id, kind)))
+    return found
+
+
+@dataclass(frozen=True)
+class QuickAction:
+    entity: str
+    label: str
+    url: str
+
+
+def _quick_actions(related: list[Related], live: CompiledModel) -> list[QuickAction]:
+    """"Log a call", "Schedule a meeting", "Add a note"…: the create forms of the activities
+    (entities of the communications group, not link entities) about this record, pre-filled
+    — those the related lists offer, so only what the user may create."""
+    verbs = {"call": t("Log a call"), "meeting": t("Schedule a meeting"),
+             "note": t("Add a note")}
+    links = link_entities(live)
+    found = []
+    for item in related:
+        other = item.entity
+        field_name = item.key.partition(".")[2]
+        fdef = other.field(field_name)
+        if (item.new_url and other.group == ACTIVITY_GROUP and other.name not in links
+                and fdef is not None and fdef.type == "regarding"):
+            found.append(QuickAction(other.name, verbs.get(other.name) or t(
+                "New %(entity)s", entity=label(other.label, other.name)), item.new_url))
+    return found
 
 
 @web_record.get("/r/<entity>/<record_id>")

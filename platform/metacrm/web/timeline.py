@@ -1,10 +1,11 @@
-"""The timeline of a record page: its audit trail told as events, newest first.
+"""The timeline of a record page: its activity feed told as sentences, newest first.
 
-`RecordsService.history` gives one audit row per field and change (hidden fields already
-left out for the subject). Rows of one change share an event id; here they become one
-timeline item — who, when, what kind (created, updated, transitioned, deleted) and the
-fields with their old and new values as the record page shows values. A transition reads
-"moved from <state> to <state>" with the pipeline's state labels.
+`TimelineService` gives the page's entries (the same service as the API's timeline): audit
+changes — one per change, its fields' old and new values, hidden fields already left out —
+and the records about this one (calls, meetings, notes, tasks). A change becomes an item
+saying who did what (created, updated, transitioned, deleted) with the fields' values as
+the record page shows them; a transition reads "moved from <state> to <state>" with the
+pipeline's state labels; a record about this one reads "<Call>: <its title>", linked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from metacrm.web.i18n import format_datetime, label, t
 from metacrm.web.values import USER_FIELDS, ValueDisplay
 
 OWNER = "owner"
+TITLE_LENGTH = 80
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,54 @@ class TimelineItem:
     """Who, by name ("" when the system did it)."""
     summary: str
     changes: tuple[Change, ...]
+    url: str = ""
+    """For a record about this one: its page."""
+    title: str = ""
+    """For a record about this one: its title."""
+
+
+def audit_rows(entries: Iterable[Any]) -> list[dict[str, Any]]:
+    """The audit rows of the timeline's change and transition entries (`TimelineEntry`),
+    in the form `build_timeline` and the reference prefetch read."""
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        if "changes" not in entry.data:
+            continue
+        at = entry.to_json()["at"]
+        changes = entry.data["changes"] or [{"field": None, "old": None, "new": None}]
+        rows.extend({"at": at, "actor": entry.actor, "action": entry.data["action"],
+                     "event_id": entry.key, **change} for change in changes)
+    return rows
+
+
+def build_feed(entries: Iterable[Any], entity: EntityDef, model: Any,
+               display: ValueDisplay) -> list[TimelineItem]:
+    """The items of a page of timeline entries, in their order."""
+    items = []
+    for entry in entries:
+        if "changes" in entry.data:
+            items.extend(build_timeline(audit_rows([entry]), entity, display))
+            continue
+        if "pack" in entry.data:  # a pack's entry: its title and link, as given (escaped)
+            actor = str(entry.actor or "")
+            items.append(TimelineItem(
+                kind=entry.kind, at=format_datetime(entry.at), at_iso=entry.to_json()["at"],
+                actor=display.users.get(actor, actor), summary=entry.kind, changes=(),
+                url=str(entry.data.get("url") or ""), title=str(entry.data["title"])))
+            continue
+        other = model.entity(entry.data.get("entity", ""))
+        record = entry.data.get("record") or {}
+        actor = str(entry.actor or "")
+        title = display.title(other, record) if other is not None else entry.key
+        if title == entry.key and other is not None:  # no title: the first text it has
+            title = next((str(record[f.name])[:TITLE_LENGTH] for f in other.fields
+                          if f.type in ("text", "textarea") and record.get(f.name)), title)
+        items.append(TimelineItem(
+            kind=entry.kind, at=format_datetime(entry.at),
+            at_iso=entry.to_json()["at"], actor=display.users.get(actor, actor),
+            summary=(label(other.label, entry.kind) if other is not None else entry.kind),
+            changes=(), url=f"/app/r/{entry.kind}/{entry.key}", title=title))
+    return items
 
 
 def group_entries(entries: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:

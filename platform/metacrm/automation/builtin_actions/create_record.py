@@ -5,14 +5,18 @@
  "values": {"subject": {"template": "Call {{ record.last_name }}"}, "priority": "high"},
  "link": "lead",                                   # a reference field of the new record
  "due_in": {"business_days": 2, "field": "due_date", "country": "US"},
+                                                   # or {"business_hours": 4, "field": "due_at"}
  "owner": "record_owner"}                          # or a user id
 ```
 
 `link` sets a reference field of the new record (which must reference the trigger's entity)
 to the triggering record. `due_in` sets a date (or datetime) field to today plus `days`
-calendar days or `business_days` business days (Mon–Fri, without `country`'s public holidays
-when given). `owner`: `record_owner` gives the new record the triggering record's owner, a
-user id gives it that user; left out, the new record also gets the triggering record's owner
+calendar days or `business_days` business days, or a datetime field to now plus
+`business_hours` business hours. Business time counts in the business calendar named by
+`calendar`, else in the calendar of the new record's owner's team (`business_calendar`
+documents), else Mon–Fri 09:00–18:00 UTC without `country`'s public holidays when given.
+`owner`: `record_owner` gives the new record the triggering record's owner, a user id gives
+it that user; left out, the new record also gets the triggering record's owner
 (when it has one), so the follow-up lands with whoever owns the work.
 """
 
@@ -30,6 +34,11 @@ from metacrm.automation.builtin_actions.support import (
     record_id,
 )
 from metacrm.automation.builtin_actions.values import OWNER, ValueForms
+from metacrm.automation.business_calendars import (
+    calendar_of_teams,
+    default_calendar,
+    runtime_calendar,
+)
 from metacrm.automation.business_days import (
     MAX_BUSINESS_DAYS,
     add_business_days,
@@ -37,41 +46,65 @@ from metacrm.automation.business_days import (
 )
 from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.kernel.errors import ErrorDetail
-from metacrm.metadata.model import CompiledModel, EntityDef
+from metacrm.metadata.model import BusinessCalendarDef, CompiledModel, EntityDef
 
 RECORD_OWNER = "record_owner"
-DUE_KEYS = ("business_days", "days", "field", "country")
+DUE_KEYS = ("business_days", "business_hours", "days", "field", "country", "calendar")
+COUNTS = ("business_days", "business_hours", "days")
+MAX_BUSINESS_HOURS = 100_000
 ENGINE_SET = frozenset({"auto_number", "state"})
 
 
-def _due_errors(due: Any, target: EntityDef) -> list[ErrorDetail]:
+def _due_errors(due: Any, target: EntityDef, model: CompiledModel) -> list[ErrorDetail]:
     if not isinstance(due, Mapping):
         return [ErrorDetail('must be an object such as {"business_days": 2, '
                             '"field": "due_date"}', "/due_in")]
     errors = [ErrorDetail(f"unknown key; known: {', '.join(DUE_KEYS)}", f"/due_in/{key}")
               for key in due if key not in DUE_KEYS]
-    counts = [key for key in ("business_days", "days") if key in due]
+    counts = [key for key in COUNTS if key in due]
     if len(counts) != 1:
-        errors.append(ErrorDetail("give exactly one of business_days and days", "/due_in"))
+        errors.append(ErrorDetail("give exactly one of business_days, business_hours and days",
+                                  "/due_in"))
     for key in counts:
-        number = due[key]
-        if isinstance(number, bool) or not isinstance(number, int) or \
-                abs(number) > MAX_BUSINESS_DAYS:
-            errors.append(ErrorDetail(
-                f"must be a whole number from -{MAX_BUSINESS_DAYS} to {MAX_BUSINESS_DAYS}",
-                f"/due_in/{key}"))
+        errors += _count_errors(key, due[key])
     field = target.field(due["field"]) if is_name(due.get("field")) else None
     if field is None or field.type not in ("date", "datetime"):
         errors.append(ErrorDetail(f"must name a date or datetime field of {target.name}",
                                   "/due_in/field"))
+    elif "business_hours" in due and field.type != "datetime":
+        errors.append(ErrorDetail("business hours need a datetime field", "/due_in/field"))
     country = due.get("country")
     if country is not None and (not isinstance(country, str) or not supported_country(country)):
         errors.append(ErrorDetail("must be a country code with a holiday calendar, e.g. US",
                                   "/due_in/country"))
-    elif country is not None and "business_days" not in due:
-        errors.append(ErrorDetail("a country only applies to business_days",
+    elif country is not None and "days" in due:
+        errors.append(ErrorDetail("a country only applies to business days and hours",
                                   "/due_in/country"))
+    calendar = due.get("calendar")
+    if calendar is not None and (not isinstance(calendar, str)
+                                 or calendar not in model.calendars):
+        errors.append(ErrorDetail("must name a business_calendar; known: "
+                                  + (", ".join(sorted(model.calendars)) or "none"),
+                                  "/due_in/calendar"))
+    elif calendar is not None and "days" in due:
+        errors.append(ErrorDetail("a calendar only applies to business days and hours",
+                                  "/due_in/calendar"))
     return errors
+
+
+def _count_errors(key: str, number: Any) -> list[ErrorDetail]:
+    if key == "business_hours":
+        if isinstance(number, bool) or not isinstance(number, int | float) or \
+                not 0 <= number <= MAX_BUSINESS_HOURS:
+            return [ErrorDetail(f"must be a number from 0 to {MAX_BUSINESS_HOURS}",
+                                f"/due_in/{key}")]
+        return []
+    if isinstance(number, bool) or not isinstance(number, int) or \
+            abs(number) > MAX_BUSINESS_DAYS:
+        return [ErrorDetail(
+            f"must be a whole number from -{MAX_BUSINESS_DAYS} to {MAX_BUSINESS_DAYS}",
+            f"/due_in/{key}")]
+    return []
 
 
 def _link_errors(link: Any, target: EntityDef, source: EntityDef) -> list[ErrorDetail]:
@@ -82,16 +115,30 @@ def _link_errors(link: Any, target: EntityDef, source: EntityDef) -> list[ErrorD
     return []
 
 
-def due_value(due: Mapping[str, Any], target: EntityDef, now: datetime) -> Any:
-    """The JSON value of the due field: today (UTC) plus the days asked for."""
+def due_value(due: Mapping[str, Any], target: EntityDef, now: datetime,
+              calendar: BusinessCalendarDef | None = None) -> Any:
+    """The JSON value of the due field: now plus the days or business time asked for,
+    business time in `calendar` when given (else Mon–Fri 09:00–18:00 UTC without the
+    rule's country's holidays)."""
+    field = target.field(due["field"])
+    is_datetime = field is not None and field.type == "datetime"
+    if "business_hours" in due:
+        hours = (runtime_calendar(calendar) if calendar is not None
+                 else default_calendar(due.get("country")))
+        return datetime_to_json(hours.add(now, timedelta(hours=due["business_hours"])))
+    if "business_days" in due and calendar is not None:
+        working = runtime_calendar(calendar)
+        if is_datetime:
+            return datetime_to_json(working.add_days_at(now, due["business_days"]))
+        local_today = now.astimezone(working.zone).date()
+        return working.add_days(local_today, due["business_days"]).isoformat()
     today = now.astimezone(UTC).date()
     day: date
     if "business_days" in due:
         day = add_business_days(today, due["business_days"], due.get("country"))
     else:
         day = today + timedelta(days=due["days"])
-    field = target.field(due["field"])
-    if field is not None and field.type == "datetime":
+    if is_datetime:
         return datetime_to_json(datetime.combine(day, now.astimezone(UTC).timetz()))
     return day.isoformat()
 
@@ -125,7 +172,7 @@ class CreateRecord:
             errors += _link_errors(params["link"], target, entity)
             given.add(params["link"])
         if "due_in" in params:
-            errors += _due_errors(params["due_in"], target)
+            errors += _due_errors(params["due_in"], target, model)
             if isinstance(params["due_in"], Mapping):
                 given.add(params["due_in"].get("field"))
         owner = params.get("owner")
@@ -151,14 +198,15 @@ class CreateRecord:
                                       pointer="/values")
         if "link" in params:
             payload[params["link"]] = record_id(context)
-        if "due_in" in params:
-            due = params["due_in"]
-            payload[due["field"]] = due_value(due, target, self.support.now(context))
         owner = params.get("owner", RECORD_OWNER)
         if OWNER not in payload:
             owner_id = context.record.get(OWNER) if owner == RECORD_OWNER else owner
             if owner_id:
                 payload[OWNER] = owner_id
+        if "due_in" in params:
+            due = params["due_in"]
+            payload[due["field"]] = due_value(due, target, self.support.now(context),
+                                              self._calendar(context, due, payload))
         if context.dry_run:
             self.values.validate(payload, target=target, pointer="/values")
             return {"would_create": {"entity": target.name, "values": payload}}
@@ -166,3 +214,17 @@ class CreateRecord:
             context.conn, context.subject, target.name, payload)
         return {"created": {"entity": target.name, "id": created["id"],
                             "owner": created.get(OWNER)}}
+
+    def _calendar(self, context: ActionContext, due: Mapping[str, Any],
+                  payload: Mapping[str, Any]) -> BusinessCalendarDef | None:
+        """The calendar `due` names, else the one of the new record's owner's team."""
+        model = self.support.runtime().model
+        if "days" in due:
+            return None
+        if due.get("calendar"):
+            return model.calendars.get(due["calendar"])
+        owner = payload.get(OWNER)
+        if not model.calendars or not isinstance(owner, str):
+            return None
+        teams = self.support.services.records.teams.direct_teams_of(context.conn, owner)
+        return calendar_of_teams(model, teams)

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from metacrm.kernel.errors import ErrorDetail, MetadataInvalid
 from metacrm.metadata.catalog import FieldTypeCatalog
+from metacrm.metadata.compiler.calendars import build_calendar, check_calendar_teams
 from metacrm.metadata.compiler.checks import check_entity_links, without_duplicates
 from metacrm.metadata.compiler.checksum import documents_checksum
 from metacrm.metadata.compiler.context import CompileContext, suggestion
@@ -103,6 +104,9 @@ def _compile(
     conversions = _build_all(by_kind["conversion"], context, build_conversion)
     for conversion in conversions.values():
         check_conversion(conversion, context)
+    calendars = _build_all(by_kind["business_calendar"], context,
+                           lambda d: build_calendar(d, context))
+    check_calendar_teams(calendars, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
@@ -113,6 +117,7 @@ def _compile(
         views=MappingProxyType(views),
         reports=MappingProxyType(reports),
         conversions=MappingProxyType(conversions),
+        calendars=MappingProxyType(calendars),
         checksum=documents_checksum(documents),
     ), []
 

@@ -32,6 +32,8 @@ COMMON_FIELD_KEYS = frozenset(
 """Keys every field may have; every other key is a type-specific option."""
 
 TABLE_PREFIX = "crm_"
+INDEXABLE_SYSTEM_COLUMNS = frozenset({"created_at", "updated_at"})
+"""System columns an index may cover after its leading field."""
 UNTITLED_TYPES = frozenset({"json", "textarea"})
 """Field types whose values are too long or structured to name a record."""
 
@@ -43,7 +45,8 @@ def build_entity(document: Document, context: CompileContext,
     problems go to the context's errors, each at the document that caused it."""
     body = document.body
     report = context.reporter(document.source)
-    groups = [(body.get("fields", ()), report)]
+    own_fields = _widened(body.get("fields", ()), extensions, context)
+    groups = [(own_fields, report)]
     groups.extend((ext.body.get("fields", ()), context.reporter(ext.source))
                   for ext in extensions)
     fields = _build_fields(groups, context)
@@ -69,6 +72,32 @@ def build_entity(document: Document, context: CompileContext,
         _check_title(entity, context, report)
     _check_reminders(entity, context, report)
     return entity
+
+
+def _widened(raw_fields: Any, extensions: Sequence[Document],
+             context: CompileContext) -> list[Any]:
+    """The entity's own fields, each `regarding` field's `entities` widened by the
+    extensions' `regarding_targets` (an extension naming a field that is not a regarding
+    field of the entity is reported at its `/regarding_targets/<field>`)."""
+    fields = list(raw_fields)
+    positions = {raw.get("name"): index for index, raw in enumerate(fields)
+                 if isinstance(raw, Mapping) and raw.get("type") == "regarding"}
+    for extension in extensions:
+        targets = extension.body.get("regarding_targets") or {}
+        for name, entities in targets.items():
+            index = positions.get(name)
+            if index is None:
+                context.reporter(extension.source).error(
+                    f"'{name}' is not a regarding field of entity "
+                    f"'{extension.body.get('entity')}'"
+                    + suggestion(str(name), [str(n) for n in positions]),
+                    f"/regarding_targets/{name}")
+                continue
+            raw = fields[index]
+            known = list(raw.get("entities") or ())
+            fields[index] = {**raw, "entities": known + [e for e in entities
+                                                          if e not in known]}
+    return fields
 
 
 REMINDER_FIELD_TYPES = frozenset({"date", "datetime"})
@@ -252,6 +281,8 @@ def _check_indexes(entity: EntityDef, report: Reporter) -> None:
             report.error(f"duplicate index name '{index.name}'", f"{pointer}/name")
         seen.setdefault(index.name, position)
         for number, name in enumerate(index.fields):
+            if number and name in INDEXABLE_SYSTEM_COLUMNS:
+                continue  # after a field: e.g. (regarding, created_at) serves "newest about"
             if not entity.has_field(name):
                 report.error(f"unknown field '{name}' of entity '{entity.name}'"
                              + suggestion(name, entity.field_names), f"{pointer}/fields/{number}")
