@@ -345,3 +345,11 @@ def test_a_list_report_file_needs_an_export_grant(world: World) -> None:
     assert {r["company_name"] for r in rows} == {"tech", "retail"}
     assert {r["amount_currency"] for r in rows} == {"USD"}
     problem(rep, 403)
+
+
+def test_the_openapi_document_describes_the_report_endpoints(world: World) -> None:
+    document = world.client.get("/api/v1/openapi.json", headers=world.api.admin).get_json()
+
+    assert {"/api/v1/reports", "/api/v1/reports/{name}", "/api/v1/reports/{name}/run",
+            "/api/v1/reports/run"} <= set(document["paths"])
+    assert "ReportResult" in document["components"]["schemas"]

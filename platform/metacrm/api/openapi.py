@@ -30,6 +30,7 @@ from metacrm.api.openapi_paths import (
     problem_components,
 )
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
+from metacrm.api.openapi_reports import REPORTS_TAG, report_paths, report_schemas
 from metacrm.api.openapi_search import SEARCH_TAG, search_paths, search_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
@@ -80,6 +81,8 @@ def build_openapi(
     paths.update(notification_paths())
     schemas.update(search_schemas())
     paths.update(search_paths())
+    schemas.update(report_schemas())
+    paths.update(report_paths())
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -88,6 +91,7 @@ def build_openapi(
         TOKENS_TAG,
         NOTIFICATIONS_TAG,
         SEARCH_TAG,
+        REPORTS_TAG,
         {"name": "documentation", "description": "This document."},
     ]
     return {
