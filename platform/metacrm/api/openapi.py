@@ -29,8 +29,8 @@ from metacrm.api.openapi_paths import (
     json_answer,
     problem_components,
 )
-from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_reports import REPORTS_TAG, report_paths, report_schemas
+from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_search import SEARCH_TAG, search_paths, search_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
