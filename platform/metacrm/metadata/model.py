@@ -325,6 +325,8 @@ class ReportDef:
     period: str | None = None
     totals: bool = True
     description: Labels = dc_field(default_factory=_empty)
+    defaults: Mapping[str, JSON] = dc_field(default_factory=_empty)
+    """Run parameters a run that does not give them uses (`period`, `owner`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ def report_json(report: ReportDef) -> dict[str, Any]:
                 "date_field": report.date_field, "amount_field": report.amount_field,
                 "period": report.period}
     out.update({k: v for k, v in optional.items() if v is not None})
+    if report.defaults:
+        out["defaults"] = dict(report.defaults)
     if report.where:
         out["where"] = {k: list(v) for k, v in report.where.items()}
     return out

@@ -239,7 +239,7 @@ class ReportService:
     def execute(self, conn: sa.Connection, subject: AccessSubject, report: ReportDef,
                 parameters: Mapping[str, Any]) -> ReportResult:
         """The result over `conn` (a list report's rows stream while `conn` is open)."""
-        options = self.options(subject, parameters)
+        options = self.options(subject, {**report.defaults, **parameters})
         runtime = self.records.runtime()
         entity = runtime.model.entity(report.entity)
         if entity is None:

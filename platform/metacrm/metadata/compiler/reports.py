@@ -86,6 +86,7 @@ def build_report(document: Document) -> ReportDef:
         amount_field=body.get("amount_field"),
         period=body.get("period"),
         totals=bool(body.get("totals", True)),
+        defaults=MappingProxyType(dict(body.get("defaults") or {})),
         chart=body.get("chart"),
         pack=document.pack,
         source=SourceRef(document.source),
