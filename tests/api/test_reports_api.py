@@ -13,14 +13,17 @@ import csv
 import io
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from api_harness import ADMIN_ROLE, Api, entity, field, labels, open_api, pointers, problem
 from openpyxl import load_workbook
 
 from database_harness import postgres_schema, schema_url
+from metacrm.reports.service import FEATURE, ReportService
 from web_harness import role
 
 COMPANY = entity("company", field("name", required=True),
@@ -353,3 +356,24 @@ def test_the_openapi_document_describes_the_report_endpoints(world: World) -> No
     assert {"/api/v1/reports", "/api/v1/reports/{name}", "/api/v1/reports/{name}/run",
             "/api/v1/reports/run"} <= set(document["paths"])
     assert "ReportResult" in document["components"]["schemas"]
+
+
+def test_fiscal_quarters_and_the_time_zone_shape_the_buckets(world: World) -> None:
+    service = world.api.web.app.extensions["metacrm"].services.feature(FEATURE, ReportService)
+    by_quarter = {"entity": "deal", "metrics": [{"op": "count"}],
+                  "group_by": [{"field": "close_date", "bucket": "quarter"}]}
+    service.fiscal_start = 4
+    try:
+        fiscal = world.adhoc("max", by_quarter).get_json()
+    finally:
+        service.fiscal_start = 1
+    far_east = "Pacific/Kiritimati"
+    by_day = {"entity": "deal", "metrics": [{"op": "count"}],
+              "group_by": [{"field": "created_at", "bucket": "day"}]}
+    local = world.client.post("/api/v1/reports/run", headers=world.headers["max"], json={
+        "report": by_day, "parameters": {"time_zone": far_east}}).get_json()
+
+    assert {r["close_date_quarter"]: r["count"] for r in fiscal["rows"]} == {
+        "FY2025-Q4": 3, "FY2026-Q1": 2}
+    today_there = datetime.now(ZoneInfo(far_east)).date().isoformat()
+    assert [r["created_at_day"] for r in local["rows"]] == [today_there]
