@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import tempfile
 import time
@@ -143,7 +144,7 @@ def main() -> None:
         print(f"filled {args.rows:,} deals in {time.perf_counter() - started:.1f} s")
         services = build_services(Settings(
             database_url=url, metadata_paths=(Path(folder) / "packs",), redis_url=None,
-            secret_key="bench-secret-key-that-is-long-enough", instance_path=Path(folder)))
+            secret_key=secrets.token_urlsafe(32), instance_path=Path(folder)))
         try:
             reports = services.feature(FEATURE, ReportService)
             report = reports.compile(REPORT)
