@@ -57,6 +57,8 @@ def plan_metrics(report: ReportDef) -> tuple[list[Measure], list[MetricPlan]]:
             plans.append(MetricPlan(name, op, (), str(metric["numerator"]),
                                     str(metric["denominator"])))
             continue
+        if op == "count" and metric["field"] is not None:
+            op = "count_values"  # count of the non-empty values of the field
         ops = ("sum", "count_values") if op == "avg" else (op,)
         first = len(measures)
         measures.extend(_measure(metric, part, pointer) for part in ops)
@@ -135,7 +137,7 @@ class SummaryRunner:
                 continue
             else:
                 value = values[plan.measures[0]]
-                if plan.op.startswith("count") and value is None:
+                if plan.op.startswith("count") and value is None:  # no group: zero
                     value = 0
                 out[plan.name] = value
         for plan in self.plans:
