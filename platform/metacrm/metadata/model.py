@@ -183,6 +183,8 @@ class StateDef:
     label: Labels
     category: str = "open"
     probability: int | None = None
+    forecast_category: str | None = None
+    """Explicit forecast category (reports derive one when None: `metacrm.reports`)."""
     color: str | None = None
     locked: bool = False
     unlocked_for: tuple[str, ...] = ()

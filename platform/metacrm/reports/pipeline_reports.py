@@ -10,8 +10,9 @@ states' probabilities).
   (calendar time);
 * forecast: open and won records (lost ones left out) by the close-date period, forecast
   category and the report's `group_by` (e.g. owner): count, amount and amount weighted by
-  the state's probability. Categories: a state's `forecast_category`, else `closed` for won
-  states, `commit` from 70 %, `best_case` from 40 %, `pipeline` below.
+  the state's probability. Categories: a state's `forecast_category` (`omitted`: not
+  forecast), else `closed` for won states, none for lost ones, `commit` from 70 %,
+  `best_case` from 40 %, `pipeline` below.
 """
 
 from __future__ import annotations
@@ -44,9 +45,8 @@ def _label(en: str, ru: str) -> dict[str, str]:
 
 def forecast_category(state: StateDef) -> str | None:
     """The forecast category of a state (None: not forecast — lost)."""
-    explicit = getattr(state, "forecast_category", None)
-    if explicit:
-        return str(explicit)
+    if state.forecast_category is not None:
+        return None if state.forecast_category == "omitted" else state.forecast_category
     if state.category == "lost":
         return None
     if state.category == "won":
