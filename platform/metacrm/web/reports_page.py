@@ -4,8 +4,7 @@ total, and a bar per row for a summary's first metric).
 
 The same service as `POST /api/v1/reports/<name>/run` (`metacrm.reports`): counts and sums
 only what the user may read; dimension values read as the list shows them (choice and state
-labels, record titles, user names). The period filter is the `period` query parameter. The
-bars are plain HTML widths (no chart library yet; docs/reports.md).
+labels, record titles, user names). The period filter is the `period` query parameter.
 """
 
 from __future__ import annotations
@@ -43,8 +42,15 @@ class Cell:
 @dataclass(frozen=True)
 class Row:
     cells: list[Cell]
-    bar: float | None
     kind: str = "row"
+
+
+CHART_TYPES = {"bar": ("bar", {}), "column": ("bar", {}), "stacked_bar": ("bar", {}),
+               "line": ("line", {}), "area": ("line", {"fill": True}),
+               "pie": ("pie", {}), "donut": ("doughnut", {}),
+               "funnel": ("bar", {"horizontal": True})}
+"""Report chart -> Chart.js type and options (`ui/static/reports.js`); table and number
+show no chart."""
 
 
 def _service() -> ReportService:
@@ -71,7 +77,7 @@ def page(name: str) -> str:
     table = ReportTable(service.model(), report, result, record_reader(subject))
     return render_template(
         "metacrm/report.html", report=report, title=label(report.label, report.name),
-        headers=table.headers(), rows=table.rows(), period=period,
+        headers=table.headers(), rows=table.rows(), chart=table.chart(), period=period,
         periods=[(key, t(text)) for key, text in PERIOD_LABELS.items()])
 
 
@@ -143,19 +149,27 @@ class ReportTable:
 
     def rows(self) -> list[Row]:
         paths = self._paths()
-        values = [_number(row.get(self.bar_metric)) for row in self.result.rows] \
-            if self.bar_metric else []
-        top = max((v for v in values if v is not None and v > 0), default=None)
-        out: list[Row] = []
-        for index, row in enumerate(self.result.rows):
-            bar = None
-            value = values[index] if values else None
-            if top is not None and value is not None and value > 0:
-                bar = float(value / top * 100)
-            out.append(Row([self.text(c, self._value(row, c), paths) for c in self.columns],
-                           bar))
+        out = [Row([self.text(c, self._value(row, c), paths) for c in self.columns])
+               for row in self.result.rows]
         out.extend(self._totals(paths))
         return out
+
+    def chart(self) -> dict[str, Any] | None:
+        """What `reports.js` draws: the rows' dimension texts as labels and the first
+        metric as the values (None: the report shows no chart)."""
+        kind = CHART_TYPES.get(self.report.chart or "bar" if self.bar_metric else "")
+        if kind is None or not self.bar_metric or not self.result.rows:
+            return None
+        paths = self._paths()
+        dims = [c for c in self.columns if c.role == "dimension"]
+        metric = next(c for c in self.columns if c.name == self.bar_metric)
+        labels = [" · ".join(self.text(c, row.get(c.name), paths).text for c in dims)
+                  for row in self.result.rows]
+        values = [float(v) if (v := _number(row.get(self.bar_metric))) is not None else None
+                  for row in self.result.rows]
+        chart_type, options = kind
+        return {"type": chart_type, "labels": labels, "values": values,
+                "label": label(metric.label, metric.name.replace("_", " ")), **options}
 
     def _value(self, row: Mapping[str, Any], column: ResultColumn) -> Any:
         if self.result.column_values is not None and column.role == "metric":
@@ -170,7 +184,7 @@ class ReportTable:
                  else self.text(column, totals.get(column.name), paths)
                  if column.role == "metric" else Cell("", False)
                  for index, column in enumerate(self.columns)]
-        return [Row(cells, None, "total")]
+        return [Row(cells, "total")]
 
 
 @web_reports.get("/<name>/export")
