@@ -81,7 +81,7 @@ FILL_SQL = sa.text(
     "INSERT INTO crm_deal (id, created_at, created_by, updated_at, updated_by, owner, version,"
     " title, company, stage, amount, amount_currency, close_date)"
     " SELECT md5(g::text)::uuid::text, now(), 'bench', now(), 'bench', 'bench', 1,"
-    " 'Deal ' || g, (SELECT id FROM crm_company ORDER BY id OFFSET g % 100 LIMIT 1),"
+    " 'Deal ' || g, md5('c' || (1 + g % 100))::uuid::text,"
     " (ARRAY['qualification','proposal','negotiation','won','lost'])[1 + g % 5],"
     " ((g * 104729) % 5000000) / 100.0, 'USD', DATE '2024-01-01' + (g % 730)::int"
     " FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g")

@@ -312,12 +312,21 @@ def test_bad_documents_and_parameters_are_422_naming_them(world: World) -> None:
     period = world.run("max", "won_by_industry", period="someday")
     zone = world.run("max", "won_by_industry", time_zone="Mars/Olympus")
     extra = world.run("max", "won_by_industry", colour="red")
+    dates = world.run("max", "won_by_industry", period={"from": 20260101, "to": "2026-02-30"})
+    backwards = world.run("max", "won_by_industry",
+                          period={"from": "2026-03-01", "to": "2026-02-01"})
+    adhoc_period = world.client.post("/api/v1/reports/run", headers=world.headers["max"], json={
+        "report": {"entity": "deal", "metrics": [{"op": "count"}]},
+        "parameters": {"period": "yesterday"}})
 
     assert "/report/group_by/0" in pointers(problem(unknown, 422))
     assert "/report/group_by/0/bucket" in pointers(problem(bucket, 422))
     assert pointers(problem(period, 422)) == {"/period"}
     assert pointers(problem(zone, 422)) == {"/time_zone"}
     assert pointers(problem(extra, 422)) == {"/colour"}
+    assert pointers(problem(dates, 422)) == {"/period/from", "/period/to"}
+    assert pointers(problem(backwards, 422)) == {"/period/to"}
+    assert pointers(problem(adhoc_period, 422)) == {"/parameters/period"}
 
 
 @pytest.mark.parametrize("user", ["rita", "max"])

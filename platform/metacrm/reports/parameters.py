@@ -38,11 +38,11 @@ def named_period(name: str, today: date, fiscal_start: int) -> tuple[date, date]
 
 
 def _day(value: Any, pointer: str, errors: list[ErrorDetail]) -> date | None:
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 \
-            else None
-    except ValueError:
-        pass
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     errors.append(ErrorDetail("must be a date YYYY-MM-DD", pointer))
     return None
 
