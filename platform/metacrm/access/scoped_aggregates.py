@@ -2,8 +2,9 @@
 
 * `aggregate`: dimensions x measures as one grouped SELECT;
 * `list_rows`: a list report's rows (read AND export scope), streamed;
-* `state_entries`: the records that entered each state of a state field (from the audit
-  trail), each with its current state — funnels and time in stage.
+* `state_entry_counts`: how many records entered each state of a state field (from the
+  audit trail) — funnels; `state_entries`: each entry with the record's current state —
+  time in stage.
 
 Every one of them ANDs the subject's read scope into its SQL and refuses hidden fields
 exactly like unknown ones; a path through a reference joins only records the subject may
@@ -79,12 +80,11 @@ class ScopedAggregates(ScopedQueries):
                                         yield_per=STREAM_ROWS).execute(statement)
         return fields, (tuple(row) for row in result)
 
-    def state_entries(
-        self, conn: sa.Connection, entity: str, state_field: str, *,
-        since: datetime | None = None, until: datetime | None = None, criteria: Any = None,
-    ) -> list[StateEntry]:
-        """Each entry of a readable record into a state of `state_field` within
-        [since, until), in record then time order, with the record's current state."""
+    def _entries_source(
+        self, conn: sa.Connection, entity: str, state_field: str,
+        since: datetime | None, until: datetime | None, criteria: Any,
+    ) -> tuple[sa.Table, sa.ColumnElement[bool] | None]:
+        """The record table and the WHERE of the readable records' entries into a state."""
         self.require(entity, "read")
         visible = self.policy.visible_entity(self.subject, entity)
         fdef = visible.field(state_field)
@@ -92,17 +92,48 @@ class ScopedAggregates(ScopedQueries):
             raise ValidationFailed("invalid report", [ErrorDetail(
                 f"{state_field!r} is not a state field of {entity!r}", "/pipeline")])
         builder = AggregateBuilder(self, entity, conn.dialect.name)
-        table = builder.table
         condition = _and([
             audit.c.entity == entity, audit.c.field == state_field,
             audit.c.action.in_(STATE_ACTIONS),
             None if since is None else audit.c.at >= since,
             None if until is None else audit.c.at < until,
-            self.scope_condition_on(entity, "read", table),
+            self.scope_condition_on(entity, "read", builder.table),
             builder.criteria(criteria, "/filter"),
         ])
         if builder.errors:
             raise ValidationFailed("invalid report", builder.errors)
+        return builder.table, condition
+
+    def state_entry_counts(
+        self, conn: sa.Connection, entity: str, state_field: str, *,
+        since: datetime | None = None, until: datetime | None = None, criteria: Any = None,
+    ) -> dict[str, int]:
+        """How many different readable records entered each state within [since, until)
+        (one grouped statement: funnels)."""
+        table, condition = self._entries_source(conn, entity, state_field, since, until,
+                                                criteria)
+        state = sa.cast(audit.c.new, sa.Text)
+        statement = (sa.select(state.label("new"),
+                               sa.func.count(sa.distinct(audit.c.record_id)).label("n"))
+                     .select_from(audit.join(table, table.c.id == audit.c.record_id))
+                     .group_by(state))
+        if condition is not None:
+            statement = statement.where(condition)
+        counts: dict[str, int] = {}
+        for row in conn.execute(statement):
+            name = _state(row.new)
+            if name is not None:
+                counts[name] = counts.get(name, 0) + int(row.n)
+        return counts
+
+    def state_entries(
+        self, conn: sa.Connection, entity: str, state_field: str, *,
+        since: datetime | None = None, until: datetime | None = None, criteria: Any = None,
+    ) -> list[StateEntry]:
+        """Each entry of a readable record into a state of `state_field` within
+        [since, until), in record then time order, with the record's current state."""
+        table, condition = self._entries_source(conn, entity, state_field, since, until,
+                                                criteria)
         statement = (
             sa.select(audit.c.record_id, sa.cast(audit.c.new, sa.Text).label("new"),
                       audit.c.at, table.c[state_field].label("current"))

@@ -83,19 +83,15 @@ def funnel(conn: sa.Connection, scoped: ScopedRepository, report: ReportDef,
            entity: EntityDef, pipeline: PipelineDef, options: RunOptions,
            run_criteria: Any = None) -> ReportResult:
     since, until = _period(options)
-    entries = scoped.state_entries(conn, report.entity, state_field_of(entity, pipeline),
-                                   since=since, until=until,
-                                   criteria=_and(report.filter, run_criteria))
-    entered: dict[str, set[str]] = defaultdict(set)
-    for entry in entries:
-        if entry.state is not None:
-            entered[entry.state].add(entry.record_id)
+    entered = scoped.state_entry_counts(conn, report.entity,
+                                        state_field_of(entity, pipeline), since=since,
+                                        until=until, criteria=_and(report.filter, run_criteria))
     states = [s for s in pipeline.states if s.category != "lost"]
     rows: list[dict[str, Any]] = []
-    first = len(entered[states[0].name]) if states else 0
+    first = entered.get(states[0].name, 0) if states else 0
     previous: int | None = None
     for state in states:
-        count = len(entered[state.name])
+        count = entered.get(state.name, 0)
         conversion = None if previous is None else _ratio(count, previous)
         rows.append({
             "state": state.name, "entered": count, "conversion": conversion,
@@ -111,7 +107,7 @@ def funnel(conn: sa.Connection, scoped: ScopedRepository, report: ReportDef,
         ResultColumn("from_first", _label("From the first stage", "От первого этапа"),
                      "metric", "ratio"),
     ]
-    lost = sum(len(entered[s.name]) for s in pipeline.states if s.category == "lost")
+    lost = sum(entered.get(s.name, 0) for s in pipeline.states if s.category == "lost")
     return ReportResult(columns, rows, {"entered": first, "lost": lost})
 
 
