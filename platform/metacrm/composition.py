@@ -36,6 +36,7 @@ from metacrm.mail import mail_channel
 from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
+from metacrm.reports.service import ReportService
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
@@ -55,6 +56,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
+    "metacrm.reports.service",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -99,6 +101,8 @@ class Services:
     """Webhook subscriptions and deliveries (`metacrm.webhooks`)."""
     notifications: NotificationService = field(init=False, repr=False, compare=False)
     """In-app notifications, reminders and digests (`metacrm.notifications`)."""
+    reports: ReportService = field(init=False, repr=False, compare=False)
+    """Reports compiled from metadata, run within a user's rights (`metacrm.reports`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

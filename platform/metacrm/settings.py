@@ -73,6 +73,9 @@ class Settings:
     extensions: tuple[str, ...] = ()
     https: bool = False
     trusted_proxies: int = 0
+    fiscal_year_start: int = 1
+    """The month (1-12) fiscal years start in: report quarter and year buckets follow it
+    (`METACRM_FISCAL_YEAR_START`, default January)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +107,7 @@ class Settings:
                              (env.get("METACRM_EXTENSIONS") or "").split(",") if name.strip()),
             https=_flag(env, "METACRM_HTTPS"),
             trusted_proxies=_count(env, "METACRM_TRUSTED_PROXIES"),
+            fiscal_year_start=_month(env, "METACRM_FISCAL_YEAR_START"),
         )
 
     def ensure_instance(self) -> None:
@@ -144,6 +148,15 @@ def _count(env: Mapping[str, str], name: str) -> int:
         return 0
     if not raw.isascii() or not raw.isdigit() or int(raw) > 10:
         raise ValueError(f"{name}={raw!r} must be a whole number from 0 to 10")
+    return int(raw)
+
+
+def _month(env: Mapping[str, str], name: str) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return 1
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 12:
+        raise ValueError(f"{name}={raw!r} must be a month number from 1 to 12")
     return int(raw)
 
 

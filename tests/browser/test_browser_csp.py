@@ -51,6 +51,8 @@ def screens(server: Server) -> dict[str, str]:
         "designer permissions": "/app/admin/permissions",
         "designer history": "/app/admin/history",
         "teams": "/app/admin/teams",
+        "reports": "/app/reports",
+        "report with a chart": "/app/reports/deals_by_stage",
         "FAB user list": "/users/list/",
         "FAB user form": "/users/add",
         "Swagger UI": "/api/v1/docs",

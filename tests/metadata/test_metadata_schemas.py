@@ -225,9 +225,10 @@ def test_report_metrics_are_checked() -> None:
 
     assert errors_of(body) == [
         ("/metrics/0", "missing required property 'field'"),
-        ("/metrics/1/op", '"median" is not one of "count", "sum", "avg", "min", "max"'),
-        ("/chart", '"radar" is not one of "table", "bar", "column", "line", "pie", "funnel", '
-                   '"number"'),
+        ("/metrics/1/op", '"median" is not one of "count", "count_distinct", "sum", "avg", '
+                          '"min", "max", "ratio"'),
+        ("/chart", '"radar" is not one of "table", "bar", "column", "stacked_bar", "line", '
+                   '"area", "pie", "donut", "funnel", "number"'),
     ]
 
 

@@ -3,9 +3,9 @@
 Every path a user reaches records by — list, get, query with a filter, text search, include,
 history, available transitions, create, update, delete, global search, and the screens'
 reads (kanban column totals, CSV export, a record page's related lists, notifications and
-their email digest) — answers exactly the records each subject's roles allow, for scopes
-own / team (with a sub-team) / all with a rule, a union of roles, an admin role, a role
-listing nothing; hidden fields and their values never appear in any output.
+their email digest), and reports — answers exactly the records each subject's roles allow,
+for scopes own / team (with a sub-team) / all with a rule, a union of roles, an admin role,
+a role listing nothing; hidden fields and their values never appear in any output.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,13 +22,14 @@ import sqlalchemy as sa
 from records_world import ROLES_OF, World
 
 from metacrm.access.subject import AccessSubject
-from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound
+from metacrm.kernel.errors import Forbidden, MetacrmError, NotFound, ValidationFailed
 from metacrm.kernel.jobs import MailMessage
 from metacrm.notifications import preferences as notification_preferences
 from metacrm.notifications import store as notification_store
 from metacrm.notifications.digest import DailyDigest
 from metacrm.notifications.preferences import NotificationPreferences
 from metacrm.notifications.service import NotificationService
+from metacrm.reports.service import ReportService
 from metacrm.services.board_totals import money_sums
 from metacrm.services.conversion_matching import find_match
 from metacrm.services.global_search import GlobalSearch
@@ -497,3 +499,55 @@ def test_recent_records_and_favourites_show_only_readable_records(seeded: Seeded
         assert refused == ("ok" if title in readable else
                            "forbidden" if expect.read is None else "not_found")
     assert {seeded.title[b.record_id] for b in bookmarks.favourites(subject)} == readable
+
+
+@pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
+def test_reports_count_and_sum_exactly_the_readable_records(seeded: Seeded,
+                                                            expect: Expect) -> None:
+    """Reports (`metacrm.reports`): a summary grouped through a reference, a funnel from the
+    audit trail count exactly the readable deals; a referenced company the subject may not
+    read groups as empty (and without any company grant, its fields are unknown); a hidden
+    field can be neither grouped nor summed (422 naming it)."""
+    subject = seeded.subject(expect)
+    reports = ReportService(seeded.records)
+    summary = reports.compile({
+        "entity": "deal", "group_by": ["region"],
+        "metrics": [{"op": "count"}, {"op": "sum", "field": "amount"}]})
+    by_company = reports.compile({"entity": "deal", "group_by": ["company.region"],
+                                  "metrics": [{"op": "count"}]})
+    funnel = reports.compile({"entity": "deal", "type": "funnel"})
+    if expect.read is None:
+        for report in (summary, funnel):
+            with pytest.raises(Forbidden):
+                reports.run(subject, report)
+        return
+    result = reports.run(subject, summary).to_json()
+    assert result["totals"]["count"] == len(expect.read)
+    assert Decimal(result["totals"]["sum_amount"]) == sum(
+        Decimal(DEALS[title][2]) for title in expect.read)
+    assert {row["region"]: row["count"] for row in result["rows"]} == {
+        region: sum(1 for t in expect.read if DEALS[t][1] == region)
+        for region in {DEALS[t][1] for t in expect.read}}
+    if not expect.companies:
+        with pytest.raises(ValidationFailed) as unknown:
+            reports.run(subject, by_company)
+        assert [e.pointer for e in unknown.value.errors] == ["/group_by/0"]
+    else:
+        expected: dict[str | None, int] = {}
+        for title in expect.read:
+            company = DEALS[title][3]
+            region = company[2:] if company in expect.companies else None
+            expected[region] = expected.get(region, 0) + 1
+        assert {row["company_region"]: row["count"]
+                for row in reports.run(subject, by_company).rows} == expected
+    entered = reports.run(subject, funnel).to_json()["rows"][0]
+    assert (entered["state"], entered["entered"]) == ("new", len(expect.read))
+    hidden = reports.compile({"entity": "deal", "group_by": ["internal_code"],
+                              "metrics": [{"op": "sum", "field": "margin"}]})
+    if expect.hidden:
+        with pytest.raises(ValidationFailed) as refused:
+            reports.run(subject, hidden)
+        assert {e.pointer for e in refused.value.errors} == {"/group_by/0",
+                                                              "/metrics/0/field"}
+    else:
+        assert reports.run(subject, hidden).totals["sum_margin"] is not None

@@ -41,6 +41,11 @@ FLOW = {"kind": "pipeline", "name": "deal_flow", "version": 1, "label": labels("
         "transitions": [{"name": "win", "label": labels("Win"), "from": ["open"],
                          "to": "won"}]}
 HIDE = {"secret": "hidden"}
+DEAL_REPORT = {"kind": "report", "name": "deals_by_company", "version": 1,
+               "label": labels("Deals by company"), "entity": "deal",
+               "group_by": ["company.name"],
+               "metrics": [{"op": "count", "name": "deals"},
+                           {"op": "sum", "field": "value", "currency": "EUR"}]}
 ROLES = (
     role("rep", entities={"deal": {"read": "own", "update": "own", "fields": HIDE},
                           "company": {"read": "all"}}),
@@ -90,7 +95,8 @@ class World:
 
 @pytest.fixture
 def world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
-    with open_screens(isolated_database_url, tmp_path, COMPANY, DEAL, FLOW, *ROLES) as screens:
+    with open_screens(isolated_database_url, tmp_path, COMPANY, DEAL, FLOW, DEAL_REPORT,
+                      *ROLES) as screens:
         yield World(screens)
 
 
@@ -221,3 +227,26 @@ def test_recent_records_and_favourites_show_exactly_the_scope(world: World,
         response = browser.post(f"/app/r/deal/{record_id}/star", {"starred": "1"})
         assert response.status_code == (
             302 if title in (readable or set()) else 403 if readable is None else 404)
+
+
+@pytest.mark.parametrize("user", sorted(EXPECTED))
+def test_the_report_page_and_its_files_count_exactly_the_scope(world: World,
+                                                                user: str) -> None:
+    _role, readable, _sees_secret, _exported = EXPECTED[user]
+    browser: Browser = world.screens.sign_in(user)
+    index = browser.text("/app/reports")
+    page = browser.get("/app/reports/deals_by_company")
+    export = browser.get("/app/reports/deals_by_company/export?format=csv")
+
+    if readable is None:
+        assert "deals_by_company" not in index
+        assert page.status_code == 404 and export.status_code == 404
+        return
+    assert 'data-report="deals_by_company"' in index
+    table = page.get_data(as_text=True)
+    total = re.search(r'class="report-total">\s*<td>[^<]*</td>\s*<td class="number">'
+                      r'([^<]+)</td>', table)
+    assert total and total.group(1).strip() == str(len(readable))
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
+    assert rows == [{"company_name": "Acme", "deals": str(len(readable)),
+                     "sum_value": f"{10 * len(readable)}.00"}]

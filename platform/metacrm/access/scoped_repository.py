@@ -5,7 +5,8 @@ Every read and write of records made on behalf of a user goes through a `ScopedR
 
 Reads (`ScopedReads`): the read scope is ANDed into the SQL of lists, counts and includes;
 single-record reads check the record against the scope; hidden fields are stripped.
-Exports, grouped sums and equality matches (`ScopedQueries`) do the same for the services
+Exports, grouped sums and equality matches (`ScopedQueries`) and report aggregates
+(`ScopedAggregates`) do the same for the services
 that need more than a page.
 
 The raw repository is private (`_repository`): nothing outside `access/` reaches it except
@@ -37,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.delete_effects import DeleteEffects, Deletion
-from metacrm.access.scoped_queries import ScopedQueries
+from metacrm.access.scoped_aggregates import ScopedAggregates
 from metacrm.fieldtypes.regarding import RecordLink
 from metacrm.kernel.errors import ErrorDetail, Forbidden, ValidationFailed
 from metacrm.metadata.model import EntityDef
@@ -89,7 +90,7 @@ def _many(index: int, name: str) -> str:
     return f"/{index}/{name}"
 
 
-class ScopedRepository(ScopedQueries):
+class ScopedRepository(ScopedAggregates):
     """Reads and writes of one subject, within their roles' scopes and field security."""
 
     # --- create --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from metacrm.api.openapi_paths import (
     json_answer,
     problem_components,
 )
+from metacrm.api.openapi_reports import REPORTS_TAG, report_paths, report_schemas
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_search import SEARCH_TAG, search_paths, search_schemas
 from metacrm.api.openapi_timeline import timeline_paths, timeline_schemas
@@ -89,6 +90,8 @@ def build_openapi(
     paths.update(extension_paths(extension_routes))
     schemas.update(timeline_schemas())
     paths.update(timeline_paths(model))
+    schemas.update(report_schemas())
+    paths.update(report_paths())
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -97,6 +100,7 @@ def build_openapi(
         TOKENS_TAG,
         NOTIFICATIONS_TAG,
         SEARCH_TAG,
+        REPORTS_TAG,
         {"name": "documentation", "description": "This document."},
         *(extension_tag(pack) for pack in sorted({pack for pack, _ in extension_routes})),
     ]

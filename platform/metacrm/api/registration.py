@@ -14,6 +14,7 @@ from metacrm.api.docs import docs_api
 from metacrm.api.meta import meta_api
 from metacrm.api.notifications import notifications_api
 from metacrm.api.records import records_api
+from metacrm.api.reports import reports_api
 from metacrm.api.search import search_api
 from metacrm.api.timeline import timeline_api
 from metacrm.api.transitions import transitions_api
@@ -29,3 +30,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(notifications_api)
     app.register_blueprint(search_api)
     app.register_blueprint(timeline_api)
+    app.register_blueprint(reports_api)

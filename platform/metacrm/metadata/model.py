@@ -184,6 +184,8 @@ class StateDef:
     label: Labels
     category: str = "open"
     probability: int | None = None
+    forecast_category: str | None = None
+    """Explicit forecast category (reports derive one when None: `metacrm.reports`)."""
     color: str | None = None
     locked: bool = False
     unlocked_for: tuple[str, ...] = ()
@@ -291,7 +293,22 @@ class ViewDef:
 
 
 @dataclass(frozen=True, slots=True)
+class DimensionDef:
+    """One grouping of a report: a field path (`field` or `reference.field`) and, for
+    date and datetime fields, a bucket (day / week / month / quarter / year)."""
+
+    path: str
+    bucket: str | None = None
+    label: Labels = dc_field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True)
 class ReportDef:
+    """A report document compiled (see docs/reports.md): `dimensions` are the groups
+    (`group_by`, paths such as `company.industry`, with an optional date bucket);
+    `columns` the matrix's column dimension or the list's fields; `metrics` mappings of
+    op, field, name, label, filter, where, currency, numerator, denominator."""
+
     name: str
     label: Labels
     entity: str
@@ -301,6 +318,18 @@ class ReportDef:
     chart: str | None = None
     pack: str = ""
     source: SourceRef = SourceRef("")
+    type: str = "summary"
+    dimensions: tuple[DimensionDef, ...] = ()
+    columns: tuple[DimensionDef, ...] = ()
+    where: Mapping[str, tuple[str, ...]] = dc_field(default_factory=_empty)
+    pipeline: str | None = None
+    date_field: str | None = None
+    amount_field: str | None = None
+    period: str | None = None
+    totals: bool = True
+    description: Labels = dc_field(default_factory=_empty)
+    defaults: Mapping[str, JSON] = dc_field(default_factory=_empty)
+    """Run parameters a run that does not give them uses (`period`, `owner`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from metacrm.criteria.casefold import sql_lower
+from metacrm.storage.date_buckets import SQLITE_FUNCTION, sqlite_bucket
 
 
 def is_sqlite(engine: Engine | sa.Connection) -> bool:
@@ -76,6 +77,9 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         # Fold case exactly as PostgreSQL does, so ILIKE filters agree (criteria.casefold).
         dbapi_connection.create_function("lower", 1, sql_lower, deterministic=True)
+        # Report date buckets (storage.date_buckets): PostgreSQL does them in SQL.
+        dbapi_connection.create_function(SQLITE_FUNCTION, 4, sqlite_bucket,
+                                         deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         # WAL: readers do not block the writer (a web process reads while another writes);

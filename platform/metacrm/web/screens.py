@@ -16,6 +16,7 @@ from metacrm.web import (
     record_form,
     record_list,
     record_page,
+    reports_page,
     search_page,
     teams_admin,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "record_form",
     "record_list",
     "record_page",
+    "reports_page",
     "search_page",
     "teams_admin",
     "triggers",

@@ -21,6 +21,7 @@ def build_pipeline(document: Document, context: CompileContext) -> PipelineDef:
             label=labels(raw.get("label")),
             category=str(raw.get("category", "open")),
             probability=raw.get("probability"),
+            forecast_category=raw.get("forecast_category"),
             color=raw.get("color"),
             locked=bool(raw.get("locked", False)),
             unlocked_for=names(raw.get("unlocked_for")),

@@ -1,0 +1,145 @@
+"""Aggregates of one subject: the reads reports need (see aggregate_sql.py for the rules).
+
+* `aggregate`: dimensions x measures as one grouped SELECT;
+* `list_rows`: a list report's rows (read AND export scope), streamed;
+* `state_entry_counts`: how many records entered each state of a state field (from the
+  audit trail) — funnels; `state_entries`: each entry with the record's current state —
+  time in stage.
+
+Every one of them ANDs the subject's read scope into its SQL and refuses hidden fields
+exactly like unknown ones; a path through a reference joins only records the subject may
+read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from metacrm.access.aggregate_query import AggregateQuery, StateEntry
+from metacrm.access.aggregate_sql import AggregateBuilder, _and
+from metacrm.access.scoped_queries import ScopedQueries
+from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.metadata.model import FieldDef
+from metacrm.storage.system_tables import audit
+
+STATE_ACTIONS = ("created", "updated", "transitioned")
+"""Audit actions that can put a record into a state."""
+STREAM_ROWS = 2_000
+"""Rows fetched at a time by `list_rows` (constant memory for any size)."""
+
+
+def _state(raw: Any) -> str | None:
+    """An audit `new` value (JSON text of a state code) as the code."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return str(raw)
+    return None if value is None else str(value)
+
+
+class ScopedAggregates(ScopedQueries):
+    """Report reads of one subject (see the module docstring)."""
+
+    def record_table(self, entity: str) -> sa.Table:
+        """The entity's table, for statements built in this package (never handed out)."""
+        return self._repository.table(entity)
+
+    def scope_condition_on(self, entity: str, operation: str, table: sa.FromClause
+                           ) -> sa.ColumnElement[bool] | None:
+        """The subject's scope of `operation` on `entity` as SQL over `table` (an alias)."""
+        return self.policy.condition(self.subject, entity, operation,
+                                     cast(sa.Table, table), self.context)
+
+    def aggregate(self, conn: sa.Connection, entity: str, query: AggregateQuery
+                  ) -> list[tuple[Any, ...]]:
+        """One row per group: the dimension values then the measure values (storage
+        form; buckets as the database returns them — `date_buckets.bucket_value`).
+        Forbidden without a read grant; ValidationFailed naming hidden or unknown fields."""
+        self.require(entity, "read")
+        builder = AggregateBuilder(self, entity, conn.dialect.name)
+        return [tuple(row) for row in conn.execute(builder.statement(query))]
+
+    def list_rows(
+        self, conn: sa.Connection, entity: str, paths: Sequence[tuple[str, str]], *,
+        criteria: Any = None, where: Mapping[str, Sequence[str]] | None = None,
+    ) -> tuple[list[FieldDef], Iterator[tuple[Any, ...]]]:
+        """The fields of `paths` ((path, pointer) pairs) and an iterator over the rows of
+        the records inside the read AND export scopes: id, then each field's columns."""
+        self.require(entity, "read")
+        self.require(entity, "export")
+        builder = AggregateBuilder(self, entity, conn.dialect.name)
+        statement, fields = builder.list_statement(paths, criteria, where or {})
+        result = conn.execution_options(stream_results=True,
+                                        yield_per=STREAM_ROWS).execute(statement)
+        return fields, (tuple(row) for row in result)
+
+    def _entries_source(
+        self, conn: sa.Connection, entity: str, state_field: str,
+        since: datetime | None, until: datetime | None, criteria: Any,
+    ) -> tuple[sa.Table, sa.ColumnElement[bool] | None]:
+        """The record table and the WHERE of the readable records' entries into a state."""
+        self.require(entity, "read")
+        visible = self.policy.visible_entity(self.subject, entity)
+        fdef = visible.field(state_field)
+        if fdef is None or fdef.type != "state":
+            raise ValidationFailed("invalid report", [ErrorDetail(
+                f"{state_field!r} is not a state field of {entity!r}", "/pipeline")])
+        builder = AggregateBuilder(self, entity, conn.dialect.name)
+        condition = _and([
+            audit.c.entity == entity, audit.c.field == state_field,
+            audit.c.action.in_(STATE_ACTIONS),
+            None if since is None else audit.c.at >= since,
+            None if until is None else audit.c.at < until,
+            self.scope_condition_on(entity, "read", builder.table),
+            builder.criteria(criteria, "/filter"),
+        ])
+        if builder.errors:
+            raise ValidationFailed("invalid report", builder.errors)
+        return builder.table, condition
+
+    def state_entry_counts(
+        self, conn: sa.Connection, entity: str, state_field: str, *,
+        since: datetime | None = None, until: datetime | None = None, criteria: Any = None,
+    ) -> dict[str, int]:
+        """How many different readable records entered each state within [since, until)
+        (one grouped statement: funnels)."""
+        table, condition = self._entries_source(conn, entity, state_field, since, until,
+                                                criteria)
+        state = sa.cast(audit.c.new, sa.Text)
+        statement = (sa.select(state.label("new"),
+                               sa.func.count(sa.distinct(audit.c.record_id)).label("n"))
+                     .select_from(audit.join(table, table.c.id == audit.c.record_id))
+                     .group_by(state))
+        if condition is not None:
+            statement = statement.where(condition)
+        counts: dict[str, int] = {}
+        for row in conn.execute(statement):
+            name = _state(row.new)
+            if name is not None:
+                counts[name] = counts.get(name, 0) + int(row.n)
+        return counts
+
+    def state_entries(
+        self, conn: sa.Connection, entity: str, state_field: str, *,
+        since: datetime | None = None, until: datetime | None = None, criteria: Any = None,
+    ) -> list[StateEntry]:
+        """Each entry of a readable record into a state of `state_field` within
+        [since, until), in record then time order, with the record's current state."""
+        table, condition = self._entries_source(conn, entity, state_field, since, until,
+                                                criteria)
+        statement = (
+            sa.select(audit.c.record_id, sa.cast(audit.c.new, sa.Text).label("new"),
+                      audit.c.at, table.c[state_field].label("current"))
+            .select_from(audit.join(table, table.c.id == audit.c.record_id))
+            .order_by(audit.c.record_id, audit.c.at, audit.c.id))
+        if condition is not None:
+            statement = statement.where(condition)
+        return [StateEntry(row.record_id, _state(row.new), row.at, row.current)
+                for row in conn.execute(statement)]
