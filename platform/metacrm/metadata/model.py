@@ -232,6 +232,13 @@ class EntityPermission:
     rules: tuple[JSON, ...] = ()
     fields: Mapping[str, str] = dc_field(default_factory=_empty)
     """Field security: field name -> `hidden` or `read_only`."""
+    import_: str = "none"
+    """The `import` right (a Python keyword, hence the underscore): not `none` lets the role
+    import files into the entity; the rows still need the create or update scope."""
+
+    def scope_of(self, operation: str) -> str:
+        """The scope this permission grants `operation` (`import` included)."""
+        return str(getattr(self, "import_" if operation == "import" else operation))
 
 
 @dataclass(frozen=True, slots=True)
