@@ -9,7 +9,6 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,10 +177,10 @@ def test_a_dry_run_validates_every_row_and_writes_nothing(api: Api) -> None:
 
 
 def test_failing_rows_go_to_an_error_file_that_imports_once_fixed(api: Api) -> None:
-    content = ("name,email,company\n"
-               "Fine,fine@example.com,Acme\n"
-               "Lost,lost@example.com,Nowhere Ltd\n"
-               "Dup,anna@example.com,Acme\n").encode()
+    content = (b"name,email,company\n"
+               b"Fine,fine@example.com,Acme\n"
+               b"Lost,lost@example.com,Nowhere Ltd\n"
+               b"Dup,anna@example.com,Acme\n")
     mapping = {"columns": {"name": "name", "email": "email", "company": "company"}}
     data = started(upload(api, api.importer, content, entity="contact", mapping=mapping))
     assert data["counts"]["created"] == 1 and data["counts"]["failed"] == 2
@@ -322,6 +321,7 @@ def test_only_roles_with_the_import_right_may_preview_or_import(
 def test_the_openapi_document_lists_the_import_paths(api: Api) -> None:
     document = api.client.get("/api/v1/openapi.json", headers=api.admin).get_json()
 
-    assert {"/api/v1/imports", "/api/v1/imports/preview", "/api/v1/imports/{id}",
-            "/api/v1/imports/{id}/errors", "/api/v1/imports/{id}/revert"} <= set(
+    assert {"/api/v1/imports", "/api/v1/imports/preview", "/api/v1/imports/{import_id}",
+            "/api/v1/imports/{import_id}/errors",
+            "/api/v1/imports/{import_id}/revert"} <= set(
                 document["paths"])
