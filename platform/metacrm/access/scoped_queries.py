@@ -135,11 +135,12 @@ class ScopedQueries(ScopedReads):
 
     def matching(
         self, conn: sa.Connection, entity: str, fields: Sequence[str],
-        keys: Collection[tuple[Any, ...]], *, chunk: int = 200,
+        keys: Collection[tuple[Any, ...]], *, chunk: int = 200, whole: bool = False,
     ) -> list[Record]:
         """The readable records whose `fields` (single-column fields, storage values) equal
         one of `keys` — imports resolve references and upsert keys a batch at a time —
-        with `fields` and the system columns, hidden fields refused as unknown ones."""
+        with `fields` (`whole`: every visible field) and the system columns, hidden fields
+        refused as unknown ones."""
         if not self.scope(entity, "read").allowed or not keys:
             return []
         visible = self.policy.visible_entity(self.subject, entity)
@@ -149,7 +150,8 @@ class ScopedQueries(ScopedReads):
             raise ValidationFailed("invalid match", unknown)
         table = self._repository.table(entity)
         columns = [table.c[name] for name in fields]
-        wanted = [name for name in fields if name != "id"]
+        wanted = (self.visible_fields(entity, None) if whole
+                  else [name for name in fields if name != "id"])
         found: list[Record] = []
         ordered = list(keys)
         for start in range(0, len(ordered), chunk):

@@ -78,6 +78,8 @@ class RowConverter:
             if fdef.type == "state" and pipeline is not None:
                 self._states[fdef.name] = _matcher(
                     (state.name, state.label) for state in pipeline.states)
+        self._folded = {name: {str(k).strip().casefold(): v for k, v in table.items()}
+                        for name, table in mapping.values.items()}
         self._choices = {
             fdef.name: _matcher((c.value, c.label) for c in fdef.choices)
             for fdef in entity.fields if fdef.choices}
@@ -92,8 +94,9 @@ class RowConverter:
                 if mapped is None:
                     continue
                 text = str(mapped)
-            elif table is not None and (folded := _fold_lookup(table, text)) is not None:
-                text = folded
+            elif table is not None and (
+                    folded := self._folded[name].get(text.strip().casefold())) is not None:
+                text = str(folded)
             text = text.strip()
             if not text:
                 continue
@@ -133,9 +136,9 @@ class RowConverter:
                 return False
             raise ConversionError(f"{text!r} is not yes or no")
         if kind == "date":
-            return self.date(text).isoformat()
+            return self.parse_date(text).isoformat()
         if kind == "datetime":
-            return self.datetime(text).isoformat()
+            return self.parse_datetime(text).isoformat()
         if kind == "picklist":
             return self._choice(fdef, text)
         if kind == "multi_picklist":
@@ -175,7 +178,7 @@ class RowConverter:
         code = match.group(1) or match.group(3)
         return {"amount": amount, "currency": code.upper()} if code else amount
 
-    def date(self, text: str) -> date:
+    def parse_date(self, text: str) -> date:
         formats = ((self.mapping.date_format,) if self.mapping.date_format
                    else DATE_FORMATS[self.mapping.locale])
         try:
@@ -190,7 +193,7 @@ class RowConverter:
         raise ConversionError(f"{text!r} is not a date (expected {formats[0]} or "
                               "YYYY-MM-DD)")
 
-    def datetime(self, text: str) -> datetime:
+    def parse_datetime(self, text: str) -> datetime:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -235,11 +238,3 @@ def _matcher(items: Any) -> dict[str, str]:
         for text in (value, *labels.values()):
             found.setdefault(str(text).casefold(), value)
     return found
-
-
-def _fold_lookup(table: Mapping[str, Any], text: str) -> str | None:
-    folded = text.strip().casefold()
-    for key, value in table.items():
-        if key.strip().casefold() == folded and value is not None:
-            return str(value)
-    return None

@@ -123,6 +123,7 @@ class BatchWriter:
               rows: Sequence[ConvertedRow],
               ) -> tuple[list[ConvertedRow], list[tuple[ConvertedRow, str]]]:
         live = [row for row in rows if not row.failed]
+        self._current: dict[str, dict[str, Any]] = {}
         if self.plan.mode == "create":
             return live, []
         keys: dict[int, tuple[Any, ...]] = {}
@@ -134,7 +135,8 @@ class BatchWriter:
                 keys[index] = key
         found: dict[tuple[Any, ...], list[str]] = {}
         for record in scoped.matching(conn, self.plan.entity, list(self.plan.key),
-                                      set(keys.values())):
+                                      set(keys.values()), whole=True):
+            self._current[str(record["id"])] = record
             found.setdefault(tuple(record[name] for name in self.plan.key),
                              []).append(str(record["id"]))
         creates: list[ConvertedRow] = []
@@ -253,6 +255,13 @@ class BatchWriter:
 
         pairs = []
         for row, record_id in rows:
+            current = self._current.get(record_id)
+            if current is not None and not scoped.changed_values(
+                    self.plan.entity, current, self._keyed(row)):
+                outcome.ledger.append(LedgerRow(row.number, UNCHANGED, self.plan.entity,
+                                                record_id))
+                outcome.counts[UNCHANGED] += 1
+                continue
             try:
                 with conn.begin_nested():
                     before, after = scoped.update(conn, self.plan.entity, record_id,
