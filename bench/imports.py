@@ -10,8 +10,9 @@ The import runs through the engine the CLI and the API use (`ImportService.start
 normal (audit rows and a `record.created` event per record), each on a fresh database:
 a private PostgreSQL schema and a temporary SQLite file. In the same run, the same rows in
 storage form are loaded into an identical table with psycopg's `COPY ... FROM STDIN` (no
-validation, no audit): the floor. Prints rows/s per run (wall clock), and the CPU time of this process (the Python side:
-on a shared machine the wall clock also counts waiting for a core).
+validation, no audit): the floor. Prints rows/s per run (wall clock), and the CPU time of
+this process (the Python side: on a shared machine the wall clock also counts waiting for
+a core).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -47,6 +47,7 @@ from metacrm.storage.engine import create_database_engine
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 COLUMNS = ("title", "quantity", "weight", "price", "due_on", "seen_at", "active", "stage",
            "email")
+SECRET_KEY = "bench-secret-key-that-is-long-enough-for-hs256"  # noqa: S105  # throwaway
 ADMIN = AccessSubject(user_id="1", username="bench", roles=("boss",), is_admin=True)
 
 
@@ -106,7 +107,7 @@ def import_once(url: str, content: bytes, silent: bool
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=url, metadata_paths=(), instance_path=Path(folder),
                             redis_url=None,
-                            secret_key="bench-secret-key-that-is-long-enough-for-hs256")
+                            secret_key=SECRET_KEY)
         services = build_services(settings)
         try:
             service = ImportService(services.records, services.subjects.users, AdminOnly())

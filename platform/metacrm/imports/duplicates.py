@@ -2,8 +2,10 @@
 
 The import engine asks a `DuplicateCheck` about every batch before writing it; a row it
 blocks fails with the reason given (and goes to the error file), a warning is kept in the
-import's summary. Until duplicate rules exist the check is `NoDuplicateCheck`; the
-duplicate-rules feature installs its own as `services.features["imports.duplicates"]`.
+import's summary. Until duplicate rules exist the check is `NoDuplicateCheck`; the duplicate-rules
+feature plugs its own in from its `install(services)` (after `metacrm.imports.install`):
+
+    services.feature("imports", ImportService).duplicates = RulesCheck(...)
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
-
-FEATURE = "imports.duplicates"
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ class UserResolver:
     def _load(self, conn: sa.Connection) -> _UserIndex:
         if self._index is None:
             index = _UserIndex()
-            for user in self.users.listings(conn, limit=USER_LIMIT):
+            for user in self.users.listings(conn, active_only=True, limit=USER_LIMIT):
                 index.by_username[user.username.casefold()] = user.id
                 index.by_name.setdefault(user.name.strip().casefold(), []).append(user.id)
             self._index = index

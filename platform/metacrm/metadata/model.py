@@ -240,6 +240,12 @@ class EntityPermission:
         """The scope this permission grants `operation` (`import` included)."""
         return str(getattr(self, "import_" if operation == "import" else operation))
 
+    def __getitem__(self, operation: str) -> str:
+        """`permission["import"]` in templates, where `.import` cannot be written."""
+        if operation not in ("read", "create", "update", "delete", "export", "import"):
+            raise KeyError(operation)
+        return self.scope_of(operation)
+
 
 @dataclass(frozen=True, slots=True)
 class RoleDef:
