@@ -56,13 +56,18 @@ class ChangeRecorder:
         events: list[OutboxEvent] = []
         for record in records:
             at = record["created_at"]
+            values = self._values(entity, record)
+            if not publish:
+                entries.append(audit.whole_record_entry(entity, record["id"], values, actor,
+                                                        at))
+                continue
             event = outbox.record_event(outbox.RECORD_CREATED, entity,
                                         self.json.record(entity, record),
                                         actor=actor, occurred_at=at)
             entries.append(audit.whole_record_entry(
-                entity, record["id"], self._values(entity, record), actor, at, event.id))
+                entity, record["id"], values, actor, at, event.id))
             events.append(event)
-        self._write(conn, entries, events if publish else [])
+        self._write(conn, entries, events)
 
     def updated(
         self, conn: sa.Connection, entity: str, changes: Sequence[tuple[Record, Record]],
