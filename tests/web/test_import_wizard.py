@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from screen_harness import Browser, Screens, entity, field, labels, open_screens
+from screen_harness import Browser, Screens, entity, labels, open_screens
 
 from database_harness import postgres_schema, schema_url
 from web_harness import role
