@@ -45,7 +45,8 @@ CONTACT_RIGHTS = {"read": "all", "create": "all", "update": "all", "delete": "al
 ROLES = (
     ADMIN_ROLE,
     role("importer", entities={"contact": {**CONTACT_RIGHTS, "fields": {"salary": "hidden"}},
-                               "company": {"read": "all", "create": "all"}}),
+                               "company": {"read": "all", "create": "all",
+                                           "delete": "all"}}),
     role("clerk", entities={"contact": {"read": "all", "create": "all", "update": "all"}}),
 )
 PEOPLE = ("name;email;age;score;vip;born;tier;company\n"
@@ -325,3 +326,30 @@ def test_the_openapi_document_lists_the_import_paths(api: Api) -> None:
             "/api/v1/imports/{import_id}/errors",
             "/api/v1/imports/{import_id}/revert"} <= set(
                 document["paths"])
+
+
+def test_missing_references_are_created_once_and_reverted_with_the_import(api: Api) -> None:
+    from metacrm.api import RUNTIME_KEY
+    from metacrm.imports.service import ImportService
+
+    service = api.web.app.extensions[RUNTIME_KEY].services.feature("imports", ImportService)
+    service.batch_size = 1  # each row its own batch: references made in an earlier one
+    try:
+        data = started(upload(api, api.importer,
+                              b"name,company\nR1,Newco A\nR2,Newco A\nR3,Newco B\n",
+                              entity="contact", mapping={
+                                  "columns": {"name": "name", "company": "company"},
+                                  "references": {"company": {"create_missing": True}}}))
+    finally:
+        service.batch_size = 1000
+    companies = {r["name"] for r in api.client.get(
+        "/api/v1/records/company?limit=100", headers=api.admin).get_json()["data"]}
+
+    assert data["counts"]["created"] == 3 and data["counts"]["references_created"] == 2
+    assert {"Newco A", "Newco B"} <= companies
+    assert api.client.post(f"{URL}/{data['id']}/revert",
+                           headers=api.importer).status_code == 200
+    after = {r["name"] for r in api.client.get(
+        "/api/v1/records/company?limit=100", headers=api.admin).get_json()["data"]}
+    assert not {"Newco A", "Newco B"} & after
+    assert "R1" not in contacts(api)

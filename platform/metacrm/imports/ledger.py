@@ -112,10 +112,12 @@ def write_rows(conn: sa.Connection, import_id: str, rows: Sequence[LedgerRow]) -
              "source": r.source, "reason": r.reason} for r in rows])
 
 
-def lowest_row(conn: sa.Connection, import_id: str) -> int:
-    """The lowest ledger number (created referenced records count down from -1)."""
-    return int(conn.execute(sa.select(sa.func.min(import_rows.c.row_number)).where(
-        import_rows.c.import_id == import_id)).scalar_one() or 0)
+def next_reference_row(conn: sa.Connection, import_id: str) -> int:
+    """The ledger number of the next referenced record an import creates: they count down
+    from -1, below every file row (whose numbers start at 2)."""
+    lowest = conn.execute(sa.select(sa.func.min(import_rows.c.row_number)).where(
+        import_rows.c.import_id == import_id)).scalar_one()
+    return min(int(lowest or 0), 0) - 1
 
 
 def rows(conn: sa.Connection, import_id: str, outcomes: Sequence[str], *,

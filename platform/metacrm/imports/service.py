@@ -398,7 +398,7 @@ class ImportService:
                      plan: ImportPlan) -> None:
         listeners = () if plan.silent else tuple(self.records.listeners)
         with write_transaction(self.engine, listeners) as conn:
-            outcome = writer.write(conn, converted, ledger.lowest_row(conn, stored.id) - 1)
+            outcome = writer.write(conn, converted, ledger.next_reference_row(conn, stored.id))
             ledger.write_rows(conn, stored.id, outcome.ledger)
             self._account(state, outcome)
             ledger.update(conn, stored.id, processed_rows=processed,
