@@ -24,12 +24,8 @@ from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.context import request_subject
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.imports import FEATURE
-from metacrm.imports.service import (
-    MAX_FILE_BYTES,
-    ImportRequest,
-    ImportService,
-    import_json,
-)
+from metacrm.imports.service import MAX_FILE_BYTES, ImportRequest, ImportService
+from metacrm.imports.status import import_json
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 
 IMPORTS = f"{API_PREFIX}/imports"

@@ -55,7 +55,8 @@ def import_file(entity: str, file: Path, mapping: str | None, mode: str, key: st
                 errors_path: Path | None) -> None:
     """Import FILE (CSV or XLSX) into ENTITY records."""
     from metacrm.imports import FEATURE
-    from metacrm.imports.service import ImportRequest, ImportService, import_json
+    from metacrm.imports.service import ImportRequest, ImportService
+    from metacrm.imports.status import import_json
 
     with open_runtime() as runtime:
         services = runtime.services

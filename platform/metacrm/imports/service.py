@@ -41,9 +41,10 @@ from metacrm.imports.duplicates import DuplicateCheck, NoDuplicateCheck
 from metacrm.imports.lookups import Lookups, UserResolver
 from metacrm.imports.mapping import ImportMapping, parse_mapping, suggest_mapping
 from metacrm.imports.readers import SourceRow, TableReader, open_table
+from metacrm.imports.revert import revert_import
+from metacrm.imports.status import estimate_rows, safe_cell
 from metacrm.imports.writer import MODES, BatchOutcome, BatchWriter, ImportPlan
 from metacrm.kernel.errors import (
-    Conflict,
     ErrorDetail,
     Forbidden,
     MetacrmError,
@@ -63,7 +64,6 @@ _log = logging.getLogger(__name__)
 
 CONSUMER = "import"
 BATCH_SIZE = 1000
-REVERT_DAYS = 30
 STALE_AFTER = timedelta(minutes=5)
 PREVIEW_ROWS = 5
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -286,7 +286,7 @@ class ImportService:
         with self.engine.connect() as conn:
             for row in ledger.rows(conn, import_id, (ledger.ROW_FAILED,)):
                 source = row.source or {}
-                writer.writerow([_safe_cell(source.get(c, "")) for c in columns]
+                writer.writerow([safe_cell(source.get(c, "")) for c in columns]
                                 + [row.reason or ""])
         return out.getvalue()
 
@@ -424,44 +424,9 @@ class ImportService:
     # --- revert --------------------------------------------------------------------------
 
     def revert(self, subject: AccessSubject, import_id: str) -> ledger.StoredImport:
-        """Delete what the import created, restore what it changed (one transaction)."""
+        """Delete what the import created, restore what it changed (`imports.revert`)."""
         stored = self.get(subject, import_id)
-        if stored.status != ledger.COMPLETED or stored.options.get("dry_run"):
-            raise Conflict("only a completed import can be reverted", [ErrorDetail(
-                f"the import is {'a dry run' if stored.options.get('dry_run') else stored.status}",
-                "/status")])
-        if stored.finished_at is not None and (
-                self._clock() - stored.finished_at > timedelta(days=REVERT_DAYS)):
-            raise Conflict("too late to revert", [ErrorDetail(
-                f"imports can be reverted within {REVERT_DAYS} days", "/finished_at")])
-        runtime = self.records.runtime()
-        states = runtime.states
-        admin = runtime.policy.is_admin(subject)
-
-        def locks_only(current: Mapping[str, Any], _planned: Mapping[str, Any]) -> None:
-            states.check_unlocked(stored.entity, current, subject.roles, admin=admin)
-
-        with self.records.transaction() as conn:
-            scoped = runtime.scoped(subject)
-            for row in ledger.rows(conn, import_id, (ledger.UPDATED,)):
-                if row.record_id is None or not row.previous:
-                    continue
-                try:
-                    before, after = scoped.update(conn, row.entity, row.record_id,
-                                                  dict(row.previous), guard=locks_only)
-                except NotFound:
-                    continue  # deleted since: nothing to restore
-                runtime.changes.updated(conn, row.entity, [(before, after)],
-                                        subject.user_id)
-            for row in list(ledger.rows(conn, import_id, (ledger.CREATED,), descending=True)):
-                if row.record_id is None:
-                    continue
-                try:
-                    self.records.delete_in(conn, subject, row.entity, row.record_id)
-                except NotFound:
-                    continue  # deleted since
-            ledger.update(conn, import_id, status=ledger.REVERTED,
-                          reverted_at=self._clock())
+        revert_import(self.records, subject, stored, self._clock())
         return self._stored(import_id)
 
 
@@ -470,67 +435,3 @@ def _skip(reader: TableReader, count: int) -> Iterator[SourceRow]:
     for _ in islice(rows, count):
         pass
     return rows
-
-
-def estimate_rows(content: bytes, reader: TableReader) -> int | None:
-    """Rows in the file for the progress bar: CSV lines (quoted line breaks overcount),
-    the worksheet's dimension for XLSX (None when the workbook does not say)."""
-    if reader.info.format == "csv":
-        return max(content.count(b"\n") - 1 + (0 if content.endswith(b"\n") else 1), 0)
-    return reader.dimension_rows()
-
-
-def _safe_cell(value: str) -> str:
-    """A cell as written back: text that a spreadsheet would run as a formula is quoted."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") and not _number(value) else value
-
-
-def _number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def import_json(stored: ledger.StoredImport, *, base_url: str = "/api/v1/imports"
-                ) -> dict[str, Any]:
-    """An import as the API and the CLI show it."""
-    options = stored.options
-    total = stored.total_rows
-    failed = int(stored.counts.get(ledger.ROW_FAILED, 0))
-    dry = bool(options.get("dry_run"))
-    summary = stored.summary or {}
-    revertible = (stored.status == ledger.COMPLETED and not dry
-                  and stored.finished_at is not None)
-    return {
-        "id": stored.id,
-        "entity": stored.entity,
-        "status": stored.status,
-        "mode": options.get("mode"),
-        "key": options.get("key", []),
-        "dry_run": dry,
-        "silent": bool(options.get("silent")),
-        "file_name": stored.file_name,
-        "file_sha256": stored.file_hash,
-        "mapping": options.get("mapping"),
-        "counts": {name: int(stored.counts.get(name, 0)) for name in
-                   (*ledger.OUTCOMES, "references_created")},
-        "progress": {"processed": stored.processed_rows, "total": total,
-                     "percent": (100 if stored.status == ledger.COMPLETED else
-                                 min(99, stored.processed_rows * 100 // total)
-                                 if total else 0)},
-        "columns": summary.get("columns", {}),
-        "errors": summary.get("errors", []),
-        "warnings": summary.get("warnings", []),
-        "error": stored.error,
-        "error_file": (f"{base_url}/{stored.id}/errors" if failed and not dry else None),
-        "created_at": datetime_to_json(stored.created_at),
-        "finished_at": (datetime_to_json(stored.finished_at)
-                        if stored.finished_at else None),
-        "reverted_at": (datetime_to_json(stored.reverted_at)
-                        if stored.reverted_at else None),
-        "revertible_until": (datetime_to_json(stored.finished_at
-                                              + timedelta(days=REVERT_DAYS))
-                             if revertible and stored.finished_at else None),
-    }

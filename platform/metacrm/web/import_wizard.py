@@ -18,7 +18,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.imports import FEATURE
 from metacrm.imports.mapping import NOT_IMPORTABLE, OWNER
-from metacrm.imports.service import ImportRequest, ImportService, import_json
+from metacrm.imports.service import ImportRequest, ImportService
+from metacrm.imports.status import import_json
 from metacrm.kernel.errors import ErrorDetail, Forbidden, ValidationFailed
 from metacrm.metadata.model import EntityDef
 from metacrm.web.blueprints import screen_blueprint
