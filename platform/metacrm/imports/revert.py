@@ -19,8 +19,8 @@ from metacrm.services.records import RecordsService
 def revert_import(records: RecordsService, subject: AccessSubject,
                   stored: ledger.StoredImport, now: datetime) -> None:
     dry = bool(stored.options.get("dry_run"))
-    if stored.status != ledger.COMPLETED or dry:
-        raise Conflict("only a completed import can be reverted", [ErrorDetail(
+    if stored.status not in (ledger.COMPLETED, ledger.FAILED) or dry:
+        raise Conflict("only a completed or failed import can be reverted", [ErrorDetail(
             f"the import is {'a dry run' if dry else stored.status}", "/status")])
     if stored.finished_at is not None and now - stored.finished_at > timedelta(
             days=REVERT_DAYS):

@@ -308,13 +308,11 @@ class ImportService:
                 raise Forbidden("the importer is no longer an active user")
             if content is None:
                 raise ValidationFailed("the file of this import is gone")
-            state = self._run(stored, subject, content, progress)
-        except MetacrmError as exc:
+            self._run(stored, subject, content, progress)
+        except MetacrmError as exc:  # the batches committed before it stay (revertible)
             with self.engine.begin() as conn:
                 ledger.update(conn, import_id, status=ledger.FAILED, error=str(exc),
                               finished_at=self._clock(), content=None)
-            return self._stored(import_id)
-        del state
         return self._stored(import_id)
 
     def _subject(self, stored: ledger.StoredImport) -> AccessSubject | None:
@@ -322,7 +320,7 @@ class ImportService:
         return self.subjects.subject_of(stored.user_id)
 
     def _run(self, stored: ledger.StoredImport, subject: AccessSubject, content: bytes,
-             progress: Progress | None) -> _RunState:
+             progress: Progress | None) -> None:
         options = stored.options
         definition = self._entity(subject, stored.entity, options["mode"])
         runtime = self.records.runtime()
@@ -359,7 +357,6 @@ class ImportService:
                 if progress is not None:
                     progress(processed, stored.total_rows, dict(state.counts))
         self._finish(stored, processed, state, plan, dry)
-        return state
 
     @contextmanager
     def _dry_transaction(self, dry: bool) -> Iterator[sa.Connection | None]:

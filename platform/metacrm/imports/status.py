@@ -43,7 +43,7 @@ def import_json(stored: ledger.StoredImport, *, base_url: str = "/api/v1/imports
     failed = int(stored.counts.get(ledger.ROW_FAILED, 0))
     dry = bool(options.get("dry_run"))
     summary = stored.summary or {}
-    revertible = (stored.status == ledger.COMPLETED and not dry
+    revertible = (stored.status in (ledger.COMPLETED, ledger.FAILED) and not dry
                   and stored.finished_at is not None)
     return {
         "id": stored.id,
