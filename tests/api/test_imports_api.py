@@ -90,14 +90,16 @@ def contacts(api: Api) -> dict[str, dict[str, Any]]:
     return {r["email"] or r["name"]: r for r in response.get_json()["data"]}
 
 
-def delete_all(api: Api) -> None:
-    for record in contacts(api).values():
-        api.client.delete(f"/api/v1/records/contact/{record['id']}", headers=api.admin)
-
-
 MAPPING = {"columns": {"name": "name", "email": "email", "age": "age", "score": "score",
                        "vip": "vip", "born": "born", "tier": "tier", "company": "company"},
            "locale": "ru"}
+
+
+@pytest.fixture(scope="module")
+def people(api: Api) -> dict[str, Any]:
+    """Анна and Boris, imported once per module (each test that needs them asks)."""
+    return started(upload(api, api.importer, "\ufeff".encode() + PEOPLE.encode(),
+                          entity="contact", mapping=MAPPING))
 
 
 def test_preview_reads_a_cp1251_semicolon_file_and_suggests_fields_from_labels(
@@ -114,11 +116,9 @@ def test_preview_reads_a_cp1251_semicolon_file_and_suggests_fields_from_labels(
         "ФИО": "name", "Почта": "email", "Возраст": "age", "Unrelated": None}
 
 
-def test_an_import_runs_as_a_job_and_converts_locale_values(api: Api) -> None:
-    delete_all(api)
-    data = started(upload(api, api.importer, "\ufeff".encode() + PEOPLE.encode(),
-                          entity="contact", mapping=MAPPING))
-
+def test_an_import_runs_as_a_job_and_converts_locale_values(
+        api: Api, people: dict[str, Any]) -> None:
+    data = people
     status = api.client.get(f"{URL}/{data['id']}", headers=api.importer).get_json()["data"]
     assert status["status"] == "completed"
     assert status["counts"]["created"] == 2 and status["counts"]["failed"] == 0
@@ -142,7 +142,8 @@ def test_the_same_file_again_is_the_same_import(api: Api) -> None:
     assert list(contacts(api)).count("vera@example.com") == 1
 
 
-def test_a_created_record_is_one_audit_row_and_reads_as_fields(api: Api) -> None:
+def test_a_created_record_is_one_audit_row_and_reads_as_fields(
+        api: Api, people: dict[str, Any]) -> None:
     record = contacts(api)["anna@example.com"]
     with api.web.identity.engine.connect() as conn:
         rows = conn.execute(sa.select(audit).where(audit.c.record_id == record["id"])).all()
@@ -177,7 +178,8 @@ def test_a_dry_run_validates_every_row_and_writes_nothing(api: Api) -> None:
     assert contacts(api) == before
 
 
-def test_failing_rows_go_to_an_error_file_that_imports_once_fixed(api: Api) -> None:
+def test_failing_rows_go_to_an_error_file_that_imports_once_fixed(
+        api: Api, people: dict[str, Any]) -> None:
     content = (b"name,email,company\n"
                b"Fine,fine@example.com,Acme\n"
                b"Lost,lost@example.com,Nowhere Ltd\n"
@@ -205,7 +207,8 @@ def test_failing_rows_go_to_an_error_file_that_imports_once_fixed(api: Api) -> N
                                "references_created": 0}
 
 
-def test_upsert_updates_by_key_and_revert_restores_and_deletes(api: Api) -> None:
+def test_upsert_updates_by_key_and_revert_restores_and_deletes(
+        api: Api, people: dict[str, Any]) -> None:
     content = (b"email,age,name\n"
                b"anna@example.com,35,\n"
                b"new@example.com,20,Newcomer\n")
