@@ -29,6 +29,7 @@ from metacrm.extension_host.migration_steps import run_migration_step
 from metacrm.extension_host.timeline import PackTimelineSource
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.identity.subjects import SubjectDirectory
+from metacrm.imports.service import ImportService
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
@@ -57,6 +58,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
     "metacrm.reports.service",
+    "metacrm.imports.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -101,6 +103,8 @@ class Services:
     """Webhook subscriptions and deliveries (`metacrm.webhooks`)."""
     notifications: NotificationService = field(init=False, repr=False, compare=False)
     """In-app notifications, reminders and digests (`metacrm.notifications`)."""
+    imports: ImportService = field(init=False, repr=False, compare=False)
+    """File imports: mappings, dry runs, resumable runs, revert (`metacrm.imports`)."""
     reports: ReportService = field(init=False, repr=False, compare=False)
     """Reports compiled from metadata, run within a user's rights (`metacrm.reports`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)

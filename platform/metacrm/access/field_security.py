@@ -50,7 +50,7 @@ FULL_ACCESS = FieldAccess(frozenset(), frozenset(), frozenset())
 
 def granting(permissions: Sequence[RolePermission], operation: str) -> list[RolePermission]:
     """The roles whose scope for `operation` is not `none`."""
-    return [(role, p) for role, p in permissions if getattr(p, operation) != "none"]
+    return [(role, p) for role, p in permissions if p.scope_of(operation) != "none"]
 
 
 def read_deciders(permissions: Sequence[RolePermission]) -> list[RolePermission]:
@@ -59,7 +59,8 @@ def read_deciders(permissions: Sequence[RolePermission]) -> list[RolePermission]
     if readers:
         return readers
     return [(role, p) for role, p in permissions
-            if any(getattr(p, op) != "none" for op in ("create", "update", "delete", "export"))]
+            if any(p.scope_of(op) != "none"
+                   for op in ("create", "update", "delete", "export", "import"))]
 
 
 def _all_mark(deciders: Sequence[RolePermission], name: str, marks: tuple[str, ...]) -> bool:

@@ -100,9 +100,9 @@ class AccessPolicy:
                                               for name in admins)
         else:
             grants = tuple(
-                Grant(name, getattr(permission, operation), tuple(permission.rules))
+                Grant(name, permission.scope_of(operation), tuple(permission.rules))
                 for name, permission in self.permissions(subject, entity)
-                if getattr(permission, operation) != "none"
+                if permission.scope_of(operation) != "none"
             )
         scope = AccessScope(entity, operation, grants)
         self._remember(self._scopes, key, scope)

@@ -26,7 +26,7 @@ from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import EntityDef
 
 SCOPES = ("none", "own", "team", "all")
-OPERATIONS = ("read", "create", "update", "delete", "export")
+OPERATIONS = ("read", "create", "update", "delete", "export", "import")
 RANK = {scope: rank for rank, scope in enumerate(SCOPES)}
 
 Record = Mapping[str, Any]

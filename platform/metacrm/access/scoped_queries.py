@@ -133,6 +133,46 @@ class ScopedQueries(ScopedReads):
                                       limit=1, fields=self.visible_fields(entity, None))
         return page.records[0] if page.records else None
 
+    def matching(
+        self, conn: sa.Connection, entity: str, fields: Sequence[str],
+        keys: Collection[tuple[Any, ...]], *, chunk: int = 200, whole: bool = False,
+    ) -> list[Record]:
+        """The readable records whose `fields` (single-column fields, storage values) equal
+        one of `keys` — imports resolve references and upsert keys a batch at a time —
+        with `fields` (`whole`: every visible field) and the system columns, hidden fields
+        refused as unknown ones."""
+        if not self.scope(entity, "read").allowed or not keys:
+            return []
+        visible = self.policy.visible_entity(self.subject, entity)
+        unknown = [ErrorDetail(f"{name!r} is not a field of {entity!r}", f"/{name}")
+                   for name in fields if name != "id" and visible.field(name) is None]
+        if unknown:
+            raise ValidationFailed("invalid match", unknown)
+        table = self._repository.table(entity)
+        columns = [table.c[name] for name in fields]
+        wanted = (self.visible_fields(entity, None) if whole
+                  else [name for name in fields if name != "id"])
+        found: list[Record] = []
+        ordered = list(keys)
+        for start in range(0, len(ordered), chunk):
+            part = ordered[start:start + chunk]
+            if len(columns) == 1:
+                match: sa.ColumnElement[bool] = columns[0].in_([key[0] for key in part])
+            else:
+                match = sa.or_(*[sa.and_(*[column == value for column, value
+                                           in zip(columns, key, strict=True)])
+                                 for key in part])
+            cursor: str | None = None
+            while True:
+                page = self._repository.query(
+                    conn, entity, where=_and([self.condition(entity, "read"), match]),
+                    limit=500, cursor=cursor, fields=wanted)
+                found.extend(page.records)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        return found
+
     def _columns(self, field: Any) -> list[str]:
         """The physical column names of a field (the first is its main column)."""
         return [spec.name for spec in self.registry.get(field.type).columns(field)]

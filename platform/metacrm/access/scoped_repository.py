@@ -261,6 +261,17 @@ class ScopedRepository(ScopedAggregates):
                     _refuse_read_only(definition, values, pointer, index)
         return result, added_any
 
+    def changed_values(
+        self, entity: str, current: Record, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The `changes` that would change `current` (the owner included): an import skips
+        the update of a record its row would leave as it is."""
+        kept = self._without_unchanged(self.policy.entity(entity), current,
+                                       {k: v for k, v in changes.items() if k != OWNER})
+        if OWNER in changes and changes[OWNER] != current.get(OWNER):
+            kept[OWNER] = changes[OWNER]
+        return kept
+
     def _without_unchanged(
         self, entity: EntityDef, current: Record, changes: dict[str, Any]
     ) -> dict[str, Any]:

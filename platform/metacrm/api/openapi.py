@@ -18,6 +18,7 @@ from typing import Any
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_extensions import extension_paths, extension_tag
+from metacrm.api.openapi_imports import IMPORTS_TAG, import_paths, import_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
 from metacrm.api.openapi_notifications import (
     NOTIFICATIONS_TAG,
@@ -92,6 +93,8 @@ def build_openapi(
     paths.update(timeline_paths(model))
     schemas.update(report_schemas())
     paths.update(report_paths())
+    schemas.update(import_schemas())
+    paths.update(import_paths())
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -101,6 +104,7 @@ def build_openapi(
         NOTIFICATIONS_TAG,
         SEARCH_TAG,
         REPORTS_TAG,
+        IMPORTS_TAG,
         {"name": "documentation", "description": "This document."},
         *(extension_tag(pack) for pack in sorted({pack for pack, _ in extension_routes})),
     ]

@@ -11,6 +11,7 @@ from metacrm.api.access import access_api
 from metacrm.api.automation import automation_api
 from metacrm.api.conversion import conversion_api
 from metacrm.api.docs import docs_api
+from metacrm.api.imports import imports_api
 from metacrm.api.meta import meta_api
 from metacrm.api.notifications import notifications_api
 from metacrm.api.records import records_api
@@ -31,3 +32,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(search_api)
     app.register_blueprint(timeline_api)
     app.register_blueprint(reports_api)
+    app.register_blueprint(imports_api)

@@ -11,6 +11,7 @@ import click
 from metacrm.cli.bootstrap import lifecycle_of, open_runtime
 from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
+from metacrm.cli.imports import import_file
 from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.metadata_commands import TAKE_OPTION, metadata
 from metacrm.cli.packs import pack
@@ -61,3 +62,4 @@ main.add_command(scheduler)
 main.add_command(demo)
 main.add_command(metadata)
 main.add_command(pack)
+main.add_command(import_file)

@@ -235,6 +235,19 @@ class EntityPermission:
     rules: tuple[JSON, ...] = ()
     fields: Mapping[str, str] = dc_field(default_factory=_empty)
     """Field security: field name -> `hidden` or `read_only`."""
+    import_: str = "none"
+    """The `import` right (a Python keyword, hence the underscore): not `none` lets the role
+    import files into the entity; the rows still need the create or update scope."""
+
+    def scope_of(self, operation: str) -> str:
+        """The scope this permission grants `operation` (`import` included)."""
+        return str(getattr(self, "import_" if operation == "import" else operation))
+
+    def __getitem__(self, operation: str) -> str:
+        """`permission["import"]` in templates, where `.import` cannot be written."""
+        if operation not in ("read", "create", "update", "delete", "export", "import"):
+            raise KeyError(operation)
+        return self.scope_of(operation)
 
 
 @dataclass(frozen=True, slots=True)

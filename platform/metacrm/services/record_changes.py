@@ -2,7 +2,8 @@
 
 The records service calls `ChangeRecorder` on the connection that made the change, right
 after it, so the row, its audit entries and its event commit together or not at all.
-Audit rows: one per field (see `metacrm.storage.audit`); events: one per record
+Audit rows: one per record created (all its values, the whole-record form) and one per
+field changed or deleted (see `metacrm.storage.audit`); events: one per record
 (`record.created`, `record.updated` with the changed fields and their previous values,
 `record.transitioned` likewise plus the transition, `record.deleted`), carrying the whole
 record in JSON form (see `metacrm.storage.outbox`).
@@ -37,30 +38,40 @@ class ChangeRecorder:
             name: (*entity.field_names, OWNER) for name, entity in model.entities.items()
         }
 
+    def values(self, entity: str, record: Record) -> dict[str, Any]:
+        """The audited values of a record (its fields and owner) in JSON form."""
+        return self._values(entity, record)
+
     def _values(self, entity: str, record: Record) -> dict[str, Any]:
         return {name: self.json.value(entity, name, record.get(name))
                 for name in self._audited[entity]}
 
     def created(
-        self, conn: sa.Connection, entity: str, records: Sequence[Record], actor: str | None
+        self, conn: sa.Connection, entity: str, records: Sequence[Record], actor: str | None,
+        *, publish: bool = True,
     ) -> None:
+        """Audit (and, with `publish`, an event for) each created record; an import's silent
+        mode writes the audit rows alone, so no trigger or webhook hears of them."""
         entries: list[AuditEntry] = []
         events: list[OutboxEvent] = []
         for record in records:
             at = record["created_at"]
+            values = self._values(entity, record)
+            if not publish:
+                entries.append(audit.whole_record_entry(entity, record["id"], values, actor,
+                                                        at))
+                continue
             event = outbox.record_event(outbox.RECORD_CREATED, entity,
                                         self.json.record(entity, record),
                                         actor=actor, occurred_at=at)
-            values = self._values(entity, record)
-            entries.extend(self._rows(entity, record["id"], "created", actor, at, event.id,
-                                      [(name, None, new) for name, new in values.items()
-                                       if new is not None]))
+            entries.append(audit.whole_record_entry(
+                entity, record["id"], values, actor, at, event.id))
             events.append(event)
         self._write(conn, entries, events)
 
     def updated(
         self, conn: sa.Connection, entity: str, changes: Sequence[tuple[Record, Record]],
-        actor: str | None,
+        actor: str | None, *, publish: bool = True,
     ) -> None:
         entries: list[AuditEntry] = []
         events: list[OutboxEvent] = []
@@ -77,7 +88,7 @@ class ChangeRecorder:
             entries.extend(self._rows(entity, after["id"], "updated", actor, at, event.id,
                                       [(name, old[name], new[name]) for name in changed]))
             events.append(event)
-        self._write(conn, entries, events)
+        self._write(conn, entries, events if publish else [])
 
     def transitioned(
         self, conn: sa.Connection, entity: str, before: Record, after: Record,

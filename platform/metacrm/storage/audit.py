@@ -2,11 +2,20 @@
 
 Rows of `metacrm_audit` are written by the records service in the SAME transaction as the
 change they describe, so the trail can never miss a committed change nor describe one that
-rolled back. One row per field: a create records every initial value, an update every
-changed field, a delete every final value (fields without a value are left out; a record
-without any value gets a single row whose `field` is NULL). Values are stored in their JSON
-form (the API's), so the trail stays readable after the field's type or the model changes.
-`owner` appears as a field, so reassignments show up in the history.
+rolled back. Two forms:
+
+* per field: an update records every changed field, a delete every final value (fields
+  without a value are left out), one row each;
+* whole record (issue 14, "audit at import speed"): a create is ONE row whose `field` is
+  NULL and whose `new` is the object of every initial value (`{}` when there is none) —
+  an import of a million records writes a million audit rows, not ten million.
+
+Readers see one form: `entries_for` expands a whole-record row into one entry per field
+(same id, in the object's order, which is the entity's field order), so the history API,
+the timeline and field security (which filters entries by field) work on both, and rows
+written before the whole-record form existed read as they always did. Values are stored in
+their JSON form (the API's), so the trail stays readable after the field's type or the
+model changes. `owner` appears as a field, so reassignments show up in the history.
 
 `event_id` links the rows of one change to the outbox event published for it.
 """
@@ -14,7 +23,7 @@ form (the API's), so the trail stays readable after the field's type or the mode
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +104,27 @@ def write_entries(connection: sa.Connection, entries: Sequence[AuditEntry]) -> N
         connection.execute(audit.insert(), rows)
 
 
+def whole_record_entry(
+    entity: str, record_id: str, values: dict[str, Any], actor: str | None, at: datetime,
+    event_id: str | None = None, action: str = "created",
+) -> AuditEntry:
+    """The one audit row of a create: every initial value (JSON form) in one object."""
+    return AuditEntry(entity, record_id, action, None, None,
+                      {name: value for name, value in values.items() if value is not None},
+                      actor, at, event_id)
+
+
+def expand(entry: AuditEntry) -> list[AuditEntry]:
+    """The entry as per-field entries: a whole-record row becomes one entry per value
+    (none: one entry without a field, as a record without values always had)."""
+    if entry.field is not None or not isinstance(entry.new, dict):
+        return [entry]
+    if not entry.new:
+        return [replace(entry, new=None)]
+    return [replace(entry, field=name, old=None, new=value)
+            for name, value in entry.new.items()]
+
+
 def _entry(row: sa.RowMapping) -> AuditEntry:
     return AuditEntry(
         id=row["id"],
@@ -122,7 +152,7 @@ def entries_for(
         .order_by(audit.c.at.desc(), audit.c.event_id.desc(), audit.c.id.asc())
         .limit(limit)
     ).mappings()
-    return [_entry(row) for row in rows]
+    return [expanded for row in rows for expanded in expand(_entry(row))]
 
 
 def was_deleted(connection: sa.Connection, entity: str, record_id: str) -> bool:

@@ -474,3 +474,54 @@ pack_state = sa.Table(
 )
 """`metacrm_pack_state` — one row: a number bumped by every pack install, upgrade,
 uninstall and settings change, so processes notice with one cheap read."""
+
+
+# --- imports (issue 14; see `metacrm.imports`) ------------------------------------------
+
+imports = sa.Table(
+    "metacrm_imports",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # queued / running / completed / failed / reverted
+    sa.Column("options", sa.JSON, nullable=False),  # mode, key, mapping, silent, dry_run
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("file_hash", sa.String(64), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),  # file + options: idempotency
+    sa.Column("content", sa.LargeBinary, nullable=True),  # the uploaded file (None: dropped)
+    sa.Column("total_rows", sa.Integer, nullable=True),
+    sa.Column("processed_rows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("counts", sa.JSON, nullable=False),  # created / updated / unchanged / failed
+    sa.Column("summary", sa.JSON, nullable=True),  # per column, first errors
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("reverted_at", UTCDateTime(), nullable=True),
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=True),  # a runner is alive
+    sa.Index("ix_metacrm_imports_request", "user_id", "request_hash"),
+)
+
+import_rows = sa.Table(
+    "metacrm_import_rows",
+    system_metadata,
+    sa.Column("import_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("row_number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # created/updated/unchanged/failed
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("previous", sa.JSON, nullable=True),  # updated: the values it replaced
+    sa.Column("source", sa.JSON, nullable=True),  # failed: the row as read (error file)
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
+import_mappings = sa.Table(
+    "metacrm_import_mappings",
+    system_metadata,
+    sa.Column("entity", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("mapping", sa.JSON, nullable=False),
+    sa.Column("updated_by", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -186,6 +186,7 @@ def list_page(entity: str) -> tuple[str, int]:
         can_update=_allowed(subject, entity, "update"),
         can_delete=_allowed(subject, entity, "delete"),
         can_export=_allowed(subject, entity, "export"),
+        can_import=_allowed(subject, entity, "import"),
         state_query=_query_text(state),
     ), status
 

@@ -12,6 +12,7 @@ from metacrm.metadata.documents import Document
 from metacrm.metadata.model import EMPTY, SYSTEM_COLUMNS, EntityPermission, RoleDef, SourceRef
 
 ACTIONS = ("read", "create", "update", "delete", "export")
+IMPORT = "import"
 
 
 def build_role(document: Document) -> RoleDef:
@@ -39,6 +40,7 @@ def _permission(raw: Mapping[str, Any]) -> EntityPermission:
     fields = raw.get("fields")
     return EntityPermission(
         **scopes,
+        import_=str(raw.get(IMPORT, "none")),
         rules=tuple(raw.get("rules", ())),
         fields=MappingProxyType(dict(fields)) if fields else EMPTY,
     )

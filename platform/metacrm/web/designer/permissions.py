@@ -27,7 +27,7 @@ from metacrm.web.i18n import t
 web_permissions = screen_blueprint("web_designer_permissions", __name__,
                                    url_prefix="/app/admin")
 
-OPERATIONS = ("read", "create", "update", "delete", "export")
+OPERATIONS = ("read", "create", "update", "delete", "export", "import")
 SCOPES = ("none", "own", "team", "all")
 FIELD_ACCESS = ("visible", "read_only", "hidden")
 RULES_PREFIX = "rules"
@@ -40,7 +40,7 @@ def live_model() -> CompiledModel:
 
 def operation_labels() -> dict[str, str]:
     return {"read": t("Read"), "create": t("Create"), "update": t("Update"),
-            "delete": t("Delete"), "export": t("Export")}
+            "delete": t("Delete"), "export": t("Export"), "import": t("Import")}
 
 
 def scope_labels() -> dict[str, str]:

@@ -1,0 +1,120 @@
+"""The import wizard on the screens: upload -> mapping (suggested) -> dry run -> import ->
+status with counts, errors and revert; the list's Import button; who may see what."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from screen_harness import Browser, Screens, entity, labels, open_screens
+
+from database_harness import postgres_schema, schema_url
+from web_harness import role
+
+PERSON = {**entity("person",
+                   {"name": "name", "type": "text", "label": labels("Name", "Имя"),
+                    "required": True},
+                   {"name": "age", "type": "integer", "label": labels("Age", "Возраст")},
+                   title_field="name"),
+          "plural_label": labels("People", "Люди")}
+ROLES = (role("loader", entities={"person": {"read": "all", "create": "all",
+                                             "update": "all", "delete": "all",
+                                             "import": "all"}}),
+         role("reader", entities={"person": {"read": "all", "create": "all"}}))
+FILE = "Имя;Возраст;Notes\nАнна;30;x\nБорис;abc;y\n".encode("cp1251")
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Screens]:
+    root = tmp_path_factory.mktemp("wizard")
+    url = os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
+    with ExitStack() as stack:
+        if url.startswith("postgresql"):
+            url = schema_url(url, stack.enter_context(postgres_schema(url)))
+        screens = stack.enter_context(open_screens(url, root, PERSON, *ROLES))
+        screens.web.create_user("lena", "loader")
+        screens.web.create_user("rita", "reader")
+        screens.web.create_user("lev", "loader")
+        yield screens
+
+
+def uploaded(browser: Browser) -> str:
+    response = browser.post("/app/import/person", {"file": (io.BytesIO(FILE), "people.csv")},
+                            content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def mapping_form(page: str) -> dict[str, str]:
+    """The mapping step's form as the browser would post it (selected options)."""
+    form = dict(re.findall(r'<input type="hidden" name="(file_name|content)" value="([^"]*)"',
+                           page))
+    for name, options in re.findall(r'<select id="column-\d+" name="(column-[^"]+)">(.*?)'
+                                    r"</select>", page, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        form[name] = chosen.group(1) if chosen else ""
+    return form
+
+
+def test_upload_suggests_fields_then_a_dry_run_checks_and_the_import_writes(
+        screens: Screens) -> None:
+    lena = screens.sign_in("lena")
+    assert 'data-action="import"' in lena.text("/app/r/person")
+
+    page = uploaded(lena)
+    form = mapping_form(page)
+    assert (form["column-Имя"], form["column-Возраст"], form["column-Notes"]) == (
+        "name", "age", "")
+
+    check = lena.post("/app/import/person/start", {**form, "action": "check",
+                                                    "mode": "create"})
+    assert check.status_code == 302
+    status = lena.text(check.headers["Location"])
+    assert 'data-import-status="completed"' in status
+    assert "1 created" in status and "1 failed" in status
+    assert "Row 3" in status and "&#39;abc&#39; is not a number" in status
+    assert "Анна" not in lena.text("/app/r/person")  # a dry run writes nothing
+    assert "data-error-file" not in status
+
+    run = lena.post("/app/import/person/start", {**form, "action": "run", "mode": "create"})
+    status = lena.text(run.headers["Location"])
+    assert "1 created" in status and "data-error-file" in status
+    assert "Анна" in lena.text("/app/r/person")
+    error_link = re.search(r'data-error-file href="([^"]+)"', status)
+    assert error_link is not None
+    errors = lena.get(error_link.group(1))
+    assert errors.status_code == 200 and "Борис" in errors.get_data(as_text=True)
+
+    reverted = lena.post(f"{run.headers['Location']}/revert")
+    assert reverted.status_code == 302
+    assert "Анна" not in lena.text("/app/r/person")
+
+
+def test_the_wizard_speaks_russian(screens: Screens) -> None:
+    lena = screens.sign_in("lena")
+    lena.client.set_cookie("metacrm_language", "ru")
+    page = lena.text("/app/import/person")
+    assert "Импорт" in page and "Далее" in page
+
+
+def test_without_the_import_right_there_is_no_wizard_nor_button(screens: Screens) -> None:
+    rita = screens.sign_in("rita")
+    assert 'data-action="import"' not in rita.text("/app/r/person")
+    assert rita.get("/app/import/person").status_code == 403
+
+
+def test_an_import_page_is_its_importers(screens: Screens) -> None:
+    lena = screens.sign_in("lena")
+    form = mapping_form(uploaded(lena))
+    run = lena.post("/app/import/person/start", {**form, "action": "check",
+                                                  "mode": "create"})
+    lev, rita = screens.sign_in("lev"), screens.sign_in("rita")
+
+    for other in (lev, rita):
+        response = other.get(run.headers["Location"])
+        assert response.status_code == 404
+        assert "Борис" not in response.get_data(as_text=True)
