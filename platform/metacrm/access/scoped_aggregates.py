@@ -33,6 +33,13 @@ STREAM_ROWS = 2_000
 """Rows fetched at a time by `list_rows` (constant memory for any size)."""
 
 
+def _entered_state(state_field: str) -> sa.ColumnElement[Any]:
+    """The state an audit row records: its `new` value, or — for the whole-record row a
+    create writes (field NULL, `new` = every initial value) — that object's state field."""
+    return sa.case((audit.c.field.is_(None), audit.c.new[state_field].as_string()),
+                   else_=sa.cast(audit.c.new, sa.Text))
+
+
 def _state(raw: Any) -> str | None:
     """An audit `new` value (JSON text of a state code) as the code."""
     if raw is None:
@@ -93,7 +100,9 @@ class ScopedAggregates(ScopedQueries):
                 f"{state_field!r} is not a state field of {entity!r}", "/pipeline")])
         builder = AggregateBuilder(self, entity, conn.dialect.name)
         condition = _and([
-            audit.c.entity == entity, audit.c.field == state_field,
+            audit.c.entity == entity,
+            sa.or_(audit.c.field == state_field,
+                   sa.and_(audit.c.field.is_(None), audit.c.action == "created")),
             audit.c.action.in_(STATE_ACTIONS),
             None if since is None else audit.c.at >= since,
             None if until is None else audit.c.at < until,
@@ -112,7 +121,7 @@ class ScopedAggregates(ScopedQueries):
         (one grouped statement: funnels)."""
         table, condition = self._entries_source(conn, entity, state_field, since, until,
                                                 criteria)
-        state = sa.cast(audit.c.new, sa.Text)
+        state = _entered_state(state_field)
         statement = (sa.select(state.label("new"),
                                sa.func.count(sa.distinct(audit.c.record_id)).label("n"))
                      .select_from(audit.join(table, table.c.id == audit.c.record_id))
@@ -135,7 +144,7 @@ class ScopedAggregates(ScopedQueries):
         table, condition = self._entries_source(conn, entity, state_field, since, until,
                                                 criteria)
         statement = (
-            sa.select(audit.c.record_id, sa.cast(audit.c.new, sa.Text).label("new"),
+            sa.select(audit.c.record_id, _entered_state(state_field).label("new"),
                       audit.c.at, table.c[state_field].label("current"))
             .select_from(audit.join(table, table.c.id == audit.c.record_id))
             .order_by(audit.c.record_id, audit.c.at, audit.c.id))

@@ -207,6 +207,6 @@ def events_before(
         .order_by(audit.c.id.asc())
     ).mappings()
     grouped: dict[str, list[AuditEntry]] = {k: [] for k in keys}
-    for row in rows:
-        grouped[str(row["key"])].append(_entry(row))
+    for row in rows:  # a whole-record row reads as its per-field entries, like entries_for
+        grouped[str(row["key"])].extend(expand(_entry(row)))
     return [AuditEvent(row.at, str(row.key), tuple(grouped[str(row.key)])) for row in heads]
