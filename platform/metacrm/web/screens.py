@@ -16,8 +16,10 @@ from metacrm.web import (
     record_form,
     record_list,
     record_page,
+    roles_admin,
     search_page,
     teams_admin,
+    users_admin,
 )
 from metacrm.web.designer import (
     changes,
@@ -53,7 +55,9 @@ __all__ = [
     "record_form",
     "record_list",
     "record_page",
+    "roles_admin",
     "search_page",
     "teams_admin",
     "triggers",
+    "users_admin",
 ]
