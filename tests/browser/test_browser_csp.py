@@ -51,8 +51,9 @@ def screens(server: Server) -> dict[str, str]:
         "designer permissions": "/app/admin/permissions",
         "designer history": "/app/admin/history",
         "teams": "/app/admin/teams",
-        "FAB user list": "/users/list/",
-        "FAB user form": "/users/add",
+        "users": "/app/admin/users",
+        "user form": "/app/admin/users/new",
+        "roles": "/app/admin/roles",
         "Swagger UI": "/api/v1/docs",
     }
 

@@ -221,3 +221,20 @@ def test_recent_records_and_favourites_show_exactly_the_scope(world: World,
         response = browser.post(f"/app/r/deal/{record_id}/star", {"starred": "1"})
         assert response.status_code == (
             302 if title in (readable or set()) else 403 if readable is None else 404)
+
+
+ADMIN_SCREENS = ("/app/admin/users", "/app/admin/users/new", "/app/admin/users/1",
+                 "/app/admin/roles")
+
+
+def test_user_and_role_admin_screens_are_for_administrators_only(world: World) -> None:
+    for user in sorted(EXPECTED):  # rep, manager, viewer, outsider
+        browser: Browser = world.screens.sign_in(user)
+        for path in ADMIN_SCREENS:
+            assert browser.get(path).status_code == 403, (user, path)
+        for path in ("/app/admin/users/1/deactivate", "/app/admin/users/1/delete",
+                     "/app/admin/roles", "/app/admin/roles/rep/delete"):
+            assert browser.post(path, {"name": "forged", "label_en": "F",
+                                       "label_ru": "F"}).status_code == 403, (user, path)
+    root = world.screens.sign_in("root")
+    assert all(root.get(path).status_code == 200 for path in ADMIN_SCREENS)

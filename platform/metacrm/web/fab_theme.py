@@ -3,9 +3,9 @@
 FAB's start page would be an empty FAB index, so `CrmIndexView` sends `/` to the CRM. FAB's
 stock user, role, group and permission pages (another layout, roles shown as `[admin]`,
 permissions as raw strings) are replaced by the screens' `/app/admin/users` and
-`/app/admin/roles`; `redirect_stock_admin_pages` sends every request for them there, and a
-user's own FAB profile and password forms to the profile page, so there is one place for
-each. FAB's REST APIs (`/api/v1/security/…`) are untouched.
+`/app/admin/roles`; `redirect_stock_admin_pages` sends every request for them there, and
+FAB's "user info" page to the profile page, so there is one place for each. FAB's REST
+APIs (`/api/v1/security/…`) and its own-password form are left as they are.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ STOCK_PAGES: dict[str, str] = {
     "PermissionModelView": ROLES_PAGE,
     "ViewMenuModelView": ROLES_PAGE,
     "PermissionViewModelView": ROLES_PAGE,
-    "ResetMyPasswordView": PROFILE_PAGE,
-    "UserInfoEditView": PROFILE_PAGE,
 }
 """FAB's page views (their blueprint names) and the CRM page that replaces each."""
 
