@@ -48,7 +48,7 @@ from schemathesis.config._checks import (
 )
 from test_openapi_served import DOCUMENTS
 
-EXAMPLES = 4
+EXAMPLES = 3
 STATEFUL_STEPS = 8
 STATEFUL_EXAMPLES = 4
 PUBLIC_HOOK_URL = "https://93.184.215.14/hooks/crm"
@@ -137,7 +137,11 @@ def test_every_operation_passes_every_check(api: Api) -> None:
     for operation in sorted(operations, key=lambda op: op.method == "delete"):
         for headers in (api.admin, api.clerk):
             excluded = [] if headers is api.admin else [positive_data_acceptance]
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            # invalid requests are refused before anyone's rights are read: the admin's
+            # negative cases stand for both
+            modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if headers is api.admin \
+                else (GenerationMode.POSITIVE,)
+            for mode in modes:
                 _exercise(operation.as_strategy(generation_mode=mode), headers, state,
                           excluded=excluded)
             if "{id}" in operation.path:

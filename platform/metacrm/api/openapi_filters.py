@@ -81,9 +81,10 @@ def query_filter_value_schema(field: FieldDef, op: str, registry: FieldTypeRegis
     """`filter_value_schema` as one `filter[<field>][<op>]` parameter writes it: the values
     of `in`, `not_in` and `between` joined by commas, so none of them holds one."""
     schema = filter_value_schema(field, op, registry)
-    if schema.get("type") == "array":
-        return {**schema, "items": {"allOf": [schema["items"], NO_COMMA]}}
-    return schema
+    items = schema.get("items") if schema.get("type") == "array" else None
+    if items is None or "enum" in items or items.get("type") in ("integer", "boolean"):
+        return schema  # no text in it (choices are names, which hold no comma)
+    return {**schema, "items": {"allOf": [items, NO_COMMA]}}
 
 
 VARIABLES = {"date": ("$today",), "datetime": ("$now", "$today"), "user": ("$user",)}
