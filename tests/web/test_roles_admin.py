@@ -106,3 +106,20 @@ def test_the_only_admin_role_cannot_be_deleted(screens: Screens) -> None:
     assert admin.post(f"{PAGE}/boss/delete", {"reassign": "rep"}).status_code == 302
     assert "only administrator role" in flashes(admin.text(PAGE))
     assert "boss" in live_roles(screens)
+
+
+def test_a_role_other_metadata_names_stays_with_the_reason(isolated_database_url: str,
+                                                           tmp_path: Path) -> None:
+    deal = entity("deal", field("title"), field("stage", "state", pipeline="deal_flow"))
+    flow = {"kind": "pipeline", "name": "deal_flow", "version": 1,
+            "label": {"en": "Flow", "ru": "Поток"}, "entity": "deal",
+            "states": [{"name": "open", "label": {"en": "Open", "ru": "Открыта"}},
+                       {"name": "won", "label": {"en": "Won", "ru": "Выиграна"},
+                        "category": "won"}],
+            "transitions": [{"name": "win", "label": {"en": "Win", "ru": "Выиграть"},
+                             "from": ["open"], "to": "won", "roles": ["closer"]}]}
+    with open_screens(isolated_database_url, tmp_path, deal, flow, role("closer")) as screens:
+        admin = screens.user("root", "boss")
+        assert admin.post(f"{PAGE}/closer/delete").status_code == 302
+        assert "Other metadata names this role" in flashes(admin.text(PAGE))
+        assert "closer" in live_roles(screens) and "closer" in fab_role_names(screens)
