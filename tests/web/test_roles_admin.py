@@ -103,6 +103,7 @@ def test_a_held_role_is_deleted_only_by_moving_its_users(screens: Screens) -> No
 
 def test_the_only_admin_role_cannot_be_deleted(screens: Screens) -> None:
     admin = screens.user("root", "boss")
+    assert 'data-role-delete="boss"' not in admin.text(PAGE)  # not offered, and refused:
     assert admin.post(f"{PAGE}/boss/delete", {"reassign": "rep"}).status_code == 302
     assert "only administrator role" in flashes(admin.text(PAGE))
     assert "boss" in live_roles(screens)

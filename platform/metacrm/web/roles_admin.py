@@ -58,9 +58,11 @@ def _page(*, errors: Mapping[str, str] | None = None, values: Mapping[str, str] 
     model = _model()
     appbuilder = identity_state().appbuilder
     names = accounts.assignable_roles(model)
+    only_admin = admin_roles(model)[0] if len(admin_roles(model)) == 1 else None
     rows = [{"name": name, "role": model.roles[name],
              "label": label(model.roles[name].label, name),
-             "holders": accounts.role_holders(appbuilder, name)} for name in names]
+             "holders": accounts.role_holders(appbuilder, name),
+             "deletable": name != only_admin} for name in names]
     return render_template(
         "metacrm/roles.html", rows=rows, choices=[(row["name"], row["label"]) for row in rows],
         errors=errors or {}, values=values or {}), status
