@@ -53,8 +53,9 @@ def screens(server: Server) -> dict[str, str]:
         "teams": "/app/admin/teams",
         "reports": "/app/reports",
         "report with a chart": "/app/reports/deals_by_stage",
-        "FAB user list": "/users/list/",
-        "FAB user form": "/users/add",
+        "users": "/app/admin/users",
+        "user form": "/app/admin/users/new",
+        "roles": "/app/admin/roles",
         "Swagger UI": "/api/v1/docs",
     }
 

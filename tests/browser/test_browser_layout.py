@@ -19,7 +19,8 @@ from browser_harness import (
 )
 
 PAGES = ("/app/", "/app/r/deal", "/app/r/deal/board", "/app/r/lead/board", "/app/r/task",
-         "/app/r/person", "/app/admin/")
+         "/app/r/person", "/app/admin/", "/app/admin/users", "/app/admin/users/new",
+         "/app/admin/roles")
 
 
 @pytest.fixture(scope="module")

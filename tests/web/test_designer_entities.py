@@ -65,7 +65,7 @@ def test_admin_creates_an_entity_and_uses_it_at_once(isolated_database_url: str,
         start = admin.text("/app/admin/")
         for url in ("/app/admin/entities", "/app/admin/pipelines", "/app/admin/permissions",
                     "/app/admin/triggers", "/app/admin/layouts", "/app/admin/teams",
-                    "/app/admin/history", "/users/list/", "/roles/list/"):
+                    "/app/admin/history", "/app/admin/users", "/app/admin/roles"):
             assert f'href="{url}"' in start
         listing = admin.text("/app/admin/entities")
         assert 'data-action="new-entity"' in listing and 'data-designer-entity="gadget"' in listing

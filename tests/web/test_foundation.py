@@ -72,10 +72,11 @@ def test_the_site_root_opens_the_crm_and_user_admin_keeps_its_frame(
     with open_screens(isolated_database_url, tmp_path, GADGET, CLERK) as screens:
         admin = screens.user("root", "boss")
         assert admin.get("/").headers["Location"] == "/app/"
-        users = admin.text("/users/list/")
-        assert "metacrm-fab-bar" in users and 'href="/app/"' in users and "root" in users
+        assert admin.get("/users/list/").headers["Location"] == "/app/admin/users"
+        users = admin.text("/app/admin/users")
+        assert 'id="sidebar"' in users and 'href="/app/"' in users and "root" in users
         clerk = screens.user("ann", "clerk")
-        assert clerk.get("/users/list/").status_code in (302, 403)  # FAB refuses non-admins
+        assert clerk.get("/app/admin/users").status_code == 403
 
 
 def test_the_start_page_counts_all_and_own_records_in_scope(isolated_database_url: str,

@@ -136,3 +136,52 @@ def test_designer_pages_speak_russian(isolated_database_url: str, tmp_path: Path
         page = admin.text("/app/r/deal?custom=1&ff=stage&fo=in&fv=won,lost")
         shown = re.search(r"data-filter-value-text>([^<]*)<", page)
         assert shown and shown.group(1) == "Выиграна, Проиграна"  # not "won,lost"
+
+
+ADMIN_PAGE_SOURCES = ("ui/templates/metacrm/users.html", "ui/templates/metacrm/user_form.html",
+                      "ui/templates/metacrm/roles.html", "ui/templates/metacrm/base.html")
+
+
+def strings_of(paths: tuple[str, ...]) -> set[str]:
+    """The interface strings `t("…")` of these files (paths from the repository root)."""
+    found: set[str] = set()
+    for path in paths:
+        for match in CALL.finditer((ROOT / path).read_text(encoding="utf-8")):
+            message = "".join(a or b for a, b in LITERAL.findall(match.group(1)))
+            found.add(message.replace('\\"', '"').replace("\\'", "'"))
+    return found
+
+
+def _visible_text(page: str) -> str:
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def test_user_and_role_admin_pages_speak_russian(isolated_database_url: str,
+                                                 tmp_path: Path) -> None:
+    """No interface string of the user and role pages shows in English to a Russian
+    admin (FAB's stock pages, which mixed English in, now lead to these)."""
+    from screen_harness import open_screens
+
+    from web_harness import role
+
+    catalog = russian()
+    english = {message for message in strings_of(ADMIN_PAGE_SOURCES)
+               if catalog.get(message) != message and "%(" not in message}
+    assert {"Users", "Roles", "Last sign-in", "Create role"} <= english
+    rep = role("rep", label={"en": "Sales rep", "ru": "Продавец"})
+    with open_screens(isolated_database_url, tmp_path, rep) as screens:
+        admin = screens.user("root", "boss")
+        screens.user("ann", "rep")
+        assert admin.post("/app/language", {"language": "ru", "next": "/app/"}
+                          ).status_code == 302
+        for path in ("/users/list/", "/roles/list/"):
+            assert admin.get(path).status_code == 302  # FAB's pages lead to these
+        for path in ("/app/admin/users", "/app/admin/users/new", "/app/admin/users/1",
+                     "/app/admin/roles"):
+            text = _visible_text(admin.text(path))
+            shown = {message for message in english
+                     if re.search(rf"(?<!\w){re.escape(message)}(?!\w)", text)}
+            assert not shown, (path, shown)
+            assert "Продавец" in text or path.endswith("/1"), path
+            assert "Sales rep" not in text and "[admin]" not in text, path

@@ -250,3 +250,20 @@ def test_the_report_page_and_its_files_count_exactly_the_scope(world: World,
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert rows == [{"company_name": "Acme", "deals": str(len(readable)),
                      "sum_value": f"{10 * len(readable)}.00"}]
+
+
+ADMIN_SCREENS = ("/app/admin/users", "/app/admin/users/new", "/app/admin/users/1",
+                 "/app/admin/roles")
+
+
+def test_user_and_role_admin_screens_are_for_administrators_only(world: World) -> None:
+    for user in sorted(EXPECTED):  # rep, manager, viewer, outsider
+        browser: Browser = world.screens.sign_in(user)
+        for path in ADMIN_SCREENS:
+            assert browser.get(path).status_code == 403, (user, path)
+        for path in ("/app/admin/users/1/deactivate", "/app/admin/users/1/delete",
+                     "/app/admin/roles", "/app/admin/roles/rep/delete"):
+            assert browser.post(path, {"name": "forged", "label_en": "F",
+                                       "label_ru": "F"}).status_code == 403, (user, path)
+    root = world.screens.sign_in("root")
+    assert all(root.get(path).status_code == 200 for path in ADMIN_SCREENS)

@@ -18,6 +18,7 @@ from typing import Any
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_extensions import extension_paths, extension_tag
+from metacrm.api.openapi_filters import NO_NUL, NON_BLANK
 from metacrm.api.openapi_imports import IMPORTS_TAG, import_paths, import_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
 from metacrm.api.openapi_notifications import (
@@ -174,11 +175,14 @@ def fixed_paths() -> dict[str, Any]:
             "parameters": [
                 {"name": "user", "in": "query", "required": True,
                  "description": "User name or id.",
-                 "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                            "pattern": NON_BLANK}},
                 {"name": "entity", "in": "query", "required": True,
-                 "schema": {"type": "string", "minLength": 1, "maxLength": 40}},
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 40,
+                            "pattern": NON_BLANK}},
                 {"name": "id", "in": "query", "required": False,
-                 "schema": {"type": "string", "minLength": 1, "maxLength": 64}},
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 64,
+                            "pattern": NO_NUL}},
             ],
             "responses": {"200": json_answer("The explanation.", {
                 "type": "object", "required": ["data"],

@@ -72,6 +72,21 @@ def filter_value_schema(field: FieldDef, op: str, registry: FieldTypeRegistry) -
     return scalar
 
 
+NO_COMMA: Schema = {"pattern": "^[^,]*$"}
+"""A value of a list operator in the query string: the list is comma-separated, so no value
+holds a comma (a criteria tree in `filter=<JSON>` or a query body takes any)."""
+
+
+def query_filter_value_schema(field: FieldDef, op: str, registry: FieldTypeRegistry) -> Schema:
+    """`filter_value_schema` as one `filter[<field>][<op>]` parameter writes it: the values
+    of `in`, `not_in` and `between` joined by commas, so none of them holds one."""
+    schema = filter_value_schema(field, op, registry)
+    items = schema.get("items") if schema.get("type") == "array" else None
+    if items is None or "enum" in items or items.get("type") in ("integer", "boolean"):
+        return schema  # no text in it (choices are names, which hold no comma)
+    return {**schema, "items": {"allOf": [items, NO_COMMA]}}
+
+
 VARIABLES = {"date": ("$today",), "datetime": ("$now", "$today"), "user": ("$user",)}
 VARIABLE_NAMES = ("$user", "$team", "$now", "$today")
 _KEPT_KEYWORDS = ("type", "format", "pattern", "enum", "maxLength")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from metacrm.api.etag import MAX_HEADER_LENGTH
-from metacrm.api.openapi_filters import CURSOR, filter_value_schema
+from metacrm.api.openapi_filters import CURSOR, query_filter_value_schema
 from metacrm.api.openapi_schemas import EntitySchemas, english, ref
 from metacrm.api.request_parsing import MAX_LIMIT, MAX_Q_LENGTH
 from metacrm.criteria.tree import SYSTEM_FIELDS
@@ -279,4 +279,4 @@ class EntityPaths:
         ]
 
     def filter_value_schema(self, field: FieldDef, op: str) -> Schema:
-        return filter_value_schema(field, op, self.schemas.registry)
+        return query_filter_value_schema(field, op, self.schemas.registry)

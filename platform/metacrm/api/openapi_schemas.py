@@ -267,9 +267,13 @@ class EntitySchemas:
 
     def sort_items(self) -> Schema:
         names = sortable_names(self.entity, self.registry)
+        # a field is sorted on once: not both `name` and `-name`
+        once = [{"not": {"allOf": [{"contains": {"const": name}},
+                                   {"contains": {"const": f"-{name}"}}]}} for name in names]
         return {"type": "array", "maxItems": MAX_SORT_KEYS, "uniqueItems": True,
                 "items": {"type": "string",
-                          "enum": [*names, *(f"-{name}" for name in names)]}}
+                          "enum": [*names, *(f"-{name}" for name in names)]},
+                **({"allOf": once} if once else {})}
 
     def fields_items(self) -> Schema:
         return {"type": "array", "minItems": 1, "uniqueItems": True,

@@ -37,8 +37,14 @@ TAG = "webhooks"
 _NULLABLE_TEXT: Schema = {"type": ["string", "null"]}
 _TIME: Schema = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
-_SECRET: Schema = {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
-                   "description": "`whsec_` + base64 of 24 to 64 random bytes."}
+_B64 = "[A-Za-z0-9+/]"
+_SECRET: Schema = {
+    "type": "string",
+    # standard base64 of 24 to 64 bytes: 8 to 20 full groups of four and any last group,
+    # or 21 full groups and at most one byte more
+    "pattern": (f"^whsec_(?:(?:{_B64}{{4}}){{8,20}}(?:{_B64}{{2}}==|{_B64}{{3}}=)?"
+                f"|(?:{_B64}{{4}}){{21}}(?:{_B64}{{2}}==)?)$"),
+    "description": "`whsec_` + base64 of 24 to 64 random bytes."}
 _URL: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH,
                 "description": "http or https; must resolve to public internet addresses "
                                "only (no loopback, private, link-local, metadata...)."}

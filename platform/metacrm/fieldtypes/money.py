@@ -17,7 +17,7 @@ from sqlalchemy import String
 
 from metacrm.fieldtypes.base import ColumnSpec, FieldValueError
 from metacrm.fieldtypes.common import OptionErrors
-from metacrm.fieldtypes.numeric import DECIMAL_PATTERN, ExactNumberType, decimal_to_json
+from metacrm.fieldtypes.numeric import ExactNumberType, decimal_pattern, decimal_to_json
 from metacrm.metadata.model import FieldDef
 
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -150,7 +150,8 @@ class MoneyType(ExactNumberType):
         return {
             "type": "object",
             "properties": {
-                "amount": {"type": "string", "pattern": DECIMAL_PATTERN},
+                "amount": {"type": "string", "pattern": decimal_pattern(
+                    self.precision(field) - self.scale(field))},
                 "currency": currency,
             },
             "required": ["amount", "currency"],

@@ -34,7 +34,15 @@ from metacrm.metadata.model import FieldDef
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def decimal_pattern(integer_digits: int) -> str:
+    """What a decimal with at most `integer_digits` digits before the point looks like as
+    text (leading zeros do not count; more digits after the point are rounded): the value
+    schemas state the precision the server checks (`fit_decimal`)."""
+    if integer_digits <= 0:
+        return r"^-?0+(\.[0-9]+)?$"
+    return rf"^-?0*[0-9]{{1,{integer_digits}}}(\.[0-9]+)?$"
 INTEGER_TEXT = re.compile(r"^[+-]?[0-9]{1,25}$")
 
 
@@ -216,7 +224,7 @@ class DecimalType(ExactNumberType):
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
         return {
             "type": "string",
-            "pattern": DECIMAL_PATTERN,
+            "pattern": decimal_pattern(self.precision(field) - self.scale(field)),
             "description": (
                 f"decimal number as a string, at most {self.precision(field)} digits, "
                 f"{self.scale(field)} after the point"

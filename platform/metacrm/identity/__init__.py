@@ -11,6 +11,9 @@ package adapts it:
 * `bridge.install_identity` — FAB set up on the app factory's engine (`database`,
   `security`); `fab_directory` reads FAB's users with Core (the adapter of the
   `kernel.users.UserDirectory` port); `users.create_user` adds users;
+* `accounts` — user administration (list, create, edit, deactivate, delete; a role's
+  holders moved, its FAB row removed) through FAB's ORM session, so the revocation
+  listener sees every change; the admins' invariants (not yourself, not the last admin);
 * `login_guard` — failed-login counters and the waits they impose on every login path;
 * `session_store` + `revocation` — server-side sessions and JWT credential epochs, ended
   when a user logs out, changes password, is deactivated or loses a role.

@@ -42,9 +42,9 @@ def create_user(
 ) -> NewUser:
     """Add an active user with one metadata role; ValidationFailed / Conflict otherwise."""
     _check_role(model, role)
-    _check_username(username)
-    _check_password(password)
-    address = _check_email(email) if email else f"{username.lower()}@{DEFAULT_EMAIL_DOMAIN}"
+    check_username(username)
+    check_password(password)
+    address = check_email(email) if email else f"{username.lower()}@{DEFAULT_EMAIL_DOMAIN}"
     sm = appbuilder.sm
     if sm.find_user(username=username) is not None:
         raise Conflict(f"user '{username}' already exists",
@@ -93,7 +93,7 @@ def _check_role(model: CompiledModel, role: str) -> None:
     )
 
 
-def _check_username(username: str) -> None:
+def check_username(username: str) -> None:
     if not USERNAME.match(username):
         raise ValidationFailed(
             "the user name must be 1 to 64 characters without spaces or slashes",
@@ -101,7 +101,7 @@ def _check_username(username: str) -> None:
         )
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
@@ -109,7 +109,7 @@ def _check_password(password: str) -> None:
         )
 
 
-def _check_email(email: str) -> str:
+def check_email(email: str) -> str:
     try:
         return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:

@@ -21,6 +21,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from metacrm.resources import folder
 from metacrm.web.blueprints import SCREEN_BLUEPRINTS
 from metacrm.web.context import CSRF_FIELD, is_admin, services, web_actor
+from metacrm.web.fab_theme import redirect_stock_admin_pages
 from metacrm.web.i18n import (
     LANGUAGES,
     current_language,
@@ -49,6 +50,7 @@ def register_web(app: Flask) -> None:
                                      *([app.jinja_loader] if app.jinja_loader else [])])
     app.register_blueprint(web_assets)
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
+    app.before_request(redirect_stock_admin_pages)
     for blueprint in SCREEN_BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.context_processor(_template_helpers)

@@ -18,8 +18,10 @@ from metacrm.web import (
     record_list,
     record_page,
     reports_page,
+    roles_admin,
     search_page,
     teams_admin,
+    users_admin,
 )
 from metacrm.web.designer import (
     changes,
@@ -57,7 +59,9 @@ __all__ = [
     "record_list",
     "record_page",
     "reports_page",
+    "roles_admin",
     "search_page",
     "teams_admin",
     "triggers",
+    "users_admin",
 ]

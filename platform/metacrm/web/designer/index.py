@@ -54,7 +54,7 @@ def index() -> str:
         Tool("history", "/app/admin/history", t("History"),
              t("Every metadata version, what it changed, and restoring an old one."),
              t("Live version: %(version)s", version=live.number)),
-        Tool("users", "/users/list/", t("Users"), t("Accounts, passwords and their roles.")),
-        Tool("roles", "/roles/list/", t("Roles"), t("The roles users can be given.")),
+        Tool("users", "/app/admin/users", t("Users"), t("Accounts, passwords and their roles.")),
+        Tool("roles", "/app/admin/roles", t("Roles"), t("The roles users can be given.")),
     ]
     return render_template("metacrm/designer/index.html", tools=tools)
