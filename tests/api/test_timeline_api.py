@@ -213,10 +213,12 @@ def test_the_kind_filter(world: World) -> None:
     assert {kind for kind, _ in items(notes)} == {"note"}
     assert len(notes["data"]) == 2
     assert [kind for kind, _ in items(both)] == ["change", "note"]
+    unknown = world.timeline("root", "company", world.acme, "?kind=email")
+    assert unknown["data"] == [] and "note" in unknown["kinds"]
 
 
 @pytest.mark.parametrize(("query", "pointer"), [
-    ("?kind=email", "/kind/0"),
+    ("?" + "&".join(f"kind=k{n}" for n in range(21)), "/kind"),
     ("?cursor=nonsense", "/cursor"),
     ("?limit=0", "/limit"),
     ("?limit=101", "/limit"),

@@ -60,10 +60,11 @@ def import_schemas() -> dict[str, Schema]:
         "ImportUpload": {
             "type": "object",
             "required": ["file", "entity"],
+            "additionalProperties": False,
             "properties": {
                 "file": {"type": "string", "contentMediaType": "application/octet-stream",
                          "description": "CSV (any delimiter and encoding) or XLSX."},
-                "entity": {"type": "string"},
+                "entity": {"type": "string", "minLength": 1},
                 "mapping": {"type": "string", "description":
                             "A mapping as JSON, or the name of a saved mapping; default: "
                             "the suggested one (docs/import.md)."},
@@ -117,8 +118,12 @@ def import_paths() -> dict[str, Any]:
             **tag, "operationId": "preview_import",
             "summary": "A file's columns, first rows and suggested mapping",
             "requestBody": _multipart({"type": "object", "required": ["file", "entity"],
-                                       "properties": {"file": {"type": "string"},
-                                                      "entity": {"type": "string"}}}),
+                                       "additionalProperties": False,
+                                       "properties": {"file": {
+                                           "type": "string",
+                                           "contentMediaType": "application/octet-stream"},
+                                                      "entity": {"type": "string",
+                                                                 "minLength": 1}}}),
             "responses": {"200": json_answer("The preview.", _data("ImportPreview")),
                           **errors(*READ_ERRORS, *BODY_ERRORS)},
         }},

@@ -28,7 +28,7 @@ from metacrm.metadata.model import EntityDef, FieldDef
 Schema = dict[str, Any]
 
 MAX_BULK = 1000
-OWNER: Schema = {"type": "string", "minLength": 1, "maxLength": 64,
+OWNER: Schema = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NON_BLANK,
                  "description": "User id of the owner; default: the caller."}
 SCHEMAS = "#/components/schemas/"
 

@@ -7,7 +7,7 @@ from typing import Any
 from metacrm.api.openapi_paths import READ_ERRORS, RECORD_ID, RECORDS, errors, json_answer
 from metacrm.api.openapi_schemas import english, ref
 from metacrm.metadata.model import CompiledModel
-from metacrm.services.timeline import DEFAULT_LIMIT, MAX_LIMIT
+from metacrm.services.timeline import DEFAULT_LIMIT, MAX_KINDS, MAX_LIMIT
 
 Schema = dict[str, Any]
 
@@ -68,7 +68,8 @@ def timeline_paths(model: CompiledModel) -> dict[str, Any]:
             "parameters": [
                 {"name": "kind", "in": "query", "required": False, "explode": True,
                  "description": "Only these kinds (repeat or comma-separate).",
-                 "schema": {"type": "array", "items": {"type": "string"}}},
+                 "schema": {"type": "array", "maxItems": MAX_KINDS,
+                            "items": {"type": "string", "pattern": "^[^,]*$"}}},
                 {"name": "cursor", "in": "query", "required": False,
                  "description": "The previous page's next_cursor.",
                  "schema": {"type": "string"}},
