@@ -41,6 +41,7 @@ T = TypeVar("T")
 FEATURES: tuple[str, ...] = (
     "metacrm.services.transitions",
     "metacrm.services.conversion",
+    "metacrm.computed.install",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
