@@ -159,11 +159,11 @@ def _merged(
     create: everything); None when a value does not fit (the repository will say why)."""
     record: dict[str, Any] = dict(current) if current is not None else {}
     if current is None:
-        for fdef in definition.fields:
+        for each in definition.fields:
             try:
-                record[fdef.name] = registry.get(fdef.type).default(fdef)
+                record[each.name] = registry.get(each.type).default(each)
             except (FieldValueError, ValueError, TypeError):
-                record[fdef.name] = None
+                record[each.name] = None
     for name, raw in values.items():
         fdef = definition.field(name)
         if fdef is None:
