@@ -14,7 +14,7 @@ from records_world import World, entity, field, role
 from metacrm.automation.formulas import Formulas
 from metacrm.computed.dependents import ComputedDependents
 from metacrm.computed.evaluate import Evaluator
-from metacrm.computed.saves import ComputedSaves
+from metacrm.computed.saves import ComputedSaves, LookupDefaults
 from metacrm.kernel.errors import ValidationFailed
 
 MONEY = {"currency": "USD", "currencies": ["USD", "EUR"]}
@@ -74,6 +74,7 @@ def usd(amount: str) -> dict[str, str]:
 def world(engine: sa.Engine) -> Iterator[World]:
     world = World(engine, BODIES)
     evaluator = Evaluator(Formulas(world.registry))
+    world.records.defaults = LookupDefaults(world.records)
     world.records.computed = ComputedSaves(world.records, evaluator)
     world.records.listeners.insert(0, ComputedDependents(world.records, evaluator))
     yield world

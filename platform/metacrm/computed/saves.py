@@ -49,7 +49,7 @@ class ComputedSaves:
              ) -> BeforeSave | None:
         runtime = self.records.runtime()
         plan = ComputedPlan.of(runtime.model).entity(entity)
-        if not plan.on_save:
+        if not (plan.formulas or plan.manual_rollups):
             return None
         definition = runtime.model.entities[entity]
         registry = self.records.registry
@@ -68,9 +68,6 @@ class ComputedSaves:
             if current is not None:
                 self._check_manual(conn, plan, current, values)
             added: dict[str, Any] = {}
-            for fdef in plan.lookups:
-                self._lookup(conn, definition, fdef, record, changed, values, load, added,
-                             registry)
             for fdef in plan.formulas_reading(changed):
                 value = self.evaluator.formula(runtime.model, entity, fdef, record, load)
                 added[fdef.name] = value
@@ -95,6 +92,38 @@ class ComputedSaves:
                     "set while it has any", f"/{fdef.name}"))
         if errors:
             raise ValidationFailed("computed fields cannot be set", errors)
+
+
+class LookupDefaults:
+    """The before-save callbacks of lookup defaults; they run BEFORE the packs'
+    interceptors, so a pack sees the unit price a line takes from its price list."""
+
+    def __init__(self, records: RecordsService) -> None:
+        self.records = records
+
+    def hook(self, conn: sa.Connection, subject: AccessSubject, entity: str
+             ) -> BeforeSave | None:
+        runtime = self.records.runtime()
+        plan = ComputedPlan.of(runtime.model).entity(entity)
+        if not plan.lookups:
+            return None
+        definition = runtime.model.entities[entity]
+        registry = self.records.registry
+
+        def load(target: str, record_id: Any) -> Mapping[str, Any] | None:
+            return runtime.system.get(conn, target, str(record_id))
+
+        def before_save(current: Record | None, values: Mapping[str, Any]) -> Mapping[str, Any]:
+            record, changed = _merged(definition, registry, current, values)
+            if record is None:
+                return {}
+            added: dict[str, Any] = {}
+            for fdef in plan.lookups:
+                self._lookup(conn, definition, fdef, record, changed, values, load, added,
+                             registry)
+            return added
+
+        return before_save
 
     def _lookup(
         self, conn: sa.Connection, definition: EntityDef, fdef: FieldDef,

@@ -88,13 +88,17 @@ class RecordsService:
         self.interceptors: SaveInterceptors = NO_INTERCEPTORS
         """Take part in every create and update before it is written (extension packs'
         interceptors, `services.save_hooks`)."""
+        self.defaults: SaveInterceptors = NO_INTERCEPTORS
+        """Lookup defaults (`metacrm.computed`): before the interceptors."""
         self.computed: SaveInterceptors = NO_INTERCEPTORS
         """Computed fields (`metacrm.computed`): after the interceptors, on what they set."""
 
     def before_save(self, conn: sa.Connection, subject: AccessSubject, entity: str
                     ) -> BeforeSave | None:
-        """The callback of one write command: packs' interceptors, then computed fields."""
-        return chained(self.interceptors.hook(conn, subject, entity),
+        """The callback of one write command: lookup defaults, packs' interceptors, then
+        computed fields, each seeing what the earlier ones set."""
+        return chained(chained(self.defaults.hook(conn, subject, entity),
+                               self.interceptors.hook(conn, subject, entity)),
                        self.computed.hook(conn, subject, entity))
 
     @contextmanager

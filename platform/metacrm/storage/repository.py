@@ -198,9 +198,9 @@ class RecordRepository:
         ))
         if errors:
             raise ValidationFailed(f"invalid {entity} record", errors)
-        for slot in codec.auto_slots:
-            assign_numbers(conn, entity, slot.field, records)
         now = self._clock()
+        for slot in codec.auto_slots:
+            assign_numbers(conn, entity, slot.field, records, now)
         owner_value = owner if owner is not None else actor
         storage_rows: list[dict[str, Any]] = []
         results: list[Record] = []
