@@ -83,6 +83,18 @@ class Evaluator:
             raise _refused(fdef, failure_reason(exc)) from None
         return self.formulas.coerce(fdef, result, pointer=f"/{fdef.name}")
 
+    def empty_rollup(self, fdef: FieldDef) -> Any:
+        """The value of a rollup over no record (a manual one stays empty)."""
+        rollup = fdef.computed
+        assert isinstance(rollup, RollupDef)
+        if rollup.manual_when_empty:
+            return None
+        if rollup.aggregate == "count":
+            return 0
+        if rollup.aggregate == "sum":
+            return self.formulas.coerce(fdef, self._sum(fdef, []), pointer=f"/{fdef.name}")
+        return None
+
     def rollup(
         self, conn: sa.Connection, system: SystemRecords, fdef: FieldDef, parent_id: str,
     ) -> Any:

@@ -49,7 +49,7 @@ class ComputedSaves:
              ) -> BeforeSave | None:
         runtime = self.records.runtime()
         plan = ComputedPlan.of(runtime.model).entity(entity)
-        if not (plan.formulas or plan.manual_rollups):
+        if not (plan.formulas or plan.rollups):
             return None
         definition = runtime.model.entities[entity]
         registry = self.records.registry
@@ -68,6 +68,12 @@ class ComputedSaves:
             if current is not None:
                 self._check_manual(conn, plan, current, values)
             added: dict[str, Any] = {}
+            if current is None:  # a new record aggregates nothing yet
+                for fdef in plan.rollups:
+                    value = self.evaluator.empty_rollup(fdef)
+                    if fdef.name not in values and value is not None:
+                        added[fdef.name] = value
+                        record[fdef.name] = _python(registry, fdef, value)
             for fdef in plan.formulas_reading(changed):
                 value = self.evaluator.formula(runtime.model, entity, fdef, record, load)
                 added[fdef.name] = value

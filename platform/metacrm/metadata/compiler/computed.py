@@ -281,7 +281,7 @@ def _check_lookup(entity: EntityDef, fdef: FieldDef, lookup: LookupDefault,
         return
     context.check_field(source, lookup.field, report, f"{where}/field")
     for name, path in lookup.match:
-        context.check_field(source, name, report, f"{where}/match")
+        context.check_field(source, name, report, f"{where}/match", system=True)
         ref, _dot, attr = path.partition(".")
         ref_def = entity.field(ref)
         if ref_def is None:
