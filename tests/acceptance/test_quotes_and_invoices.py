@@ -23,9 +23,9 @@ from metacrm.api import RUNTIME_KEY
 from metacrm.automation.install import TIME_TASK
 from metacrm.automation.subject import automation_subject
 from metacrm.composition import Services
+from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
-from metacrm.fieldtypes import default_registry
 from metacrm.metadata.loader import read_documents
 from metacrm.services.metadata_service import MetadataService
 from metacrm.storage.engine import create_database_engine

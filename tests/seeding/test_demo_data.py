@@ -159,7 +159,8 @@ def test_the_demo_has_users_in_two_teams_records_in_every_state_and_history(
 
     # the renewal's amount is the sum of its lines; its invoice billed those lines
     lines = [line for line in all_records(services, "deal_line") if line["deal"] == won["id"]]
-    assert won["amount"]["amount"] == f"{sum(Decimal(line['total']['amount']) for line in lines):.2f}"
+    lines_total = sum(Decimal(line["total"]["amount"]) for line in lines)
+    assert won["amount"]["amount"] == f"{lines_total:.2f}"
     (invoice,) = all_records(services, "invoice")
     assert (invoice["deal"], invoice["lines"], invoice["subtotal"]) == (
         won["id"], len(lines), won["amount"])
