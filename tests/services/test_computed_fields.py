@@ -211,3 +211,20 @@ def test_a_formula_over_a_field_a_role_cannot_see_is_hidden_from_it(
     assert get(world, "sale_line", line["id"])["margin"] == usd("4.00")
     assert "cost" not in world.records.get(rep, "product", catalog["widget"]["id"])
 
+
+
+def test_lines_older_than_the_total_formula_still_count_in_the_amount(
+        world: World, catalog: dict[str, Any]) -> None:
+    sale = make(world, "sale", title="Old")
+    old = make(world, "sale_line", sale=sale["id"], product=catalog["widget"]["id"],
+                quantity="2", unit_price=usd("10.00"))
+    lines = world.records.runtime().system.table("sale_line")
+    with world.engine.begin() as conn:  # as stored before the formula existed
+        conn.execute(sa.update(lines).values(total=None, total_currency=None))
+    assert get(world, "sale_line", old["id"])["total"] is None
+
+    make(world, "sale_line", sale=sale["id"], product=catalog["gadget"]["id"],
+         unit_price=usd("25.00"))
+
+    assert get(world, "sale_line", old["id"])["total"] == usd("20.00")
+    assert get(world, "sale", sale["id"])["amount"] == usd("45.00")

@@ -10,7 +10,10 @@ the command's events and recomputes
   points at it — at most `MAX_FANOUT` records per changed record: a change that would
   recompute more is refused (422 naming the field), never half-applied;
 
-then the formulas of each recomputed record that read what changed. The new values are
+then the formulas of each recomputed record that read what changed. Before a rollup
+aggregates a formula field, children whose stored value is still empty (records older than
+the formula) get their formulas computed and stored, so adding a formula to an entity
+with data never makes a rollup over it drop the older records. The new values are
 written as the engine, audited and published like any change (actor: the command's), so
 their events go round again: a line's total changes its deal's amount, which changes the
 formulas reading the amount, until nothing changes.
@@ -27,6 +30,7 @@ import sqlalchemy as sa
 from metacrm.computed.evaluate import Evaluator
 from metacrm.computed.plan import ComputedPlan
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.metadata.model import FormulaDef, RollupDef
 from metacrm.storage.outbox import CHANGE_EVENTS, OutboxEvent
 
 if TYPE_CHECKING:
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
 
 MAX_FANOUT = 1_000
 """Records whose formulas one changed record may recompute in its transaction."""
+MAX_HEALED = 500
+"""Older children one rollup recomputation computes the formulas of (the rest: next time)."""
 
 
 @dataclass
@@ -127,6 +133,8 @@ class ComputedDependents:
             fdef = definition.field(name)
             if fdef is None:
                 continue
+            if isinstance(fdef.computed, RollupDef):
+                self._heal_children(conn, runtime, plan, fdef.computed, record_id, work.actor)
             value = self.evaluator.rollup(conn, runtime.system, fdef, record_id)
             computed[name] = value
             record[name] = self._python(fdef, value)
@@ -145,6 +153,36 @@ class ComputedDependents:
         after = runtime.system.update(conn, entity, record_id, changes, actor=work.actor,
                                       trusted=True)
         runtime.changes.updated(conn, entity, [(current, after)], work.actor)
+
+    def _heal_children(self, conn: sa.Connection, runtime: RecordsRuntime, plan: ComputedPlan,
+                       rollup: RollupDef, parent_id: str, actor: str | None) -> None:
+        """Compute and store the formulas of the children whose aggregated formula field
+        is empty (records saved before the formula existed)."""
+        child = runtime.model.entities.get(rollup.entity)
+        aggregated = child.field(rollup.field) if child and rollup.field else None
+        if child is None or aggregated is None or \
+                not isinstance(aggregated.computed, FormulaDef):
+            return
+        page = runtime.system.query(conn, child.name, criteria={"and": [
+            {"field": rollup.via, "op": "eq", "value": parent_id},
+            {"field": aggregated.name, "op": "is_null", "value": True}]}, limit=MAX_HEALED)
+
+        def load(target: str, ref_id: Any) -> Any:
+            return runtime.system.get(conn, target, str(ref_id))
+
+        for current in page.records:
+            record = dict(current)
+            computed: dict[str, Any] = {}
+            for fdef in plan.entity(child.name).formulas_reading(None):
+                value = self.evaluator.formula(runtime.model, child.name, fdef, record, load)
+                computed[fdef.name] = value
+                record[fdef.name] = self._python(fdef, value)
+            changes = {name: value for name, value in computed.items()
+                       if runtime.json.value(child.name, name, current.get(name)) != value}
+            if changes:
+                after = runtime.system.update(conn, child.name, str(current["id"]), changes,
+                                              actor=actor, trusted=True)
+                runtime.changes.updated(conn, child.name, [(current, after)], actor)
 
     def _python(self, fdef: Any, value: Any) -> Any:
         if value is None:
