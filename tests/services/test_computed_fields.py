@@ -4,6 +4,7 @@ read."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -228,3 +229,28 @@ def test_lines_older_than_the_total_formula_still_count_in_the_amount(
 
     assert get(world, "sale_line", old["id"])["total"] == usd("20.00")
     assert get(world, "sale", sale["id"])["amount"] == usd("45.00")
+
+
+def test_lines_added_at_once_by_two_writers_all_count(
+        world: World, catalog: dict[str, Any]) -> None:
+    sale = make(world, "sale", title="Busy")
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def add_lines() -> None:
+        try:
+            start.wait()
+            for _ in range(4):
+                make(world, "sale_line", sale=sale["id"], product=catalog["widget"]["id"],
+                     unit_price=usd("10.00"))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=add_lines) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    stored = get(world, "sale", sale["id"])
+    assert (stored["lines"], stored["amount"]) == (8, usd("80.00"))

@@ -123,7 +123,9 @@ class ComputedDependents:
 
     def _recompute(self, conn: sa.Connection, runtime: RecordsRuntime, plan: ComputedPlan,
                    entity: str, record_id: str, work: _Work) -> None:
-        current = runtime.system.get(conn, entity, record_id, for_update=True)
+        # FOR NO KEY UPDATE: two commands each inserting a child of this record hold key
+        # share locks on it (their foreign keys); FOR UPDATE would make them deadlock.
+        current = runtime.system.get(conn, entity, record_id, for_update=True, key_share=True)
         if current is None:
             return  # deleted in this command
         definition = runtime.model.entities[entity]
