@@ -150,6 +150,8 @@ def test_a_quote_priced_from_a_price_list_is_accepted_and_becomes_the_deal_s_lin
         (things["mouse"]["id"], "4.000", usd("25.00"), usd("90.00"))]
     assert call(shop, "GET", f"/records/deal/{deal['id']}", rep, 200)["data"]["amount"] == \
         usd("2090.00")
+    seen = call(shop, "GET", f"/records/deal_line?filter[deal]={deal['id']}", rep, 200)
+    assert len(seen["data"]) == 2  # the copies are the deal owner's: the rep sees them
 
 
 def accepted_quote(shop: Shop, things: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,8 @@ The children copied are the `from.entity` records whose reference `from.via` poi
 source parent; each becomes a `to.entity` record whose reference `to.via` points at the
 target parent, with `fields` (target field <- source field) copied. The source and target
 parents are the trigger's record, or the record its reference field `record` names.
-`replace`: the target parent's existing children are deleted first. Every write goes
+`replace`: the target parent's existing children are deleted first. The copies belong to
+the target parent's owner (so whoever sees the deal sees its new lines). Every write goes
 through the records service as the automation subject (audited, published, computed fields
 and rollups updated), in the trigger's transaction.
 """
@@ -124,7 +125,12 @@ class CopyRelated:
         if context.dry_run:
             return {"would_copy": len(children), "would_delete": len(existing)}
         records = self.support.services.records
-        json = self.support.runtime().json
+        runtime = self.support.runtime()
+        json = runtime.json
+        parent_entity = runtime.model.entities[target["entity"]].field(target["via"])
+        parent = runtime.system.get(context.conn, parent_entity.target_entity or "",
+                                    target_parent) if parent_entity is not None else None
+        owner = parent.get("owner") if parent is not None else None
         for old in existing:
             records.delete_in(context.conn, context.subject, target["entity"], str(old["id"]))
         for child in children:
@@ -132,6 +138,8 @@ class CopyRelated:
                                                child.get(str(from_name)))
                       for to_name, from_name in params["fields"].items()}
             values[target["via"]] = target_parent
+            if owner:
+                values["owner"] = owner
             records.create_in(context.conn, context.subject, target["entity"], values)
         return {"copied": len(children), "deleted": len(existing),
                 "to": {"entity": target["entity"], "parent": target_parent}}
