@@ -6,9 +6,10 @@ packs' interceptors, on the values about to be written, and returns what to add 
 with engine rights, so a formula fills its read-only field while a client writing one is
 refused (422 "is read-only", naming the field).
 
-* lookup defaults: on create, and when a field the lookup matches on changes, a field left
-  empty takes the value of the first matching record (a line's unit price from the price
-  list item of its product in its deal's price list);
+* lookup defaults (`LookupDefaults.hook`, which runs BEFORE the packs' interceptors): on
+  create, and when a field the lookup matches on changes, a field left empty takes the
+  value of the first matching record (a line's unit price from the price list item of its
+  product in its deal's price list);
 * formulas: on create all of them, on update those whose inputs changed (formulas reading
   other formulas follow), in dependency order;
 * a rollup with `manual_when_empty` may be written only while it aggregates no record.
