@@ -54,6 +54,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.services.transitions",
     "metacrm.services.conversion",
     "metacrm.services.timeline",
+    "metacrm.computed.install",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",

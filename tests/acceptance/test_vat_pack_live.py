@@ -91,6 +91,11 @@ def test_vat_installs_into_a_running_instance_and_comes_back_after_uninstall(
     assert taxed == {"tax_rate": "19.00",
                      "tax_amount": {"amount": "5.70", "currency": "EUR"},
                      "gross_amount": {"amount": "35.70", "currency": "EUR"}}
+    quote = instance.create("quote", deal=deal["id"])  # its lines' formulas use the rate
+    quoted = instance.create("quote_line", quote=quote["id"], product=product["id"],
+                             quantity="3", unit_price={"amount": "10", "currency": "EUR"})
+    assert (quoted["tax_rate"], quoted["tax_amount"], quoted["total"]) == (
+        "19.00", {"amount": "5.70", "currency": "EUR"}, {"amount": "35.70", "currency": "EUR"})
 
     removed = instance.command("pack", "uninstall", "vat")
     assert "archived as arch_v" in removed and "data kept" in removed

@@ -88,6 +88,21 @@ CASES: list[tuple[str, Any, list[tuple[str, str]]]] = [
     ("send_email", {"to": [], "subject": "s", "body": "b"}, [("/to", "1 to 50 recipients")]),
     ("send_email", {"to": "owner", "subject": "{% if %}", "body": "b", "html": "{{ x }}"},
      [("/subject", "template syntax error"), ("/html", "unknown name 'x'")]),
+    # copy_related
+    ("copy_related", {"from": {"entity": "task", "via": "lead"}}, [
+        ("/to", "is required"), ("/fields", "is required")]),
+    ("copy_related", {"from": {"entity": "nothing", "via": "lead"},
+                      "to": {"entity": "task", "via": "subject"}, "fields": {"subject": "x"}},
+     [("/from/entity", "unknown entity"), ("/to/via", "not a reference of 'task' to 'lead'")]),
+    ("copy_related", {"from": {"entity": "task", "via": "lead"},
+                      "to": {"entity": "task", "via": "lead", "record": "note"},
+                      "fields": {"subject": "subject"}},
+     [("/to/record", "not a reference field of 'lead'")]),
+    ("copy_related", {"from": {"entity": "task", "via": "lead"},
+                      "to": {"entity": "task", "via": "lead"},
+                      "fields": {"topic": "subject", "subject": "nope"}, "replace": "yes"},
+     [("/fields/topic", "not a field of 'task'"), ("/fields/subject", "'nope' is not a field"),
+      ("/replace", "true or false")]),
 ]
 
 
@@ -118,6 +133,9 @@ def test_params_that_are_not_an_object_are_refused(world: ActionsWorld) -> None:
     ("transition", {"name": "win", "values": {"amount": {"amount": "10", "currency": "USD"}}}),
     ("send_email", {"to": ["owner", "email", "boss@example.com"], "subject": "s",
                     "body": "b", "html": "<p>{{ record.last_name }}</p>"}),
+    ("copy_related", {"from": {"entity": "task", "via": "lead"},
+                      "to": {"entity": "task", "via": "lead"},
+                      "fields": {"subject": "subject"}, "replace": False}),
 ])
 def test_good_params_pass(world: ActionsWorld, action: str, params: Any) -> None:
     assert world.check(action, params) == []
@@ -125,7 +143,8 @@ def test_good_params_pass(world: ActionsWorld, action: str, params: Any) -> None
 
 def test_every_builtin_action_is_registered(world: ActionsWorld) -> None:
     assert set(world.actions.names()) >= {
-        "set_fields", "create_record", "assign_owner", "transition", "send_email"}
+        "set_fields", "create_record", "assign_owner", "transition", "send_email",
+        "copy_related"}
 
 
 def test_the_shipped_triggers_use_builtin_actions_with_valid_params(

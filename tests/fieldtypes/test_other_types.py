@@ -11,7 +11,7 @@ import pytest
 
 from metacrm.fieldtypes import FieldTypeRegistry, FieldValueError
 from metacrm.fieldtypes.regarding import RecordLink
-from metacrm.fieldtypes.special import format_auto_number
+from metacrm.fieldtypes.special import fiscal_year, format_auto_number
 from metacrm.metadata.model import FieldDef
 
 MakeField = Callable[[dict[str, Any]], FieldDef]
@@ -279,6 +279,26 @@ class TestAutoNumber:
         assert format_auto_number(fdef, 42) == "INV-00042"
         assert format_auto_number(fdef, 1234567) == "INV-1234567"
         assert format_auto_number(make_field({"type": "auto_number"}), 7) == "000007"
+
+    def test_numbers_per_fiscal_year_carry_the_year(self, make_field: MakeField) -> None:
+        yearly = make_field({"type": "auto_number", "prefix": "INV-{year}-", "digits": 4,
+                             "per": "fiscal_year"})
+        assert fiscal_year(yearly, datetime(2026, 1, 1, tzinfo=UTC)) == 2026
+        assert format_auto_number(yearly, 1, 2026) == "INV-2026-0001"
+        april = make_field({"type": "auto_number", "prefix": "FY{year}/", "per": "fiscal_year",
+                            "fiscal_year_start": 4})
+        assert fiscal_year(april, datetime(2027, 3, 31, tzinfo=UTC)) == 2026
+        assert fiscal_year(april, datetime(2027, 4, 1, tzinfo=UTC)) == 2027
+        assert fiscal_year(make_field({"type": "auto_number"}),
+                           datetime(2027, 4, 1, tzinfo=UTC)) is None
+
+    def test_a_year_in_the_prefix_needs_numbering_per_year(
+            self, registry: FieldTypeRegistry, make_field: MakeField) -> None:
+        assert option_names(registry, make_field(
+            {"type": "auto_number", "prefix": "INV-{year}-"})) == ["prefix"]
+        assert option_names(registry, make_field(
+            {"type": "auto_number", "per": "month", "fiscal_year_start": 13})) == [
+            "per", "fiscal_year_start"]
 
     def test_clients_cannot_set_it(self, registry: FieldTypeRegistry) -> None:
         assert registry.get("auto_number").settable is False

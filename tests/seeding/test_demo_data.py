@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,16 @@ FAST_HASH = {"FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 EXPECTED_COUNTS = {
     "product": 7,
+    "price_list": 1,
+    "price_list_item": 3,
     "company": 17,  # 15 + 2 made by lead conversions (the third matches Contoso)
     "person": 33,  # 30 + 3 made by lead conversions
     "lead": 25,
     "deal": 23,  # 20 + 3 made by lead conversions
     "deal_line": 8,
+    "quote": 1,
+    "quote_line": 2,
+    "invoice": 1,
     "task": 34,  # 9 + one follow-up per lead, made by the pack's lead_follow_up_task trigger
 }
 ADMIN = AccessSubject(None, "test", ("admin",))
@@ -151,6 +157,20 @@ def test_the_demo_has_users_in_two_teams_records_in_every_state_and_history(
              if entry["action"] == "transitioned" and entry["field"] == "stage"]
     assert moves == ["needs_analysis", "proposal", "negotiation", "won"]
 
+    # the renewal's amount is the sum of its lines; its invoice billed those lines
+    lines = [line for line in all_records(services, "deal_line") if line["deal"] == won["id"]]
+    lines_total = sum(Decimal(line["total"]["amount"]) for line in lines)
+    assert won["amount"]["amount"] == f"{lines_total:.2f}"
+    (invoice,) = all_records(services, "invoice")
+    assert (invoice["deal"], invoice["lines"], invoice["subtotal"]) == (
+        won["id"], len(lines), won["amount"])
+    # the draft quote's seats are priced from the price list (972.00 less 5%)
+    (quote,) = all_records(services, "quote")
+    seats = next(line for line in all_records(services, "quote_line")
+                 if line["quantity"] == "100.000")
+    assert seats["unit_price"]["amount"] == "972.00" and seats["net"]["amount"] == "92340.00"
+    assert quote["subtotal"]["amount"] == "101840.00" and quote["lines"] == 2
+
     # a lead conversion made a person and a deal, both linked
     converted = [lead for lead in leads if lead["status"] == "converted"]
     assert len(converted) == 3 and all(lead["converted_person"] for lead in converted)
@@ -237,7 +257,8 @@ def test_a_database_with_records_gets_no_demo_users(
 def test_the_shipped_seed_reads_without_a_database() -> None:
     data = read_demo_data(SEED_PATH)
     assert [u.username for u in data.users] == ["admin", "maria", "ivan", "olga", "sam", "lee"]
-    assert data.entities == ("product", "company", "person", "lead", "deal", "deal_line",
+    assert data.entities == ("product", "price_list", "price_list_item", "company", "person",
+                             "lead", "deal", "deal_line", "quote", "quote_line", "invoice",
                              "task")
 
 

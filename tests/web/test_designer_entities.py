@@ -333,3 +333,27 @@ def test_deleting_a_field_drops_the_reminders_that_count_from_or_tell_it() -> No
         {"field": "call_at", "to": "helper"}, {"field": "call_at", "to": ["owner", "helper"]}]
     assert "reminders" not in replace_field(
         replace_field(chore, "due", None), "call_at", None)
+
+
+def test_relabelling_computed_fields_keeps_their_definitions(isolated_database_url: str,
+                                                            tmp_path: Path) -> None:
+    price = field("price", "money", currency="USD", default_lookup={
+        "entity": "gadget", "match": {"id": "twin"}, "field": "price"})
+    doubled = field("doubled", "formula", result="money", currency="USD",
+                    expression="price * 2")
+    gadget = entity("gadget", field("title", required=True),
+                    field("twin", "reference", entity="gadget", on_delete="set_null"),
+                    price, doubled, title_field="title")
+    with open_screens(isolated_database_url, tmp_path, gadget, CLERK) as screens:
+        admin = screens.user("root", "boss")
+        form = admin.get("/app/admin/entities/gadget/fields/doubled").get_data(as_text=True)
+        assert '<option value="formula" selected>' in form
+        for name, type_name in (("doubled", "formula"), ("price", "money")):
+            page = preview(admin, f"/app/admin/entities/gadget/fields/{name}", {
+                "name": name, "type": type_name, "label_en": "Renamed", "label_ru": "Иначе",
+                "currency": "USD"})
+            assert apply_preview(admin, page).status_code == 302
+        model = live(screens).model.entity("gadget")
+        assert model.field("doubled").label["en"] == "Renamed"
+        assert model.field("doubled").computed.expression == "price * 2"
+        assert model.field("price").default_lookup.entity == "gadget"

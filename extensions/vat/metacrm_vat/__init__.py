@@ -4,6 +4,10 @@ Before each deal line is saved, its net amount (quantity × unit price, less the
 gets the VAT rate of the deal's company's country (`rates` setting, percent by ISO code),
 else the `default_rate` setting; the line's `tax_rate`, `tax_amount` and `gross_amount` are
 filled. A line whose country has no rate while no default is set is refused at `/deal`.
+
+Quote and invoice lines of the Sales pack carry their own `tax_rate` (the product's, by
+default), which their formulas turn into tax and totals: with this pack installed, the rate
+of the country of their deal's company (through the quote or the invoice) replaces it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from metacrm.extension import ExtensionContext, PendingSave, Refused
 
 CENT = Decimal("0.01")
 ENTITY = "deal_line"
+DOCUMENT_LINES = {"quote_line": "quote", "invoice_line": "invoice"}
+"""Line entity -> the reference to its document, which names the deal."""
 
 
 def _decimal(value: Any, default: str = "0") -> Decimal:
@@ -40,8 +46,12 @@ class VatRates:
         return self.default
 
 
-def _country(save: PendingSave) -> str | None:
+def _country(save: PendingSave, document: str | None = None) -> str | None:
     deal_id = save.record.get("deal")
+    if document is not None:
+        document_id = save.record.get(document)
+        deal_id = save.reader.get(document, str(document_id)).get("deal") if document_id \
+            else None
     if not deal_id:
         return None
     deal = save.reader.get("deal", str(deal_id))
@@ -73,6 +83,20 @@ def line_taxes(save: PendingSave, rates: VatRates) -> dict[str, Any] | None:
     }
 
 
+def document_line_rate(save: PendingSave, rates: VatRates, document: str
+                       ) -> dict[str, Any] | None:
+    """The VAT rate of a quote or invoice line (its formulas compute tax and totals)."""
+    country = _country(save, document)
+    rate = rates.rate(country)
+    if rate is None:
+        where = f"country {country!r}" if country else "a deal without a company country"
+        raise Refused(f"no VAT rate for {where}, and no default_rate is set", f"/{document}")
+    return {"tax_rate": str(rate)}
+
+
 def install(ctx: ExtensionContext) -> None:
     rates = VatRates(ctx.settings)
     ctx.intercept(ENTITY, lambda save: line_taxes(save, rates), order=50)
+    for line, document in DOCUMENT_LINES.items():
+        ctx.intercept(line, lambda save, document=document: document_line_rate(
+            save, rates, document), order=50)

@@ -60,4 +60,21 @@ def test_a_line_without_price_is_left_alone() -> None:
 def test_only_declared_settings_are_read() -> None:
     context = FakeContext("vat", DECLARED, {"rates": {"DE": 19}, "secret": "x"})
     metacrm_vat.install(context)
-    assert list(context.interceptors) == ["deal_line"]
+    assert list(context.interceptors) == ["deal_line", "quote_line", "invoice_line"]
+
+
+@pytest.mark.parametrize(("line", "document"), [("quote_line", "quote"),
+                                                ("invoice_line", "invoice")])
+def test_quote_and_invoice_lines_take_the_rate_of_their_deal_s_country(
+        line: str, document: str) -> None:
+    context = _context(rates={"DE": 19}, default_rate=0)
+    company = context.records.add("company", name="ACME", country="DE")
+    deal = context.records.add("deal", title="Big", company=company["id"])
+    parent = context.records.add(document, deal=deal["id"])
+    saved = context.save(line, {document: parent["id"], "quantity": "1", "tax_rate": "20"})
+    assert saved["tax_rate"] == "19"
+    strict = _context(rates={"DE": 19})
+    orphan = strict.records.add(document, deal=None)
+    with pytest.raises(Refused) as caught:
+        strict.save(line, {document: orphan["id"]})
+    assert [e.pointer for e in caught.value.errors] == [f"/{document}"]

@@ -20,7 +20,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from metacrm.metadata.model import EntityDef, EntityPermission
+from metacrm.metadata.model import (
+    CompiledModel,
+    EntityDef,
+    EntityPermission,
+    FieldDef,
+    FormulaDef,
+    RollupDef,
+)
 
 RolePermission = tuple[str, EntityPermission]
 """A role name and what it grants on one entity."""
@@ -78,3 +85,43 @@ def field_access(entity: EntityDef, permissions: Sequence[RolePermission]) -> Fi
     read_only = frozenset(n for n in names if _all_mark(updaters, n, locks)) | hidden
     on_create = frozenset(n for n in names if _all_mark(creators, n, locks)) | hidden
     return FieldAccess(hidden, read_only, on_create)
+
+
+def computed_inputs(model: CompiledModel, entity: EntityDef, fdef: FieldDef
+                    ) -> list[tuple[str, str]]:
+    """(entity, field) pairs a computed field reads; empty for other fields."""
+    computed = fdef.computed
+    if isinstance(computed, FormulaDef):
+        inputs = [(entity.name, name) for name in computed.names if entity.has_field(name)]
+        for ref, attr in computed.paths:
+            target = (entity.field(ref) or fdef).target_entity
+            inputs.append((entity.name, ref))
+            if target is not None:
+                inputs.append((target, attr))
+        return inputs
+    if isinstance(computed, RollupDef):
+        child = model.entities.get(computed.entity)
+        names = [computed.via, *([computed.field] if computed.field else [])]
+        names.extend(_criteria_fields(computed.filter))
+        return [(computed.entity, name) for name in names
+                if child is not None and child.has_field(name)]
+    return []
+
+
+def _criteria_fields(tree: object) -> list[str]:
+    if isinstance(tree, dict):
+        found = [tree["field"]] if isinstance(tree.get("field"), str) else []
+        for value in tree.values():
+            found.extend(_criteria_fields(value))
+        return found
+    if isinstance(tree, list | tuple):
+        return [name for item in tree for name in _criteria_fields(item)]
+    return []
+
+
+def with_computed_hidden(access: FieldAccess, hidden: frozenset[str]) -> FieldAccess:
+    """`access` with the computed fields in `hidden` hidden (and so unwritable) too."""
+    if hidden <= access.hidden:
+        return access
+    return FieldAccess(access.hidden | hidden, access.read_only | hidden,
+                       access.read_only_on_create | hidden)

@@ -21,7 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access import explain as explaining
-from metacrm.access.field_security import FULL_ACCESS, FieldAccess, RolePermission, field_access
+from metacrm.access.field_security import (
+    FULL_ACCESS,
+    FieldAccess,
+    RolePermission,
+    computed_inputs,
+    field_access,
+    with_computed_hidden,
+)
 from metacrm.access.scope import (
     OPERATIONS,
     AccessScope,
@@ -115,10 +122,30 @@ class AccessPolicy:
         cached = self._fields.get(key)
         if cached is not None:
             return cached
-        access = (FULL_ACCESS if self.is_admin(subject)
-                  else field_access(definition, self.permissions(subject, entity)))
+        if self.is_admin(subject):
+            access = FULL_ACCESS
+        else:
+            access = field_access(definition, self.permissions(subject, entity))
+            access = with_computed_hidden(access, frozenset(
+                f.name for f in definition.fields
+                if f.computed is not None and self._hides(subject, entity, f.name)))
         self._remember(self._fields, key, access)
         return access
+
+    def _hides(self, subject: AccessSubject, entity: str, name: str) -> bool:
+        """Whether `name` is hidden from the (non-admin) subject: by their roles, or as a
+        computed field reading something hidden or of an entity they may not read. Follows
+        computed fields only, which the compiler keeps free of circles."""
+        definition = self.entity(entity)
+        if not self.scope(subject, entity, "read").allowed:
+            return True
+        if name in field_access(definition, self.permissions(subject, entity)).hidden:
+            return True
+        fdef = definition.field(name)
+        if fdef is None or fdef.computed is None:
+            return False
+        return any(self._hides(subject, target, input_name)
+                   for target, input_name in computed_inputs(self.model, definition, fdef))
 
     def visible_entity(self, subject: AccessSubject, entity: str) -> EntityDef:
         """The entity as the subject may know it: hidden fields removed. Criteria from the

@@ -27,10 +27,13 @@ class SystemRecords:
         self._repository = repository
 
     def get(
-        self, conn: sa.Connection, entity: str, record_id: str, *, for_update: bool = False
+        self, conn: sa.Connection, entity: str, record_id: str, *, for_update: bool = False,
+        key_share: bool = False,
     ) -> Record | None:
-        """The whole record with this id, or None (`for_update` locks its row)."""
-        return self._repository.get(conn, entity, record_id, for_update=for_update)
+        """The whole record with this id, or None (`for_update` locks its row; with
+        `key_share`, without waiting for inserts of records referring to it)."""
+        return self._repository.get(conn, entity, record_id, for_update=for_update,
+                                    key_share=key_share)
 
     def update(
         self, conn: sa.Connection, entity: str, record_id: str, changes: Mapping[str, Any],

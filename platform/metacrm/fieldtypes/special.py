@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from typing import Any
 
 from marshmallow import fields as ma_fields
@@ -31,15 +32,33 @@ AUTO_NUMBER_LENGTH = 64
 PREFIX_MAX_LENGTH = 20
 
 
-def format_auto_number(field: FieldDef, n: int) -> str:
-    """The value of the `n`-th record: prefix + `n` zero-padded to `digits` ("INV-000042").
+YEAR = "{year}"
+PER_FISCAL_YEAR = "fiscal_year"
 
-    The repository draws `n` from the entity's counter (starting at the field's `start`)
-    and stores the result; numbers longer than `digits` are written in full.
+
+def fiscal_year(field: FieldDef, now: datetime) -> int | None:
+    """The fiscal year `now` falls in, for a field numbered per fiscal year (else None):
+    the calendar year its first month (`fiscal_year_start`, default 1) belongs to."""
+    if field.option("per") != PER_FISCAL_YEAR:
+        return None
+    start = int_option_value(field, "fiscal_year_start", 1, 1, 12)
+    return now.year if now.month >= start else now.year - 1
+
+
+def format_auto_number(field: FieldDef, n: int, year: int | None = None) -> str:
+    """The value of the `n`-th record: prefix + `n` zero-padded to `digits` ("INV-000042");
+    `{year}` in the prefix is the fiscal year ("INV-{year}-" -> "INV-2026-0001").
+
+    The repository draws `n` from the entity's counter (starting at the field's `start`;
+    one counter per fiscal year with `"per": "fiscal_year"`) and stores the result;
+    numbers longer than `digits` are written in full.
     """
     prefix = field.option("prefix", "")
+    prefix = prefix if isinstance(prefix, str) else ""
+    if year is not None:
+        prefix = prefix.replace(YEAR, str(year))
     digits = int_option_value(field, "digits", 6, 1, 12)
-    return f"{prefix if isinstance(prefix, str) else ''}{n:0{digits}d}"
+    return f"{prefix}{n:0{digits}d}"
 
 
 def auto_number_start(field: FieldDef) -> int:
@@ -55,7 +74,7 @@ class AutoNumberType(FieldType):
 
     name = "auto_number"
     operators = TEXT_OPERATORS
-    option_names = frozenset({"prefix", "digits", "start"})
+    option_names = frozenset({"prefix", "digits", "start", "per", "fiscal_year_start"})
     settable = False
 
     def columns(self, field: FieldDef) -> list[ColumnSpec]:
@@ -87,6 +106,12 @@ class AutoNumberType(FieldType):
             )
         int_option(field, "digits", 6, 1, 12, errors)
         int_option(field, "start", 1, 0, 10**12 - 1, errors)
+        per = field.option("per")
+        if per is not None and per != PER_FISCAL_YEAR:
+            errors.append(("per", f"must be '{PER_FISCAL_YEAR}' (numbers restart each year)"))
+        int_option(field, "fiscal_year_start", 1, 1, 12, errors)
+        if isinstance(prefix, str) and YEAR in prefix and per != PER_FISCAL_YEAR:
+            errors.append(("prefix", "'{year}' needs \"per\": \"fiscal_year\""))
         if field.default is not None:
             errors.append(("default", "auto-number fields are numbered by the system"))
         return errors

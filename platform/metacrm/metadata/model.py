@@ -60,6 +60,49 @@ class Choice:
     label: Labels
 
 
+COMPUTED_RESULT_TYPES: frozenset[str] = frozenset(
+    {"decimal", "money", "integer", "percent", "text", "date", "boolean"})
+"""The types a formula or rollup field may declare as its `result`."""
+
+ROLLUP_AGGREGATES: frozenset[str] = frozenset({"count", "sum", "min", "max"})
+
+
+@dataclass(frozen=True, slots=True)
+class FormulaDef:
+    """A stored formula: a sandboxed expression over the record's own fields (`names`)
+    and one hop through its references (`paths`: reference field, field of the target)."""
+
+    expression: str
+    names: tuple[str, ...] = ()
+    paths: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RollupDef:
+    """A stored aggregate of the `entity` records whose reference field `via` points at
+    this record: `aggregate` (count / sum / min / max) of `field`, over those matching
+    `filter` (a criteria tree of `entity`). `manual_when_empty`: the field may be written
+    while no such record exists (a deal's amount before it has lines)."""
+
+    entity: str
+    via: str
+    aggregate: str
+    field: str | None = None
+    filter: JSON = None
+    manual_when_empty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LookupDefault:
+    """A default taken from another record when a new record leaves the field empty: the
+    first `entity` record whose fields equal `match` (field of `entity` -> a path of this
+    record: `product` or `deal.price_list`), its field `field`."""
+
+    entity: str
+    match: tuple[tuple[str, str], ...]
+    field: str
+
+
 @dataclass(frozen=True, slots=True)
 class FieldDef:
     """One field of an entity: a typed column (or a few, e.g. money) in the entity's table.
@@ -84,6 +127,10 @@ class FieldDef:
     choices: tuple[Choice, ...] = ()
     operators: frozenset[str] = frozenset()
     source: SourceRef = SourceRef("")
+    computed: FormulaDef | RollupDef | None = None
+    """A formula or rollup field (declared with type `formula` / `rollup`): `type` is then
+    the declared result type, and the engine keeps the stored value up to date."""
+    default_lookup: LookupDefault | None = None
 
     def option(self, key: str, default: JSON = None) -> JSON:
         return self.options.get(key, default)

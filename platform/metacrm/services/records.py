@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.scoped_reads import storable_id
-from metacrm.access.scoped_repository import KEEP, Unchanged
+from metacrm.access.scoped_repository import KEEP, BeforeSave, Unchanged
 from metacrm.access.subject import AccessSubject, ActorLike
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes.registry import FieldTypeRegistry
@@ -46,7 +46,7 @@ from metacrm.services.record_listing import (
     with_include_fields,
 )
 from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
-from metacrm.services.save_hooks import NO_INTERCEPTORS, SaveInterceptors
+from metacrm.services.save_hooks import NO_INTERCEPTORS, SaveInterceptors, chained
 from metacrm.services.unit_of_work import TransactionListener, write_transaction
 from metacrm.storage import outbox
 from metacrm.storage.outbox import OutboxEvent
@@ -88,6 +88,18 @@ class RecordsService:
         self.interceptors: SaveInterceptors = NO_INTERCEPTORS
         """Take part in every create and update before it is written (extension packs'
         interceptors, `services.save_hooks`)."""
+        self.defaults: SaveInterceptors = NO_INTERCEPTORS
+        """Lookup defaults (`metacrm.computed`): before the interceptors."""
+        self.computed: SaveInterceptors = NO_INTERCEPTORS
+        """Computed fields (`metacrm.computed`): after the interceptors, on what they set."""
+
+    def before_save(self, conn: sa.Connection, subject: AccessSubject, entity: str
+                    ) -> BeforeSave | None:
+        """The callback of one write command: lookup defaults, packs' interceptors, then
+        computed fields, each seeing what the earlier ones set."""
+        return chained(chained(self.defaults.hook(conn, subject, entity),
+                               self.interceptors.hook(conn, subject, entity)),
+                       self.computed.hook(conn, subject, entity))
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -228,7 +240,7 @@ class RecordsService:
         if errors:
             raise ValidationFailed(f"invalid {entity} record", errors)
         record = scoped.insert(conn, entity, values, owner=owner, engine_values=engine_values,
-                               before_save=self.interceptors.hook(conn, subject, entity))
+                               before_save=self.before_save(conn, subject, entity))
         runtime.changes.created(conn, entity, [record], subject.user_id)
         return runtime.json.record(entity, scoped.visible(entity, record))
 
@@ -281,7 +293,7 @@ class RecordsService:
             conn, entity, record_id, changes, expected_version=expected_version,
             guard=runtime.states.guard(entity, subject.roles,
                                        admin=runtime.policy.is_admin(subject)),
-            before_save=self.interceptors.hook(conn, subject, entity),
+            before_save=self.before_save(conn, subject, entity),
         )
         runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
         return runtime.json.record(entity, scoped.visible(entity, after))
@@ -328,7 +340,7 @@ class RecordsService:
             records = scoped.insert_many(conn, entity, [values for values, _o in items],
                                          owners=[owner for _v, owner in items],
                                          engine_values=engine_values,
-                                         before_save=self.interceptors.hook(
+                                         before_save=self.before_save(
                                              conn, subject, entity))
             runtime.changes.created(conn, entity, records, subject.user_id)
         return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
@@ -352,7 +364,7 @@ class RecordsService:
         results = []
         with self.transaction() as conn:
             pairs = []
-            before_save = self.interceptors.hook(conn, subject, entity)
+            before_save = self.before_save(conn, subject, entity)
             for index, item in enumerate(parsed):
                 if refusals is None:
                     with at_item(index):

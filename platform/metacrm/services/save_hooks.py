@@ -11,7 +11,8 @@ It runs inside the command's transaction, BEFORE the commit. The extension host
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -38,3 +39,17 @@ class NoInterceptors:
 
 
 NO_INTERCEPTORS = NoInterceptors()
+
+
+def chained(first: BeforeSave | None, second: BeforeSave | None) -> BeforeSave | None:
+    """`first`, then `second` on the values with what `first` added; both additions."""
+    if first is None or second is None:
+        return first or second
+    earlier, later = first, second
+
+    def both(current: Any, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        added = dict(earlier(current, values))
+        more = later(current, {**values, **added} if added else values)
+        return {**added, **more} if more else added
+
+    return both

@@ -146,7 +146,7 @@ class TransitionService:
                 conn, entity, record_id,
                 {**changes, transition.field: transition.definition.to_state},
                 expected_version=current["version"],
-                before_save=self.records.interceptors.hook(conn, subject, entity))
+                before_save=self.records.before_save(conn, subject, entity))
         guards = check_guards(runtime.model, self.records.registry, transition, after,
                               subject.criteria_context(self.records.now()))
         if not guards.passed:

@@ -198,9 +198,9 @@ class RecordRepository:
         ))
         if errors:
             raise ValidationFailed(f"invalid {entity} record", errors)
-        for slot in codec.auto_slots:
-            assign_numbers(conn, entity, slot.field, records)
         now = self._clock()
+        for slot in codec.auto_slots:
+            assign_numbers(conn, entity, slot.field, records, now)
         owner_value = owner if owner is not None else actor
         storage_rows: list[dict[str, Any]] = []
         results: list[Record] = []
@@ -333,17 +333,20 @@ class RecordRepository:
     # --- reads -------------------------------------------------------------------------
 
     def get(
-        self, conn: sa.Connection, entity: str, record_id: str, *, for_update: bool = False
+        self, conn: sa.Connection, entity: str, record_id: str, *, for_update: bool = False,
+        key_share: bool = False,
     ) -> Record | None:
         """The record with this id, or None. `for_update` locks the row until the end of
         the transaction (PostgreSQL; SQLite locks the database when the transaction
-        writes), so a check made on it still holds when the caller writes."""
+        writes), so a check made on it still holds when the caller writes. With
+        `key_share` the lock is PostgreSQL's `FOR NO KEY UPDATE`, which does not wait for
+        transactions that only insert records referring to this one."""
         self._codec(entity)
         if not isinstance(record_id, str):
             return None
         statement = self._gets[entity]
         if for_update:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update(key_share=key_share)
         row = conn.execute(statement, {"id": record_id}).mappings().first()
         return None if row is None else self._readers[entity](row)
 

@@ -1,5 +1,5 @@
 """The core actions of triggers: set fields, create a record, assign the owner, perform a
-transition, send an email.
+transition, send an email, copy child records (`copy_related`).
 
 Each is a class implementing `metacrm.automation.actions.Action`; `register_builtin_actions`
 registers them all on an `ActionRegistry` (the automation feature's install calls it). They
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from metacrm.automation.actions import Action, ActionRegistry
 from metacrm.automation.builtin_actions.assign_owner import AssignOwner
+from metacrm.automation.builtin_actions.copy_related import CopyRelated
 from metacrm.automation.builtin_actions.create_record import CreateRecord
 from metacrm.automation.builtin_actions.send_email import SendEmail
 from metacrm.automation.builtin_actions.set_fields import SetFields
@@ -28,7 +29,7 @@ def builtin_actions(services: Services) -> list[Action]:
     """One instance of each core action, sharing templates and formulas."""
     support = ActionSupport(services)
     return [SetFields(support), CreateRecord(support), AssignOwner(support),
-            Transition(support), SendEmail(support)]
+            Transition(support), SendEmail(support), CopyRelated(support)]
 
 
 def register_builtin_actions(registry: ActionRegistry, services: Services) -> None:

@@ -18,6 +18,7 @@ from metacrm.metadata.catalog import FieldTypeCatalog
 from metacrm.metadata.compiler.calendars import build_calendar, check_calendar_teams
 from metacrm.metadata.compiler.checks import check_entity_links, without_duplicates
 from metacrm.metadata.compiler.checksum import documents_checksum
+from metacrm.metadata.compiler.computed import check_computed
 from metacrm.metadata.compiler.context import CompileContext, suggestion
 from metacrm.metadata.compiler.conversions import build_conversion, check_conversion
 from metacrm.metadata.compiler.entities import build_entity
@@ -87,6 +88,7 @@ def _compile(
     context.pipelines = _build_all(by_kind["pipeline"], context,
                                    lambda d: build_pipeline(d, context))
     check_entity_links(context)
+    check_computed(context)
     for pipeline in context.pipelines.values():
         check_pipeline(pipeline, context)
     roles = _build_all(by_kind["role"], context, build_role)

@@ -11,6 +11,13 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from metacrm.metadata.compiler.computed import (
+    COMPUTED_KEYS,
+    COMPUTED_TYPES,
+    LOOKUP_KEY,
+    computed_parts,
+    lookup_default,
+)
 from metacrm.metadata.compiler.context import CompileContext, Reporter, suggestion
 from metacrm.metadata.compiler.freeze import freeze, labels, names
 from metacrm.metadata.compiler.names import field_name_problem, physical_columns
@@ -22,6 +29,7 @@ from metacrm.metadata.model import (
     FieldDef,
     IndexDef,
     ReminderDef,
+    RollupDef,
     SourceRef,
 )
 from metacrm.metadata.titles import TitlePart, TitleTemplateError, parse_title
@@ -183,7 +191,7 @@ def _build_one_field(raw: Mapping[str, Any], pointer: str, where: str, report: R
                      context: CompileContext, pointers: dict[str, str],
                      column_owner: dict[str, str]) -> FieldDef | None:
     """One field, checked against the fields built before it (names and columns)."""
-    fdef = build_field(raw, pointer, report.source, context)
+    fdef = build_field(raw, pointer, report.source, context, report)
     if fdef.name in pointers:
         report.error(f"duplicate field name '{fdef.name}' (first declared at "
                      f"{pointers[fdef.name]})", f"{pointer}/name")
@@ -202,13 +210,23 @@ def _build_one_field(raw: Mapping[str, Any], pointer: str, where: str, report: R
 
 
 def build_field(raw: Mapping[str, Any], pointer: str, source: str,
-                context: CompileContext) -> FieldDef:
-    """A FieldDef from its JSON; the type's operators are resolved here."""
+                context: CompileContext, report: Reporter | None = None) -> FieldDef:
+    """A FieldDef from its JSON; the type's operators are resolved here. A `formula` or
+    `rollup` field becomes a field of its result type with `computed` set."""
+    report = report or context.reporter(source)
     type_name = str(raw["type"])
+    computed = None
+    read_only = bool(raw.get("read_only", False))
+    if type_name in COMPUTED_TYPES:
+        type_name, computed = computed_parts(raw, pointer, report)
+        read_only = not (isinstance(computed, RollupDef) and computed.manual_when_empty)
+    lookup = (lookup_default(raw[LOOKUP_KEY], pointer, report) if LOOKUP_KEY in raw
+              else None)
     options = {
         key: freeze(value)
         for key, value in raw.items()
         if key not in COMMON_FIELD_KEYS and key != "choices"
+        and not (computed is not None and key in COMPUTED_KEYS) and key != LOOKUP_KEY
     }
     known_type = context.catalog.has_type(type_name)
     return FieldDef(
@@ -218,8 +236,8 @@ def build_field(raw: Mapping[str, Any], pointer: str, source: str,
         required=bool(raw.get("required", False)),
         unique=bool(raw.get("unique", False)),
         indexed=bool(raw.get("indexed", False)),
-        read_only=bool(raw.get("read_only", False)),
-        default=raw.get("default"),
+        read_only=read_only,
+        default=None if computed is not None else raw.get("default"),
         help=labels(raw.get("help")),
         options=MappingProxyType(options) if options else EMPTY,
         choices=tuple(
@@ -228,6 +246,8 @@ def build_field(raw: Mapping[str, Any], pointer: str, source: str,
         ),
         operators=context.catalog.operators(type_name) if known_type else frozenset(),
         source=SourceRef(source, pointer),
+        computed=computed,
+        default_lookup=lookup,
     )
 
 

@@ -212,9 +212,13 @@ def edit_entity(name: str) -> Page:
 def render_field_form(name: str, entity: Mapping[str, Any], bodies: Sequence[Mapping[str, Any]],
                       values: Mapping[str, str], *, editing: str | None) -> str:
     options = type_options()
+    types = type_labels()
+    current = values.get("type") or ""
+    if current and current not in types:  # a computed field (formula, rollup) keeps its kind
+        types[current] = current
     return render_template(
         "metacrm/designer/field_form.html", name=name, values=values, editing=editing,
-        entity_label=label(entity.get("label"), name), types=type_labels(),
+        entity_label=label(entity.get("label"), name), types=types,
         options=[{"name": option.name, "label": option_labels().get(option.name, option.name),
                   "parse": option.parse,
                   "types": forms.types_offering(option.name, options)}

@@ -130,6 +130,8 @@ def field_body(form: Mapping[str, str], *, option_names: frozenset[str],
         body.pop(flag, None)
         if form.get(flag):
             body[flag] = True
+    if field_type in COMPUTED_TYPES and (previous or {}).get("type") == field_type:
+        return body  # a computed field's definition is edited in its document; labels here
     for key in list(body):
         if key in OPTION_NAMES or (key not in _COMMON_KEYS and key not in option_names):
             body.pop(key)  # options of another type, or ones the form sets again below
@@ -143,7 +145,10 @@ def field_body(form: Mapping[str, str], *, option_names: frozenset[str],
     return body
 
 
-_COMMON_KEYS = frozenset({"name", "type", "label", "help", "default", "read_only", *FLAGS})
+_COMMON_KEYS = frozenset({"name", "type", "label", "help", "default", "read_only",
+                          "default_lookup", *FLAGS})
+COMPUTED_TYPES = frozenset({"formula", "rollup"})
+"""Computed fields: the designer changes their labels and flags and keeps the rest."""
 
 
 def field_form_values(body: Mapping[str, Any]) -> dict[str, str]:
