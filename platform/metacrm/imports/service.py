@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from metacrm.access.scoped_repository import BeforeSave
 from metacrm.access.subject import AccessSubject
 from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.imports import ledger
@@ -115,6 +116,19 @@ class _RunState:
     def summary(self) -> dict[str, Any]:
         return {"columns": self.columns, "errors": self.errors, "warnings": self.warnings}
 
+
+
+class _SaveChain:
+    """The records service's whole before-save chain — lookup defaults, packs'
+    interceptors, computed fields — as the batch writer's `SaveInterceptors`, so an
+    imported row is completed exactly as the same row saved through the API."""
+
+    def __init__(self, records: RecordsService) -> None:
+        self._records = records
+
+    def hook(self, conn: sa.Connection, subject: AccessSubject, entity: str
+             ) -> BeforeSave | None:
+        return self._records.before_save(conn, subject, entity)
 
 class ImportService:
     """Imports of files into records (see the module docstring)."""
@@ -331,7 +345,7 @@ class ImportService:
         lookups = Lookups(runtime.model, definition, mapping, self.records.registry,
                           UserResolver(self.users, mapping.owner_by))
         writer = BatchWriter(runtime, self.records.registry, subject, plan, lookups,
-                             self.duplicates, self.records.interceptors)
+                             self.duplicates, _SaveChain(self.records))
         reader = open_table(content, stored.file_name)
         state = _RunState(Counter(stored.counts), dict((stored.summary or {}).get(
             "columns", {})), list((stored.summary or {}).get("errors", [])),
