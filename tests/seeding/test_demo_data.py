@@ -40,6 +40,10 @@ EXPECTED_COUNTS = {
     "quote_line": 2,
     "invoice": 1,
     "task": 34,  # 9 + one follow-up per lead, made by the pack's lead_follow_up_task trigger
+    "call": 3,
+    "meeting": 1,
+    "participant": 3,
+    "note": 2,
 }
 ADMIN = AccessSubject(None, "test", ("admin",))
 
@@ -259,7 +263,7 @@ def test_the_shipped_seed_reads_without_a_database() -> None:
     assert [u.username for u in data.users] == ["admin", "maria", "ivan", "olga", "sam", "lee"]
     assert data.entities == ("product", "price_list", "price_list_item", "company", "person",
                              "lead", "deal", "deal_line", "quote", "quote_line", "invoice",
-                             "task")
+                             "task", "call", "meeting", "participant", "note")
 
 
 def test_seed_file_problems_are_listed_at_once(tmp_path: Path) -> None:
