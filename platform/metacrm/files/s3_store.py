@@ -1,0 +1,103 @@
+"""The `FileStore` on any S3-compatible object store (AWS S3, MinIO, Ceph, moto), by boto3.
+
+Objects are named `<prefix><key>`; uploads use boto3's managed transfer (multipart above
+8 MB, parts read one at a time), downloads stream the body in chunks, so neither holds a
+whole file in memory. boto3 is the optional extra `s3` (`pip install metacrm[s3]`): the
+embedded default does not need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from metacrm.kernel.files import CHUNK_SIZE, BlobKeyMismatch, BlobNotFound, check_key
+
+MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+class _HashingReader:
+    """Reads at most `size` bytes from `stream`, hashing them on the way."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self.stream = stream
+        self.remaining = size
+        self.digest = hashlib.sha256()
+
+    def read(self, amount: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        amount = self.remaining if amount is None or amount < 0 else min(amount,
+                                                                          self.remaining)
+        chunk = self.stream.read(amount)
+        self.remaining -= len(chunk)
+        self.digest.update(chunk)
+        return chunk
+
+
+class S3FileStore:
+    """Blobs as objects of one bucket."""
+
+    def __init__(self, bucket: str, *, prefix: str = "", endpoint_url: str | None = None,
+                 region: str | None = None, access_key_id: str | None = None,
+                 secret_access_key: str | None = None, client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        if client is None:
+            try:
+                import boto3
+            except ImportError as exc:  # pragma: no cover - depends on the installation
+                raise RuntimeError("METACRM_FILE_STORE=s3 needs boto3: pip install "
+                                   "'metacrm[s3]'") from exc
+            client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region,
+                                  aws_access_key_id=access_key_id,
+                                  aws_secret_access_key=secret_access_key)
+        self.client = client
+
+    def _name(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def put(self, key: str, stream: BinaryIO, size: int) -> None:
+        name = self._name(key)
+        if self.exists(key):
+            return
+        reader = _HashingReader(stream, size)
+        self.client.upload_fileobj(reader, self.bucket, name)
+        if reader.remaining or reader.digest.hexdigest() != key:
+            self.client.delete_object(Bucket=self.bucket, Key=name)
+            raise BlobKeyMismatch(f"the bytes written do not hash to {key}")
+
+    def open(self, key: str) -> Iterator[bytes]:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._name(key))
+        except Exception as exc:
+            if _missing(exc):
+                raise BlobNotFound(key) from None
+            raise
+        return _chunks(response["Body"])
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except Exception as exc:
+            if _missing(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+
+
+def _missing(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code) in MISSING
+
+
+def _chunks(body: Any) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(CHUNK_SIZE)
+    finally:
+        body.close()
