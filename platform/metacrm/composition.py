@@ -44,6 +44,8 @@ FEATURES: tuple[str, ...] = (
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
+    "metacrm.files.install",
+    "metacrm.documents.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""

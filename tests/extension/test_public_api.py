@@ -12,10 +12,11 @@ import metacrm.extension
 PUBLIC = {
     "RECORD_EVENTS", "ActionCall", "ActionHandler", "Caller", "ChannelProvider", "Conflict",
     "DeliveryReceipt", "Event", "EventHandler", "ExtRequest", "ExtResponse",
-    "ExtensionContext", "ExtensionError", "FieldTypeSpec", "Forbidden", "HttpError",
+    "ExtensionContext", "ExtensionError", "FieldTypeSpec", "FileScanner", "Forbidden", "HttpError",
     "InboundMessage", "Interceptor", "NotFound", "OutboundMessage", "PackInfo", "Panel",
     "PanelLink", "PanelProvider", "PanelRequest", "PanelRow", "PendingSave", "PeriodicJob",
     "RecordList", "Records", "Refused", "RegistrationClosed", "RouteHandler", "SaveReader",
+    "ScannedFile",
     "SettingNotDeclared", "StorageKind", "ValidationFailed", "Widget",
 }
 

@@ -28,7 +28,7 @@ class S3Server:
         self.client().create_bucket(Bucket=name)
         return name
 
-    def client(self):  # noqa: ANN201 - boto3 has no type stubs here
+    def client(self):
         import boto3
 
         return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1",

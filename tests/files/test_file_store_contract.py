@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from s3_harness import S3Server, s3_server
 
 from metacrm.files.local_store import LocalFileStore
 from metacrm.files.s3_store import S3FileStore
 from metacrm.kernel.files import CHUNK_SIZE, BlobKeyMismatch, BlobNotFound, FileStore
-from s3_harness import S3Server, s3_server
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from metacrm.api.access import access_api
+from metacrm.api.attachments import attachments_api
 from metacrm.api.automation import automation_api
 from metacrm.api.conversion import conversion_api
 from metacrm.api.docs import docs_api
@@ -27,3 +28,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(automation_api)
     app.register_blueprint(notifications_api)
     app.register_blueprint(search_api)
+    app.register_blueprint(attachments_api)

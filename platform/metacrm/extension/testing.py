@@ -18,6 +18,7 @@ from metacrm.extension.context import PackInfo, PeriodicJob
 from metacrm.extension.errors import NotFound, RegistrationClosed, SettingNotDeclared
 from metacrm.extension.events import EventHandler
 from metacrm.extension.fields import FieldTypeSpec
+from metacrm.extension.files import FileScanner
 from metacrm.extension.http import ExtRequest, RouteHandler
 from metacrm.extension.panels import PanelProvider
 from metacrm.extension.records import Caller, RecordList
@@ -142,6 +143,7 @@ class FakeContext:
         default_factory=dict)
     panels: dict[str, list[PanelProvider]] = field(default_factory=dict)
     periodic_jobs: dict[str, tuple[timedelta, PeriodicJob]] = field(default_factory=dict)
+    file_scanners: dict[str, FileScanner] = field(default_factory=dict)
 
     @property
     def pack(self) -> PackInfo:
@@ -190,6 +192,10 @@ class FakeContext:
     def periodic(self, name: str, every: timedelta, job: PeriodicJob) -> None:
         self._open()
         self.periodic_jobs[name] = (every, job)
+
+    def register_file_scanner(self, name: str, scanner: FileScanner) -> None:
+        self._open()
+        self.file_scanners[name] = scanner
 
     # --- driving the registrations in tests --------------------------------------------
 

@@ -22,6 +22,7 @@ from metacrm.extension import (
     EventHandler,
     ExtensionError,
     FieldTypeSpec,
+    FileScanner,
     Interceptor,
     PackInfo,
     PanelProvider,
@@ -199,6 +200,13 @@ class PackContext:
         _callable(f"periodic job {name!r}", job)
         self._unique("periodic job", name, found.periodic)
         found.periodic[name] = PeriodicEntry(name, every, job)
+
+    def register_file_scanner(self, name: str, scanner: FileScanner) -> None:
+        found = self._open("file scanner")
+        _name("file scanner", name)
+        _callable(f"file scanner {name!r}", scanner)
+        self._unique("file scanner", name, found.scanners)
+        found.scanners[name] = scanner
 
 
 __all__ = ["PackContext"]

@@ -18,6 +18,7 @@ from metacrm.extension import (
     ChannelProvider,
     EventHandler,
     FieldTypeSpec,
+    FileScanner,
     Interceptor,
     PanelProvider,
     PeriodicJob,
@@ -95,6 +96,7 @@ class Contributions:
     routes: list[RouteEntry] = field(default_factory=list)
     panels: list[tuple[str, PanelProvider]] = field(default_factory=list)
     periodic: dict[str, PeriodicEntry] = field(default_factory=dict)
+    scanners: dict[str, FileScanner] = field(default_factory=dict)
 
     def claims(self) -> dict[tuple[str, str], str]:
         """(kind, key) -> description of what only one pack may own."""

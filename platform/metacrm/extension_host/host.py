@@ -32,6 +32,7 @@ from metacrm.extension import (
     Caller,
     ChannelProvider,
     DeliveryReceipt,
+    FileScanner,
     OutboundMessage,
     PackInfo,
     Panel,
@@ -212,6 +213,10 @@ class PackHost:
             if isinstance(panel, Panel):
                 shown.append((pack, panel))
         return shown
+
+    def file_scanners(self) -> tuple[tuple[str, FileScanner], ...]:
+        """(pack.name, scanner) of the loaded packs' antivirus hooks, in load order."""
+        return self._tables.scanners
 
     def channels(self) -> tuple[str, ...]:
         return tuple(sorted(self._tables.channels))

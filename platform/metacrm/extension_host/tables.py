@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from metacrm.extension import ChannelProvider, PanelProvider
+from metacrm.extension import ChannelProvider, FileScanner, PanelProvider
 from metacrm.extension_host.contributions import Contributions, InterceptorEntry, RouteEntry
 
 
@@ -23,6 +23,7 @@ class HostTables:
     routes: Mapping[str, tuple[RouteEntry, ...]] = field(default_factory=dict)
     panels: Mapping[str, tuple[tuple[str, PanelProvider], ...]] = field(default_factory=dict)
     channels: Mapping[str, tuple[str, ChannelProvider]] = field(default_factory=dict)
+    scanners: tuple[tuple[str, FileScanner], ...] = ()
 
     @classmethod
     def build(cls, loaded: Iterable[Contributions]) -> HostTables:
@@ -31,7 +32,10 @@ class HostTables:
         routes: dict[str, tuple[RouteEntry, ...]] = {}
         panels: dict[str, list[tuple[str, PanelProvider]]] = {}
         channels: dict[str, tuple[str, ChannelProvider]] = {}
+        scanners: list[tuple[str, FileScanner]] = []
         for found in loaded:
+            scanners.extend((f"{found.pack}.{name}", scanner)
+                            for name, scanner in found.scanners.items())
             for entry in found.interceptors:
                 interceptors.setdefault(entry.entity, []).append((found.pack, entry))
             routes[found.pack] = tuple(found.routes)
@@ -45,6 +49,7 @@ class HostTables:
             routes=routes,
             panels={entity: tuple(chain) for entity, chain in panels.items()},
             channels=channels,
+            scanners=tuple(scanners),
         )
 
     def route(self, pack: str, method: str, path: str
