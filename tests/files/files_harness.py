@@ -33,11 +33,11 @@ CLERK_ROLE = role("clerk", entities={"gadget": {
 
 
 class Api:
-    def __init__(self, web: Web) -> None:
+    def __init__(self, web: Web, clerk_role: str = "clerk") -> None:
         self.web = web
         self.client: FlaskClient = web.client
         web.create_user("root", "boss")
-        web.create_user("ann", "clerk")
+        web.create_user("ann", clerk_role)
         self.admin = bearer(web.login("root"))
         self.clerk = bearer(web.login("ann"))
 
@@ -51,7 +51,8 @@ class Api:
 
 
 @contextmanager
-def module_api(root: Path, *documents: Mapping[str, Any], **settings: Any) -> Iterator[Api]:
+def module_api(root: Path, *documents: Mapping[str, Any], clerk_role: str = "clerk",
+               **settings: Any) -> Iterator[Api]:
     url = os.environ.get("METACRM_TEST_DATABASE_URL") or ""
     settings.setdefault("rate_limit", "100000 per minute")
     with ExitStack() as stack:
@@ -62,7 +63,7 @@ def module_api(root: Path, *documents: Mapping[str, Any], **settings: Any) -> It
         web = stack.enter_context(open_web(
             url, root, roles=documents or (ADMIN_ROLE, CLERK_ROLE, GADGET),
             settings_changes=settings))
-        yield Api(web)
+        yield Api(web, clerk_role)
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:

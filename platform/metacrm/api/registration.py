@@ -12,6 +12,7 @@ from metacrm.api.attachments import attachments_api
 from metacrm.api.automation import automation_api
 from metacrm.api.conversion import conversion_api
 from metacrm.api.docs import docs_api
+from metacrm.api.documents import documents_api
 from metacrm.api.meta import meta_api
 from metacrm.api.notifications import notifications_api
 from metacrm.api.records import records_api
@@ -29,3 +30,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(notifications_api)
     app.register_blueprint(search_api)
     app.register_blueprint(attachments_api)
+    app.register_blueprint(documents_api)

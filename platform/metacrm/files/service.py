@@ -130,12 +130,13 @@ class FileService:
         return item
 
     def add_document(self, conn: sa.Connection, entity: str, record_id: str, content: bytes,
-                     name: str, template: str, actor: str | None) -> Attachment:
+                     name: str, template: str, actor: str | None, *,
+                     attachment_id: str | None = None) -> Attachment:
         """Keep a generated document (in the caller's transaction): immutable, audited."""
         facts = inspect(io.BytesIO(content), max_bytes=max(self.max_bytes, len(content)))
         self.store.put(facts.sha256, io.BytesIO(content), facts.size)
         item = Attachment(
-            id=new_id(), entity=entity, record_id=record_id, field=None,
+            id=attachment_id or new_id(), entity=entity, record_id=record_id, field=None,
             name=clean_name(name), size=facts.size, content_type=facts.content_type,
             sha256=facts.sha256, template=template, uploaded_by=actor,
             uploaded_at=self.clock())

@@ -19,6 +19,10 @@ from metacrm.metadata.compiler.checks import check_entity_links, without_duplica
 from metacrm.metadata.compiler.checksum import documents_checksum
 from metacrm.metadata.compiler.context import CompileContext, suggestion
 from metacrm.metadata.compiler.conversions import build_conversion, check_conversion
+from metacrm.metadata.compiler.document_templates import (
+    build_document_template,
+    check_document_template,
+)
 from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
 from metacrm.metadata.compiler.reports import build_report, check_report
@@ -103,6 +107,9 @@ def _compile(
     conversions = _build_all(by_kind["conversion"], context, build_conversion)
     for conversion in conversions.values():
         check_conversion(conversion, context)
+    templates = _build_all(by_kind["document_template"], context, build_document_template)
+    for template in templates.values():
+        check_document_template(template, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
@@ -113,6 +120,7 @@ def _compile(
         views=MappingProxyType(views),
         reports=MappingProxyType(reports),
         conversions=MappingProxyType(conversions),
+        document_templates=MappingProxyType(templates),
         checksum=documents_checksum(documents),
     ), []
 
