@@ -33,4 +33,4 @@ def install(services: Services) -> None:
         subject_of=services.subjects.subject_of, scanners=scanners,
         max_bytes=services.settings.upload_max_bytes, clock=lambda: services.clock())
     services.features[FEATURE] = files
-    services.periodic[PURGE_TASK] = files.purge
+    services.periodic[PURGE_TASK] = files.purge_task

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from metacrm.kernel.files import CHUNK_SIZE, BlobKeyMismatch, BlobNotFound, check_key
 
@@ -29,7 +29,7 @@ class LocalFileStore:
         check_key(key)
         return self.root / key[:2] / key[2:4] / key
 
-    def put(self, key: str, stream: BinaryIO, size: int) -> None:
+    def put(self, key: str, stream: IO[bytes], size: int) -> None:
         target = self._path(key)
         if target.exists():
             return
@@ -69,7 +69,7 @@ class LocalFileStore:
             self._path(key).unlink()
 
 
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(CHUNK_SIZE):
             yield chunk

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from metacrm.kernel.files import CHUNK_SIZE, BlobKeyMismatch, BlobNotFound, check_key
 
@@ -20,7 +20,7 @@ MISSING = {"404", "NoSuchKey", "NotFound"}
 class _HashingReader:
     """Reads at most `size` bytes from `stream`, hashing them on the way."""
 
-    def __init__(self, stream: BinaryIO, size: int) -> None:
+    def __init__(self, stream: IO[bytes], size: int) -> None:
         self.stream = stream
         self.remaining = size
         self.digest = hashlib.sha256()
@@ -58,7 +58,7 @@ class S3FileStore:
     def _name(self, key: str) -> str:
         return self.prefix + check_key(key)
 
-    def put(self, key: str, stream: BinaryIO, size: int) -> None:
+    def put(self, key: str, stream: IO[bytes], size: int) -> None:
         name = self._name(key)
         if self.exists(key):
             return

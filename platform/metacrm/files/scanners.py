@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO
+from typing import IO
 
 from metacrm.extension.files import FileScanner, ScannedFile
 from metacrm.files.uploads import UploadFacts
@@ -25,7 +25,7 @@ class FileRefused(ValidationFailed):
 
 
 def scan(scanners: Sequence[tuple[str, FileScanner]], name: str, facts: UploadFacts,
-         stream: BinaryIO, pointer: str = "/file") -> None:
+         stream: IO[bytes], pointer: str = "/file") -> None:
     """Show the upload to each scanner; FileRefused at the first finding or failure.
     The stream is rewound afterwards."""
     if not scanners:

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import BinaryIO
+from typing import IO
 
 import sqlalchemy as sa
 
@@ -99,7 +99,7 @@ class FileService:
 
     # --- commands ---------------------------------------------------------------------------
 
-    def upload(self, subject: AccessSubject, entity: str, record_id: str, stream: BinaryIO,
+    def upload(self, subject: AccessSubject, entity: str, record_id: str, stream: IO[bytes],
                filename: str | None, *, field: str | None = None) -> Attachment:
         """Attach the bytes of `stream` (seekable) to the record, or to its file `field`."""
         with self.engine.connect() as conn:
@@ -207,6 +207,10 @@ class FileService:
         return item, self._content(item)
 
     # --- the purge ---------------------------------------------------------------------------
+
+    def purge_task(self, now: datetime) -> None:
+        """The scheduler's `files.purge`."""
+        self.purge(now)
 
     def purge(self, now: datetime) -> int:
         """Mark the files of records that are gone; remove those marked `RETENTION` ago.

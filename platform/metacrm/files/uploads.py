@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from metacrm.files.sniffing import HEAD_BYTES, sniff
 from metacrm.kernel.errors import ErrorDetail, MetacrmError
@@ -29,7 +29,7 @@ class UploadFacts:
     head: bytes
 
 
-def inspect(stream: BinaryIO, *, max_bytes: int, pointer: str = "/file") -> UploadFacts:
+def inspect(stream: IO[bytes], *, max_bytes: int, pointer: str = "/file") -> UploadFacts:
     """Hash, count and sniff `stream` (then rewind it); FileTooLarge past `max_bytes`."""
     digest = hashlib.sha256()
     size = 0

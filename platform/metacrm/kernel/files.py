@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
 BLOB_KEY = re.compile(r"^[0-9a-f]{64}$")
 """The name of a blob: the SHA-256 of its bytes, in lower-case hex."""
@@ -37,7 +37,7 @@ class FileStore(Protocol):
     """Content-addressed blobs. Every method is safe to call concurrently; `put` of a key
     that exists already keeps the existing blob (the bytes are the same by definition)."""
 
-    def put(self, key: str, stream: BinaryIO, size: int) -> None:
+    def put(self, key: str, stream: IO[bytes], size: int) -> None:
         """Store `size` bytes read from `stream` under `key` (their SHA-256), reading in
         chunks. Raises BlobKeyMismatch (and stores nothing) when the bytes do not hash to
         `key`."""
