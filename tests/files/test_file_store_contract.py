@@ -80,3 +80,14 @@ def test_a_key_that_is_not_a_sha256_is_refused(store: FileStore, key: str) -> No
         store.exists(key)
     with pytest.raises(ValueError, match="not a blob key"):
         store.put(key, io.BytesIO(b"x"), 1)
+
+
+def test_a_blob_larger_than_an_upload_part_and_a_wrong_one(store: FileStore) -> None:
+    data = bytes(range(256)) * (9 * 1024 * 4)  # 9 MiB: a multipart upload on S3
+    key = _key(data)
+    store.put(key, io.BytesIO(data), len(data))
+    assert hashlib.sha256(b"".join(store.open(key))).hexdigest() == key
+    wrong = _key(data + b"!")
+    with pytest.raises(BlobKeyMismatch):
+        store.put(wrong, io.BytesIO(data), len(data))
+    assert not store.exists(wrong)

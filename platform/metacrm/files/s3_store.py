@@ -1,8 +1,9 @@
 """The `FileStore` on any S3-compatible object store (AWS S3, MinIO, Ceph, moto), by boto3.
 
-Objects are named `<prefix><key>`; uploads use boto3's managed transfer (multipart above
-8 MB, parts read one at a time), downloads stream the body in chunks, so neither holds a
-whole file in memory. boto3 is the optional extra `s3` (`pip install metacrm[s3]`): the
+Objects are named `<prefix><key>`; uploads above 8 MiB are multipart uploads sent one part at
+a time (boto3's managed transfer buffers several parts in threads: its memory grew with the
+file in bench/files.py), downloads stream the body in chunks, so neither holds more than a
+part in memory. boto3 is the optional extra `s3` (`pip install metacrm[s3]`): the
 embedded default does not need it.
 """
 
@@ -15,6 +16,9 @@ from typing import IO, Any
 from metacrm.kernel.files import CHUNK_SIZE, BlobKeyMismatch, BlobNotFound, check_key
 
 MISSING = {"404", "NoSuchKey", "NotFound"}
+PART_SIZE = 8 * 1024 * 1024
+"""Bytes of one multipart part (S3 wants at least 5 MiB but for the last); the only
+buffer an upload holds."""
 
 
 class _HashingReader:
@@ -63,10 +67,37 @@ class S3FileStore:
         if self.exists(key):
             return
         reader = _HashingReader(stream, size)
-        self.client.upload_fileobj(reader, self.bucket, name)
-        if reader.remaining or reader.digest.hexdigest() != key:
-            self.client.delete_object(Bucket=self.bucket, Key=name)
-            raise BlobKeyMismatch(f"the bytes written do not hash to {key}")
+        first = _read_part(reader)
+        if reader.remaining == 0:  # one part: a plain PUT
+            if reader.digest.hexdigest() != key:
+                raise BlobKeyMismatch(f"the bytes written do not hash to {key}")
+            self.client.put_object(Bucket=self.bucket, Key=name, Body=first)
+            return
+        self._put_parts(key, name, reader, first)
+
+    def _put_parts(self, key: str, name: str, reader: _HashingReader, first: bytes) -> None:
+        """A multipart upload, one part in memory at a time; aborted unless complete and
+        hashing to `key`."""
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=name)
+        upload_id = upload["UploadId"]
+        parts: list[dict[str, Any]] = []
+        try:
+            chunk = first
+            while chunk:
+                answer = self.client.upload_part(Bucket=self.bucket, Key=name,
+                                                 UploadId=upload_id,
+                                                 PartNumber=len(parts) + 1, Body=chunk)
+                parts.append({"ETag": answer["ETag"], "PartNumber": len(parts) + 1})
+                chunk = _read_part(reader)
+            if reader.remaining or reader.digest.hexdigest() != key:
+                raise BlobKeyMismatch(f"the bytes written do not hash to {key}")
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=name,
+                                                  UploadId=upload_id,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=name,
+                                               UploadId=upload_id)
+            raise
 
     def open(self, key: str) -> Iterator[bytes]:
         try:
@@ -88,6 +119,18 @@ class S3FileStore:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+
+
+def _read_part(reader: _HashingReader) -> bytes:
+    parts: list[bytes] = []
+    wanted = PART_SIZE
+    while wanted > 0:
+        chunk = reader.read(min(CHUNK_SIZE, wanted))
+        if not chunk:
+            break
+        parts.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(parts)
 
 
 def _missing(exc: Exception) -> bool:
