@@ -96,7 +96,7 @@ def start_s3() -> tuple[subprocess.Popen[bytes], S3Settings]:
 
     binary = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     port = free_port()
-    process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)],
+    process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)],  # noqa: S603
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):

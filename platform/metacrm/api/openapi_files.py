@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from metacrm.api.openapi_paths import ID_PATTERN, errors, json_answer, json_body
+from metacrm.api.openapi_paths import errors, json_answer, json_body
 from metacrm.api.openapi_schemas import ref
 from metacrm.files.service import MAX_SIGNED_URL_TTL
+from metacrm.kernel.ids import ID_PATTERN
 from metacrm.metadata.model import CompiledModel
 
 Schema = dict[str, Any]
