@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.extension.files import FileScanner
+from metacrm.fieldtypes.files import FileCount
 from metacrm.files import attachments, scanners, signing
 from metacrm.files.attachments import Attachment
 from metacrm.files.sniffing import accepted
@@ -124,6 +125,8 @@ class FileService:
             if field is not None:
                 self._check_room(conn, entity_def, record_id, field)
             self._add(conn, item)
+            if field is not None:
+                self._recount(conn, entity, record_id, field, subject.user_id)
         if not self.store.exists(item.sha256):  # a purge removed it meanwhile: put it back
             stream.seek(0)
             self.store.put(item.sha256, stream, item.size)
@@ -156,6 +159,8 @@ class FileService:
             audit.write_entries(conn, [audit.AuditEntry(
                 entity, record_id, "detached", item.field, _summary(item), None,
                 subject.user_id, self.clock())])
+            if item.field is not None:
+                self._recount(conn, entity, record_id, item.field, subject.user_id)
         self._forget_blob(item.sha256)
 
     # --- reads ------------------------------------------------------------------------------
@@ -245,7 +250,7 @@ class FileService:
         max_size = fdef.option("max_size")
         limit = min(self.max_bytes, max_size) if isinstance(max_size, int) else self.max_bytes
         accept = fdef.option("accept")
-        return limit, tuple(str(a) for a in accept) if isinstance(accept, list) else ()
+        return limit, tuple(str(a) for a in accept) if isinstance(accept, list | tuple) else ()
 
     def _check_room(self, conn: sa.Connection, entity_def: EntityDef, record_id: str,
                     field: str) -> None:
@@ -257,6 +262,19 @@ class FileService:
         if held:
             raise Conflict(f"{field} holds one file and has one already",
                            [ErrorDetail("delete the file it holds first", "/field")])
+
+    def _recount(self, conn: sa.Connection, entity: str, record_id: str, field: str,
+                 actor: str | None) -> None:
+        """The file field's count of files, as the engine writes it."""
+        entity_def = self.records.runtime().model.entity(entity)
+        fdef = entity_def.field(field) if entity_def is not None else None
+        if fdef is None or fdef.type != FILE_FIELD_TYPE:
+            return  # the field was dropped since: its files stay plain attachments
+        held = len(attachments.for_record(conn, entity, record_id, field=field,
+                                          any_field=False))
+        self.records.runtime().access.system.update(
+            conn, entity, record_id, {field: FileCount(held) if held else None}, actor=actor,
+            trusted=True)
 
     def _add(self, conn: sa.Connection, item: Attachment) -> None:
         attachments.add(conn, item)
