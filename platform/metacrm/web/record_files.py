@@ -1,0 +1,138 @@
+"""The record page's Attachments panel: upload, list, download, delete, generate a document.
+
+Thin: the file and document services do the work and the access checks (the caller's
+scoped read of the record for the list and downloads, update rights to upload and delete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import flash, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from metacrm.access.subject import AccessSubject
+from metacrm.api.attachments import download
+from metacrm.documents.service import DocumentService
+from metacrm.files.attachments import Attachment
+from metacrm.files.service import FileService
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
+from metacrm.web.blueprints import screen_blueprint
+from metacrm.web.context import login_required, services, web_subject
+from metacrm.web.i18n import label, t
+
+web_record_files = screen_blueprint("web_record_files", __name__, url_prefix="/app/r")
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    id: str
+    name: str
+    size: str
+    content_type: str
+    document: bool
+    download_url: str
+
+
+def _files() -> FileService:
+    return services().services.feature("files", FileService)
+
+
+def _documents() -> DocumentService:
+    return services().services.feature("documents", DocumentService)
+
+
+def _record_url(entity: str, record_id: str) -> str:
+    return f"/app/r/{entity}/{record_id}"
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def attachments_panel(subject: AccessSubject, entity: str, record_id: str
+                      ) -> Mapping[str, Any]:
+    """What the record page's Attachments panel shows (the record was read already)."""
+    items: list[Attachment] = _files().list(subject, entity, record_id)
+    templates = sorted(
+        ((template.name, label(template.label, template.name))
+         for template in services().records.runtime().model.document_templates.values()
+         if template.entity == entity), key=lambda pair: pair[1])
+    return {
+        "attachments": [AttachmentRow(
+            item.id, item.name, human_size(item.size), item.content_type,
+            item.template is not None,
+            f"{_record_url(entity, record_id)}/attachments/{item.id}") for item in items],
+        "document_templates": templates,
+    }
+
+
+@web_record_files.post("/<entity>/<record_id>/attachments")
+@login_required
+def upload(entity: str, record_id: str) -> BaseResponse:
+    subject = web_subject()
+    service = _files()
+    request.max_content_length = service.max_bytes + 1024 * 1024
+    part = request.files.get("file")
+    if part is None or not part.filename:
+        raise ValidationFailed(t("Choose a file to upload."),
+                               [ErrorDetail(t("Choose a file to upload."), "/file")])
+    try:
+        service.upload(subject, entity, record_id, part.stream, part.filename)
+    except MetacrmError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(t("The file was attached."), "success")
+    return redirect(_record_url(entity, record_id))
+
+
+@web_record_files.get("/<entity>/<record_id>/attachments/<attachment_id>")
+@login_required
+def open_attachment(entity: str, record_id: str, attachment_id: str) -> BaseResponse:
+    item, chunks = _files().open(web_subject(), entity, record_id, attachment_id)
+    return download(item, chunks)
+
+
+@web_record_files.post("/<entity>/<record_id>/attachments/<attachment_id>/delete")
+@login_required
+def delete(entity: str, record_id: str, attachment_id: str) -> BaseResponse:
+    try:
+        _files().delete(web_subject(), entity, record_id, attachment_id)
+    except MetacrmError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(t("The attachment was removed."), "success")
+    return redirect(_record_url(entity, record_id))
+
+
+@web_record_files.post("/<entity>/<record_id>/documents")
+@login_required
+def generate(entity: str, record_id: str) -> BaseResponse:
+    try:
+        answer = _documents().request(web_subject(), entity, record_id,
+                                      request.form.get("template"))
+    except MetacrmError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        if answer.status == "done":
+            flash(t("The document was generated."), "success")
+        elif answer.status == "failed":
+            flash(t("The document could not be generated: %(reason)s",
+                    reason=answer.error or ""), "error")
+        else:
+            flash(t("The document is being generated; it will appear among the attachments."),
+                  "success")
+    return redirect(_record_url(entity, record_id))
