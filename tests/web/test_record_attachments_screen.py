@@ -14,7 +14,9 @@ from screen_harness import Browser, Screens, entity, field, labels, open_screens
 
 from web_harness import role
 
-FOLDER = entity("folder", field("title", required=True), title_field="title")
+FOLDER = entity("folder", field("title", required=True),
+                field("cover", "file", accept=["image/*"]), title_field="title")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 QUOTE = {"kind": "document_template", "name": "cover", "version": 1,
          "label": labels("Cover sheet", "Титульный лист"), "entity": "folder",
          "language": "ru", "body": "<h1>{{ record.title }}</h1>"}
@@ -48,15 +50,27 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield World(stack.enter_context(open_screens(url, root, FOLDER, QUOTE, REP)))
 
 
-def attachment_link(page: str) -> str:
-    found = re.search(r'href="(/app/r/folder/[^"]+/attachments/[^"]+)"', page)
+def attachment_link(page: str, name: str) -> str:
+    found = re.search(r'href="(/app/r/folder/[^"]+/attachments/[^"]+)" download>'
+                      + re.escape(name) + "<", page)
     assert found, "no attachment link on the page"
     return found.group(1)
 
 
-def upload(browser: Browser, page: str, data: bytes, name: str) -> Any:
-    return browser.post(f"{page}/attachments", {"file": (io.BytesIO(data), name)},
+def upload(browser: Browser, page: str, data: bytes, name: str, field: str = "") -> Any:
+    return browser.post(f"{page}/attachments",
+                        {"file": (io.BytesIO(data), name), "field": field},
                         content_type="multipart/form-data")
+
+
+def test_a_file_field_is_chosen_in_the_panel_and_its_types_enforced(world: World) -> None:
+    page = world.ann.text(world.page)
+    assert '<option value="cover">' in page
+    upload(world.ann, world.page, b"not an image", "x.png", "cover")
+    assert "cannot be attached to cover" in world.ann.text(world.page)
+    upload(world.ann, world.page, PNG, "cover.png", "cover")
+    page = world.ann.text(world.page)
+    assert 'data-attachment-field="cover"' in page
 
 
 def test_a_rep_uploads_downloads_and_removes_a_file(world: World) -> None:
@@ -64,7 +78,7 @@ def test_a_rep_uploads_downloads_and_removes_a_file(world: World) -> None:
     assert answer.status_code == 302
     page = world.ann.text(world.page)
     assert "The file was attached." in page and "заметка.txt" in page
-    path = attachment_link(page)
+    path = attachment_link(page, "заметка.txt")
     downloaded = world.ann.get(path)
     assert downloaded.status_code == 200 and downloaded.data == b"hello"
     assert downloaded.headers["X-Content-Type-Options"] == "nosniff"
@@ -72,7 +86,7 @@ def test_a_rep_uploads_downloads_and_removes_a_file(world: World) -> None:
     assert removed.status_code == 302
     page = world.ann.text(world.page)
     assert "The attachment was removed." in page and "заметка.txt" in page  # the timeline
-    assert 'data-attachment="' not in page
+    assert path not in page
 
 
 def test_the_panel_speaks_russian_and_generates_a_pdf(world: World) -> None:
@@ -89,7 +103,7 @@ def test_the_panel_speaks_russian_and_generates_a_pdf(world: World) -> None:
 def test_a_rep_outside_the_scope_gets_nothing_from_the_panel(world: World) -> None:
     upload(world.ann, world.page, b"private", "private.txt")
     page = world.ann.text(world.page)
-    path = attachment_link(page)
+    path = attachment_link(page, "private.txt")
     assert world.bob.get(world.page).status_code == 404
     assert world.bob.get(path).status_code == 404
     assert world.bob.post(f"{path}/delete").status_code == 404

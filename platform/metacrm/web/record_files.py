@@ -33,6 +33,8 @@ class AttachmentRow:
     size: str
     content_type: str
     document: bool
+    field: str | None
+    field_label: str
     download_url: str
 
 
@@ -65,10 +67,15 @@ def attachments_panel(subject: AccessSubject, entity: str, record_id: str
         ((template.name, label(template.label, template.name))
          for template in services().records.runtime().model.document_templates.values()
          if template.entity == entity), key=lambda pair: pair[1])
+    visible = services().records.visible_entity(subject, entity)
+    file_fields = {fdef.name: label(fdef.label, fdef.name) for fdef in visible.fields
+                   if fdef.type == "file"}
     return {
+        "file_fields": list(file_fields.items()),
         "attachments": [AttachmentRow(
             item.id, item.name, human_size(item.size), item.content_type,
-            item.template is not None,
+            item.template is not None, item.field,
+            file_fields.get(item.field or "", item.field or ""),
             f"{_record_url(entity, record_id)}/attachments/{item.id}") for item in items],
         "document_templates": templates,
     }
@@ -85,7 +92,8 @@ def upload(entity: str, record_id: str) -> BaseResponse:
         raise ValidationFailed(t("Choose a file to upload."),
                                [ErrorDetail(t("Choose a file to upload."), "/file")])
     try:
-        service.upload(subject, entity, record_id, part.stream, part.filename)
+        service.upload(subject, entity, record_id, part.stream, part.filename,
+                       field=request.form.get("field") or None)
     except MetacrmError as exc:
         if exc.status == 404:
             raise
