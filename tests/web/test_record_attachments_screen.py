@@ -26,6 +26,7 @@ REP = role("rep", entities={"folder": {"read": "own", "create": "all", "update":
 
 class World:
     def __init__(self, screens: Screens) -> None:
+        self.app = screens.web.app
         self.ann = screens.user("ann", "rep")
         self.bob = screens.user("bob", "rep")
         created = self.ann.post("/app/r/folder/new", {"title": "Папка"})
@@ -110,3 +111,17 @@ def test_a_rep_outside_the_scope_gets_nothing_from_the_panel(world: World) -> No
     assert upload(world.bob, world.page, b"x", "x.txt").status_code == 404
     assert world.bob.post(f"{world.page}/documents", {"template": "cover"}).status_code == 404
     assert world.ann.get(path).status_code == 200
+
+
+
+def test_a_file_larger_than_the_apps_request_limit_is_uploaded(world: World) -> None:
+    app = world.app
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 1024  # forms' limit, made small; files have their own
+    try:
+        assert world.ann.post("/app/r/folder/new", {"title": "x" * 2000}).status_code == 413
+        answer = upload(world.ann, world.page, b"0123456789abcdef" * 256, "big.bin")
+        assert answer.status_code == 302, answer.status_code
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert "big.bin" in world.ann.text(world.page)

@@ -112,14 +112,14 @@ class DocumentService:
                ) -> DocumentRequest:
         self.records.get(subject, entity, record_id)
         with self.engine.connect() as conn:
+            kept = attachments.get(conn, entity, record_id, request_id)
             item = dispatch.find(conn, CONSUMER_NAME, target_of(entity, record_id),
                                  request_id) if len(request_id) <= 64 else None
-            if item is None:
-                raise NotFound(f"there is no document request {request_id}",
-                               [ErrorDetail("no such request for this record", "/request")])
-            kept = attachments.by_id(conn, request_id)
-        if kept is not None:
+        if kept is not None and kept.template is not None:
             return DocumentRequest(request_id, "done", kept.to_json())
+        if item is None:  # (finished items are forgotten after 30 days; the PDF stays)
+            raise NotFound(f"there is no document request {request_id}",
+                           [ErrorDetail("no such request for this record", "/request")])
         return DocumentRequest(request_id, item.status,
                                error=item.last_error if item.status == "failed" else None)
 

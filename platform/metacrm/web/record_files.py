@@ -24,6 +24,18 @@ from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import label, t
 
 web_record_files = screen_blueprint("web_record_files", __name__, url_prefix="/app/r")
+UPLOAD_ROOM = 1024 * 1024
+"""Room for the multipart framing and the form's small parts on top of the largest file."""
+
+
+def _allow_large_uploads() -> None:
+    """Uploads may exceed the app's request limit (16 MiB) up to the file limit; set before
+    the CSRF check (the blueprint's first hook) parses the form."""
+    if request.method == "POST" and (request.path.endswith("/attachments")):
+        request.max_content_length = _files().max_bytes + UPLOAD_ROOM
+
+
+web_record_files.before_request_funcs.setdefault(None, []).insert(0, _allow_large_uploads)
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,6 @@ def attachments_panel(subject: AccessSubject, entity: str, record_id: str
 def upload(entity: str, record_id: str) -> BaseResponse:
     subject = web_subject()
     service = _files()
-    request.max_content_length = service.max_bytes + 1024 * 1024
     part = request.files.get("file")
     if part is None or not part.filename:
         raise ValidationFailed(t("Choose a file to upload."),
