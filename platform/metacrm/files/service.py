@@ -27,6 +27,7 @@ from typing import IO
 import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
+from metacrm.access.system_records import SystemRecords
 from metacrm.extension.files import FileScanner
 from metacrm.fieldtypes.files import FileCount
 from metacrm.files import attachments, scanners, signing
@@ -47,6 +48,8 @@ _log = logging.getLogger(__name__)
 FILE_FIELD_TYPE = "file"
 RETENTION = timedelta(days=30)
 """How long the files of a deleted record are kept before the purge removes them."""
+PURGE_EVERY = timedelta(hours=1)
+PURGE_BATCH = 500
 SIGNED_URL_TTL = timedelta(minutes=5)
 MAX_SIGNED_URL_TTL = timedelta(hours=1)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -83,6 +86,7 @@ class FileService:
         self._scanners = scanners
         self.max_bytes = max_bytes
         self.clock = clock
+        self._last_purge: datetime | None = None
         self.core_scanners: list[tuple[str, FileScanner]] = []
         """Scanners of in-tree features (packs register theirs through the pack host)."""
 
@@ -214,21 +218,24 @@ class FileService:
     # --- the purge ---------------------------------------------------------------------------
 
     def purge_task(self, now: datetime) -> None:
-        """The scheduler's `files.purge`."""
+        """The scheduler's `files.purge`: at most once per `PURGE_EVERY` in a process."""
+        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
+            return
+        self._last_purge = now
         self.purge(now)
 
     def purge(self, now: datetime) -> int:
         """Mark the files of records that are gone; remove those marked `RETENTION` ago.
         Returns how many attachments were removed."""
-        system = self.records.runtime().access.system
-        model = self.records.runtime().model
+        runtime = self.records.runtime()
         with write_transaction(self.engine) as conn:
             by_entity: dict[str, list[str]] = {}
             for entity, record_id in attachments.records_with_files(conn):
                 by_entity.setdefault(entity, []).append(record_id)
             for entity, ids in by_entity.items():
-                gone = ids if entity not in model.entities else [
-                    record_id for record_id in ids if system.get(conn, entity, record_id) is None]
+                gone = ids if entity not in runtime.model.entities else [
+                    record_id for batch in _batches(ids, PURGE_BATCH)
+                    for record_id in _missing(conn, runtime.access.system, entity, batch)]
                 if gone:
                     attachments.mark_orphaned(conn, entity, gone, now)
             expired = attachments.orphaned_before(conn, now - RETENTION)
@@ -306,6 +313,19 @@ class FileService:
             if attachments.referenced(conn, sha256):
                 return
         self.store.delete(sha256)
+
+
+def _batches(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+def _missing(conn: sa.Connection, system: SystemRecords, entity: str, ids: list[str]
+             ) -> list[str]:
+    """The ids among `ids` no record of `entity` has any more (one query)."""
+    page = system.query(conn, entity, criteria={"field": "id", "op": "in", "value": ids},
+                        limit=len(ids))
+    found = {str(record["id"]) for record in page.records}
+    return [record_id for record_id in ids if record_id not in found]
 
 
 def _summary(item: Attachment) -> dict[str, object]:
