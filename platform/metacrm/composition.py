@@ -24,10 +24,12 @@ import sqlalchemy as sa
 from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
 from metacrm.automation.service import AutomationService
+from metacrm.documents.service import DocumentService
 from metacrm.extension_host import HostCore, PackHost, PackSource
 from metacrm.extension_host.migration_steps import run_migration_step
 from metacrm.extension_host.timeline import PackTimelineSource
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
+from metacrm.files.service import FileService
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.imports.service import ImportService
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
@@ -60,6 +62,8 @@ FEATURES: tuple[str, ...] = (
     "metacrm.notifications.install",
     "metacrm.reports.service",
     "metacrm.imports.install",
+    "metacrm.files.install",
+    "metacrm.documents.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -104,6 +108,10 @@ class Services:
     """Webhook subscriptions and deliveries (`metacrm.webhooks`)."""
     notifications: NotificationService = field(init=False, repr=False, compare=False)
     """In-app notifications, reminders and digests (`metacrm.notifications`)."""
+    files: FileService = field(init=False, repr=False, compare=False)
+    """Attachments and file fields over the instance's file store (`metacrm.files`)."""
+    documents: DocumentService = field(init=False, repr=False, compare=False)
+    """PDF documents rendered from templates in the job queue (`metacrm.documents`)."""
     imports: ImportService = field(init=False, repr=False, compare=False)
     """File imports: mappings, dry runs, resumable runs, revert (`metacrm.imports`)."""
     reports: ReportService = field(init=False, repr=False, compare=False)

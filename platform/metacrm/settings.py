@@ -28,6 +28,12 @@
   client address, scheme and host (`X-Forwarded-For/-Proto/-Host/-Port`); default 0 (the
   headers are ignored: anyone could send them). Login limits count per client address, so
   set it behind a proxy.
+- `METACRM_FILE_STORE`: where attachments' and documents' bytes live: `local` (default, the
+  folder `<instance>/files`) or `s3` (any S3-compatible store, boto3: `pip install
+  metacrm[s3]`) with `METACRM_S3_BUCKET` (required), `METACRM_S3_ENDPOINT_URL` (unset = AWS),
+  `METACRM_S3_REGION`, `METACRM_S3_ACCESS_KEY_ID`, `METACRM_S3_SECRET_ACCESS_KEY` (unset =
+  boto3's own credential chain) and `METACRM_S3_PREFIX` (prepended to object names).
+- `METACRM_UPLOAD_MAX_BYTES`: the largest attachment accepted; default 104857600 (100 MB).
 - `METACRM_ADMIN_USER` / `METACRM_ADMIN_PASSWORD`: read by `metacrm init` only, which
   creates this first admin user when it does not exist yet.
 """
@@ -50,6 +56,18 @@ bundled copy of those folders (`metacrm.resources`)."""
 DEFAULT_METADATA_PATH = folder("metadata")
 
 DEFAULT_RATE_LIMIT = "600 per minute"
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where the `s3` file store keeps blobs (`METACRM_S3_*`)."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = dataclass_field(default=None, repr=False)
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,9 @@ class Settings:
     fiscal_year_start: int = 1
     """The month (1-12) fiscal years start in: report quarter and year buckets follow it
     (`METACRM_FISCAL_YEAR_START`, default January)."""
+    file_store: str = "local"
+    s3: S3Settings | None = dataclass_field(default=None, repr=False)
+    upload_max_bytes: int = 100 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +129,9 @@ class Settings:
             https=_flag(env, "METACRM_HTTPS"),
             trusted_proxies=_count(env, "METACRM_TRUSTED_PROXIES"),
             fiscal_year_start=_month(env, "METACRM_FISCAL_YEAR_START"),
+            file_store=_file_store(env),
+            s3=_s3(env),
+            upload_max_bytes=_bytes(env, "METACRM_UPLOAD_MAX_BYTES", 100 * 1024 * 1024),
         )
 
     def ensure_instance(self) -> None:
@@ -171,3 +195,38 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{name}={raw!r} must be a positive number of seconds")
     return value
+
+
+FILE_STORES = ("local", "s3")
+
+
+def _file_store(env: Mapping[str, str]) -> str:
+    kind = (env.get("METACRM_FILE_STORE") or "local").strip().lower()
+    if kind not in FILE_STORES:
+        raise ValueError(f"METACRM_FILE_STORE={kind!r} must be one of {', '.join(FILE_STORES)}")
+    if kind == "s3" and not (env.get("METACRM_S3_BUCKET") or "").strip():
+        raise ValueError("METACRM_FILE_STORE=s3 needs METACRM_S3_BUCKET")
+    return kind
+
+
+def _s3(env: Mapping[str, str]) -> S3Settings | None:
+    bucket = (env.get("METACRM_S3_BUCKET") or "").strip()
+    if not bucket:
+        return None
+    return S3Settings(
+        bucket=bucket,
+        endpoint_url=env.get("METACRM_S3_ENDPOINT_URL") or None,
+        region=env.get("METACRM_S3_REGION") or None,
+        access_key_id=env.get("METACRM_S3_ACCESS_KEY_ID") or None,
+        secret_access_key=env.get("METACRM_S3_SECRET_ACCESS_KEY") or None,
+        prefix=env.get("METACRM_S3_PREFIX") or "",
+    )
+
+
+def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name}={raw!r} must be a positive whole number of bytes")
+    return int(raw)

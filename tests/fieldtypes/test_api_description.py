@@ -119,6 +119,7 @@ def test_every_builtin_type_is_registered(registry: FieldTypeRegistry) -> None:
         "state",
         "auto_number",
         "json",
+        "file",
     }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_extensions import extension_paths, extension_tag
+from metacrm.api.openapi_files import FILES_TAG, file_paths, file_schemas
 from metacrm.api.openapi_filters import NO_NUL, NON_BLANK
 from metacrm.api.openapi_imports import IMPORTS_TAG, import_paths, import_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
@@ -96,6 +97,8 @@ def build_openapi(
     paths.update(report_paths())
     schemas.update(import_schemas())
     paths.update(import_paths())
+    schemas.update(file_schemas())
+    paths.update(file_paths(model))
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -106,6 +109,7 @@ def build_openapi(
         SEARCH_TAG,
         REPORTS_TAG,
         IMPORTS_TAG,
+        FILES_TAG,
         {"name": "documentation", "description": "This document."},
         *(extension_tag(pack) for pack in sorted({pack for pack, _ in extension_routes})),
     ]

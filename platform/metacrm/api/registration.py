@@ -8,9 +8,11 @@ from __future__ import annotations
 from flask import Flask
 
 from metacrm.api.access import access_api
+from metacrm.api.attachments import attachments_api
 from metacrm.api.automation import automation_api
 from metacrm.api.conversion import conversion_api
 from metacrm.api.docs import docs_api
+from metacrm.api.documents import documents_api
 from metacrm.api.imports import imports_api
 from metacrm.api.meta import meta_api
 from metacrm.api.notifications import notifications_api
@@ -33,3 +35,5 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(timeline_api)
     app.register_blueprint(reports_api)
     app.register_blueprint(imports_api)
+    app.register_blueprint(attachments_api)
+    app.register_blueprint(documents_api)

@@ -31,6 +31,7 @@ from metacrm.extension.errors import (
 )
 from metacrm.extension.events import RECORD_EVENTS, Event, EventHandler
 from metacrm.extension.fields import FieldTypeSpec, StorageKind, Widget
+from metacrm.extension.files import FileScanner, ScannedFile
 from metacrm.extension.http import ExtRequest, ExtResponse, RouteHandler
 from metacrm.extension.migrations import MigrationContext
 from metacrm.extension.panels import Panel, PanelLink, PanelProvider, PanelRequest, PanelRow
@@ -53,6 +54,7 @@ __all__ = [
     "ExtensionContext",
     "ExtensionError",
     "FieldTypeSpec",
+    "FileScanner",
     "Forbidden",
     "HttpError",
     "InboundMessage",
@@ -74,6 +76,7 @@ __all__ = [
     "RegistrationClosed",
     "RouteHandler",
     "SaveReader",
+    "ScannedFile",
     "SettingNotDeclared",
     "StorageKind",
     "TimelineItem",

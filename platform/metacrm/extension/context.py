@@ -16,6 +16,7 @@ from metacrm.extension.actions import ActionHandler
 from metacrm.extension.channels import ChannelProvider
 from metacrm.extension.events import EventHandler
 from metacrm.extension.fields import FieldTypeSpec
+from metacrm.extension.files import FileScanner
 from metacrm.extension.http import RouteHandler
 from metacrm.extension.panels import PanelProvider
 from metacrm.extension.records import Records
@@ -92,6 +93,10 @@ class ExtensionContext(Protocol):
     def timeline_source(self, name: str, kinds: Sequence[str],
                         provider: TimelineProvider) -> None:
         """Put entries of `kinds` on records' timelines (see `metacrm.extension.timeline`)."""
+
+    def register_file_scanner(self, name: str, scanner: FileScanner) -> None:
+        """Show every upload to `scanner` before it is stored (the antivirus hook); a
+        finding refuses the upload."""
 
 
 __all__ = ["ExtensionContext", "PackInfo", "PeriodicJob"]

@@ -18,6 +18,7 @@ from metacrm.extension.context import PackInfo, PeriodicJob
 from metacrm.extension.errors import NotFound, RegistrationClosed, SettingNotDeclared
 from metacrm.extension.events import EventHandler
 from metacrm.extension.fields import FieldTypeSpec
+from metacrm.extension.files import FileScanner
 from metacrm.extension.http import ExtRequest, RouteHandler
 from metacrm.extension.panels import PanelProvider
 from metacrm.extension.records import Caller, RecordList
@@ -145,6 +146,7 @@ class FakeContext:
     periodic_jobs: dict[str, tuple[timedelta, PeriodicJob]] = field(default_factory=dict)
     timeline_sources: dict[str, tuple[tuple[str, ...], TimelineProvider]] = field(
         default_factory=dict)
+    file_scanners: dict[str, FileScanner] = field(default_factory=dict)
 
     @property
     def pack(self) -> PackInfo:
@@ -198,6 +200,9 @@ class FakeContext:
                         provider: TimelineProvider) -> None:
         self._open()
         self.timeline_sources[name] = (tuple(kinds), provider)
+    def register_file_scanner(self, name: str, scanner: FileScanner) -> None:
+        self._open()
+        self.file_scanners[name] = scanner
 
     # --- driving the registrations in tests --------------------------------------------
 

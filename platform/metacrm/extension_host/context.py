@@ -22,6 +22,7 @@ from metacrm.extension import (
     EventHandler,
     ExtensionError,
     FieldTypeSpec,
+    FileScanner,
     Interceptor,
     PackInfo,
     PanelProvider,
@@ -224,6 +225,12 @@ class PackContext:
         _callable(f"timeline source {name!r}", provider)
         self._unique("timeline source", name, found.timeline)
         found.timeline[name] = TimelineEntrySource(name, wanted, provider)
+    def register_file_scanner(self, name: str, scanner: FileScanner) -> None:
+        found = self._open("file scanner")
+        _name("file scanner", name)
+        _callable(f"file scanner {name!r}", scanner)
+        self._unique("file scanner", name, found.scanners)
+        found.scanners[name] = scanner
 
 
 __all__ = ["PackContext"]

@@ -20,6 +20,7 @@ from metacrm.extension import (
     ChannelProvider,
     EventHandler,
     FieldTypeSpec,
+    FileScanner,
     Interceptor,
     PanelProvider,
     PeriodicJob,
@@ -126,6 +127,7 @@ class Contributions:
     panels: list[tuple[str, PanelProvider]] = field(default_factory=list)
     periodic: dict[str, PeriodicEntry] = field(default_factory=dict)
     timeline: dict[str, TimelineEntrySource] = field(default_factory=dict)
+    scanners: dict[str, FileScanner] = field(default_factory=dict)
 
     def claims(self) -> dict[tuple[str, str], str]:
         """(kind, key) -> description of what only one pack may own."""

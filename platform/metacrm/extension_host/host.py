@@ -33,6 +33,7 @@ from metacrm.extension import (
     Caller,
     ChannelProvider,
     DeliveryReceipt,
+    FileScanner,
     OutboundMessage,
     PackInfo,
     Panel,
@@ -234,6 +235,9 @@ class PackHost:
     def timeline_sources(self) -> tuple[tuple[str, TimelineEntrySource], ...]:
         """(pack, source) of the loaded packs' timeline sources."""
         return self._tables.timeline
+    def file_scanners(self) -> tuple[tuple[str, FileScanner], ...]:
+        """(pack.name, scanner) of the loaded packs' antivirus hooks, in load order."""
+        return self._tables.scanners
 
     def channels(self) -> tuple[str, ...]:
         return tuple(sorted(self._tables.channels))

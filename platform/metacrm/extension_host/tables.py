@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from metacrm.extension import ChannelProvider, PanelProvider
+from metacrm.extension import ChannelProvider, FileScanner, PanelProvider
 from metacrm.extension_host.contributions import (
     Contributions,
     InterceptorEntry,
@@ -30,6 +30,7 @@ class HostTables:
     channels: Mapping[str, tuple[str, ChannelProvider]] = field(default_factory=dict)
     timeline: tuple[tuple[str, TimelineEntrySource], ...] = ()
     """(pack, source) in load order."""
+    scanners: tuple[tuple[str, FileScanner], ...] = ()
 
     @classmethod
     def build(cls, loaded: Iterable[Contributions]) -> HostTables:
@@ -41,6 +42,10 @@ class HostTables:
         timeline: list[tuple[str, TimelineEntrySource]] = []
         for found in loaded:
             timeline.extend((found.pack, source) for source in found.timeline.values())
+        scanners: list[tuple[str, FileScanner]] = []
+        for found in loaded:
+            scanners.extend((f"{found.pack}.{name}", scanner)
+                            for name, scanner in found.scanners.items())
             for entry in found.interceptors:
                 interceptors.setdefault(entry.entity, []).append((found.pack, entry))
             routes[found.pack] = tuple(found.routes)
@@ -55,6 +60,7 @@ class HostTables:
             panels={entity: tuple(chain) for entity, chain in panels.items()},
             channels=channels,
             timeline=tuple(timeline),
+            scanners=tuple(scanners),
         )
 
     def route(self, pack: str, method: str, path: str

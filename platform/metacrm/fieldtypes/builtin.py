@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metacrm.fieldtypes.choice import BooleanType, MultiPicklistType, PicklistType
+from metacrm.fieldtypes.files import FileType
 from metacrm.fieldtypes.money import Money, MoneyType
 from metacrm.fieldtypes.numeric import DecimalType, IntegerType, PercentType
 from metacrm.fieldtypes.regarding import RegardingType
@@ -33,6 +34,7 @@ BUILTIN_TYPES = (
     StateType,
     AutoNumberType,
     JsonType,
+    FileType,
 )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS: tuple[str, ...] = ("entity", "entity_extension", "pipeline", "role", "trigger", "view",
-                          "report", "conversion", "business_calendar")
+                          "report", "conversion", "business_calendar", "document_template")
 """Every document kind; each has its schema `schemas/<kind>.schema.json`."""
 
 

@@ -452,6 +452,39 @@ class BusinessCalendarDef:
 
 
 @dataclass(frozen=True, slots=True)
+class RelatedListDef:
+    """Records of `entity` whose reference `field` points at the rendered record."""
+
+    name: str
+    entity: str
+    field: str
+    sort: tuple[str, ...] = ()
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentTemplateDef:
+    """An HTML template rendered to PDF for a record of `entity` (`metacrm.documents`)."""
+
+    name: str
+    label: Labels
+    entity: str
+    language: str
+    body: str
+    header: str = ""
+    footer: str = ""
+    styles: str = ""
+    file_name: str | None = None
+    page_size: str = "A4"
+    orientation: str = "portrait"
+    margin_mm: float = 20.0
+    related: tuple[RelatedListDef, ...] = ()
+    description: Labels = dc_field(default_factory=_empty)
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledModel:
     """The whole CRM as one immutable value; compiled once per metadata version."""
 
@@ -463,6 +496,7 @@ class CompiledModel:
     reports: Mapping[str, ReportDef] = dc_field(default_factory=_empty)
     conversions: Mapping[str, ConversionDef] = dc_field(default_factory=_empty)
     calendars: Mapping[str, BusinessCalendarDef] = dc_field(default_factory=_empty)
+    document_templates: Mapping[str, DocumentTemplateDef] = dc_field(default_factory=_empty)
     checksum: str = ""
     """Hash of the source documents: equal checksums mean an equal model."""
 

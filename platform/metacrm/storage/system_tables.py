@@ -525,3 +525,31 @@ import_mappings = sa.Table(
     sa.Column("updated_by", sa.String(USER_ID_LENGTH), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+
+# --- files (metacrm.files) --------------------------------------------------------------------
+
+FILE_NAME_LENGTH = 255
+CONTENT_TYPE_LENGTH = 127
+
+attachments = sa.Table(
+    "metacrm_attachments",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("field", sa.String(NAME_LENGTH), nullable=True),
+    sa.Column("name", sa.String(FILE_NAME_LENGTH), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(CONTENT_TYPE_LENGTH), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("template", sa.String(NAME_LENGTH), nullable=True),
+    sa.Column("uploaded_by", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("uploaded_at", UTCDateTime(), nullable=False),
+    sa.Column("orphaned_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_metacrm_attachments_record", "entity", "record_id"),
+)
+"""`metacrm_attachments` — files attached to records (`field` null) or held by a record's
+`file` field, and generated documents (`template` set: immutable). The bytes are the blob
+`sha256` of the file store (`metacrm.kernel.files`); rows of one content share it.
+`orphaned_at`: when the purge first found the record gone (files are kept a while after)."""

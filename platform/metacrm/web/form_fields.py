@@ -30,8 +30,9 @@ from metacrm.identity.fab_directory import user_listings
 from metacrm.metadata.model import EntityDef, FieldDef
 from metacrm.web.i18n import label, local_datetime
 
-ENGINE_TYPES = frozenset({"state", "auto_number"})
-"""Types whose values only the engine sets: read-only on every form."""
+ENGINE_TYPES = frozenset({"state", "auto_number", "file"})
+"""Types whose values only the engine sets: read-only on every form (files are uploaded in
+the record page's Attachments panel)."""
 WIDGETS = frozenset({
     "text", "textarea", "email", "phone", "url", "integer", "decimal", "percent", "money",
     "boolean", "date", "datetime", "picklist", "multi_picklist", "reference", "regarding",

@@ -50,6 +50,7 @@ from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
 from metacrm.web.pack_panels import pack_panels
+from metacrm.web.record_files import attachments_panel
 from metacrm.web.refusals import refusal_text
 from metacrm.web.timeline import TimelineItem, actor_ids, audit_rows, build_feed
 from metacrm.web.values import ValueDisplay, record_reader
@@ -198,6 +199,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         state_fields=[f.name for f in visible.fields if f.type == "state"],
         pack_panels=pack_panels(subject, entity, record),
         starred=bookmarks.starred(subject, entity, str(record["id"])),
+        **attachments_panel(subject, entity, record_id),
     )
     return page, status
 

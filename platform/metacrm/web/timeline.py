@@ -94,6 +94,10 @@ def build_feed(entries: Iterable[Any], entity: EntityDef, model: Any,
     return items
 
 
+FILE_KINDS = ("attached", "detached")
+"""Audit actions of files: the summary names the file; there are no field changes."""
+
+
 def group_entries(entries: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     """Audit rows of one change together, in the order given (newest first)."""
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
@@ -122,8 +126,9 @@ def build_timeline(entries: Iterable[Mapping[str, Any]], entity: EntityDef,
     for group in group_entries(entries):
         first = group[0]
         kind = str(first.get("action"))
-        changes = tuple(change for change in (_change(entry, entity, display)
-                                              for entry in group) if change is not None)
+        changes = () if kind in FILE_KINDS else tuple(
+            change for change in (_change(entry, entity, display) for entry in group)
+            if change is not None)
         actor = str(first.get("actor") or "")
         items.append(TimelineItem(
             kind=kind,
@@ -187,4 +192,9 @@ def _summary(kind: str, group: list[Mapping[str, Any]], entity: EntityDef,
                          old=_text(display, fdef, entry.get("old")) or t("no state"),
                          new=_text(display, fdef, entry.get("new")))
         return t("moved the record on")
+    if kind in FILE_KINDS:
+        summary = group[0].get("new" if kind == "attached" else "old")
+        name = str(summary.get("name", "")) if isinstance(summary, Mapping) else ""
+        return (t("attached %(name)s", name=name) if kind == "attached"
+                else t("removed the attachment %(name)s", name=name))
     return t("changed the record")

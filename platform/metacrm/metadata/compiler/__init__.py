@@ -21,6 +21,10 @@ from metacrm.metadata.compiler.checksum import documents_checksum
 from metacrm.metadata.compiler.computed import check_computed
 from metacrm.metadata.compiler.context import CompileContext, suggestion
 from metacrm.metadata.compiler.conversions import build_conversion, check_conversion
+from metacrm.metadata.compiler.document_templates import (
+    build_document_template,
+    check_document_template,
+)
 from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
 from metacrm.metadata.compiler.reports import build_report, check_report
@@ -109,6 +113,9 @@ def _compile(
     calendars = _build_all(by_kind["business_calendar"], context,
                            lambda d: build_calendar(d, context))
     check_calendar_teams(calendars, context)
+    templates = _build_all(by_kind["document_template"], context, build_document_template)
+    for template in templates.values():
+        check_document_template(template, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
@@ -120,6 +127,7 @@ def _compile(
         reports=MappingProxyType(reports),
         conversions=MappingProxyType(conversions),
         calendars=MappingProxyType(calendars),
+        document_templates=MappingProxyType(templates),
         checksum=documents_checksum(documents),
     ), []
 

@@ -71,6 +71,7 @@ def type_labels() -> dict[str, str]:
         "reference": t("Reference to a record"),
         "regarding": t("Link to a record of several entities"), "user": t("User"),
         "state": t("Pipeline state"), "auto_number": t("Auto number"), "json": t("JSON data"),
+        "file": t("Files"),
     }
     return {name: known.get(name, name) for name in services().registry.names()}
 
@@ -86,6 +87,9 @@ def option_labels() -> dict[str, str]:
         "entities": t("Entities it may link to (comma-separated names)"),
         "pipeline": t("Pipeline"), "prefix": t("Prefix"), "digits": t("Digits"),
         "start": t("First number"),
+        "multiple": t("Several files (true or false)"),
+        "max_size": t("Largest file (bytes)"),
+        "accept": t("Allowed content types (comma-separated, e.g. application/pdf, image/*)"),
     }
 
 

@@ -24,7 +24,7 @@ class OptionInput:
     """One type option the field form offers; `parse` says how its text becomes JSON:
     "int", "number" (an integer for integer fields, else a decimal string), "text",
     "upper" (a code), "list" (comma-separated codes), "names" (comma-separated entity
-    names), "entity", "on_delete", "pipeline" (chosen from a list)."""
+    names), "flag" (true/false), "entity", "on_delete", "pipeline" (chosen from a list)."""
 
     name: str
     parse: str
@@ -46,6 +46,9 @@ OPTION_INPUTS: tuple[OptionInput, ...] = (
     OptionInput("prefix", "text"),
     OptionInput("digits", "int"),
     OptionInput("start", "int"),
+    OptionInput("multiple", "flag"),
+    OptionInput("max_size", "int"),
+    OptionInput("accept", "names"),
 )
 OPTION_NAMES = frozenset(option.name for option in OPTION_INPUTS)
 ON_DELETE = ("set_null", "restrict", "cascade")
@@ -75,6 +78,8 @@ def option_value(option: OptionInput, text: str, field_type: str) -> Any:
         return text
     if option.parse == "upper":
         return text.upper()
+    if option.parse == "flag":
+        return text.lower() in ("true", "yes", "1", "on", "да")
     if option.parse == "list":
         return [item.strip().upper() for item in text.split(",") if item.strip()]
     if option.parse == "names":

@@ -1,0 +1,1 @@
+"""Document templates rendered to PDF (see install.py)."""
