@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.criteria.context import CriteriaContext
+from metacrm.storage.duplicate_search import KeyCondition, duplicate_ids, key_groups
 from metacrm.storage.record_codec import Record
 from metacrm.storage.record_query import Page, RecordCount
 from metacrm.storage.repository import RecordRepository
@@ -59,3 +60,21 @@ class SystemRecords:
     def table(self, entity: str) -> sa.Table:
         """The entity's table, for a `where` condition of `count`."""
         return self._repository.table(entity)
+
+    def duplicate_ids(
+        self, conn: sa.Connection, entity: str, conditions: Sequence[KeyCondition], *,
+        operator: str, exclude: Sequence[str] = (), limit: int = 20,
+    ) -> list[str]:
+        """Ids of every record whose match keys match (`storage.duplicate_search`), in
+        scope or not: a block rule refuses a duplicate the saver cannot see too. Callers
+        show only the ids the subject may read (`ScopedRepository.fetch`)."""
+        return duplicate_ids(conn, self._repository.table(entity), conditions,
+                             operator=operator, exclude=exclude, limit=limit)
+
+    def key_groups(
+        self, conn: sa.Connection, entity: str, column: str, *, limit: int,
+        after: str | None = None,
+    ) -> list[tuple[str, list[str]]]:
+        """Match keys shared by several records, with their ids (the duplicate scan)."""
+        return key_groups(conn, self._repository.table(entity), column, limit=limit,
+                          after=after)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS: tuple[str, ...] = ("entity", "entity_extension", "pipeline", "role", "trigger", "view",
-                          "report", "conversion")
+                          "report", "conversion", "duplicate_rule")
 """Every document kind; each has its schema `schemas/<kind>.schema.json`."""
 
 

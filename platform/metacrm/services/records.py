@@ -37,6 +37,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.model import EntityDef
+from metacrm.services.duplicates import DuplicateChecker
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.record_batches import BatchItem, at_item, parse_creates, parse_updates
 from metacrm.services.record_page import (
@@ -52,6 +53,8 @@ from metacrm.storage import outbox
 from metacrm.storage.outbox import OutboxEvent
 
 OWNER = "owner"
+DUPLICATES = "_duplicates"
+"""Key of a saved record's JSON listing the records a warn duplicate rule matched."""
 
 
 def _utc_now() -> datetime:
@@ -85,6 +88,8 @@ class RecordsService:
         self._runtimes = RuntimeCache(metadata, registry, clock)
         self.listeners: builtins.list[TransactionListener] = []
         """Hear every write command's events (see `unit_of_work.TransactionListener`)."""
+        self.duplicates = DuplicateChecker(self.runtime)
+        """The duplicate rules' checks (`services.duplicates`), run on every save."""
         self.interceptors: SaveInterceptors = NO_INTERCEPTORS
         """Take part in every create and update before it is written (extension packs'
         interceptors, `services.save_hooks`)."""
@@ -209,7 +214,8 @@ class RecordsService:
             record = self.create_in(conn, subject, entity, payload)
             events = outbox.collected(conn)  # the listeners add to it until the commit
             written = len(events)
-        return self._as_committed(subject, entity, record, events[written:])
+        return _with_warnings(self._as_committed(subject, entity, record, events[written:]),
+                              record)
 
     def create_in(
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
@@ -229,8 +235,10 @@ class RecordsService:
             raise ValidationFailed(f"invalid {entity} record", errors)
         record = scoped.insert(conn, entity, values, owner=owner, engine_values=engine_values,
                                before_save=self.interceptors.hook(conn, subject, entity))
+        warnings = self._check_duplicates(conn, subject, entity, record, "create")
         runtime.changes.created(conn, entity, [record], subject.user_id)
-        return runtime.json.record(entity, scoped.visible(entity, record))
+        return _with_warnings(runtime.json.record(entity, scoped.visible(entity, record)),
+                              warnings)
 
     def update(
         self,
@@ -248,7 +256,8 @@ class RecordsService:
                                     expected_version=expected_version)
             events = outbox.collected(conn)  # the listeners add to it until the commit
             written = len(events)
-        return self._as_committed(subject, entity, record, events[written:])
+        return _with_warnings(self._as_committed(subject, entity, record, events[written:]),
+                              record)
 
     def _as_committed(
         self, subject: AccessSubject, entity: str, record: dict[str, Any],
@@ -283,8 +292,24 @@ class RecordsService:
                                        admin=runtime.policy.is_admin(subject)),
             before_save=self.interceptors.hook(conn, subject, entity),
         )
+        warnings = (self._check_duplicates(conn, subject, entity, after, "update")
+                    if _keys_changed(runtime.model.entities[entity], before, after) else {})
         runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
-        return runtime.json.record(entity, scoped.visible(entity, after))
+        return _with_warnings(runtime.json.record(entity, scoped.visible(entity, after)),
+                              warnings)
+
+    def _check_duplicates(
+        self, conn: sa.Connection, subject: AccessSubject, entity: str,
+        record: Mapping[str, Any], event: str, pointer: str = "",
+    ) -> dict[str, Any]:
+        """Run the duplicate rules on a record just written: DuplicateFound (409, the
+        transaction rolls back) when a block rule matches; else the warn rules' matches
+        (`{DUPLICATES: [...]}`, empty when none)."""
+        check = self.duplicates.find(conn, subject, entity, record,
+                                     exclude=(str(record["id"]),), event=event)
+        if check.blocked:
+            raise check.refusal(entity, pointer)
+        return {DUPLICATES: check.warnings()} if check.matches else {}
 
     def delete(
         self, subject: AccessSubject, entity: str, record_id: str, *,
@@ -330,6 +355,10 @@ class RecordsService:
                                          engine_values=engine_values,
                                          before_save=self.interceptors.hook(
                                              conn, subject, entity))
+            if self.duplicates.has_rules(entity, "create"):
+                for index, record in enumerate(records):
+                    self._check_duplicates(conn, subject, entity, record, "create",
+                                           f"/{index}")
             runtime.changes.created(conn, entity, records, subject.user_id)
         return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
 
@@ -371,7 +400,27 @@ class RecordsService:
                         ))
                 except MetacrmError as refused:
                     refusals[index] = refused
+            if self.duplicates.has_rules(entity, "update"):
+                for index, (before, after) in enumerate(pairs):
+                    if _keys_changed(runtime.model.entities[entity], before, after):
+                        self._check_duplicates(conn, subject, entity, after, "update",
+                                               f"/{index}")
             runtime.changes.updated(conn, entity, pairs, subject.user_id)
             results = [runtime.json.record(entity, scoped.visible(entity, after))
                        for _before, after in pairs]
         return results
+
+
+def _keys_changed(entity: EntityDef, before: Mapping[str, Any], after: Mapping[str, Any]
+                  ) -> bool:
+    """Whether a field some match key is made of changed (else the update cannot make a
+    new duplicate, and is not checked)."""
+    return any(before.get(key.field) != after.get(key.field) for key in entity.match_keys)
+
+
+def _with_warnings(record: dict[str, Any], warnings: Mapping[str, Any]) -> dict[str, Any]:
+    """`record` carrying the duplicate warnings of `warnings` (a saved record or the dict
+    `_check_duplicates` returned)."""
+    if DUPLICATES in warnings and DUPLICATES not in record:
+        record[DUPLICATES] = warnings[DUPLICATES]
+    return record

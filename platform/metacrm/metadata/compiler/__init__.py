@@ -19,6 +19,11 @@ from metacrm.metadata.compiler.checks import check_entity_links, without_duplica
 from metacrm.metadata.compiler.checksum import documents_checksum
 from metacrm.metadata.compiler.context import CompileContext, suggestion
 from metacrm.metadata.compiler.conversions import build_conversion, check_conversion
+from metacrm.metadata.compiler.duplicate_rules import (
+    build_duplicate_rule,
+    check_duplicate_rule,
+    with_match_keys,
+)
 from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
 from metacrm.metadata.compiler.reports import build_report, check_report
@@ -103,16 +108,20 @@ def _compile(
     conversions = _build_all(by_kind["conversion"], context, build_conversion)
     for conversion in conversions.values():
         check_conversion(conversion, context)
+    duplicate_rules = _build_all(by_kind["duplicate_rule"], context, build_duplicate_rule)
+    for rule in duplicate_rules.values():
+        check_duplicate_rule(rule, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
-        entities=MappingProxyType(context.entities),
+        entities=MappingProxyType(with_match_keys(context.entities, duplicate_rules)),
         pipelines=MappingProxyType(context.pipelines),
         roles=MappingProxyType(roles),
         triggers=MappingProxyType(triggers),
         views=MappingProxyType(views),
         reports=MappingProxyType(reports),
         conversions=MappingProxyType(conversions),
+        duplicate_rules=MappingProxyType(duplicate_rules),
         checksum=documents_checksum(documents),
     ), []
 

@@ -1,0 +1,67 @@
+"""Duplicates in the API: a record's duplicates, a pre-check of values about to be saved,
+and the scan of an entity for groups of duplicates.
+
+`GET /records/<entity>/<id>/duplicates`, `POST /records/<entity>/duplicates/check`
+(`{"values": {...}, "exclude": id?}`) and `GET /records/<entity>/duplicates/scan` answer
+`{"data": [...], "meta": {"hidden_duplicates": n, "blocked": bool}}`; only records the
+caller may read are named (services.duplicate_review).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from metacrm.api import API_PREFIX
+from metacrm.api.context import api_services, live_entity, request_subject
+from metacrm.api.problems import json_body
+from metacrm.api.request_parsing import reject_parameters
+from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.services.duplicate_review import DuplicateReview
+from metacrm.services.duplicates import DuplicateCheck
+
+duplicates_api = Blueprint("metacrm_duplicates", __name__, url_prefix=f"{API_PREFIX}/records")
+
+CHECK_KEYS = frozenset({"values", "exclude"})
+
+
+def _review() -> DuplicateReview:
+    return DuplicateReview(api_services().records)
+
+
+def _answer(check: DuplicateCheck) -> Response:
+    return jsonify({"data": check.warnings(),
+                    "meta": {"hidden_duplicates": check.hidden_count,
+                             "blocked": check.blocked}})
+
+
+@duplicates_api.get("/<entity>/<record_id>/duplicates")
+def record_duplicates(entity: str, record_id: str) -> Response:
+    _, subject = request_subject()
+    live_entity(entity)
+    reject_parameters(request.args.items(multi=True))
+    return _answer(_review().of_record(subject, entity, record_id))
+
+
+@duplicates_api.post("/<entity>/duplicates/check")
+def check_duplicates(entity: str) -> Response:
+    _, subject = request_subject()
+    live_entity(entity)
+    reject_parameters(request.args.items(multi=True))
+    body = json_body()
+    if not isinstance(body, dict) or not set(body) <= CHECK_KEYS or "values" not in body:
+        raise ValidationFailed("invalid duplicate check", [ErrorDetail(
+            'must be {"values": {...}, "exclude": "<id>"?}', "")])
+    exclude = body.get("exclude")
+    if exclude is not None and not isinstance(exclude, str):
+        raise ValidationFailed("invalid duplicate check", [
+            ErrorDetail("must be a record id", "/exclude")])
+    return _answer(_review().check(subject, entity, body["values"], exclude=exclude))
+
+
+@duplicates_api.get("/<entity>/duplicates/scan")
+def scan_duplicates(entity: str) -> Response:
+    _, subject = request_subject()
+    live_entity(entity)
+    reject_parameters(request.args.items(multi=True))
+    groups = _review().scan(subject, entity)
+    return jsonify({"data": [group.to_json() for group in groups]})
