@@ -34,8 +34,21 @@ DOCUMENTS: list[dict[str, Any]] = [
     rule("company_by_name", "company",
          {"field": "name", "normalise": ["legal_form", "transliterate"], "match": "fuzzy",
           "threshold": 0.5}),
+    entity("lead", field("last_name", "text", required=True), field("email", "email"),
+           field("status", "state", pipeline="lead_flow")),
+    {"kind": "pipeline", "name": "lead_flow", "version": 1, "label": labels("Lead flow"),
+     "entity": "lead",
+     "states": [{"name": "new", "label": labels("New")},
+                {"name": "converted", "label": labels("Converted"), "category": "won"}],
+     "transitions": [{"name": "convert", "label": labels("Convert"), "from": ["new"],
+                      "to": "converted"}]},
+    {"kind": "conversion", "name": "lead_conversion", "version": 1,
+     "label": labels("Convert"), "source": "lead", "transition": "convert",
+     "targets": [{"name": "person", "entity": "person",
+                  "fields": {"last_name": "last_name", "email": "email"}}]},
     ADMIN_ROLE,
-    role("clerk", entities={"person": OWN, "company": EVERYTHING}),
+    role("clerk", entities={"person": OWN, "company": EVERYTHING, "lead": EVERYTHING},
+         transitions={"lead_flow": ["convert"]}),
 ]
 
 
@@ -189,3 +202,15 @@ def _is_postgres(api: Api) -> bool:
 
     with api.web.app.app_context():
         return bool(api_services().engine.dialect.name == "postgresql")
+
+
+def test_a_conversion_links_the_existing_duplicate_instead_of_creating(api: Api) -> None:
+    person = created(api, "person", api.clerk, last_name="Known", email="known@convert.example")
+    lead = created(api, "lead", api.clerk, last_name="Known lead", email="KNOWN@convert.example")
+
+    response = api.client.post(f"/api/v1/records/lead/{lead['data']['id']}/convert",
+                               json={}, headers=api.clerk)
+
+    assert response.status_code == 200, response.get_json()
+    target = response.get_json()["data"]["targets"]["person"]
+    assert (target["action"], target["record"]["id"]) == ("matched", person["data"]["id"])

@@ -96,10 +96,12 @@ class DuplicateChecker:
     def find(
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
         values: Mapping[str, Any], *, exclude: Sequence[str] = (), event: str | None = None,
+        exact: bool = False,
     ) -> DuplicateCheck:
         """The records of `entity` that `values` (field -> value, raw or stored) duplicate,
         excluding the ids in `exclude` (the record being saved); `event` (`create` or
-        `update`) keeps only the rules checking that save, None runs them all."""
+        `update`) keeps only the rules checking that save, None runs them all; `exact`
+        compares fuzzy conditions exactly (equal normalised keys only)."""
         runtime = self._runtime()
         rules = self._rules(runtime, entity, event)
         if not rules:
@@ -107,7 +109,7 @@ class DuplicateChecker:
         model_entity = runtime.model.entities[entity]
         found: list[tuple[DuplicateRuleDef, list[str]]] = []
         for rule in rules:
-            conditions = _conditions(model_entity, rule, values)
+            conditions = _conditions(model_entity, rule, values, exact=exact)
             if conditions is None:
                 continue
             ids = runtime.system.duplicate_ids(conn, entity, conditions, operator=rule.operator,
@@ -147,8 +149,8 @@ class DuplicateChecker:
                      if event is None or event in rule.on)
 
 
-def _conditions(entity: EntityDef, rule: DuplicateRuleDef, values: Mapping[str, Any]
-                ) -> list[KeyCondition] | None:
+def _conditions(entity: EntityDef, rule: DuplicateRuleDef, values: Mapping[str, Any], *,
+                exact: bool = False) -> list[KeyCondition] | None:
     """The key conditions of `rule` for `values`; None when they cannot match (no key, or
     an `and` rule missing one)."""
     conditions = []
@@ -161,8 +163,8 @@ def _conditions(entity: EntityDef, rule: DuplicateRuleDef, values: Mapping[str, 
             if rule.operator == "and":
                 return None
             continue
-        conditions.append(KeyCondition(condition.key.column, key, condition.fuzzy,
-                                       condition.threshold))
+        conditions.append(KeyCondition(condition.key.column, key,
+                                       condition.fuzzy and not exact, condition.threshold))
     return conditions or None
 
 
