@@ -462,3 +462,21 @@ pack_state = sa.Table(
 )
 """`metacrm_pack_state` — one row: a number bumped by every pack install, upgrade,
 uninstall and settings change, so processes notice with one cheap read."""
+
+record_merges = sa.Table(
+    "metacrm_record_merges",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("survivor", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("merged", sa.JSON, nullable=False),
+    sa.Column("ledger", sa.JSON, nullable=False),
+    sa.Column("actor", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("undone_at", UTCDateTime(), nullable=True),
+    sa.Column("undone_by", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Index("ix_metacrm_record_merges_survivor", "entity", "survivor"),
+)
+"""`metacrm_record_merges` — one row per merge of records (`services.record_merge`): the
+ids merged into the survivor and the ledger that undoes it (the merged rows as stored,
+the references re-pointed, the survivor's values before)."""
