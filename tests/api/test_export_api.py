@@ -114,3 +114,14 @@ def test_bad_parameters_are_problems(api: Api, query: str, pointer: str) -> None
     response = api.client.get(f"/api/v1/records/gizmo/export?{query}", headers=api.admin)
 
     assert pointer in {e["pointer"] for e in problem(response, 422)["errors"]}
+
+
+def test_control_characters_are_dropped_from_xlsx_cells_not_refused() -> None:
+    from metacrm.services.export_files import write_xlsx
+
+    out = io.BytesIO()
+    write_xlsx(out, "gizmo", ["name"], [["bell\x07 and =1+1"]])
+
+    sheet = load_workbook(io.BytesIO(out.getvalue())).active
+    assert sheet["A2"].value == "bell and =1+1"
+    assert sheet["A2"].data_type == "s"

@@ -16,6 +16,7 @@ from typing import Any
 
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
+from metacrm.api.openapi_data import DATA_TAG, data_paths, data_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
 from metacrm.api.openapi_notifications import (
     NOTIFICATIONS_TAG,
@@ -80,6 +81,8 @@ def build_openapi(
     paths.update(notification_paths())
     schemas.update(search_schemas())
     paths.update(search_paths())
+    schemas.update(data_schemas())
+    paths.update(data_paths(model))
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -88,6 +91,7 @@ def build_openapi(
         TOKENS_TAG,
         NOTIFICATIONS_TAG,
         SEARCH_TAG,
+        DATA_TAG,
         {"name": "documentation", "description": "This document."},
     ]
     return {

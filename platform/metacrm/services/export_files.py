@@ -8,7 +8,8 @@ writes rows to a temporary file as they come (an XLSX is a zip: it cannot be sen
 its last row is written, but it is never held in memory).
 
 Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
-leading apostrophe in CSV and is stored as a plain string cell in XLSX.
+leading apostrophe in CSV and is stored as a plain string cell in XLSX; control characters
+(which XLSX cannot hold) are dropped from XLSX cells.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def write_xlsx(target: IO[bytes], sheet_name: str, headers: Sequence[str],
     """The rows as an XLSX workbook written to `target`, row by row (write-only mode)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_name[:31])
@@ -101,6 +103,9 @@ def write_xlsx(target: IO[bytes], sheet_name: str, headers: Sequence[str],
     def cell(value: Cell) -> Any:
         if isinstance(value, datetime):
             value = value.replace(tzinfo=None)  # UTC; Excel has no time zones
+        elif isinstance(value, str):
+            # control characters cannot be stored in a worksheet: dropped, not refused
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
         written = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             written.data_type = "s"  # never a formula, whatever the text starts with
