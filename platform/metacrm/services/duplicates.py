@@ -90,19 +90,21 @@ class DuplicateChecker:
     def __init__(self, runtime: Callable[[], RecordsRuntime]) -> None:
         self._runtime = runtime
 
-    def has_rules(self, entity: str, event: str | None = None) -> bool:
-        return bool(self._rules(self._runtime(), entity, event))
+    def has_rules(self, entity: str, event: str | None = None, *,
+                  runtime: RecordsRuntime | None = None) -> bool:
+        return bool(self._rules(runtime or self._runtime(), entity, event))
 
     def find(
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
         values: Mapping[str, Any], *, exclude: Sequence[str] = (), event: str | None = None,
-        exact: bool = False,
+        exact: bool = False, runtime: RecordsRuntime | None = None,
     ) -> DuplicateCheck:
         """The records of `entity` that `values` (field -> value, raw or stored) duplicate,
         excluding the ids in `exclude` (the record being saved); `event` (`create` or
         `update`) keeps only the rules checking that save, None runs them all; `exact`
-        compares fuzzy conditions exactly (equal normalised keys only)."""
-        runtime = self._runtime()
+        compares fuzzy conditions exactly (equal normalised keys only); `runtime`, when
+        the caller holds it, saves looking up the live metadata version again."""
+        runtime = runtime or self._runtime()
         rules = self._rules(runtime, entity, event)
         if not rules:
             return NO_DUPLICATES

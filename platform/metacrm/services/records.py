@@ -235,7 +235,8 @@ class RecordsService:
             raise ValidationFailed(f"invalid {entity} record", errors)
         record = scoped.insert(conn, entity, values, owner=owner, engine_values=engine_values,
                                before_save=self.interceptors.hook(conn, subject, entity))
-        warnings = self._check_duplicates(conn, subject, entity, record, "create")
+        warnings = self._check_duplicates(conn, subject, entity, record, "create",
+                                          runtime=runtime)
         runtime.changes.created(conn, entity, [record], subject.user_id)
         return _with_warnings(runtime.json.record(entity, scoped.visible(entity, record)),
                               warnings)
@@ -292,7 +293,8 @@ class RecordsService:
                                        admin=runtime.policy.is_admin(subject)),
             before_save=self.interceptors.hook(conn, subject, entity),
         )
-        warnings = (self._check_duplicates(conn, subject, entity, after, "update")
+        warnings = (self._check_duplicates(conn, subject, entity, after, "update",
+                                           runtime=runtime)
                     if _keys_changed(runtime.model.entities[entity], before, after) else {})
         runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
         return _with_warnings(runtime.json.record(entity, scoped.visible(entity, after)),
@@ -301,12 +303,17 @@ class RecordsService:
     def _check_duplicates(
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
         record: Mapping[str, Any], event: str, pointer: str = "",
+        runtime: RecordsRuntime | None = None,
     ) -> dict[str, Any]:
         """Run the duplicate rules on a record just written: DuplicateFound (409, the
         transaction rolls back) when a block rule matches; else the warn rules' matches
         (`{DUPLICATES: [...]}`, empty when none)."""
+        runtime = runtime or self.runtime()
+        if not self.duplicates.has_rules(entity, event, runtime=runtime):
+            return {}
         check = self.duplicates.find(conn, subject, entity, record,
-                                     exclude=(str(record["id"]),), event=event)
+                                     exclude=(str(record["id"]),), event=event,
+                                     runtime=runtime)
         if check.blocked:
             raise check.refusal(entity, pointer)
         return {DUPLICATES: check.warnings()} if check.matches else {}
@@ -358,7 +365,7 @@ class RecordsService:
             if self.duplicates.has_rules(entity, "create"):
                 for index, record in enumerate(records):
                     self._check_duplicates(conn, subject, entity, record, "create",
-                                           f"/{index}")
+                                           f"/{index}", runtime)
             runtime.changes.created(conn, entity, records, subject.user_id)
         return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
 
@@ -404,7 +411,7 @@ class RecordsService:
                 for index, (before, after) in enumerate(pairs):
                     if _keys_changed(runtime.model.entities[entity], before, after):
                         self._check_duplicates(conn, subject, entity, after, "update",
-                                               f"/{index}")
+                                               f"/{index}", runtime)
             runtime.changes.updated(conn, entity, pairs, subject.user_id)
             results = [runtime.json.record(entity, scoped.visible(entity, after))
                        for _before, after in pairs]
