@@ -169,11 +169,13 @@ class MergeService:
         audit.write_entries(conn, [AuditEntry(entity, str(survivor["id"]), action, None,
                                               None, dict(detail), actor, at, event_id)])
 
-    def merged_into(self, subject: AccessSubject, entity: str, record_id: str
-                    ) -> list[str]:
-        """Ids of the records merged into a record the subject may read (for its history)."""
+    def undoable(self, subject: AccessSubject, entity: str, record_id: str
+                 ) -> list[dict[str, Any]]:
+        """The merges into a record the subject may read that can still be undone
+        (`{"merge", "merged", "created_at"}`, oldest first); 404 outside the read scope."""
         self.records.get(subject, entity, record_id)
+        since = self.records.now() - timedelta(days=UNDO_DAYS)
         with self.records.engine.connect() as conn:
-            return [i for merge in record_merges.merges_into(conn, entity, record_id)
-                    for i in merge["merged"]]
+            return [merge for merge in record_merges.merges_into(conn, entity, record_id)
+                    if merge["created_at"] >= since]
 

@@ -129,7 +129,8 @@ def read_merge(conn: sa.Connection, merge_id: str, *, for_update: bool = False
 def merges_into(conn: sa.Connection, entity: str, survivor: str) -> list[dict[str, Any]]:
     """The merges (not undone) that merged records into `survivor`, oldest first."""
     rows = conn.execute(
-        sa.select(record_merges.c.id, record_merges.c.merged, record_merges.c.created_at)
+        sa.select(record_merges.c.id.label("merge"), record_merges.c.merged,
+                  record_merges.c.created_at)
         .where(record_merges.c.entity == entity, record_merges.c.survivor == survivor,
                record_merges.c.undone_at.is_(None))
         .order_by(record_merges.c.created_at)).mappings()
