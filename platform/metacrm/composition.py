@@ -44,6 +44,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
+    "metacrm.jobs.duplicate_scans",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""

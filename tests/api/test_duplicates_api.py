@@ -214,3 +214,22 @@ def test_a_conversion_links_the_existing_duplicate_instead_of_creating(api: Api)
     assert response.status_code == 200, response.get_json()
     target = response.get_json()["data"]["targets"]["person"]
     assert (target["action"], target["record"]["id"]) == ("matched", person["data"]["id"])
+
+
+def test_a_scan_job_stores_the_groups_for_the_user_who_asked(api: Api) -> None:
+    a = created(api, "company", api.clerk, name="Job Scan AG")
+    b = created(api, "company", api.clerk, name="job scan")
+
+    started = api.client.post("/api/v1/records/company/duplicates/scans", headers=api.clerk)
+
+    assert started.status_code == 202, started.get_json()
+    scan = started.get_json()["data"]
+    read = api.client.get(f"/api/v1/records/company/duplicates/scans/{scan['id']}",
+                          headers=api.clerk)
+    assert read.status_code == 200
+    assert read.get_json()["data"]["status"] == "done"  # the inline queue ran it
+    assert [a["data"]["id"], b["data"]["id"]] in [g["ids"] for g in
+                                                  read.get_json()["data"]["groups"]]
+    other = api.client.get(f"/api/v1/records/company/duplicates/scans/{scan['id']}",
+                           headers=api.admin)
+    problem(other, 404)

@@ -126,8 +126,13 @@ def test_the_review_screen_lists_groups_of_readable_duplicates(rita: Browser,
     created(rita, {"last_name": "GROUP"})
     created(boss, {"last_name": "group"})
 
+    before = rita.text("/app/r/person/duplicates")  # no scan yet: groups found now
+    started = rita.post("/app/r/person/duplicates/scan")
     page = rita.text("/app/r/person/duplicates")
     as_boss = boss.text("/app/r/person/duplicates")
+
+    assert started.status_code == 302
+    assert 'data-scan-status="done"' in page and "data-scan-status" not in before
 
     rita_group = re.search(r'<li data-duplicate-group="person_by_name">(.*?)</li>', page, re.S)
     assert rita_group and rita_group.group(1).count('href="/app/r/person/0') == 2

@@ -4,7 +4,9 @@ and the scan of an entity for groups of duplicates.
 `GET /records/<entity>/<id>/duplicates`, `POST /records/<entity>/duplicates/check`
 (`{"values": {...}, "exclude": id?}`) and `GET /records/<entity>/duplicates/scan` answer
 `{"data": [...], "meta": {"hidden_duplicates": n, "blocked": bool}}`; only records the
-caller may read are named (services.duplicate_review).
+caller may read are named (services.duplicate_review). `POST /records/<entity>/duplicates/
+scans` queues the scan as a background job (202) and `GET .../scans/<id>` reads it
+(jobs.duplicate_scans).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from metacrm.api import API_PREFIX
 from metacrm.api.context import api_services, live_entity, request_subject
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
+from metacrm.jobs.duplicate_scans import FEATURE, DuplicateScans
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.services.duplicate_review import DuplicateReview
 from metacrm.services.duplicates import DuplicateCheck
@@ -65,3 +68,25 @@ def scan_duplicates(entity: str) -> Response:
     reject_parameters(request.args.items(multi=True))
     groups = _review().scan(subject, entity)
     return jsonify({"data": [group.to_json() for group in groups]})
+
+
+def _scans() -> DuplicateScans:
+    return api_services().services.feature(FEATURE, DuplicateScans)
+
+
+@duplicates_api.post("/<entity>/duplicates/scans")
+def request_scan(entity: str) -> Response:
+    _, subject = request_subject()
+    live_entity(entity)
+    reject_parameters(request.args.items(multi=True))
+    response = jsonify({"data": _scans().request(subject, entity)})
+    response.status_code = 202
+    return response
+
+
+@duplicates_api.get("/<entity>/duplicates/scans/<scan_id>")
+def read_scan(entity: str, scan_id: str) -> Response:
+    _, subject = request_subject()
+    live_entity(entity)
+    reject_parameters(request.args.items(multi=True))
+    return jsonify({"data": _scans().read(subject, entity, scan_id)})

@@ -15,8 +15,9 @@ from flask import flash, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
+from metacrm.jobs.duplicate_scans import FEATURE, DuplicateScans
 from metacrm.kernel.errors import MetacrmError, NotFound
-from metacrm.services.duplicate_review import DuplicateReview
+from metacrm.services.duplicate_review import DuplicateGroup, DuplicateReview
 from metacrm.services.record_merge import MergeService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
@@ -90,13 +91,27 @@ def undo_merge(entity: str, merge_id: str) -> BaseResponse:
     return redirect(record_url(entity, str(result["record"]["id"])))
 
 
+@web_record_merge.post("/<entity>/duplicates/scan")
+@login_required
+def run_scan(entity: str) -> BaseResponse:
+    """Queue a scan job; the review screen shows its result when it is done."""
+    services().services.feature(FEATURE, DuplicateScans).request(web_subject(), entity)
+    flash(t("The scan was started; its result appears here when it is done."), "success")
+    return redirect(f"/app/r/{entity}/duplicates")
+
+
 @web_record_merge.get("/<entity>/duplicates")
 @login_required
 def duplicate_groups(entity: str) -> tuple[str, int]:
+    """The latest scan job's groups (re-filtered by what the user may read now), or,
+    before any scan, the groups found now (at most SCAN_LIMIT)."""
     subject = web_subject()
     records = services().records
     visible = records.visible_entity(subject, entity)
-    groups = DuplicateReview(records).scan(subject, entity, limit=SCAN_LIMIT)
+    scan = services().services.feature(FEATURE, DuplicateScans).latest(subject, entity)
+    groups = ([DuplicateGroup(entity, g["rule"], g["key"], tuple(g["ids"]))
+               for g in scan["groups"][:SCAN_LIMIT]] if scan is not None
+              else DuplicateReview(records).scan(subject, entity, limit=SCAN_LIMIT))
     wanted = sorted({i for g in groups for i in g.ids})
     found: dict[str, Any] = {}
     for start in range(0, len(wanted), PAGE):
@@ -109,5 +124,6 @@ def duplicate_groups(entity: str) -> tuple[str, int]:
               "records": [(i, display.title(visible, found[i]) if i in found else i)
                           for i in g.ids]} for g in groups]
     page = render_template("metacrm/duplicates.html", entity=visible,
-                           plural_label=label(visible.plural_label, entity), groups=shown)
+                           plural_label=label(visible.plural_label, entity), groups=shown,
+                           scan=scan)
     return page, 200
