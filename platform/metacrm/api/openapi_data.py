@@ -62,6 +62,20 @@ def data_schemas() -> dict[str, Schema]:
                            "ids": {"type": "array", "items": {"type": "string"},
                                    "minItems": 2}},
         },
+        "DuplicateScan": {
+            "type": "object", "required": ["data"],
+            "properties": {"data": {
+                "type": "object", "required": ["id", "entity", "status", "groups"],
+                "properties": {
+                    "id": {"type": "string"}, "entity": {"type": "string"},
+                    "status": {"type": "string", "enum": ["queued", "done", "failed"]},
+                    "error": {"type": ["string", "null"]},
+                    "groups": {"type": "array", "items": ref("DuplicateGroup"),
+                               "description": "Groups of records the caller may read "
+                                              "now (others left out)."},
+                    "created_at": {"type": "string"},
+                    "finished_at": {"type": ["string", "null"]}}}},
+        },
         "MergeRequest": {
             "type": "object", "required": ["ids", "survivor"], "additionalProperties": False,
             "properties": {
@@ -121,6 +135,20 @@ def data_paths(model: CompiledModel) -> dict[str, Any]:
                 "type": "object", "required": ["data"],
                 "properties": {"data": {"type": "array", "items": ref("DuplicateGroup")}}}),
                 **errors(*READ_ERRORS)}}},
+        f"{RECORDS}/{{entity}}/duplicates/scans": {"post": {
+            "tags": TAGS, "operationId": "request_duplicate_scan",
+            "summary": "Scan the entity for duplicate groups in a background job",
+            "parameters": [entity],
+            "responses": {"202": json_answer("The scan (status queued, or done when the "
+                                             "queue ran it at once).", ref("DuplicateScan")),
+                          **errors(*READ_ERRORS)}}},
+        f"{RECORDS}/{{entity}}/duplicates/scans/{{scan_id}}": {"get": {
+            "tags": TAGS, "operationId": "read_duplicate_scan",
+            "summary": "A duplicate scan the caller asked for, with its groups",
+            "parameters": [entity, {"name": "scan_id", "in": "path", "required": True,
+                                    "schema": {"type": "string"}}],
+            "responses": {"200": json_answer("The scan.", ref("DuplicateScan")),
+                          **errors(*READ_ERRORS)}}},
         f"{RECORDS}/{{entity}}/merge/preview": {"post": {
             "tags": TAGS, "operationId": "merge_preview",
             "summary": "Records side by side before a merge",
