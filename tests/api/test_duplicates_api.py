@@ -233,3 +233,16 @@ def test_a_scan_job_stores_the_groups_for_the_user_who_asked(api: Api) -> None:
     other = api.client.get(f"/api/v1/records/company/duplicates/scans/{scan['id']}",
                            headers=api.admin)
     problem(other, 404)
+
+
+def test_a_bulk_create_with_a_duplicate_inside_it_is_refused_whole(api: Api) -> None:
+    response = api.client.post("/api/v1/records/person/bulk", headers=api.clerk, json={
+        "records": [{"last_name": "Bulk 1", "email": "bulk@dup.example"},
+                    {"last_name": "Bulk 2", "email": "BULK@dup.example"}]})
+
+    document = problem(response, 409)
+    assert {e["pointer"] for e in document["errors"]} == {"/records/1"}
+    assert [d["title"] for d in document["duplicates"]] == ["Bulk 1"]
+    listed = api.client.get("/api/v1/records/person?filter[email]=bulk@dup.example",
+                            headers=api.admin).get_json()
+    assert listed["meta"]["count"] == 0

@@ -12,7 +12,7 @@ subject may read and counts the others, so nothing outside their scope leaks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,12 +98,14 @@ class DuplicateChecker:
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
         values: Mapping[str, Any], *, exclude: Sequence[str] = (), event: str | None = None,
         exact: bool = False, runtime: RecordsRuntime | None = None,
+        ignore: Collection[str] = frozenset(),
     ) -> DuplicateCheck:
         """The records of `entity` that `values` (field -> value, raw or stored) duplicate,
         excluding the ids in `exclude` (the record being saved); `event` (`create` or
         `update`) keeps only the rules checking that save, None runs them all; `exact`
         compares fuzzy conditions exactly (equal normalised keys only); `runtime`, when
-        the caller holds it, saves looking up the live metadata version again."""
+        the caller holds it, saves looking up the live metadata version again; `ignore`:
+        ids not to count (filtered after the query, unlike `exclude`)."""
         runtime = runtime or self._runtime()
         rules = self._rules(runtime, entity, event)
         if not rules:
@@ -114,8 +116,9 @@ class DuplicateChecker:
             conditions = _conditions(model_entity, rule, values, exact=exact)
             if conditions is None:
                 continue
-            ids = runtime.system.duplicate_ids(conn, entity, conditions, operator=rule.operator,
-                                               exclude=exclude, limit=MAX_MATCHES)
+            ids = [i for i in runtime.system.duplicate_ids(
+                conn, entity, conditions, operator=rule.operator, exclude=exclude,
+                limit=MAX_MATCHES) if i not in ignore]
             if ids:
                 found.append((rule, ids))
         if not found:

@@ -303,17 +303,18 @@ class RecordsService:
     def _check_duplicates(
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
         record: Mapping[str, Any], event: str, pointer: str = "",
-        runtime: RecordsRuntime | None = None,
+        runtime: RecordsRuntime | None = None, later: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Run the duplicate rules on a record just written: DuplicateFound (409, the
         transaction rolls back) when a block rule matches; else the warn rules' matches
-        (`{DUPLICATES: [...]}`, empty when none)."""
+        (`{DUPLICATES: [...]}`, empty when none). `later`: records written after it in the
+        same batch — a duplicate inside a batch is reported at the later of the two."""
         runtime = runtime or self.runtime()
         if not self.duplicates.has_rules(entity, event, runtime=runtime):
             return {}
         check = self.duplicates.find(conn, subject, entity, record,
-                                     exclude=(str(record["id"]),), event=event,
-                                     runtime=runtime)
+                                     exclude=(str(record["id"]),), ignore=frozenset(later),
+                                     event=event, runtime=runtime)
         if check.blocked:
             raise check.refusal(entity, pointer)
         return {DUPLICATES: check.warnings()} if check.matches else {}
@@ -363,9 +364,11 @@ class RecordsService:
                                          before_save=self.interceptors.hook(
                                              conn, subject, entity))
             if self.duplicates.has_rules(entity, "create"):
+                ids = [str(record["id"]) for record in records]
                 for index, record in enumerate(records):
+                    # a duplicate inside the batch is the later of the two records
                     self._check_duplicates(conn, subject, entity, record, "create",
-                                           f"/{index}", runtime)
+                                           f"/{index}", runtime, ids[index + 1:])
             runtime.changes.created(conn, entity, records, subject.user_id)
         return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
 
