@@ -85,6 +85,10 @@ def test_three_persons_merge_re_point_deals_and_tasks_and_undo_restores(api: Api
                              headers=api.clerk).get_json()["data"]
     assert [(e["action"], e["new"]) for e in history if e["action"] == "merged"] == [
         ("merged", {"merge": merged["merge"], "merged": [b["id"], c["id"]]})]
+    # the merged records' trails are part of the survivor's: B's city was set on creation
+    assert ("created", "city", "Oslo") in [(e["action"], e["field"], e["new"])
+                                           for e in history]
+    assert [e["action"] for e in history].count("created") >= 3
 
     undo = api.client.post(f"/api/v1/records/person/merges/{merged['merge']}/undo",
                            headers=api.clerk)

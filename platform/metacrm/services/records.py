@@ -49,7 +49,7 @@ from metacrm.services.record_page import (
 from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
 from metacrm.services.save_hooks import NO_INTERCEPTORS, SaveInterceptors
 from metacrm.services.unit_of_work import TransactionListener, write_transaction
-from metacrm.storage import outbox
+from metacrm.storage import outbox, record_merges
 from metacrm.storage.outbox import OutboxEvent
 
 OWNER = "owner"
@@ -169,10 +169,18 @@ class RecordsService:
     def history(
         self, subject: AccessSubject, entity: str, record_id: str
     ) -> builtins.list[dict[str, Any]]:
-        """The record's audit trail, newest first (at, actor, action, field, old, new)."""
+        """The record's audit trail, newest first (at, actor, action, field, old, new),
+        with the trails of the records merged into it (`services.record_merge`)."""
         scoped = self.runtime().scoped(subject)
         with self.engine.connect() as conn:
-            return [entry.to_json() for entry in scoped.history(conn, entity, record_id)]
+            entries = scoped.history(conn, entity, record_id)
+            merged = [str(i) for merge in record_merges.merges_into(conn, entity, record_id)
+                      for i in merge["merged"]] if storable_id(record_id) else []
+            if merged:
+                entries = sorted([*entries, *scoped.merged_history(conn, entity, record_id,
+                                                                   merged)],
+                                 key=lambda e: e.at, reverse=True)  # stable
+            return [entry.to_json() for entry in entries]
 
     def explain(
         self,
