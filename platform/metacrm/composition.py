@@ -33,6 +33,7 @@ from metacrm.files.service import FileService
 from metacrm.identity.subjects import SubjectDirectory
 from metacrm.imports.service import ImportService
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
+from metacrm.jobs.duplicate_scans import DuplicateScans
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
@@ -64,6 +65,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.imports.install",
     "metacrm.files.install",
     "metacrm.documents.install",
+    "metacrm.jobs.duplicate_scans",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -112,6 +114,8 @@ class Services:
     """Attachments and file fields over the instance's file store (`metacrm.files`)."""
     documents: DocumentService = field(init=False, repr=False, compare=False)
     """PDF documents rendered from templates in the job queue (`metacrm.documents`)."""
+    duplicate_scans: DuplicateScans = field(init=False, repr=False, compare=False)
+    """Scans for duplicate groups in existing records, run as jobs (`metacrm.jobs`)."""
     imports: ImportService = field(init=False, repr=False, compare=False)
     """File imports: mappings, dry runs, resumable runs, revert (`metacrm.imports`)."""
     reports: ReportService = field(init=False, repr=False, compare=False)

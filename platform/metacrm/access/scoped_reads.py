@@ -182,6 +182,17 @@ class ScopedReads:
         elif not self.check(entity, "read")(record):
             raise self.not_found(entity, record_id)
 
+    def merged_history(self, conn: sa.Connection, entity: str, record_id: str,
+                       merged: Sequence[str]) -> list[AuditEntry]:
+        """The audit trails of the records merged into a record (`merged`: their ids, from
+        the merge ledger), shown with the survivor's own to whoever may read the survivor
+        (NotFound otherwise): their values live on in it. Newest first, hidden fields out."""
+        self.get(conn, entity, record_id)  # the survivor's read check
+        entries = [e for merged_id in merged if storable_id(merged_id)
+                   for e in audit.entries_for(conn, entity, merged_id)]
+        entries.sort(key=lambda e: e.at, reverse=True)  # stable: a change's rows keep order
+        return self.shown_entries(entity, entries)
+
     def shown_entries(self, entity: str, entries: list[AuditEntry]) -> list[AuditEntry]:
         """`entries` without those of fields hidden from the subject."""
         if self.policy.is_admin(self.subject):

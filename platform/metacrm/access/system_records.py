@@ -10,11 +10,14 @@ behalf of a user goes through `ScopedRepository` instead (access/README.md).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from metacrm.criteria.context import CriteriaContext
+from metacrm.storage import record_merges
+from metacrm.storage.duplicate_search import KeyCondition, duplicate_ids, key_groups
 from metacrm.storage.record_codec import Record
 from metacrm.storage.record_query import Page, RecordCount
 from metacrm.storage.repository import RecordRepository
@@ -62,3 +65,50 @@ class SystemRecords:
     def table(self, entity: str) -> sa.Table:
         """The entity's table, for a `where` condition of `count`."""
         return self._repository.table(entity)
+
+    def duplicate_ids(
+        self, conn: sa.Connection, entity: str, conditions: Sequence[KeyCondition], *,
+        operator: str, exclude: Sequence[str] = (), limit: int = 20,
+    ) -> list[str]:
+        """Ids of every record whose match keys match (`storage.duplicate_search`), in
+        scope or not: a block rule refuses a duplicate the saver cannot see too. Callers
+        show only the ids the subject may read (`ScopedRepository.fetch`)."""
+        return duplicate_ids(conn, self._repository.table(entity), conditions,
+                             operator=operator, exclude=exclude, limit=limit)
+
+    def key_groups(
+        self, conn: sa.Connection, entity: str, column: str, *, limit: int,
+        after: str | None = None,
+    ) -> list[tuple[str, list[str]]]:
+        """Match keys shared by several records, with their ids (the duplicate scan)."""
+        return key_groups(conn, self._repository.table(entity), column, limit=limit,
+                          after=after)
+
+    # --- merging records (services.record_merge): engine work on every reference ---------
+
+    def snapshot(self, conn: sa.Connection, entity: str, ids: Sequence[str]
+                 ) -> list[dict[str, Any]]:
+        """The rows as stored, as JSON, to put back on undo."""
+        return record_merges.snapshot_rows(conn, self._repository.table(entity), ids)
+
+    def restore(self, conn: sa.Connection, entity: str, rows: Sequence[Mapping[str, Any]]
+                ) -> None:
+        record_merges.restore_rows(conn, self._repository.table(entity), rows)
+
+    def remove(self, conn: sa.Connection, entity: str, ids: Sequence[str]) -> None:
+        """Take merged rows out of the table (their references were re-pointed first; the
+        rows are kept in the merge ledger, their history in the audit trail)."""
+        record_merges.delete_rows(conn, self._repository.table(entity), ids)
+
+    def repoint(self, conn: sa.Connection, entity: str, merged: Sequence[str], survivor: str,
+                now: datetime) -> list[dict[str, str]]:
+        """Every reference (and regarding link) to `merged` records now names `survivor`,
+        whoever may see the referring records: none may dangle."""
+        return record_merges.repoint_references(
+            conn, self._repository.model, self._repository.tables.tables, entity, merged,
+            survivor, now)
+
+    def unrepoint(self, conn: sa.Connection, changes: Sequence[Mapping[str, str]],
+                  survivor: str, now: datetime) -> None:
+        record_merges.restore_references(conn, self._repository.tables.tables, changes,
+                                         survivor, now)

@@ -17,6 +17,7 @@ from typing import Any
 
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
+from metacrm.api.openapi_data import DATA_TAG, data_paths, data_schemas
 from metacrm.api.openapi_extensions import extension_paths, extension_tag
 from metacrm.api.openapi_files import FILES_TAG, file_paths, file_schemas
 from metacrm.api.openapi_filters import NO_NUL, NON_BLANK
@@ -99,6 +100,8 @@ def build_openapi(
     paths.update(import_paths())
     schemas.update(file_schemas())
     paths.update(file_paths(model))
+    schemas.update(data_schemas())
+    paths.update(data_paths(model))
     tags += [
         {"name": "metadata", "description": "The metadata API (admins only)."},
         {"name": "access", "description": "Why a user may or may not do something."},
@@ -110,6 +113,7 @@ def build_openapi(
         REPORTS_TAG,
         IMPORTS_TAG,
         FILES_TAG,
+        DATA_TAG,
         {"name": "documentation", "description": "This document."},
         *(extension_tag(pack) for pack in sorted({pack for pack, _ in extension_routes})),
     ]

@@ -84,6 +84,14 @@ def shared_schemas() -> dict[str, Schema]:
                 "detail": {"type": "string"},
                 "instance": {"type": "string"},
                 "errors": ref("ErrorList"),
+                "duplicates": {
+                    "type": "array", "items": ref("DuplicateMatch"),
+                    "description": "409 of a duplicate rule: the matching records the "
+                                   "caller may read."},
+                "hidden_duplicates": {
+                    "type": "integer", "minimum": 0,
+                    "description": "409 of a duplicate rule: matches the caller may not "
+                                   "read (\"a duplicate exists that you cannot see\")."},
             },
         },
         "ErrorList": {
@@ -301,6 +309,12 @@ class EntitySchemas:
     def single(self) -> Schema:
         schema = _envelope(ref(f"{self.name}.record"))
         schema["properties"]["included"] = ref("IncludedRecords")
+        schema["properties"]["meta"] = {
+            "type": "object",
+            "description": "After a create or update that a warn duplicate rule matched: "
+                           "`duplicates`, the matching records the caller may read.",
+            "properties": {"duplicates": {"type": "array", "items": ref("DuplicateMatch")}},
+        }
         return schema
 
     def bulk_create(self) -> Schema:

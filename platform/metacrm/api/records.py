@@ -32,6 +32,7 @@ from metacrm.api.request_parsing import (
     reject_parameters,
 )
 from metacrm.kernel.errors import (
+    DuplicateFound,
     ErrorDetail,
     MetacrmError,
     NotFound,
@@ -39,6 +40,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.kernel.ids import looks_like_id
+from metacrm.services.records import DUPLICATES
 
 records_api = Blueprint("metacrm_records", __name__, url_prefix=f"{API_PREFIX}/records")
 
@@ -193,9 +195,13 @@ def _request_pointer(query: ListQuery, pointer: str) -> str:
 def _single(record: Mapping[str, Any], *, status: int = 200) -> Response:
     data = dict(record)
     included = data.pop(INCLUDED_KEY, None)
+    duplicates = data.pop(DUPLICATES, None)
     document: dict[str, Any] = {"data": data}
     if included is not None:
         document["included"] = included
+    if duplicates:
+        # a warn duplicate rule matched: the save went through, the matches come along
+        document["meta"] = {"duplicates": duplicates}
     response = jsonify(document)
     response.status_code = status
     response.headers["ETag"] = record_etag(data)
@@ -231,10 +237,12 @@ def _pointing_into(prefix: str) -> Iterator[None]:
     except MetacrmError as error:
         if not any(_in_body(e) for e in error.errors):
             raise
-        raise type(error)(error.message, [
-            ErrorDetail(e.message, prefix + e.pointer, e.source) if _in_body(e) else e
-            for e in error.errors
-        ]) from error
+        details = [ErrorDetail(e.message, prefix + e.pointer, e.source) if _in_body(e) else e
+                   for e in error.errors]
+        if isinstance(error, DuplicateFound):
+            raise DuplicateFound(error.message, details, duplicates=error.duplicates,
+                                 hidden=error.hidden) from error
+        raise type(error)(error.message, details) from error
 
 
 def _in_body(detail: ErrorDetail) -> bool:

@@ -13,7 +13,10 @@ from metacrm.api.automation import automation_api
 from metacrm.api.conversion import conversion_api
 from metacrm.api.docs import docs_api
 from metacrm.api.documents import documents_api
+from metacrm.api.duplicates import duplicates_api
+from metacrm.api.exports import exports_api
 from metacrm.api.imports import imports_api
+from metacrm.api.merges import merges_api
 from metacrm.api.meta import meta_api
 from metacrm.api.notifications import notifications_api
 from metacrm.api.records import records_api
@@ -26,8 +29,8 @@ from metacrm.api.webhooks import webhooks_api
 
 def register_api(app: Flask) -> None:
     """Register the blueprints of the generated API on `app` (built by `create_app`)."""
-    for blueprint in (records_api, meta_api, access_api, docs_api, transitions_api,
-                      conversion_api, webhooks_api):
+    for blueprint in (duplicates_api, merges_api, exports_api, records_api, meta_api, access_api,
+                      docs_api, transitions_api, conversion_api, webhooks_api):
         app.register_blueprint(blueprint)
     app.register_blueprint(automation_api)
     app.register_blueprint(notifications_api)

@@ -99,6 +99,26 @@ class Conflict(MetacrmError):
     title = "Conflict"
 
 
+class DuplicateFound(Conflict):
+    """A duplicate rule blocks the save: `duplicates` are the matching records the caller
+    may read (`{"rule", "id", "title"}` each); `hidden` counts the matches they may not —
+    reported without ids or titles, so nothing outside their scope leaks."""
+
+    title = "Duplicate record"
+
+    def __init__(self, message: str, errors: Iterable[ErrorDetail] = (), *,
+                 duplicates: Iterable[dict[str, str]] = (), hidden: int = 0) -> None:
+        super().__init__(message, errors)
+        self.duplicates = tuple(duplicates)
+        self.hidden = hidden
+
+    def to_problem(self) -> dict[str, object]:
+        problem = super().to_problem()
+        problem["duplicates"] = [dict(match) for match in self.duplicates]
+        problem["hidden_duplicates"] = self.hidden
+        return problem
+
+
 class StaleRecord(MetacrmError):
     """Optimistic locking: the record changed since the caller read it."""
 

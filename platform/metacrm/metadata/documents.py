@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS: tuple[str, ...] = ("entity", "entity_extension", "pipeline", "role", "trigger", "view",
-                          "report", "conversion", "business_calendar", "document_template")
+                          "report", "conversion", "business_calendar", "document_template",
+                          "duplicate_rule")
 """Every document kind; each has its schema `schemas/<kind>.schema.json`."""
 
 

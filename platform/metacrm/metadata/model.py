@@ -167,6 +167,17 @@ class ReminderDef:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchKeyDef:
+    """A stored duplicate-match key: `field`'s value through the `normalisers`, kept in
+    `column`; `trigram`: a fuzzy rule compares it, so PostgreSQL gives it a trigram index."""
+
+    column: str
+    field: str
+    normalisers: tuple[str, ...]
+    trigram: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class EntityDef:
     """An object of the CRM (lead, deal, person...): one table, one API resource."""
 
@@ -188,6 +199,9 @@ class EntityDef:
     """The navigation group it is listed under; empty: its pack's."""
     reminders: tuple[ReminderDef, ...] = ()
     """Due-date reminders (`metacrm.notifications.reminders`)."""
+    match_keys: tuple[MatchKeyDef, ...] = ()
+    """Normalised keys the duplicate rules of the entity compare: one stored, indexed
+    column each (`storage.tables.match_key_columns`)."""
     source: SourceRef = SourceRef("")
     _by_name: Mapping[str, FieldDef] = dc_field(default_factory=_empty, repr=False, compare=False)
 
@@ -485,6 +499,34 @@ class DocumentTemplateDef:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicateConditionDef:
+    """One condition of a duplicate rule: the stored key `key` (a column of the entity's
+    table) equal to the checked value's key, or similar to it (`fuzzy`, at `threshold`)."""
+
+    field: str
+    key: MatchKeyDef
+    fuzzy: bool = False
+    threshold: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateRuleDef:
+    """Records of `entity` whose keys match on all (`and`) or any (`or`) condition are
+    duplicates; `action` warn or block, on the saves named in `on` (create, update)."""
+
+    name: str
+    label: Labels
+    entity: str
+    conditions: tuple[DuplicateConditionDef, ...]
+    action: str = "warn"
+    on: frozenset[str] = frozenset({"create", "update"})
+    operator: str = "or"
+    description: Labels = dc_field(default_factory=_empty)
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledModel:
     """The whole CRM as one immutable value; compiled once per metadata version."""
 
@@ -497,8 +539,14 @@ class CompiledModel:
     conversions: Mapping[str, ConversionDef] = dc_field(default_factory=_empty)
     calendars: Mapping[str, BusinessCalendarDef] = dc_field(default_factory=_empty)
     document_templates: Mapping[str, DocumentTemplateDef] = dc_field(default_factory=_empty)
+    duplicate_rules: Mapping[str, DuplicateRuleDef] = dc_field(default_factory=_empty)
     checksum: str = ""
     """Hash of the source documents: equal checksums mean an equal model."""
 
     def entity(self, name: str) -> EntityDef | None:
         return self.entities.get(name)
+
+    def duplicate_rules_of(self, entity: str) -> tuple[DuplicateRuleDef, ...]:
+        """The duplicate rules of `entity`, by name."""
+        return tuple(rule for _, rule in sorted(self.duplicate_rules.items())
+                     if rule.entity == entity)

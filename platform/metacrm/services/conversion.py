@@ -35,7 +35,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.model import ConversionDef, ConversionTargetDef, PipelineDef
-from metacrm.services.conversion_matching import find_match
+from metacrm.services.conversion_matching import find_duplicate, find_match
 from metacrm.services.conversion_request import (
     TargetChoice,
     check_request,
@@ -150,7 +150,9 @@ class ConversionService:
         values = _mapped_values(target, source, outcomes)
         values.update(choice.values)
         definition = runtime.model.entities[target.entity]
-        found = find_match(conn, scoped, definition, target.match, values)
+        found = (find_match(conn, scoped, definition, target.match, values)
+                 or find_duplicate(conn, scoped, self.records.duplicates, subject, definition,
+                                   values))
         if found is not None:
             return TargetOutcome(MATCHED, target.entity,
                                  runtime.json.record(target.entity, found))

@@ -8,6 +8,11 @@ conversion would store is what is compared. Empty values never match, and only r
 caller may read are candidates — a list naming a field hidden from the caller is not used,
 so matching reveals nothing the caller could not see. Of several matching records the
 oldest wins.
+
+When no `match` list finds one, the target entity's duplicate rules are asked
+(`find_duplicate`, fuzzy conditions compared on equal keys): the first duplicate the caller
+may read is linked instead of creating a new record — a lead converted for a person who
+already exists links that person.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.scoped_repository import ScopedRepository
+from metacrm.access.subject import AccessSubject
 from metacrm.metadata.model import EntityDef
+from metacrm.services.duplicates import DuplicateChecker
 from metacrm.storage.record_codec import NORMALIZE_ERRORS, Record
 
 CASE_FOLDED_TYPES = frozenset({"text", "email", "url"})
@@ -46,6 +53,24 @@ def find_match(
                          if (fdef := entity.field(name)) and fdef.type in CASE_FOLDED_TYPES})
         if found is not None:
             return found
+    return None
+
+
+def find_duplicate(
+    conn: sa.Connection, scoped: ScopedRepository, checker: DuplicateChecker,
+    subject: AccessSubject, entity: EntityDef, values: Mapping[str, Any],
+) -> Record | None:
+    """The oldest record, readable by the subject, that the entity's duplicate rules say
+    `values` duplicate (hidden fields stripped), or None. Fuzzy conditions count only on
+    equal keys here: a conversion offers no way to make a new record instead of the
+    linked one, so it links only what is surely the same (`ACME, LLC` and `Acme Ltd`)."""
+    if not checker.has_rules(entity.name, "create"):
+        return None
+    check = checker.find(conn, subject, entity.name, values, event="create", exact=True)
+    for match in check.matches:
+        found = scoped.readable(conn, entity.name, match.id)
+        if found is not None:
+            return scoped.visible(entity.name, found)
     return None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from metacrm.access.subject import AccessSubject
 from metacrm.metadata.model import ConversionDef, ConversionTargetDef
 from metacrm.services.conversion import ConversionService
-from metacrm.services.conversion_matching import find_match
+from metacrm.services.conversion_matching import find_duplicate, find_match
 from metacrm.services.conversion_request import choose_conversion
 from metacrm.services.records import RecordsService
 from metacrm.services.transitions import TransitionService
@@ -70,8 +70,10 @@ def preview_conversion(
         for target in chosen.targets:
             values = {field: source.get(origin) for field, origin in target.fields.items()}
             values.update(target.constants)
-            found = find_match(conn, scoped, runtime.model.entities[target.entity],
-                               target.match, values)
+            definition = runtime.model.entities[target.entity]
+            found = (find_match(conn, scoped, definition, target.match, values)
+                     or find_duplicate(conn, scoped, records.duplicates, subject, definition,
+                                       values))
             targets.append(TargetPreview(
                 definition=target,
                 values={k: v for k, v in values.items() if v is not None},

@@ -51,7 +51,7 @@ def export_records(
     scoped.require(entity, "read")
     scoped.require(entity, "export")
     visible = runtime.policy.visible_entity(subject, entity)
-    _check_sort(visible.field_names, sort)
+    check_sort(visible.field_names, sort)
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     truncated = False
@@ -73,7 +73,7 @@ def export_records(
     return ExportRows(found, visible.field_names, truncated)
 
 
-def _check_sort(names: Sequence[str], sort: Sequence[str]) -> None:
+def check_sort(names: Sequence[str], sort: Sequence[str]) -> None:
     known = set(names) | set(SYSTEM_FIELDS)
     errors = [ErrorDetail(f"{item.lstrip('+-')!r} is not a field", f"/sort/{index}")
               for index, item in enumerate(sort) if item.lstrip("+-") not in known]

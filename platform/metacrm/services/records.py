@@ -37,6 +37,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.model import EntityDef
+from metacrm.services.duplicates import DuplicateChecker
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.record_batches import BatchItem, at_item, parse_creates, parse_updates
 from metacrm.services.record_listing import (
@@ -48,10 +49,12 @@ from metacrm.services.record_listing import (
 from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
 from metacrm.services.save_hooks import NO_INTERCEPTORS, SaveInterceptors, chained
 from metacrm.services.unit_of_work import TransactionListener, write_transaction
-from metacrm.storage import outbox
+from metacrm.storage import outbox, record_merges
 from metacrm.storage.outbox import OutboxEvent
 
 OWNER = "owner"
+DUPLICATES = "_duplicates"
+"""Key of a saved record's JSON listing the records a warn duplicate rule matched."""
 
 
 def _utc_now() -> datetime:
@@ -85,6 +88,8 @@ class RecordsService:
         self._runtimes = RuntimeCache(metadata, registry, clock)
         self.listeners: builtins.list[TransactionListener] = []
         """Hear every write command's events (see `unit_of_work.TransactionListener`)."""
+        self.duplicates = DuplicateChecker(self.runtime)
+        """The duplicate rules' checks (`services.duplicates`), run on every save."""
         self.interceptors: SaveInterceptors = NO_INTERCEPTORS
         """Take part in every create and update before it is written (extension packs'
         interceptors, `services.save_hooks`)."""
@@ -176,10 +181,18 @@ class RecordsService:
     def history(
         self, subject: AccessSubject, entity: str, record_id: str
     ) -> builtins.list[dict[str, Any]]:
-        """The record's audit trail, newest first (at, actor, action, field, old, new)."""
+        """The record's audit trail, newest first (at, actor, action, field, old, new),
+        with the trails of the records merged into it (`services.record_merge`)."""
         scoped = self.runtime().scoped(subject)
         with self.engine.connect() as conn:
-            return [entry.to_json() for entry in scoped.history(conn, entity, record_id)]
+            entries = scoped.history(conn, entity, record_id)
+            merged = [str(i) for merge in record_merges.merges_into(conn, entity, record_id)
+                      for i in merge["merged"]] if storable_id(record_id) else []
+            if merged:
+                entries = sorted([*entries, *scoped.merged_history(conn, entity, record_id,
+                                                                   merged)],
+                                 key=lambda e: e.at, reverse=True)  # stable
+            return [entry.to_json() for entry in entries]
 
     def explain(
         self,
@@ -221,7 +234,8 @@ class RecordsService:
             record = self.create_in(conn, subject, entity, payload)
             events = outbox.collected(conn)  # the listeners add to it until the commit
             written = len(events)
-        return self._as_committed(subject, entity, record, events[written:])
+        return _with_warnings(self._as_committed(subject, entity, record, events[written:]),
+                              record)
 
     def create_in(
         self, conn: sa.Connection, subject: AccessSubject, entity: str,
@@ -241,8 +255,11 @@ class RecordsService:
             raise ValidationFailed(f"invalid {entity} record", errors)
         record = scoped.insert(conn, entity, values, owner=owner, engine_values=engine_values,
                                before_save=self.before_save(conn, subject, entity))
+        warnings = self._check_duplicates(conn, subject, entity, record, "create",
+                                          runtime=runtime)
         runtime.changes.created(conn, entity, [record], subject.user_id)
-        return runtime.json.record(entity, scoped.visible(entity, record))
+        return _with_warnings(runtime.json.record(entity, scoped.visible(entity, record)),
+                              warnings)
 
     def update(
         self,
@@ -260,7 +277,8 @@ class RecordsService:
                                     expected_version=expected_version)
             events = outbox.collected(conn)  # the listeners add to it until the commit
             written = len(events)
-        return self._as_committed(subject, entity, record, events[written:])
+        return _with_warnings(self._as_committed(subject, entity, record, events[written:]),
+                              record)
 
     def _as_committed(
         self, subject: AccessSubject, entity: str, record: dict[str, Any],
@@ -295,8 +313,31 @@ class RecordsService:
                                        admin=runtime.policy.is_admin(subject)),
             before_save=self.before_save(conn, subject, entity),
         )
+        warnings = (self._check_duplicates(conn, subject, entity, after, "update",
+                                           runtime=runtime)
+                    if _keys_changed(runtime.model.entities[entity], before, after) else {})
         runtime.changes.updated(conn, entity, [(before, after)], subject.user_id)
-        return runtime.json.record(entity, scoped.visible(entity, after))
+        return _with_warnings(runtime.json.record(entity, scoped.visible(entity, after)),
+                              warnings)
+
+    def _check_duplicates(
+        self, conn: sa.Connection, subject: AccessSubject, entity: str,
+        record: Mapping[str, Any], event: str, pointer: str = "",
+        runtime: RecordsRuntime | None = None, later: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Run the duplicate rules on a record just written: DuplicateFound (409, the
+        transaction rolls back) when a block rule matches; else the warn rules' matches
+        (`{DUPLICATES: [...]}`, empty when none). `later`: records written after it in the
+        same batch — a duplicate inside a batch is reported at the later of the two."""
+        runtime = runtime or self.runtime()
+        if not self.duplicates.has_rules(entity, event, runtime=runtime):
+            return {}
+        check = self.duplicates.find(conn, subject, entity, record,
+                                     exclude=(str(record["id"]),), ignore=frozenset(later),
+                                     event=event, runtime=runtime)
+        if check.blocked:
+            raise check.refusal(entity, pointer)
+        return {DUPLICATES: check.warnings()} if check.matches else {}
 
     def delete(
         self, subject: AccessSubject, entity: str, record_id: str, *,
@@ -342,6 +383,12 @@ class RecordsService:
                                          engine_values=engine_values,
                                          before_save=self.before_save(
                                              conn, subject, entity))
+            if self.duplicates.has_rules(entity, "create"):
+                ids = [str(record["id"]) for record in records]
+                for index, record in enumerate(records):
+                    # a duplicate inside the batch is the later of the two records
+                    self._check_duplicates(conn, subject, entity, record, "create",
+                                           f"/{index}", runtime, ids[index + 1:])
             runtime.changes.created(conn, entity, records, subject.user_id)
         return [runtime.json.record(entity, scoped.visible(entity, r)) for r in records]
 
@@ -383,7 +430,27 @@ class RecordsService:
                         ))
                 except MetacrmError as refused:
                     refusals[index] = refused
+            if self.duplicates.has_rules(entity, "update"):
+                for index, (before, after) in enumerate(pairs):
+                    if _keys_changed(runtime.model.entities[entity], before, after):
+                        self._check_duplicates(conn, subject, entity, after, "update",
+                                               f"/{index}", runtime)
             runtime.changes.updated(conn, entity, pairs, subject.user_id)
             results = [runtime.json.record(entity, scoped.visible(entity, after))
                        for _before, after in pairs]
         return results
+
+
+def _keys_changed(entity: EntityDef, before: Mapping[str, Any], after: Mapping[str, Any]
+                  ) -> bool:
+    """Whether a field some match key is made of changed (else the update cannot make a
+    new duplicate, and is not checked)."""
+    return any(before.get(key.field) != after.get(key.field) for key in entity.match_keys)
+
+
+def _with_warnings(record: dict[str, Any], warnings: Mapping[str, Any]) -> dict[str, Any]:
+    """`record` carrying the duplicate warnings of `warnings` (a saved record or the dict
+    `_check_duplicates` returned)."""
+    if DUPLICATES in warnings and DUPLICATES not in record:
+        record[DUPLICATES] = warnings[DUPLICATES]
+    return record

@@ -34,7 +34,8 @@ from metacrm.kernel.ids import new_id
 from metacrm.storage import trailing_writes
 from metacrm.storage.system_tables import audit
 
-ACTIONS = ("created", "updated", "deleted", "transitioned", "attached", "detached")
+ACTIONS = ("created", "updated", "deleted", "transitioned", "attached", "detached", "merged",
+           "unmerged")
 """`transitioned`: a pipeline transition (the state field and the values set with it)."""
 MAX_HISTORY = 10_000
 """Most rows one history call returns (newest first)."""

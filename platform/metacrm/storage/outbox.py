@@ -39,7 +39,9 @@ RECORD_CREATED = "record.created"
 RECORD_UPDATED = "record.updated"
 RECORD_DELETED = "record.deleted"
 RECORD_TRANSITIONED = "record.transitioned"
-EVENT_TYPES = (RECORD_CREATED, RECORD_UPDATED, RECORD_DELETED, RECORD_TRANSITIONED)
+RECORD_MERGED = "record.merged"
+EVENT_TYPES = (RECORD_CREATED, RECORD_UPDATED, RECORD_DELETED, RECORD_TRANSITIONED,
+               RECORD_MERGED)
 CHANGE_EVENTS = (RECORD_UPDATED, RECORD_TRANSITIONED)
 """The event types that describe a change of an existing record (`changed`, `previous`)."""
 

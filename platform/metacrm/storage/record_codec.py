@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.fieldtypes.base import FieldType
+from metacrm.fieldtypes.match_keys import match_key
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import SYSTEM_COLUMNS, EntityDef, FieldDef
@@ -24,6 +25,12 @@ Record = dict[str, Any]
 
 NORMALIZE_ERRORS = (ValueError, TypeError, ArithmeticError)
 """`FieldValueError` is a ValueError; the others come from a type that missed a case."""
+
+def _region(fdef: FieldDef | None) -> str | None:
+    """The default region of a phone field (numbers written without a country code)."""
+    region = fdef.option("default_region") if fdef is not None else None
+    return region if isinstance(region, str) else None
+
 
 _INVALID: Any = object()
 """What `_normalize` returns for a value it reported as invalid."""
@@ -87,7 +94,13 @@ class EntityCodec:
         self.regarding_slots = tuple(
             slot for slot in self.slots if slot.field.type == "regarding"
         )
-        self.columns: list[sa.Column[Any]] = list(table.c)
+        keys = {key.column for key in entity.match_keys}
+        self.columns: list[sa.Column[Any]] = [c for c in table.c if c.name not in keys]
+        self._key_plan = tuple(
+            (key.field, key.column, key.normalisers,
+             _region(entity.field(key.field)))
+            for key in entity.match_keys
+        )
         self.field_of_column: dict[str, str] = {
             column: slot.name for slot in self.slots for column in slot.columns
         }
@@ -222,6 +235,9 @@ class EntityCodec:
                     row[column] = None
             else:
                 row.update(to_storage(fdef, value))
+        for field, column, normalisers, region in self._key_plan:
+            if field in record:
+                row[column] = match_key(record[field], normalisers, region=region)
         return row
 
     # --- reads -------------------------------------------------------------------------

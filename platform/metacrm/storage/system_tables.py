@@ -553,3 +553,36 @@ attachments = sa.Table(
 `file` field, and generated documents (`template` set: immutable). The bytes are the blob
 `sha256` of the file store (`metacrm.kernel.files`); rows of one content share it.
 `orphaned_at`: when the purge first found the record gone (files are kept a while after)."""
+record_merges = sa.Table(
+    "metacrm_record_merges",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("survivor", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("merged", sa.JSON, nullable=False),
+    sa.Column("ledger", sa.JSON, nullable=False),
+    sa.Column("actor", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("undone_at", UTCDateTime(), nullable=True),
+    sa.Column("undone_by", sa.String(USER_ID_LENGTH), nullable=True),
+    sa.Index("ix_metacrm_record_merges_survivor", "entity", "survivor"),
+)
+"""`metacrm_record_merges` — one row per merge of records (`services.record_merge`): the
+ids merged into the survivor and the ledger that undoes it (the merged rows as stored,
+the references re-pointed, the survivor's values before)."""
+
+duplicate_scans = sa.Table(
+    "metacrm_duplicate_scans",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("requested_by", sa.String(USER_ID_LENGTH), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued / done / failed
+    sa.Column("groups", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_metacrm_duplicate_scans_user", "requested_by", "entity", "created_at"),
+)
+"""`metacrm_duplicate_scans` — duplicate scans run as jobs (`jobs.duplicate_scans`): who
+asked, for which entity, and the groups found as that user may see them."""

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.schema import SchemaItem
 
 from metacrm.fieldtypes.base import ColumnSpec
+from metacrm.fieldtypes.match_keys import MAX_KEY_LENGTH
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.compiler.entities import INDEXABLE_SYSTEM_COLUMNS
-from metacrm.metadata.model import CompiledModel, EntityDef, FieldDef
+from metacrm.metadata.model import CompiledModel, EntityDef, FieldDef, MatchKeyDef
 
 ID_LENGTH = 36
 USER_ID_LENGTH = 64
@@ -50,6 +51,39 @@ def _column(spec: ColumnSpec, *, foreign_keys: bool) -> sa.Column[object]:
     if foreign_keys and spec.foreign_key:
         args.append(sa.ForeignKey(spec.foreign_key, ondelete=spec.ondelete))
     return sa.Column(spec.name, spec.type, *args, nullable=True)
+
+
+def match_key_column(key: MatchKeyDef) -> sa.Column[object]:
+    """The column holding one duplicate-match key (written by the record codec)."""
+    return sa.Column(key.column, sa.String(MAX_KEY_LENGTH), nullable=True)
+
+
+def trigram_index_name(entity: EntityDef, key: MatchKeyDef) -> str:
+    return f"tg_{entity.table}_{key.column}"[:63]
+
+
+def trigram_index(entity: EntityDef, key: MatchKeyDef, column: sa.Column[object],
+                  schema: str) -> sa.Index:
+    """PostgreSQL's GIN trigram index over a key fuzzy rules compare (`pg_trgm`, installed
+    in `schema`); other databases have no such index (fuzzy rules match exactly there)."""
+    return sa.Index(trigram_index_name(entity, key), column, postgresql_using="gin",
+                    postgresql_ops={key.column: f"{schema}.gin_trgm_ops"})
+
+
+def match_key_indexes(
+    entity: EntityDef, columns: Mapping[str, sa.Column[object]], *,
+    trigram_schema: str | None = None,
+) -> list[sa.Index]:
+    """The indexes of the entity's match keys: a b-tree each (exact matches), plus, when
+    pg_trgm is installed (in `trigram_schema`), a trigram index for the keys fuzzy rules
+    compare."""
+    indexes: list[sa.Index] = []
+    for key in entity.match_keys:
+        column = columns[key.column]
+        indexes.append(sa.Index(index_name(entity, (key.column,), False), column))
+        if key.trigram and trigram_schema is not None:
+            indexes.append(trigram_index(entity, key, column, trigram_schema))
+    return indexes
 
 
 def index_name(entity: EntityDef, fields: tuple[str, ...], unique: bool) -> str:
@@ -111,8 +145,11 @@ def build_record_table(
     columns: list[SchemaItem] = list(system_columns())
     for fdef in entity.fields:
         columns.extend(field_columns(entity, fdef, registry, foreign_keys=foreign_keys))
+    keys = [match_key_column(key) for key in entity.match_keys]
+    columns.extend(keys)
     for name, cols, is_unique in entity_indexes(entity, registry):
         columns.append(sa.Index(name, *cols, unique=is_unique))
+    columns.extend(match_key_indexes(entity, {c.name: c for c in keys}))
     return sa.Table(entity.table, metadata, *columns)
 
 

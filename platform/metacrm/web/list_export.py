@@ -11,7 +11,8 @@ their JSON form (ids of referenced records and users, state and choice codes; a 
 link `entity:id`), money as `<name>` and `<name>_currency` — what an import reads back.
 
 Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) gets a leading
-apostrophe in CSV and is stored as a plain string cell in XLSX.
+apostrophe in CSV and is stored as a plain string cell in XLSX (`services.export_files`,
+shared with the export API).
 
 Only formatting lives here: which records and fields a subject may export is decided by
 `services.record_export`.
@@ -19,29 +20,30 @@ Only formatting lives here: which records and fields a subject may export is dec
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from metacrm.metadata.model import EntityDef
+from metacrm.services.export_files import (
+    DATE_TYPES,
+    NUMBER_TYPES,
+    XLSX_MIMETYPE,
+    Cell,
+    csv_lines,
+    date_cell,
+    number_cell,
+    raw_cell,
+    write_xlsx,
+)
 from metacrm.services.record_export import ExportRows
 from metacrm.web.i18n import t
 from metacrm.web.list_columns import field_label
 from metacrm.web.values import ValueDisplay
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-NUMBER_TYPES = frozenset({"integer", "decimal", "percent"})
-DATE_TYPES = frozenset({"date", "datetime", "created_at", "updated_at"})
 TIMESTAMPS = ("created_at", "updated_at")
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-Cell = str | int | Decimal | date | datetime | None
-"""A value as the file holds it: text, a number or a date (empty: None)."""
+__all__ = ["XLSX_MIMETYPE", "ExportTable", "csv_text", "xlsx_bytes"]
 
 
 @dataclass(frozen=True)
@@ -103,91 +105,24 @@ class ExportTable:
             if not isinstance(value, Mapping):
                 return None
             if column.part == "amount":
-                return _number(value.get("amount"))
+                return number_cell(value.get("amount"))
             return str(value.get("currency") or "")
         if kind in NUMBER_TYPES:
-            return _number(value)
+            return number_cell(value)
         if kind in DATE_TYPES:
-            return _date(kind, value)
+            return date_cell(kind, value)
         if self.raw:
-            return _raw(value)
+            return raw_cell(value)
         return self.display.text(self.entity, column.name, record)
 
 
-def _number(value: Any) -> Decimal | int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _date(kind: str, value: Any) -> date | datetime | None:
-    text = str(value)
-    try:
-        if kind == "date":
-            return date.fromisoformat(text[:10])
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _raw(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "; ".join(str(item) for item in value)
-    if isinstance(value, Mapping) and set(value) == {"entity", "id"}:
-        return f"{value['entity']}:{value['id']}"
-    if isinstance(value, Mapping):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def _csv_cell(value: Cell) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date | int | Decimal):
-        return str(value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
 def csv_text(table: ExportTable) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(table.headers)
-    for row in table.values():
-        writer.writerow([_csv_cell(value) for value in row])
-    return out.getvalue()
+    return "".join(csv_lines(table.headers, table.values()))
 
 
 def xlsx_bytes(table: ExportTable) -> bytes:
-    """The table as an XLSX workbook, written row by row (openpyxl's write-only mode keeps
-    memory flat for the 10,000-row export limit)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(table.entity.name[:31])
-
-    def cell(value: Cell) -> Any:
-        if isinstance(value, datetime):
-            value = value.replace(tzinfo=None)  # UTC; Excel has no time zones
-        written = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, str):
-            written.data_type = "s"  # never a formula, whatever the text starts with
-        if isinstance(value, datetime):
-            written.number_format = "yyyy-mm-dd hh:mm:ss"
-        elif isinstance(value, date):
-            written.number_format = "yyyy-mm-dd"
-        return written
-
-    sheet.append([cell(header) for header in table.headers])
-    for row in table.values():
-        sheet.append([cell(value) for value in row])
+    """The table as an XLSX workbook (openpyxl's write-only mode keeps memory flat for the
+    10,000-row export limit)."""
     out = io.BytesIO()
-    book.save(out)
+    write_xlsx(out, table.entity.name, table.headers, table.values())
     return out.getvalue()

@@ -24,8 +24,10 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.services.record_actions import record_actions
+from metacrm.services.records import DUPLICATES
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
+from metacrm.web.duplicate_panel import error_panel
 from metacrm.web.form_fields import (
     FormValue,
     Widget,
@@ -88,6 +90,7 @@ class FormPage:
             creating=self.creating, record=record or {}, form_widgets=self.widgets,
             sections=sections(model(), self.visible), values=values, errors=by_field,
             general_errors=general, display=display, version=version,
+            duplicates=error_panel(self.name, error),
             reference_titles=_reference_titles(self.widgets, values, display),
             action=(f"/app/r/{self.name}/new" if record is None
                     else f"/app/r/{self.name}/{record['id']}/edit"),
@@ -135,6 +138,8 @@ def create_record(entity: str) -> BaseResponse | tuple[str, int]:
     except MetacrmError as error:
         return form.render(values=values, record=None, error=error, status=error.status)
     flash(t("Saved."), "success")
+    if created.get(DUPLICATES):
+        flash(t("Possible duplicates: see the panel on the record."), "warning")
     return redirect(record_url(entity, str(created["id"])))
 
 
@@ -165,14 +170,16 @@ def edit_record(entity: str, record_id: str) -> BaseResponse | tuple[str, int]:
     try:
         if parsed.errors:
             raise _unreadable(parsed)
-        records.update(subject, entity, record_id, changes,
-                       expected_version=posted_version())
+        saved = records.update(subject, entity, record_id, changes,
+                               expected_version=posted_version())
     except NotFound:
         raise
     except MetacrmError as error:
         return form.render(values=values, record=record, error=error, version=version,
                            status=error.status)
     flash(t("Saved."), "success")
+    if saved.get(DUPLICATES):
+        flash(t("Possible duplicates: see the panel on the record."), "warning")
     return redirect(record_url(entity, record_id))
 
 

@@ -45,6 +45,7 @@ from metacrm.web.condition_text import (
     part_at,
 )
 from metacrm.web.context import login_required, services, web_subject
+from metacrm.web.duplicate_panel import record_panel
 from metacrm.web.form_fields import FormValue, Widget, active_users, build_widgets
 from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
@@ -200,6 +201,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         pack_panels=pack_panels(subject, entity, record),
         starred=bookmarks.starred(subject, entity, str(record["id"])),
         **attachments_panel(subject, entity, record_id),
+        duplicates=record_panel(subject, entity, str(record["id"])),
     )
     return page, status
 

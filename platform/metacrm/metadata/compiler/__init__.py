@@ -25,6 +25,11 @@ from metacrm.metadata.compiler.document_templates import (
     build_document_template,
     check_document_template,
 )
+from metacrm.metadata.compiler.duplicate_rules import (
+    build_duplicate_rule,
+    check_duplicate_rule,
+    with_match_keys,
+)
 from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
 from metacrm.metadata.compiler.reports import build_report, check_report
@@ -116,10 +121,13 @@ def _compile(
     templates = _build_all(by_kind["document_template"], context, build_document_template)
     for template in templates.values():
         check_document_template(template, context)
+    duplicate_rules = _build_all(by_kind["duplicate_rule"], context, build_duplicate_rule)
+    for rule in duplicate_rules.values():
+        check_duplicate_rule(rule, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
-        entities=MappingProxyType(context.entities),
+        entities=MappingProxyType(with_match_keys(context.entities, duplicate_rules)),
         pipelines=MappingProxyType(context.pipelines),
         roles=MappingProxyType(roles),
         triggers=MappingProxyType(triggers),
@@ -128,6 +136,7 @@ def _compile(
         conversions=MappingProxyType(conversions),
         calendars=MappingProxyType(calendars),
         document_templates=MappingProxyType(templates),
+        duplicate_rules=MappingProxyType(duplicate_rules),
         checksum=documents_checksum(documents),
     ), []
 

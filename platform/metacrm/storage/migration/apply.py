@@ -33,15 +33,22 @@ from metacrm.storage.migration.archive import (
     restore_column,
 )
 from metacrm.storage.migration.context import MAX_IDENTIFIER, ApplyContext
+from metacrm.storage.migration.match_keys import (
+    add_match_key,
+    create_match_key_indexes,
+    drop_match_key,
+)
 from metacrm.storage.migration.operations import (
     AddChoices,
     AddColumn,
     AddForeignKey,
+    AddMatchKey,
     ArchiveColumn,
     ArchiveTable,
     CreateIndex,
     CreateTable,
     DropIndex,
+    DropMatchKey,
     Operation,
     RemoveChoices,
     ReplaceColumn,
@@ -51,7 +58,12 @@ from metacrm.storage.migration.operations import (
 from metacrm.storage.migration.plan import MigrationPlan
 from metacrm.storage.migration.rebuild import rebuild_sqlite_table
 from metacrm.storage.system_tables import sequences
-from metacrm.storage.tables import entity_indexes, field_columns, system_columns
+from metacrm.storage.tables import (
+    entity_indexes,
+    field_columns,
+    match_key_column,
+    system_columns,
+)
 
 Applier = Callable[[ApplyContext, Any], None]
 
@@ -141,11 +153,14 @@ def _create_table(ctx: ApplyContext, op: CreateTable) -> None:
         items.extend(
             field_columns(entity, fdef, ctx.registry, foreign_keys=fdef.name not in deferred)
         )
+    items.extend(match_key_column(key) for key in entity.match_keys)
     items.extend(
         sa.Index(name, *columns, unique=unique)
         for name, columns, unique in entity_indexes(entity, ctx.registry)
     )
     ctx.operations.create_table(entity.table, *items)
+    if entity.match_keys:
+        create_match_key_indexes(ctx, entity, entity.match_keys)
     for fdef in entity.fields:
         _start_sequence(ctx, entity, fdef)
 
@@ -221,6 +236,7 @@ def _start_sequence(ctx: ApplyContext, entity: EntityDef, fdef: FieldDef) -> Non
 
 APPLIERS: dict[type[Operation], Applier] = {
     DropIndex: _drop_index,
+    DropMatchKey: drop_match_key,
     ArchiveColumn: archive_column,
     ArchiveTable: archive_table,
     CreateTable: _create_table,
@@ -230,6 +246,7 @@ APPLIERS: dict[type[Operation], Applier] = {
     WidenColumn: _widen_column,
     ReplaceColumn: replace_column,
     CreateIndex: _create_index,
+    AddMatchKey: add_match_key,
     AddChoices: _metadata_only,
     RemoveChoices: _metadata_only,
 }

@@ -245,6 +245,38 @@ class CreateIndex(Operation):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AddMatchKey(Operation):
+    """A duplicate rule's new match key: a nullable column, filled from the field's values
+    of the existing rows, and its index (a trigram one too on PostgreSQL when fuzzy)."""
+
+    kind: ClassVar[str] = "add_match_key"
+
+    field: str
+    column: str
+    normalisers: tuple[str, ...]
+    trigram: bool = False
+
+    def describe(self, version: int | None = None) -> str:
+        how = "fuzzy" if self.trigram else "exact"
+        return (f"add duplicate-match key {self.column} on {self.table} "
+                f"({self.field} through {_names(self.normalisers)}, {how}), filled for "
+                f"existing rows")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropMatchKey(Operation):
+    """A match key no duplicate rule compares any more: derived data, dropped with its
+    indexes (the field's own values are untouched)."""
+
+    kind: ClassVar[str] = "drop_match_key"
+
+    column: str
+
+    def describe(self, version: int | None = None) -> str:
+        return f"drop duplicate-match key {self.column} of {self.table} (derived data)"
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddChoices(Operation):
     """New picklist values: metadata only, the column already holds any value."""
 
@@ -279,6 +311,7 @@ class RemoveChoices(Operation):
 
 OPERATION_TYPES: tuple[type[Operation], ...] = (
     DropIndex,
+    DropMatchKey,
     ArchiveColumn,
     ArchiveTable,
     CreateTable,
@@ -288,6 +321,7 @@ OPERATION_TYPES: tuple[type[Operation], ...] = (
     WidenColumn,
     ReplaceColumn,
     CreateIndex,
+    AddMatchKey,
     AddChoices,
     RemoveChoices,
 )

@@ -27,11 +27,13 @@ from metacrm.storage.migration.operations import (
     AddChoices,
     AddColumn,
     AddForeignKey,
+    AddMatchKey,
     ArchiveColumn,
     ArchiveTable,
     CreateIndex,
     CreateTable,
     DropIndex,
+    DropMatchKey,
     Operation,
     RemoveChoices,
     ReplaceColumn,
@@ -256,6 +258,33 @@ def _entity_changes(
         if fdef.type in CHOICE_TYPES and before.type == fdef.type:
             yield from _choice_changes(before, fdef, common)
     yield from _index_changes(old, new, registry, retyped_columns, common)
+    yield from _match_key_changes(old, new, common)
+
+
+def _match_key_changes(
+    old: EntityDef, new: EntityDef, common: dict[str, str]
+) -> Iterator[Operation]:
+    """Keys no rule compares are dropped, new ones added and filled; a key whose field
+    changed type or whose fuzziness changed is rebuilt (dropped, then added)."""
+    before = {key.column: key for key in old.match_keys}
+    after = {key.column: key for key in new.match_keys}
+    replaced = {
+        column for column in before.keys() & after.keys()
+        if before[column] != after[column] or _retyped(old, new, after[column].field)
+    }
+    for column in sorted(before):
+        if column not in after or column in replaced:
+            yield DropMatchKey(**common, column=column)
+    for column in sorted(after):
+        if column not in before or column in replaced:
+            key = after[column]
+            yield AddMatchKey(**common, field=key.field, column=column,
+                              normalisers=key.normalisers, trigram=key.trigram)
+
+
+def _retyped(old: EntityDef, new: EntityDef, field: str) -> bool:
+    before, after = old.field(field), new.field(field)
+    return before is None or after is None or before.type != after.type
 
 
 def _choice_changes(

@@ -1,0 +1,121 @@
+"""Spreadsheet files of records: CSV and XLSX writers, and the cell conversions they share.
+
+Used by the screens' list export (`web.list_export`, which adds labels in the user's
+language) and the export API (`services.export_rows`). Both writers take rows as an
+iterator and never hold more than one row: CSV is produced line by line (streamed to the
+client as it is read from the database), XLSX through openpyxl's write-only mode, which
+writes rows to a temporary file as they come (an XLSX is a zip: it cannot be sent before
+its last row is written, but it is never held in memory).
+
+Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
+leading apostrophe in CSV and is stored as a plain string cell in XLSX; control characters
+(which XLSX cannot hold) are dropped from XLSX cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER_TYPES = frozenset({"integer", "decimal", "percent"})
+DATE_TYPES = frozenset({"date", "datetime", "created_at", "updated_at"})
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE = "text/csv"
+
+Cell = str | int | Decimal | date | datetime | None
+"""A value as the file holds it: text, a number or a date (empty: None)."""
+
+
+def number_cell(value: Any) -> Decimal | int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def date_cell(kind: str, value: Any) -> date | datetime | None:
+    text = str(value)
+    try:
+        if kind == "date":
+            return date.fromisoformat(text[:10])
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def raw_cell(value: Any) -> str:
+    """A JSON value as the raw export writes it (what an import reads back)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, Mapping) and set(value) == {"entity", "id"}:
+        return f"{value['entity']}:{value['id']}"
+    if isinstance(value, Mapping):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def csv_cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date | int | Decimal):
+        return str(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_lines(headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterator[str]:
+    """The CSV file, one line at a time (header first)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+
+    def line(cells: Sequence[str]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(cells)
+        return out.getvalue()
+
+    yield line(list(headers))
+    for row in rows:
+        yield line([csv_cell(value) for value in row])
+
+
+def write_xlsx(target: IO[bytes], sheet_name: str, headers: Sequence[str],
+               rows: Iterable[Sequence[Cell]]) -> None:
+    """The rows as an XLSX workbook written to `target`, row by row (write-only mode)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(sheet_name[:31])
+
+    def cell(value: Cell) -> Any:
+        if isinstance(value, datetime):
+            value = value.replace(tzinfo=None)  # UTC; Excel has no time zones
+        elif isinstance(value, str):
+            # control characters cannot be stored in a worksheet: dropped, not refused
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            written.data_type = "s"  # never a formula, whatever the text starts with
+        if isinstance(value, datetime):
+            written.number_format = "yyyy-mm-dd hh:mm:ss"
+        elif isinstance(value, date):
+            written.number_format = "yyyy-mm-dd"
+        return written
+
+    sheet.append([cell(header) for header in headers])
+    for row in rows:
+        sheet.append([cell(value) for value in row])
+    book.save(target)
