@@ -38,7 +38,7 @@ class World:
 
     @property
     def files(self) -> FileService:
-        return self.services.feature("files", FileService)
+        return self.services.files
 
     def upload(self, data: bytes, name: str, headers: dict[str, str] | None = None,
                content_type: str = "image/png", path: str | None = None) -> Any:
