@@ -99,7 +99,7 @@ def _file_paths(model: CompiledModel) -> dict[str, Any]:
     tag = {"tags": ["files"]}
     one = f"{RECORD}/attachments/{{attachment_id}}"
     ttl = int(MAX_SIGNED_URL_TTL.total_seconds())
-    return {
+    paths: dict[str, Any] = {
         f"{RECORD}/attachments": {
             "get": {**tag, "operationId": "list_attachments",
                     "summary": "The record's attachments (read access to the record)",
@@ -116,6 +116,7 @@ def _file_paths(model: CompiledModel) -> dict[str, Any]:
                      "parameters": _params(model),
                      "requestBody": {"required": True, "content": {"multipart/form-data": {
                          "schema": {"type": "object", "required": ["file"],
+                                    "additionalProperties": False,
                                     "properties": {
                                         "file": {"type": "string", "format": "binary"},
                                         "field": {"type": "string"}}}}}},
@@ -156,6 +157,15 @@ def _file_paths(model: CompiledModel) -> dict[str, Any]:
             "parameters": [{"name": "token", "in": "path", "required": True,
                             "schema": {"type": "string", "minLength": 1, "maxLength": 400}}],
             "responses": {"200": BINARY, **errors("404", "422", "429")}}},
+    }
+    if not model.document_templates:
+        return paths  # no template: generating a document can never succeed
+    return {**paths, **_document_paths(model, tag)}
+
+
+def _document_paths(model: CompiledModel, tag: Schema) -> dict[str, Any]:
+    """Generating PDFs from document templates (none without a template)."""
+    return {
         f"{RECORD}/documents": {"post": {
             **tag, "operationId": "generate_document",
             "summary": "Generate a PDF from a document template (read access)",
@@ -167,13 +177,13 @@ def _file_paths(model: CompiledModel) -> dict[str, Any]:
             "responses": {"202": json_answer("Accepted (or already done, inline queue).",
                                              _data(ref("DocumentRequest"))),
                           **errors("400", "401", "403", "404", "415", "422", "429")}}},
-        f"{RECORD}/documents/{{request_id}}": {"get": {
+            f"{RECORD}/documents/{{request_id}}": {"get": {
             **tag, "operationId": "document_status",
             "summary": "How a document request stands",
             "parameters": _params(model, "request_id"),
             "responses": {"200": json_answer("The request.", _data(ref("DocumentRequest"))),
                           **errors("401", "403", "404", "422", "429")}}},
-        f"{RECORD}/documents/preview": {"post": {
+            f"{RECORD}/documents/preview": {"post": {
             **tag, "operationId": "preview_document",
             "summary": "A template's HTML page on this record (administrators)",
             "parameters": _params(model),

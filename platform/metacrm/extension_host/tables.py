@@ -40,10 +40,9 @@ class HostTables:
         panels: dict[str, list[tuple[str, PanelProvider]]] = {}
         channels: dict[str, tuple[str, ChannelProvider]] = {}
         timeline: list[tuple[str, TimelineEntrySource]] = []
-        for found in loaded:
-            timeline.extend((found.pack, source) for source in found.timeline.values())
         scanners: list[tuple[str, FileScanner]] = []
-        for found in loaded:
+        for found in loaded:  # `loaded` may be a generator: one pass only
+            timeline.extend((found.pack, source) for source in found.timeline.values())
             scanners.extend((f"{found.pack}.{name}", scanner)
                             for name, scanner in found.scanners.items())
             for entry in found.interceptors:

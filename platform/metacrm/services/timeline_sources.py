@@ -67,7 +67,8 @@ class AuditSource:
                         kind=kind, at=event.at, key=event.key, actor=first.actor,
                         data={"action": first.action, "changes": [
                             {"field": e.field, "old": e.old, "new": e.new}
-                            for e in event.entries if e.field is not None]}))
+                            for e in event.entries  # a file's row: its details
+                            if e.field is not None or e.new is not None or e.old is not None]}))
             if len(found) >= limit or len(events) < limit:
                 break
             cursor = (events[-1].at, events[-1].key)

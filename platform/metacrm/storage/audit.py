@@ -118,8 +118,8 @@ def whole_record_entry(
 def expand(entry: AuditEntry) -> list[AuditEntry]:
     """The entry as per-field entries: a whole-record row becomes one entry per value
     (none: one entry without a field, as a record without values always had)."""
-    if entry.field is not None or not isinstance(entry.new, dict):
-        return [entry]
+    if entry.field is not None or entry.action != "created" or not isinstance(entry.new, dict):
+        return [entry]  # other actions' objects (an attachment's details) stay one entry
     if not entry.new:
         return [replace(entry, new=None)]
     return [replace(entry, field=name, old=None, new=value)
