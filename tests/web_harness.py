@@ -18,9 +18,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fab_permissions_harness import fab_has_started, seed_fab_security
 from metacrm.app import create_app, dispose_app
 from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import IdentityState, identity_state
+from metacrm.identity.roles import fab_admin_role
 from metacrm.identity.users import NewUser, create_user
 from metacrm.metadata.documents import Document
 from metacrm.services.metadata_service import MetadataService
@@ -156,8 +158,27 @@ def open_web(
     settings = settings_for(database_url, root, **(settings_changes or {}))
     # A cheap password hash keeps logins fast in tests; production keeps FAB's scrypt.
     overrides.setdefault("FAB_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
+    seeded = "FAB_UPDATE_PERMS" not in overrides and _seed_fab(database_url, overrides)
+    if seeded:  # FAB's permission rows are there already (fab_permissions_harness)
+        overrides["FAB_UPDATE_PERMS"] = False
     app = create_app(settings, TESTING=True, **overrides)
     try:
+        if seeded:  # views registered from now on sync their permissions, as in production
+            with app.app_context():
+                identity_state().appbuilder.update_perms = True
         yield Web(app, settings)
     finally:
         dispose_app(app)
+
+
+def _seed_fab(database_url: str, overrides: Mapping[str, Any]) -> bool:
+    """Copy FAB's permission rows into a database FAB has not started on yet."""
+    engine = create_database_engine(database_url)
+    try:
+        if fab_has_started(engine):
+            return False
+        admin = overrides.get("AUTH_ROLE_ADMIN") or fab_admin_role(
+            MetadataService(engine, default_registry()).current_model())
+        return seed_fab_security(engine, admin, overrides)
+    finally:
+        engine.dispose()
