@@ -17,10 +17,13 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
 
+from fab_permissions_harness import fab_has_started, seed_fab_security
 from metacrm.app import create_app, dispose_app
 from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import IdentityState, identity_state
+from metacrm.identity.roles import fab_admin_role
 from metacrm.identity.users import NewUser, create_user
 from metacrm.metadata.documents import Document
 from metacrm.services.metadata_service import MetadataService
@@ -137,6 +140,26 @@ class Web:
             assert sm.delete_user(sm.find_user(username=username))
 
 
+class SharedTemplateCache(BytecodeCache):
+    """Compiled templates shared by this process's test apps, by template name and source
+    checksum: each app's own Jinja environment would compile every page template again
+    (a tenth of a screen test's time). All test apps configure Jinja alike."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedTemplateCache()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -156,8 +179,28 @@ def open_web(
     settings = settings_for(database_url, root, **(settings_changes or {}))
     # A cheap password hash keeps logins fast in tests; production keeps FAB's scrypt.
     overrides.setdefault("FAB_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
+    seeded = "FAB_UPDATE_PERMS" not in overrides and _seed_fab(database_url, overrides)
+    if seeded:  # FAB's permission rows are there already (fab_permissions_harness)
+        overrides["FAB_UPDATE_PERMS"] = False
     app = create_app(settings, TESTING=True, **overrides)
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     try:
+        if seeded:  # views registered from now on sync their permissions, as in production
+            with app.app_context():
+                identity_state().appbuilder.update_perms = True
         yield Web(app, settings)
     finally:
         dispose_app(app)
+
+
+def _seed_fab(database_url: str, overrides: Mapping[str, Any]) -> bool:
+    """Copy FAB's permission rows into a database FAB has not started on yet."""
+    engine = create_database_engine(database_url)
+    try:
+        if fab_has_started(engine):
+            return False
+        admin = overrides.get("AUTH_ROLE_ADMIN") or fab_admin_role(
+            MetadataService(engine, default_registry()).current_model())
+        return seed_fab_security(engine, admin, overrides)
+    finally:
+        engine.dispose()

@@ -75,18 +75,10 @@ def worker(burst: bool, with_scheduler: bool, interval: float, name: str | None,
 
 def _work(redis_url: str, *, burst: bool, name: str | None, log_level: str) -> None:
     import redis
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from metacrm.jobs.rq_queue import QUEUE_NAME, redis_connection
-
-    class MetacrmWorker(SimpleWorker):
-        """SimpleWorker that remembers a stop request (SIGTERM/SIGINT)."""
-
-        stop_requested = False
-
-        def request_stop(self, signum: int, frame: FrameType | None) -> None:
-            self.stop_requested = True
-            super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+    from metacrm.jobs.rq_worker import MetacrmWorker
 
     log = logging.getLogger("metacrm.worker")
     rq_level = "DEBUG" if log_level.upper() == "DEBUG" else "WARNING"
