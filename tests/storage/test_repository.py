@@ -62,6 +62,7 @@ DOCUMENTS: list[dict[str, Any]] = [
         field("account_manager", "user"),
         field("stage", "state", pipeline="onboarding"),
         field("data", "json"),
+        field("contract", "file"),  # a count of files only the engine writes
         field("tax_id", "text", unique=True),
         field("score", "integer", read_only=True, default=0),
     ),
@@ -162,6 +163,7 @@ def test_every_field_type_round_trips_through_insert_and_get(env: Env) -> None:
     assert created["last_contact"] == datetime(2024, 5, 31, 11, 30, 0, 123456, tzinfo=UTC)
     assert created["tags"] == ("a", "c")
     assert created["data"] == {"source": "import", "ids": [1, 2]}
+    assert created["contract"] is None  # no file attached yet
     assert created["phone"].startswith("+1")
     assert created["parent"] == parent["id"]
     assert created["score"] == 0

@@ -112,21 +112,14 @@ def data_paths(model: CompiledModel) -> dict[str, Any]:
             "merged": {"type": "array", "items": {"type": "string"}},
             "references": {"type": "integer", "minimum": 0,
                            "description": "References re-pointed to the survivor."}}}}})
-    return {
+    checks = {f"{RECORDS}/{name}/duplicates/check": _check_path(name, duplicates)
+              for name in sorted(model.entities)}
+    return {**checks,
         f"{RECORDS}/{{entity}}/{{record_id}}/duplicates": {"get": {
             "tags": TAGS, "operationId": "record_duplicates",
             "summary": "The duplicates of a record under its entity's duplicate rules",
             "parameters": [entity, record_id],
             "responses": {"200": duplicates, **errors(*READ_ERRORS)}}},
-        f"{RECORDS}/{{entity}}/duplicates/check": {"post": {
-            "tags": TAGS, "operationId": "check_duplicates",
-            "summary": "The duplicates values about to be saved would have (writes nothing)",
-            "parameters": [entity],
-            "requestBody": json_body({"type": "object", "required": ["values"],
-                                      "additionalProperties": False, "properties": {
-                                          "values": {"type": "object"},
-                                          "exclude": {"type": "string"}}}),
-            "responses": {"200": duplicates, **errors(*READ_ERRORS, *BODY_ERRORS)}}},
         f"{RECORDS}/{{entity}}/duplicates/scan": {"get": {
             "tags": TAGS, "operationId": "scan_duplicates",
             "summary": "Groups of readable records sharing a duplicate rule's exact key",
@@ -155,9 +148,11 @@ def data_paths(model: CompiledModel) -> dict[str, Any]:
             "parameters": [entity],
             "requestBody": json_body({"type": "object", "required": ["ids"],
                                       "additionalProperties": False, "properties": {
-                                          "ids": {"type": "array", "items": {"type": "string"},
+                                          "ids": {"type": "array",
+                                                  "items": {"type": "string", "minLength": 1},
                                                   "minItems": MIN_RECORDS,
-                                                  "maxItems": MAX_RECORDS}}}),
+                                                  "maxItems": MAX_RECORDS,
+                                                  "uniqueItems": True}}}),
             "responses": {"200": json_answer("The records, the fields, those that differ.",
                                              {"type": "object"}),
                           **errors(*READ_ERRORS, *BODY_ERRORS)}}},
@@ -198,3 +193,17 @@ def data_paths(model: CompiledModel) -> dict[str, Any]:
                     "schema": {"type": "string", "contentEncoding": "binary"}}}},
                 **errors(*READ_ERRORS)}}},
     }
+
+
+def _check_path(name: str, duplicates: Schema) -> dict[str, Any]:
+    """The pre-check of one entity: `values` are what a create or update of it would send
+    (its patch schema), so only its own fields are accepted."""
+    return {"post": {
+        "tags": TAGS, "operationId": f"check_duplicates_{name}",
+        "summary": f"The duplicates a {name} record with these values would have (writes "
+                   "nothing)",
+        "requestBody": json_body({"type": "object", "required": ["values"],
+                                  "additionalProperties": False, "properties": {
+                                      "values": ref(f"{name}.patch"),
+                                      "exclude": {"type": "string"}}}),
+        "responses": {"200": duplicates, **errors(*READ_ERRORS, *BODY_ERRORS)}}}

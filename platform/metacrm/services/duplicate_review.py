@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from metacrm.access.subject import AccessSubject
+from metacrm.fieldtypes.base import FieldValueError
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.metadata.model import EntityDef
 from metacrm.services.duplicates import DuplicateCheck
 from metacrm.services.records import RecordsService
 
@@ -67,12 +69,28 @@ class DuplicateReview:
                 ErrorDetail("must be an object of field values", "")])
         visible = self.records.visible_entity(subject, entity)
         unknown = [ErrorDetail(f"{name!r} is not a field of {entity!r}", f"/{name}")
-                   for name in values if visible.field(str(name)) is None]
+                   for name in values if name != "owner" and visible.field(str(name)) is None]
+        unknown += self._bad_values(visible, values)
         if unknown:
             raise ValidationFailed("invalid duplicate check", unknown)
-        with self.records.engine.connect() as conn:
+        fields = {name: value for name, value in values.items() if name != "owner"}
+        with self.records.engine.connect() as conn:  # the owner takes no part in a match
             return self.records.duplicates.find(
-                conn, subject, entity, values, exclude=(exclude,) if exclude else ())
+                conn, subject, entity, fields, exclude=(exclude,) if exclude else ())
+
+    def _bad_values(self, visible: EntityDef, values: Mapping[str, Any]) -> list[ErrorDetail]:
+        """Values a save would refuse for their type (each at its field), so a pre-check
+        answers as the save it stands for would."""
+        errors: list[ErrorDetail] = []
+        for name, value in values.items():
+            fdef = visible.field(str(name))
+            if fdef is None or value is None or fdef.type == "file":
+                continue
+            try:
+                self.records.registry.get(fdef.type).normalize(fdef, value)
+            except FieldValueError as exc:
+                errors.append(ErrorDetail(str(exc), f"/{name}"))
+        return errors
 
     def scan(self, subject: AccessSubject, entity: str, *, limit: int = 10_000
              ) -> list[DuplicateGroup]:
