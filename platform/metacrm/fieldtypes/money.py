@@ -154,6 +154,7 @@ class MoneyType(ExactNumberType):
                     self.precision(field) - self.scale(field))},
                 "currency": currency,
             },
-            "required": ["amount", "currency"],
+            # a field with a default currency takes an amount alone (`currency()` fills it)
+            "required": ["amount"] if self.default_currency(field) else ["amount", "currency"],
             "additionalProperties": False,
         }
