@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from database_harness import postgres_schema, schema_url
+from datasets_harness import MAVEN, dataset_folder
 from metacrm.cli.main import main
 from metacrm.composition import build_services
 from metacrm.imports.service import ImportRequest
@@ -28,10 +29,12 @@ from metacrm.storage.engine import create_database_engine
 from metacrm.storage.system_tables import audit
 from web_harness import open_web
 
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / \
-    "maven-crm-sales-opportunities"
-if not DATASET.is_dir():  # a worktree beside the main checkout
-    DATASET = Path("/work/shared/datasets/maven-crm-sales-opportunities")
+
+def dataset() -> Path:
+    """The Maven data set's folder (skips, or fails in CI, when it is not there)."""
+    return dataset_folder(MAVEN, "sales_pipeline.csv")
+
+
 STAGES = {"Prospecting": "qualification", "Engaging": "needs_analysis", "Won": "won",
           "Lost": "lost"}
 SECTORS = {"technolgy": "software", "medical": "healthcare", "entertainment": "other",
@@ -44,7 +47,7 @@ def login_of(agent: str) -> str:
 
 
 def agents() -> list[str]:
-    with (DATASET / "sales_teams.csv").open(encoding="utf-8", newline="") as handle:
+    with (dataset() / "sales_teams.csv").open(encoding="utf-8", newline="") as handle:
         return [row["sales_agent"] for row in csv.DictReader(handle)]
 
 
@@ -117,11 +120,11 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
 def loaded(shell: Shell) -> dict[str, Result]:
     """The three files imported once, in order (the deals silently: no triggers)."""
     return {
-        "companies": shell.run("import", "company", str(DATASET / "accounts.csv"),
+        "companies": shell.run("import", "company", str(dataset() / "accounts.csv"),
                                "--mapping", str(shell.root / "companies.json")),
-        "products": shell.run("import", "product", str(DATASET / "products.csv"),
+        "products": shell.run("import", "product", str(dataset() / "products.csv"),
                               "--mapping", str(shell.root / "products.json")),
-        "deals": shell.run("import", "deal", str(DATASET / "sales_pipeline.csv"),
+        "deals": shell.run("import", "deal", str(dataset() / "sales_pipeline.csv"),
                            "--mapping", str(shell.root / "deals.json"), "--silent",
                            "--save-mapping", "maven"),
     }
@@ -135,7 +138,7 @@ def test_the_maven_data_set_imports_through_the_cli(shell: Shell, loaded: dict[s
     assert "7 created" in loaded["products"].output
     assert "8800 created, 0 updated, 0 unchanged, 0 failed" in loaded["deals"].output
 
-    with (DATASET / "sales_pipeline.csv").open(encoding="utf-8", newline="") as handle:
+    with (dataset() / "sales_pipeline.csv").open(encoding="utf-8", newline="") as handle:
         source = list(csv.DictReader(handle))
     stages = Counter(STAGES[row["deal_stage"]] for row in source)
     stored = dict(shell.rows(sa.text("SELECT stage, count(*) FROM crm_deal GROUP BY stage")))
@@ -162,7 +165,7 @@ def test_a_second_upsert_import_changes_nothing(shell: Shell, loaded: dict[str, 
                                                 ) -> None:
     audit_rows = shell.scalar(sa.select(sa.func.count()).select_from(audit))
 
-    result = shell.run("import", "deal", str(DATASET / "sales_pipeline.csv"),
+    result = shell.run("import", "deal", str(dataset() / "sales_pipeline.csv"),
                        "--mapping", "maven", "--mode", "upsert", "--key", "title",
                        "--silent")
 
@@ -208,7 +211,7 @@ def test_bad_rows_yield_an_error_file_that_imports_cleanly_once_fixed(
 
 def test_a_dry_run_writes_nothing(shell: Shell, loaded: dict[str, Result]) -> None:
     deals = shell.scalar(sa.text("SELECT count(*) FROM crm_deal"))
-    result = shell.run("import", "deal", str(DATASET / "sales_pipeline.csv"), "--mapping",
+    result = shell.run("import", "deal", str(dataset() / "sales_pipeline.csv"), "--mapping",
                        "maven", "--dry-run")
     assert "Dry run" in result.output and "8800 created" in result.output
     assert shell.scalar(sa.text("SELECT count(*) FROM crm_deal")) == deals

@@ -39,7 +39,8 @@ from typing import Any
 
 import pytest
 
-from database_harness import postgres_schema, schema_url, service_unavailable
+from database_harness import postgres_schema, schema_url
+from datasets_harness import dataset_folder as shared_dataset
 from metacrm.access.subject import AccessSubject
 from metacrm.composition import Services, build_services
 from metacrm.fieldtypes import default_registry
@@ -51,7 +52,6 @@ from metacrm.settings import DEFAULT_METADATA_PATH
 from metacrm.storage.engine import create_database_engine
 from web_harness import settings_for
 
-REPO = Path(__file__).resolve().parents[2]
 DATASET_NAME = "maven-crm-sales-opportunities"
 ADMIN = AccessSubject(user_id="u-admin", username="admin", roles=("admin",), is_admin=True)
 STAGES = {"Prospecting": "qualification", "Engaging": "proposal", "Won": "won", "Lost": "lost"}
@@ -60,15 +60,7 @@ BATCH = 1_000
 
 
 def dataset_folder() -> Path:
-    candidates = [Path(os.environ["METACRM_MAVEN_DATASET"])] \
-        if os.environ.get("METACRM_MAVEN_DATASET") else []
-    candidates += [parent / "shared" / "datasets" / DATASET_NAME
-                   for parent in (REPO.parent, REPO.parent.parent)]
-    for folder in candidates:
-        if (folder / "sales_pipeline.csv").is_file():
-            return folder
-    service_unavailable(f"the Maven data set is not in {[str(c) for c in candidates]}")
-    raise AssertionError("unreachable")
+    return shared_dataset(DATASET_NAME, "sales_pipeline.csv")
 
 
 def read(folder: Path, name: str) -> list[dict[str, str]]:
