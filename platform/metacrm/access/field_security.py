@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from metacrm.criteria.tree import criteria_fields
 from metacrm.metadata.model import (
     CompiledModel,
     EntityDef,
@@ -102,20 +103,9 @@ def computed_inputs(model: CompiledModel, entity: EntityDef, fdef: FieldDef
     if isinstance(computed, RollupDef):
         child = model.entities.get(computed.entity)
         names = [computed.via, *([computed.field] if computed.field else [])]
-        names.extend(_criteria_fields(computed.filter))
+        names.extend(criteria_fields(computed.filter))
         return [(computed.entity, name) for name in names
                 if child is not None and child.has_field(name)]
-    return []
-
-
-def _criteria_fields(tree: object) -> list[str]:
-    if isinstance(tree, dict):
-        found = [tree["field"]] if isinstance(tree.get("field"), str) else []
-        for value in tree.values():
-            found.extend(_criteria_fields(value))
-        return found
-    if isinstance(tree, list | tuple):
-        return [name for item in tree for name in _criteria_fields(item)]
     return []
 
 

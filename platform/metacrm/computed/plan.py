@@ -12,8 +12,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
+from metacrm.criteria.tree import criteria_fields
 from metacrm.metadata.model import CompiledModel, EntityDef, FieldDef, FormulaDef, RollupDef
 
 
@@ -70,21 +70,6 @@ class EntityPlan:
                 result.append(formula)
                 dirty.add(formula.name)
         return result
-
-
-def criteria_fields(tree: Any) -> set[str]:
-    """The field names a criteria tree compares."""
-    found: set[str] = set()
-    if isinstance(tree, Mapping):
-        name = tree.get("field")
-        if isinstance(name, str):
-            found.add(name)
-        for value in tree.values():
-            found |= criteria_fields(value)
-    elif isinstance(tree, list | tuple):
-        for item in tree:
-            found |= criteria_fields(item)
-    return found
 
 
 def _ordered_formulas(entity: EntityDef) -> tuple[tuple[FieldDef, ...], dict[str, frozenset[str]]]:

@@ -276,6 +276,22 @@ def criteria_field(entity: EntityDef, name: str) -> FieldDef | None:
     return entity.field(name) or SYSTEM_FIELDS.get(name)
 
 
+def criteria_fields(tree: Any) -> set[str]:
+    """The field names a criteria tree compares (read off the raw document, so it also
+    serves code that holds an unchecked tree, e.g. the compiler's cycle and input checks)."""
+    found: set[str] = set()
+    if isinstance(tree, Mapping):
+        name = tree.get("field")
+        if isinstance(name, str):
+            found.add(name)
+        for value in tree.values():
+            found |= criteria_fields(value)
+    elif isinstance(tree, list | tuple):
+        for item in tree:
+            found |= criteria_fields(item)
+    return found
+
+
 def check_criteria(
     tree: Any,
     entity: EntityDef,

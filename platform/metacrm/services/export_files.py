@@ -18,8 +18,10 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 from typing import IO, Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -31,6 +33,46 @@ CSV_MIMETYPE = "text/csv"
 Cell = str | int | Decimal | date | datetime | None
 """A value as the file holds it: text, a number or a date (empty: None)."""
 
+
+
+@dataclass(frozen=True, slots=True)
+class ExportColumn:
+    """One column of an export file: its header and the field (or money part) filling it."""
+
+    header: str
+    name: str
+    part: str = ""
+    """`amount` / `currency` for the two columns of a money field."""
+
+
+class _Untyped(Enum):
+    UNTYPED = "untyped"
+
+
+UNTYPED = _Untyped.UNTYPED
+"""What `typed_cell` answers for a value whose cell only the caller can write (text)."""
+
+
+def typed_cell(kind: str, column: ExportColumn, value: Any) -> Cell | _Untyped:
+    """The cell of a value whose file form follows from its type alone — nothing, a money
+    part, a number, a date — or `UNTYPED` when the caller writes it (display or raw text).
+
+    Shared by the API export and the screens' list export, so both files agree cell for
+    cell; `kind` is the field's type (or the system column's name).
+    """
+    if value is None:
+        return None
+    if column.part:
+        if not isinstance(value, Mapping):
+            return None
+        if column.part == "amount":
+            return number_cell(value.get("amount"))
+        return str(value.get("currency") or "")
+    if kind in NUMBER_TYPES:
+        return number_cell(value)
+    if kind in DATE_TYPES:
+        return date_cell(kind, value)
+    return UNTYPED
 
 def number_cell(value: Any) -> Decimal | int | None:
     if isinstance(value, int) and not isinstance(value, bool):

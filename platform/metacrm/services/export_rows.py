@@ -17,14 +17,7 @@ from typing import Any
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFailed
 from metacrm.metadata.model import EntityDef, FieldDef
-from metacrm.services.export_files import (
-    DATE_TYPES,
-    NUMBER_TYPES,
-    Cell,
-    date_cell,
-    number_cell,
-    raw_cell,
-)
+from metacrm.services.export_files import UNTYPED, Cell, ExportColumn, raw_cell, typed_cell
 from metacrm.services.record_export import check_sort
 from metacrm.services.record_titles import PlainTitles
 from metacrm.services.records import RecordsService
@@ -32,14 +25,6 @@ from metacrm.services.records import RecordsService
 PAGE_SIZE = 500
 SYSTEM_COLUMNS = ("id", "owner", "created_at", "updated_at", "created_by", "updated_by")
 LINKS = frozenset({"reference", "regarding"})
-
-
-@dataclass(frozen=True, slots=True)
-class ExportColumn:
-    header: str
-    name: str
-    part: str = ""
-    """`amount` / `currency` for the two columns of a money field."""
 
 
 @dataclass(frozen=True)
@@ -134,20 +119,10 @@ class _Cells:
     def cell(self, column: ExportColumn, record: Mapping[str, Any],
              titles: Mapping[tuple[str, str], str]) -> Cell:
         value = record.get(column.name)
-        if value is None:
-            return None
         fdef = self.entity.field(column.name)
-        kind = fdef.type if fdef is not None else column.name
-        if column.part:
-            if not isinstance(value, Mapping):
-                return None
-            if column.part == "amount":
-                return number_cell(value.get("amount"))
-            return str(value.get("currency") or "")
-        if kind in NUMBER_TYPES:
-            return number_cell(value)
-        if kind in DATE_TYPES:
-            return date_cell(kind, value)
+        cell = typed_cell(fdef.type if fdef is not None else column.name, column, value)
+        if cell is not UNTYPED:
+            return cell
         if self.raw or fdef is None:
             return raw_cell(value)
         return self._display(fdef, value, titles)

@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from metacrm.metadata.model import EntityDef
 from metacrm.services.export_files import (
-    DATE_TYPES,
-    NUMBER_TYPES,
+    UNTYPED,
     XLSX_MIMETYPE,
     Cell,
+    ExportColumn,
     csv_lines,
-    date_cell,
-    number_cell,
     raw_cell,
+    typed_cell,
     write_xlsx,
 )
 from metacrm.services.record_export import ExportRows
@@ -44,16 +42,6 @@ from metacrm.web.values import ValueDisplay
 
 TIMESTAMPS = ("created_at", "updated_at")
 __all__ = ["XLSX_MIMETYPE", "ExportTable", "csv_text", "xlsx_bytes"]
-
-
-@dataclass(frozen=True)
-class ExportColumn:
-    """One column of the file: its header and how a record fills it."""
-
-    header: str
-    name: str
-    part: str = ""
-    """`amount` / `currency` for the two columns of a money field."""
 
 
 class ExportTable:
@@ -97,20 +85,10 @@ class ExportTable:
 
     def _cell(self, column: ExportColumn, record: Mapping[str, Any]) -> Cell:
         value = record.get(column.name)
-        if value is None:
-            return None
         fdef = self.entity.field(column.name)
-        kind = fdef.type if fdef is not None else column.name
-        if column.part:
-            if not isinstance(value, Mapping):
-                return None
-            if column.part == "amount":
-                return number_cell(value.get("amount"))
-            return str(value.get("currency") or "")
-        if kind in NUMBER_TYPES:
-            return number_cell(value)
-        if kind in DATE_TYPES:
-            return date_cell(kind, value)
+        cell = typed_cell(fdef.type if fdef is not None else column.name, column, value)
+        if cell is not UNTYPED:
+            return cell
         if self.raw:
             return raw_cell(value)
         return self.display.text(self.entity, column.name, record)

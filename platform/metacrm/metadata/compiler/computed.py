@@ -21,6 +21,7 @@ from typing import Any
 from jinja2 import Environment, TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 
+from metacrm.criteria.tree import criteria_fields
 from metacrm.metadata.compiler.context import CompileContext, Reporter, suggestion
 from metacrm.metadata.model import (
     COMPUTED_RESULT_TYPES,
@@ -245,7 +246,7 @@ def _rollup_inputs(parent: EntityDef, fdef: FieldDef, rollup: RollupDef,
             _check_aggregated(aggregated, fdef, rollup, report, f"{where}/field")
     if rollup.filter is not None:
         context.check_criteria(rollup.filter, child, report, f"{where}/filter")
-        inputs.update((child.name, name) for name in _criteria_fields(rollup.filter)
+        inputs.update((child.name, name) for name in criteria_fields(rollup.filter)
                       if child.has_field(name))
     return inputs
 
@@ -257,20 +258,6 @@ def _check_aggregated(aggregated: FieldDef, fdef: FieldDef, rollup: RollupDef,
     elif (aggregated.type == "money") != (fdef.type == "money") and rollup.aggregate != "count":
         report.error(f"field '{aggregated.name}' ({aggregated.type}) does not fit the "
                      f"result type '{fdef.type}'", where)
-
-
-def _criteria_fields(tree: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(tree, Mapping):
-        name = tree.get("field")
-        if isinstance(name, str):
-            found.add(name)
-        for value in tree.values():
-            found |= _criteria_fields(value)
-    elif isinstance(tree, list):
-        for item in tree:
-            found |= _criteria_fields(item)
-    return found
 
 
 def _check_lookup(entity: EntityDef, fdef: FieldDef, lookup: LookupDefault,
