@@ -3,9 +3,10 @@
 A rep builds a quote on a deal from a price list through the HTTP API: line prices come
 from the price list and tax rates from the products, totals are rollups the rep cannot
 write; accepting the quote copies its lines to the deal, whose amount follows. Invoices
-are numbered per fiscal year (also when created concurrently), take their lines from the
-quote or the deal, get a due date from their payment terms and become overdue the day
-after it (a time trigger ticked with a frozen clock).
+bill an accepted quote or a won deal only (a validation rule of the pack), are numbered per
+fiscal year (also when created concurrently), take their lines from the quote or the deal,
+get a due date from their payment terms and become overdue the day after it (a time
+trigger ticked with a frozen clock).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
 from metacrm.metadata.loader import read_documents
 from metacrm.services.metadata_service import MetadataService
+from metacrm.services.validation_rules import RuleViolated
 from metacrm.storage.engine import create_database_engine
 from web_harness import PASSWORD, Web, bearer, open_web
 
@@ -166,6 +168,48 @@ def accepted_quote(shop: Shop, things: dict[str, Any]) -> dict[str, Any]:
     return shop.get("quote", quote["id"])
 
 
+def won_deal(shop: Shop, things: dict[str, Any], deal_id: str | None = None
+             ) -> dict[str, Any]:
+    """A deal (`deal_id`, else a new one) moved to won."""
+    if deal_id is None:
+        deal_id = shop.create("deal", title="Kit", company=things["company"]["id"],
+                              amount=usd("100.00"))["id"]
+    transitions = shop.services.transitions
+    transitions.transition(shop.admin, "deal", deal_id, "propose", {"close_date": "2030-01-31"})
+    transitions.transition(shop.admin, "deal", deal_id, "win")
+    return shop.get("deal", deal_id)
+
+
+def test_an_invoice_bills_an_accepted_quote_or_a_won_deal_only(shop: Shop) -> None:
+    things = shop.catalogue()
+    open_deal = shop.create("deal", title="Open", company=things["company"]["id"],
+                            price_list=things["prices"]["id"])
+    sent = shop.create("quote", deal=open_deal["id"], price_list=things["prices"]["id"],
+                       valid_until="2030-01-31")
+    shop.create("quote_line", quote=sent["id"], product=things["laptop"]["id"], quantity="1")
+    shop.services.transitions.transition(shop.admin, "quote", sent["id"], "send")
+    for values in ({"deal": open_deal["id"]}, {"deal": open_deal["id"], "quote": sent["id"]}):
+        with pytest.raises(RuleViolated) as refused:
+            shop.create("invoice", issue_date="2030-03-10", **values)
+        assert [e.pointer for e in refused.value.errors] == ["/deal"]
+        assert "accepted quote or a won deal" in refused.value.errors[0].message
+        assert refused.value.messages[refused.value.errors[0]]["ru"].startswith("Счёт")
+    for entity in ("invoice", "invoice_line"):  # nothing half-written
+        assert shop.services.records.list(shop.admin, entity).records == []
+
+    shop.services.transitions.transition(shop.admin, "quote", sent["id"], "accept")
+    from_quote = shop.create("invoice", deal=open_deal["id"], quote=sent["id"])
+    assert from_quote["quote_stage"] == "accepted"
+    won = won_deal(shop, things)
+    from_deal = shop.create("invoice", deal=won["id"])
+    assert from_deal["deal_stage"] == "won"
+    # the rule guards creation: an issued invoice stays editable when its deal reopens
+    shop.services.transitions.transition(shop.admin, "deal", won["id"], "reopen")
+    assert shop.services.records.update(shop.admin, "invoice", from_deal["id"],
+                                        {"payment_terms": "net_60"})["deal_stage"] == \
+        "qualification"
+
+
 def test_invoices_take_their_lines_from_the_quote_or_the_deal_and_are_numbered_per_year(
         shop: Shop) -> None:
     things = shop.catalogue()
@@ -180,6 +224,7 @@ def test_invoices_take_their_lines_from_the_quote_or_the_deal_and_are_numbered_p
     assert (invoice["lines"], invoice["subtotal"], invoice["total"]) == (
         quote["lines"], quote["subtotal"], quote["total"])
 
+    won_deal(shop, things, quote["deal"])
     from_deal = shop.create("invoice", deal=quote["deal"], issue_date="2030-03-10")
     assert from_deal["number"] == f"INV-{year}-0002"
     assert from_deal["due_date"] == "2030-04-09"  # net 30 by default
@@ -191,7 +236,7 @@ def test_invoices_take_their_lines_from_the_quote_or_the_deal_and_are_numbered_p
 
 def test_invoices_created_at_once_never_share_a_number(shop: Shop) -> None:
     things = shop.catalogue()
-    deal = shop.create("deal", title="Kit", company=things["company"]["id"])
+    deal = won_deal(shop, things)
     numbers: list[str] = []
     failures: list[BaseException] = []
     start = threading.Barrier(2)
@@ -217,7 +262,7 @@ def test_invoices_created_at_once_never_share_a_number(shop: Shop) -> None:
 
 def test_an_unpaid_invoice_becomes_overdue_the_day_after_its_due_date(shop: Shop) -> None:
     things = shop.catalogue()
-    deal = shop.create("deal", title="Kit", company=things["company"]["id"])
+    deal = won_deal(shop, things)
     unpaid = shop.create("invoice", deal=deal["id"], issue_date="2030-01-01",
                          payment_terms="net_15")
     paid = shop.create("invoice", deal=deal["id"], issue_date="2030-01-01",

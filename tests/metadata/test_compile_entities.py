@@ -8,7 +8,7 @@ import pytest
 from metadata_builders import compile_errors, compiled, entity, field, find, labels
 
 from metacrm.fieldtypes import FieldTypeRegistry
-from metacrm.metadata.model import Choice, IndexDef, ReminderDef
+from metacrm.metadata.model import Choice, IndexDef, ReminderDef, ValidationRuleDef
 
 
 def test_entity_compiles_to_frozen_definitions(registry: FieldTypeRegistry) -> None:
@@ -216,3 +216,21 @@ def test_an_index_may_cover_created_at_after_its_leading_field(
         model.entities["note"], registry)
     assert "unknown field 'created_at'" in find(errors, "test/note.json",
                                                 "/indexes/0/fields/0").message
+
+
+def test_validation_rules_compile_and_are_checked(registry: FieldTypeRegistry) -> None:
+    rule = {"name": "needs_title", "require": {"field": "title", "op": "is_null", "value": False},
+            "message": labels("Name it", "Назовите"), "field": "title", "on": ["create"]}
+    model = compiled(registry, entity("chore", field("title"), validations=[rule]))
+    assert model.entities["chore"].validations == (ValidationRuleDef(
+        name="needs_title", require=rule["require"], message=rule["message"],
+        field="title", on=("create",)),)
+
+    errors = compile_errors(registry, entity("chore", field("title"), validations=[
+        rule, {**rule, "field": "titel", "when": {"field": "nope", "op": "eq", "value": 1}},
+        {"name": "bad_op", "require": {"field": "title", "op": "gt", "value": []},
+         "message": labels()}]))
+    find(errors, "chore.json", "/validations/1/name")  # declared twice
+    assert "did you mean 'title'" in find(errors, "chore.json", "/validations/1/field").message
+    find(errors, "chore.json", "/validations/1/when/field")
+    assert any(e.pointer.startswith("/validations/2/require") for e in errors)

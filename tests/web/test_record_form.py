@@ -164,6 +164,28 @@ def test_required_missing_comes_back_beside_the_field_with_the_values_kept(
         assert "at most 1000" in error_beside(bad.get_data(as_text=True), "units")
 
 
+
+def test_a_broken_validation_rule_shows_its_message_beside_its_field_in_russian(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    rule = {"name": "stock_needs_date", "field": "made_on",
+            "when": {"field": "units", "op": "gt", "value": 0},
+            "require": {"field": "made_on", "op": "is_null", "value": False},
+            "message": labels("Gadgets in stock need a date.", "Укажите дату выпуска.")}
+    ruled = {**GADGET, "validations": [rule]}
+    with open_screens(isolated_database_url, tmp_path, COMPANY, ruled, FORM, CLERK) as screens:
+        ann = screens.user("ann", "boss")
+        refused = create(ann, {"title": "Vase", "units": "3"})
+        assert refused.status_code == 422
+        assert error_beside(refused.get_data(as_text=True), "made_on") == \
+            "Gadgets in stock need a date."
+        russian = ann.post("/app/r/gadget/new", {"title": "Vase", "units": "3"},
+                           headers={"Accept-Language": "ru"})
+        page = russian.get_data(as_text=True)
+        assert error_beside(page, "made_on") == "Укажите дату выпуска."
+        assert 'name="units" value="3"' in page
+        record_id(create(ann, {"title": "Vase", "units": "3", "made_on": "2030-01-02"}))
+
+
 def test_an_edit_saves_only_changes_and_a_stale_one_is_refused(
         isolated_database_url: str, tmp_path: Path) -> None:
     with open_screens(isolated_database_url, tmp_path, *DOCUMENTS) as screens:

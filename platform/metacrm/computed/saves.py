@@ -33,6 +33,7 @@ from metacrm.computed.plan import ComputedPlan, EntityPlan
 from metacrm.fieldtypes.base import FieldValueError
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import EntityDef, FieldDef, LookupDefault, RollupDef
+from metacrm.services.save_hooks import merged_record
 from metacrm.storage.record_codec import Record
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class ComputedSaves:
             return cache[key]
 
         def before_save(current: Record | None, values: Mapping[str, Any]) -> Mapping[str, Any]:
-            record, changed = _merged(definition, registry, current, values)
+            record, changed = merged_record(definition, registry, current, values)
             if record is None:
                 return {}  # invalid values: the repository reports them
             if current is not None:
@@ -121,7 +122,7 @@ class LookupDefaults:
             return runtime.system.get(conn, target, str(record_id))
 
         def before_save(current: Record | None, values: Mapping[str, Any]) -> Mapping[str, Any]:
-            record, changed = _merged(definition, registry, current, values)
+            record, changed = merged_record(definition, registry, current, values)
             if record is None:
                 return {}
             added: dict[str, Any] = {}
@@ -186,29 +187,3 @@ def _python(registry: Any, fdef: FieldDef, value: Any) -> Any:
         return registry.get(fdef.type).normalize(fdef, value)
     except (FieldValueError, ValueError, TypeError):
         return None
-
-
-def _merged(
-    definition: EntityDef, registry: Any, current: Record | None, values: Mapping[str, Any]
-) -> tuple[dict[str, Any] | None, set[str] | None]:
-    """The record as it will be (Python values) and the fields that change (None on
-    create: everything); None when a value does not fit (the repository will say why)."""
-    record: dict[str, Any] = dict(current) if current is not None else {}
-    if current is None:
-        for each in definition.fields:
-            try:
-                record[each.name] = registry.get(each.type).default(each)
-            except (FieldValueError, ValueError, TypeError):
-                record[each.name] = None
-    for name, raw in values.items():
-        fdef = definition.field(name)
-        if fdef is None:
-            continue
-        if raw is None:
-            record[name] = None
-            continue
-        try:
-            record[name] = registry.get(fdef.type).normalize(fdef, raw)
-        except (FieldValueError, ValueError, TypeError):
-            return None, None
-    return record, None if current is None else set(values)

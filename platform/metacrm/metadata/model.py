@@ -166,6 +166,22 @@ class ReminderDef:
     """A criteria tree (JSON form), e.g. the status is done or cancelled; None: always."""
 
 
+
+@dataclass(frozen=True, slots=True)
+class ValidationRuleDef:
+    """A rule every save of the entity must keep (Salesforce's validation rules): when the
+    record as it will be matches `when` (always, if None) it must match `require`, else the
+    save is refused with `message`, pointed at `field` (the record, if None)."""
+
+    name: str
+    require: JSON
+    """A criteria tree (JSON form) the saved record must match."""
+    message: Labels
+    when: JSON = None
+    field: str | None = None
+    on: tuple[str, ...] = ("create", "update")
+    """The write commands the rule checks."""
+
 @dataclass(frozen=True, slots=True)
 class MatchKeyDef:
     """A stored duplicate-match key: `field`'s value through the `normalisers`, kept in
@@ -199,6 +215,8 @@ class EntityDef:
     """The navigation group it is listed under; empty: its pack's."""
     reminders: tuple[ReminderDef, ...] = ()
     """Due-date reminders (`metacrm.notifications.reminders`)."""
+    validations: tuple[ValidationRuleDef, ...] = ()
+    """Rules every save must keep (`metacrm.services.validation_rules`)."""
     match_keys: tuple[MatchKeyDef, ...] = ()
     """Normalised keys the duplicate rules of the entity compare: one stored, indexed
     column each (`storage.tables.match_key_columns`)."""

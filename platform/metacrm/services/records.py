@@ -49,6 +49,7 @@ from metacrm.services.record_listing import (
 from metacrm.services.record_runtime import RecordsRuntime, RuntimeCache
 from metacrm.services.save_hooks import NO_INTERCEPTORS, SaveInterceptors, chained
 from metacrm.services.unit_of_work import TransactionListener, write_transaction
+from metacrm.services.validation_rules import ValidationRules
 from metacrm.storage import outbox, record_merges
 from metacrm.storage.outbox import OutboxEvent
 
@@ -97,14 +98,18 @@ class RecordsService:
         """Lookup defaults (`metacrm.computed`): before the interceptors."""
         self.computed: SaveInterceptors = NO_INTERCEPTORS
         """Computed fields (`metacrm.computed`): after the interceptors, on what they set."""
+        self.validations: SaveInterceptors = ValidationRules(
+            lambda: self.runtime().model, registry)
+        """The entities' validation rules: last, on the record as it will be written."""
 
     def before_save(self, conn: sa.Connection, subject: AccessSubject, entity: str
                     ) -> BeforeSave | None:
-        """The callback of one write command: lookup defaults, packs' interceptors, then
-        computed fields, each seeing what the earlier ones set."""
-        return chained(chained(self.defaults.hook(conn, subject, entity),
-                               self.interceptors.hook(conn, subject, entity)),
-                       self.computed.hook(conn, subject, entity))
+        """The callback of one write command: lookup defaults, packs' interceptors,
+        computed fields, then validation rules, each seeing what the earlier ones set."""
+        hook = None
+        for step in (self.defaults, self.interceptors, self.computed, self.validations):
+            hook = chained(hook, step.hook(conn, subject, entity))
+        return hook
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:

@@ -18,6 +18,9 @@ import sqlalchemy as sa
 
 from metacrm.access.scoped_repository import BeforeSave
 from metacrm.access.subject import AccessSubject
+from metacrm.fieldtypes.base import FieldValueError
+from metacrm.metadata.model import EntityDef
+from metacrm.storage.record_codec import Record
 
 
 class SaveInterceptors(Protocol):
@@ -53,3 +56,32 @@ def chained(first: BeforeSave | None, second: BeforeSave | None) -> BeforeSave |
         return {**added, **more} if more else added
 
     return both
+
+
+def merged_record(
+    definition: EntityDef, registry: Any, current: Record | None, values: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, set[str] | None]:
+    """The record as it will be (Python values) and the fields that change (None on
+    create: everything); None when a value does not fit (the repository will say why).
+
+    What every before-save callback that judges the whole record reads (computed fields,
+    lookup defaults, validation rules)."""
+    record: dict[str, Any] = dict(current) if current is not None else {}
+    if current is None:
+        for each in definition.fields:
+            try:
+                record[each.name] = registry.get(each.type).default(each)
+            except (FieldValueError, ValueError, TypeError):
+                record[each.name] = None
+    for name, raw in values.items():
+        fdef = definition.field(name)
+        if fdef is None:
+            continue
+        if raw is None:
+            record[name] = None
+            continue
+        try:
+            record[name] = registry.get(fdef.type).normalize(fdef, raw)
+        except (FieldValueError, ValueError, TypeError):
+            return None, None
+    return record, None if current is None else set(values)

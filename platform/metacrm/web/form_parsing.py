@@ -25,8 +25,9 @@ from werkzeug.datastructures import MultiDict
 
 from metacrm.kernel.errors import ErrorDetail, MetacrmError
 from metacrm.metadata.model import EntityDef, FieldDef
+from metacrm.services.validation_rules import RuleViolated
 from metacrm.web.form_fields import FormValue
-from metacrm.web.i18n import t, utc_datetime
+from metacrm.web.i18n import label, t, utc_datetime
 
 VALUES = "/values"
 TRUE = "true"
@@ -166,10 +167,18 @@ def field_errors(error: MetacrmError | None, shown: Iterable[str]
     general: list[str] = []
     for detail in error.errors:
         name = pointer_field(detail.pointer)
+        message = _message(error, detail)
         if name in names:
-            by_field.setdefault(name, []).append(detail.message)
-        elif detail.message not in general:
-            general.append(detail.message)
+            by_field.setdefault(name, []).append(message)
+        elif message not in general:
+            general.append(message)
     if not error.errors or not by_field:
         general.insert(0, error.message)
     return by_field, general
+
+
+def _message(error: MetacrmError, detail: ErrorDetail) -> str:
+    """A detail as the user reads it: a validation rule's message in their language."""
+    if isinstance(error, RuleViolated) and detail in error.messages:
+        return label(error.messages[detail], detail.message)
+    return detail.message

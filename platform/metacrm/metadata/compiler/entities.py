@@ -31,6 +31,7 @@ from metacrm.metadata.model import (
     ReminderDef,
     RollupDef,
     SourceRef,
+    ValidationRuleDef,
 )
 from metacrm.metadata.titles import TitlePart, TitleTemplateError, parse_title
 
@@ -72,6 +73,7 @@ def build_entity(document: Document, context: CompileContext,
         pack=document.pack,
         group=str(body.get("group") or ""),
         reminders=tuple(_build_reminders(body.get("reminders", ()))),
+        validations=tuple(_build_validations(body.get("validations", ()))),
         source=SourceRef(document.source),
     )
     _check_indexes(entity, report)
@@ -79,6 +81,7 @@ def build_entity(document: Document, context: CompileContext,
     if "title" in body:
         _check_title(entity, context, report)
     _check_reminders(entity, context, report)
+    _check_validations(entity, context, report)
     return entity
 
 
@@ -106,6 +109,30 @@ def _widened(raw_fields: Any, extensions: Sequence[Document],
             fields[index] = {**raw, "entities": known + [e for e in entities
                                                           if e not in known]}
     return fields
+
+
+def _build_validations(raw_rules: Any) -> list[ValidationRuleDef]:
+    return [ValidationRuleDef(name=str(raw["name"]), require=raw["require"],
+                              message=labels(raw["message"]), when=raw.get("when"),
+                              field=raw.get("field"),
+                              on=tuple(raw.get("on") or ("create", "update")))
+            for raw in raw_rules]
+
+
+def _check_validations(entity: EntityDef, context: CompileContext, report: Reporter) -> None:
+    """Rule names are unique, the field a refusal points at exists, and `when` and
+    `require` are valid criteria trees of the entity."""
+    seen: set[str] = set()
+    for number, rule in enumerate(entity.validations):
+        pointer = f"/validations/{number}"
+        if rule.name in seen:
+            report.error(f"validation rule '{rule.name}' is declared twice", f"{pointer}/name")
+        seen.add(rule.name)
+        if rule.field is not None:
+            context.check_field(entity, rule.field, report, f"{pointer}/field")
+        if rule.when is not None:
+            context.check_criteria(rule.when, entity, report, f"{pointer}/when")
+        context.check_criteria(rule.require, entity, report, f"{pointer}/require")
 
 
 REMINDER_FIELD_TYPES = frozenset({"date", "datetime"})
