@@ -17,6 +17,7 @@ import pytest
 from webhook_harness import DEAL, DEAL_FLOW, DOCUMENTS, LABEL, WebhookWorld, webhook_world
 
 from metacrm.api.openapi import build_openapi
+from metacrm.services.record_merge import MergeService
 from web_harness import role
 from webhook_receiver import Delivery, Receiver, receiver
 
@@ -155,3 +156,28 @@ def test_version_2_shows_the_owner_only_what_they_may_see(
     assert "title" not in to_tina["record"]
     assert sorted(c["field"] for c in to_tina["changes"]) == ["amount", "margin"]
     assert all(d.schema_errors == [] for d in rx.received("/ann") + rx.received("/tina"))
+
+
+def test_a_merge_reaches_star_subscriptions_of_both_versions_naming_the_merged_ids(
+    world: WebhookWorld, rx: Receiver
+) -> None:
+    old = world.subscribe(world.boss, rx.url("/v1"), payload_version=1, events=["*"])
+    new = world.subscribe(world.boss, rx.url("/v2"), payload_version=2,
+                          events=["record.merged"])
+    rx.secrets = [old["secret"], new["secret"]]
+    keep = world.create_deal(world.boss, title="Roof")
+    gone = world.create_deal(world.boss, title="Roof (copy)")
+
+    merge = MergeService(world.services.records).merge(
+        world.boss, "deal", {"ids": [keep["id"], gone["id"]], "survivor": keep["id"]})
+
+    v1 = [d for d in rx.received("/v1") if d.json["type"] == "record.merged"]
+    v2 = rx.received("/v2")
+    assert [d.json["type"] for d in v2] == ["record.merged"]
+    for delivery in (*v1, *v2):
+        data = delivery.json["data"]
+        assert (data["id"], data["merge"], data["merged"]) == (
+            keep["id"], merge["merge"], [gone["id"]])
+        assert delivery.schema_errors == []
+        assert _openapi_errors(world, delivery) == []
+    assert len(v1) == 1 and "changes" not in v2[0].json["data"]

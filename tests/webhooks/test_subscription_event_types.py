@@ -1,5 +1,5 @@
-"""A `*` subscription hears every documented record event type, and not event types whose
-payloads webhooks do not describe yet (`record.merged`)."""
+"""A `*` subscription hears every documented record event type (merges included), and
+not event types whose payloads webhooks do not describe."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def test_star_hears_every_documented_type(event_type: str) -> None:
     assert subscription("*").listens_to(event_type, "deal")
 
 
-def test_star_does_not_hear_record_merged_and_entity_filters_still_apply() -> None:
-    assert not subscription("*").listens_to("record.merged", "deal")
+def test_star_hears_merges_not_undescribed_types_and_entity_filters_still_apply() -> None:
+    assert subscription("*").listens_to("record.merged", "deal")
+    assert not subscription("*").listens_to("record.archived", "deal")
     assert subscription("record.created", entity="deal").listens_to("record.created", "deal")
     assert not subscription("*", entity="lead").listens_to("record.created", "deal")

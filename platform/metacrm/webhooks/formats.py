@@ -8,7 +8,8 @@ it, so access rules live in one place whatever the version.
 
 * Version 1 — `{"type", "timestamp", "data": {"version": 1, "entity", "id", "record",
   "changed"?: [<field>], "previous"?: {<field>: <value before>}, "transition"?, "actor",
-  "occurred_at"}}`; `schemas/webhooks/payload.schema.json`. Deprecated since
+  "occurred_at", "merge"?, "merged"?: [<id>]}}` (a record.merged event names the merge and
+  the ids merged into the record); `schemas/webhooks/payload.schema.json`. Deprecated since
   `VERSION_1_DEPRECATED`, served until `VERSION_1_SUNSET`.
 * Version 2 — the same envelope; `data` adds `event_id` (the `webhook-id`, so a stored body
   still names its event), `entity_label` (the entity's labels by language) and `title` (the
@@ -84,6 +85,9 @@ def _version_2(view: Mapping[str, Any], event: EventRecord, entity: EntityDef
         data["transition"] = source["transition"]
     data["actor"] = source["actor"]
     data["occurred_at"] = source["occurred_at"]
+    if "merged" in source:
+        data["merge"] = source["merge"]
+        data["merged"] = source["merged"]
     return {"type": view["type"], "timestamp": view["timestamp"], "data": data}
 
 

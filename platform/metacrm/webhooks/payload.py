@@ -57,7 +57,17 @@ def owner_view(
         data["transition"] = dict(transition)
     data["actor"] = source.get("actor")
     data["occurred_at"] = occurred_at
+    data.update(_merge(source))
     return {"type": event.type, "timestamp": occurred_at, "data": data}
+
+
+def _merge(source: Mapping[str, Any]) -> dict[str, Any]:
+    """A record.merged event's merge id and the ids merged into the survivor. Only ids:
+    the merged records are gone and their values were the survivor's to take or drop."""
+    merged = source.get("merged")
+    if not isinstance(merged, list) or not isinstance(source.get("merge"), str):
+        return {}
+    return {"merge": source["merge"], "merged": [str(item) for item in merged]}
 
 
 def encode(body: Mapping[str, Any]) -> str:

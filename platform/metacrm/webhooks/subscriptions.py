@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from metacrm.storage.system_tables import webhook_attempts, webhooks
 
-EVENT_TYPES = ("record.created", "record.updated", "record.deleted", "record.transitioned")
+EVENT_TYPES = ("record.created", "record.updated", "record.deleted", "record.transitioned",
+               "record.merged")
 ALL_EVENTS = "*"
 
 
@@ -45,7 +46,7 @@ class Subscription:
     def listens_to(self, event_type: str, entity: str) -> bool:
         """Whether events of this type on this entity concern the subscription. `*` means
         every type of `EVENT_TYPES` (the documented payloads): an event type webhooks do not
-        describe yet, such as `record.merged`, is not delivered."""
+        describe is not delivered."""
         listed = (ALL_EVENTS in self.events and event_type in EVENT_TYPES) or \
             event_type in self.events
         return listed and (self.entity is None or self.entity == entity)
