@@ -2,10 +2,8 @@
 
 The import engine asks a `DuplicateCheck` about every batch before writing it; a row it
 blocks fails with the reason given (and goes to the error file), a warning is kept in the
-import's summary. Until duplicate rules exist the check is `NoDuplicateCheck`; the duplicate-rules
-feature plugs its own in from its `install(services)` (after `metacrm.imports.install`):
-
-    services.imports.duplicates = RulesCheck(...)
+import's summary. `imports.duplicate_rules.RulesCheck` runs the entity's duplicate rules;
+`NoDuplicateCheck` lets every row through (an ImportService built without one).
 """
 
 from __future__ import annotations
@@ -25,6 +23,9 @@ class DuplicateVerdict:
 
     reason: str
     block: bool = True
+    earlier: int | None = None
+    """The index (into the checked rows) of an earlier row of the same batch that this
+    one duplicates, when that is the match: the writer names it by its row number."""
 
 
 class DuplicateCheck(Protocol):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from metacrm.imports.duplicate_rules import RulesCheck
 from metacrm.imports.service import CONSUMER, ImportService
 from metacrm.kernel.jobs import EventRecord, WorkItem
 
@@ -35,6 +36,7 @@ class ImportConsumer:
 
 def install(services: Any) -> None:
     service = ImportService(services.records, services.subjects.users, services.subjects,
-                            services.dispatcher, clock=lambda: services.clock())
+                            services.dispatcher, clock=lambda: services.clock(),
+                            duplicates=RulesCheck(services.records.duplicates))
     services.imports = service
     services.consumers.register(ImportConsumer(service))

@@ -136,14 +136,15 @@ class ImportService:
     def __init__(self, records: RecordsService, users: UserDirectory,
                  subjects: SubjectLookup, submitter: Submitter | None = None, *,
                  clock: Callable[[], datetime] | None = None,
-                 batch_size: int = BATCH_SIZE) -> None:
+                 batch_size: int = BATCH_SIZE,
+                 duplicates: DuplicateCheck | None = None) -> None:
         self.records = records
         self.engine = records.engine
         self.users = users
         self.subjects = subjects
         self.submitter = submitter
-        self.duplicates: DuplicateCheck = NoDuplicateCheck()
-        """Asked about every batch (the duplicate rules feature replaces it)."""
+        self.duplicates: DuplicateCheck = duplicates or NoDuplicateCheck()
+        """Asked about every batch (`imports.duplicate_rules.RulesCheck` in a process)."""
         self._clock = clock or records.now
         self.batch_size = batch_size
 

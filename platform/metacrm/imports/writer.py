@@ -171,10 +171,12 @@ class BatchWriter:
             [(record_id, self._keyed(row)) for record_id, row in asked])
         for index, verdict in verdicts.items():
             row = asked[index][1]
+            reason = verdict.reason if verdict.earlier is None else \
+                f"{verdict.reason} (row {asked[verdict.earlier][1].number})"
             if verdict.block:
-                row.errors.append(("", verdict.reason))
+                row.errors.append(("", reason))
             elif len(outcome.warnings) < MAX_ERRORS:
-                outcome.warnings.append({"row": row.number, "reason": verdict.reason})
+                outcome.warnings.append({"row": row.number, "reason": reason})
 
     # --- writes --------------------------------------------------------------------------
 

@@ -125,6 +125,26 @@ class DuplicateChecker:
             return NO_DUPLICATES
         return self._answer(conn, runtime, subject, model_entity, found)
 
+    def match_signatures(
+        self, entity: str, values: Mapping[str, Any], *, event: str | None = None,
+        runtime: RecordsRuntime | None = None,
+    ) -> list[tuple[DuplicateRuleDef, tuple[tuple[str, str], ...]]]:
+        """What makes `values` a duplicate of other values not stored yet (an import's
+        rows among themselves): per rule, each signature — (key column, normalised key)
+        pairs — that equal values share. An `and` rule has one signature of all its keys,
+        an `or` rule one per key; fuzzy conditions compare exactly here."""
+        runtime = runtime or self._runtime()
+        model_entity = runtime.model.entities[entity]
+        found = []
+        for rule in self._rules(runtime, entity, event):
+            conditions = _conditions(model_entity, rule, values, exact=True) or []
+            pairs = [(c.column, c.key) for c in conditions]
+            if rule.operator == "and" and pairs:
+                found.append((rule, tuple(pairs)))
+            else:
+                found.extend((rule, (pair,)) for pair in pairs)
+        return found
+
     def _answer(
         self, conn: sa.Connection, runtime: RecordsRuntime, subject: AccessSubject,
         entity: EntityDef, found: list[tuple[DuplicateRuleDef, list[str]]],
