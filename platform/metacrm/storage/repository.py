@@ -421,6 +421,25 @@ class RecordRepository:
         return self._queries.count(conn, self._codec(entity), criteria=criteria,
                                    context=context, where=where, exact_up_to=exact_up_to)
 
+    def ranked(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        *,
+        where: sa.ColumnElement[bool],
+        rank: sa.ColumnElement[Any],
+        limit: int,
+        fields: Sequence[str] | None = None,
+    ) -> list[Record]:
+        """The best `limit` records matching `where` by `rank` (highest first, then id):
+        a search's hits (`storage.search_index`); no cursor, a search has no next page."""
+        codec = self._codec(entity)
+        slots = codec.select_fields(fields)
+        read = codec.reader(slots)
+        statement = (sa.select(*codec.columns_of(slots)).where(where)
+                     .order_by(rank.desc(), codec.table.c.id).limit(limit))
+        return [read(row) for row in conn.execute(statement).mappings()]
+
     def table(self, entity: str) -> sa.Table:
         """The entity's table, for conditions the caller passes back as `where`."""
         return self._codec(entity).table
