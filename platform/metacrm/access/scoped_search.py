@@ -60,7 +60,7 @@ def search_records(
         where = match if scope is None else sa.and_(scope, match)
         records = repository.ranked(
             conn, entity, where=where, limit=limit, fields=wanted,
-            rank=index.rank(conn, table, columns, terms, typos=typos))
+            ranking=index.ranking(conn, table, columns, terms, typos=typos))
         count = (RecordCount(len(records), False) if len(records) < limit
                  else repository.count(conn, entity, where=where))
         result = SearchResult(records, count, typos)

@@ -37,6 +37,7 @@ from metacrm.storage.record_references import (
     inbound_references,
     missing_references,
 )
+from metacrm.storage.search_index import Ranking
 from metacrm.storage.tables import RecordTables
 
 
@@ -427,17 +428,20 @@ class RecordRepository:
         entity: str,
         *,
         where: sa.ColumnElement[bool],
-        rank: sa.ColumnElement[Any],
+        ranking: Ranking,
         limit: int,
         fields: Sequence[str] | None = None,
     ) -> list[Record]:
-        """The best `limit` records matching `where` by `rank` (highest first, then id):
+        """The best `limit` records matching `where` by rank (highest first, then id):
         a search's hits (`storage.search_index`); no cursor, a search has no next page."""
         codec = self._codec(entity)
         slots = codec.select_fields(fields)
         read = codec.reader(slots)
-        statement = (sa.select(*codec.columns_of(slots)).where(where)
-                     .order_by(rank.desc(), codec.table.c.id).limit(limit))
+        source: sa.FromClause = codec.table
+        if ranking.join is not None and ranking.on is not None:
+            source = codec.table.join(ranking.join, ranking.on)
+        statement = (sa.select(*codec.columns_of(slots)).select_from(source).where(where)
+                     .order_by(ranking.rank.desc(), codec.table.c.id).limit(limit))
         return [read(row) for row in conn.execute(statement).mappings()]
 
     def table(self, entity: str) -> sa.Table:

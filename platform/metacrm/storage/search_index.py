@@ -12,11 +12,14 @@ stems, GIN indexes, pg_trgm for typos) and SQLite FTS5 (`storage.search_sqlite`:
 stems, bm25, close terms of the index's vocabulary for typos). Both keep their index by
 the database (an expression index; FTS5 triggers), so no save path has to remember it;
 the migration plan creates and rebuilds them when an entity's search fields change.
+SQLite's bm25 exists only inside the FTS query, so a rank may come with a join
+(`Ranking`): the FTS hits joined to the table once, not a MATCH per row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -50,10 +53,20 @@ class SearchIndex(Protocol):
         `typos`, a term may also be a close misspelling of such a word."""
         ...
 
-    def rank(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
-             terms: Sequence[str], *, typos: bool) -> sa.ColumnElement[float]:
-        """How well a matching row matches (higher first)."""
+    def ranking(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+                terms: Sequence[str], *, typos: bool) -> Ranking:
+        """How well a matching row matches (higher first), and what to join for it."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The rank of matching rows: an expression on the table, or on `join` (an index's
+    own hits, joined on `on`) when the rank can only be computed inside the index."""
+
+    rank: sa.ColumnElement[float]
+    join: sa.FromClause | None = None
+    on: sa.ColumnElement[bool] | None = None
 
 
 def search_field_columns(entity: EntityDef, registry: FieldTypeRegistry) -> dict[str, str]:

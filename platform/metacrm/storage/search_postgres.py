@@ -26,7 +26,12 @@ import sqlalchemy as sa
 
 from metacrm.storage.duplicate_search import trigram_schema
 from metacrm.storage.migration.match_keys import ensure_trigram_extension
-from metacrm.storage.search_index import PREFIX_WEIGHT, column_weights, prefix_bonus
+from metacrm.storage.search_index import (
+    PREFIX_WEIGHT,
+    Ranking,
+    column_weights,
+    prefix_bonus,
+)
 
 PREFIX = "sx_"
 """The names of search indexes start with it (and nothing else's does)."""
@@ -104,8 +109,12 @@ class PostgresSearchIndex:
             per_term.append(sa.or_(*arms))
         return sa.and_(*per_term)
 
-    def rank(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
-             terms: Sequence[str], *, typos: bool) -> sa.ColumnElement[float]:
+    def ranking(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+                terms: Sequence[str], *, typos: bool) -> Ranking:
+        return Ranking(self._rank(conn, table, columns, terms, typos=typos))
+
+    def _rank(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+              terms: Sequence[str], *, typos: bool) -> sa.ColumnElement[float]:
         query = _tsquery(terms[0])
         for term in terms[1:]:
             query = query.op("&&")(_tsquery(term))

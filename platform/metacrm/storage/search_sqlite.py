@@ -4,7 +4,7 @@
 (`storage.search_text`, through the `metacrm_search_text` function every connection of
 `storage.engine` has); three triggers keep it in step with inserts, updates and deletes,
 whatever path writes. A query is `{visible columns}: "stem"* AND ...` (the column filter
-leaves out fields hidden from the caller), ranked by bm25.
+leaves out fields hidden from the caller), ranked by bm25 (the FTS hits joined once).
 
 Typos: FTS5 has no fuzzy match. The typo pass looks each word of 4+ letters up in the
 index's own vocabulary (an `fts5vocab` table), among terms of the same first letter, and
@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from metacrm.storage.search_index import PREFIX_WEIGHT, prefix_bonus
+from metacrm.storage.search_index import PREFIX_WEIGHT, Ranking, prefix_bonus
 from metacrm.storage.search_text import SQLITE_FUNCTION, stem
 
 MIN_TYPO_LENGTH = 4
@@ -101,16 +101,18 @@ class SqliteSearchIndex:
                 self._expression(conn, table.name, columns, terms, typos=typos)))
         return sa.literal_column(f"{_quote(table.name)}.rowid").in_(rowids.scalar_subquery())
 
-    def rank(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
-             terms: Sequence[str], *, typos: bool) -> sa.ColumnElement[float]:
+    def ranking(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+                terms: Sequence[str], *, typos: bool) -> Ranking:
         fts = _quote(fts_table(table.name))
         expression = self._expression(conn, table.name, columns, terms, typos=typos)
-        score: sa.Select[Any] = sa.select(
-            sa.literal_column(f"-bm25({fts})")).select_from(sa.text(fts)).where(
-            sa.literal_column(fts).op("MATCH")(expression),
-            sa.literal_column(f"{fts}.rowid") == sa.literal_column(
-                f"{_quote(table.name)}.rowid"))
-        return score.scalar_subquery() + PREFIX_WEIGHT * prefix_bonus(table, columns, terms)
+        hits = sa.select(
+            sa.literal_column("rowid").label("hit_rowid"),
+            sa.literal_column(f"-bm25({fts})").label("hit_score"),
+        ).select_from(sa.text(fts)).where(
+            sa.literal_column(fts).op("MATCH")(expression)).subquery("search_hits")
+        rank = hits.c.hit_score + PREFIX_WEIGHT * prefix_bonus(table, columns, terms)
+        on = sa.literal_column(f"{_quote(table.name)}.rowid") == hits.c.hit_rowid
+        return Ranking(rank, hits, on)
 
     def _expression(self, conn: sa.Connection, table: str, columns: Sequence[str],
                     terms: Sequence[str], *, typos: bool) -> str:
