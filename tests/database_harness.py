@@ -29,6 +29,7 @@ def postgres_schema(url: str) -> Iterator[str]:
     admin = create_database_engine(url)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
+        _shared_trigram_extension(admin)
         with admin.begin() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     except sa.exc.OperationalError as exc:
@@ -40,6 +41,21 @@ def postgres_schema(url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def _shared_trigram_extension(admin: sa.Engine) -> None:
+    """pg_trgm in the database's `public` schema, once: search and fuzzy duplicate rules
+    would otherwise create it in the first test schema that needs it, and dropping that
+    schema would drop the extension under every other test using it at the time. (Each
+    time: a run that created it in a test schema of its own may drop it any moment.)"""
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    except sa.exc.IntegrityError:  # created by a concurrent run meanwhile
+        pass
+    except sa.exc.ProgrammingError as exc:
+        if "already exists" not in str(exc):
+            raise
 
 
 def schema_url(url: str, schema: str) -> str:

@@ -109,3 +109,61 @@ def test_the_openapi_document_describes_search(api: Api) -> None:
     operation = document["paths"][URL]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"q", "entity", "limit"}
     assert {"SearchHit", "SearchGroup"} <= set(document["components"]["schemas"])
+
+
+def titles_found(api: Api, q: str, entity_name: str = "company") -> list[str]:
+    groups = search(api, api.admin, q=q, entity=entity_name)
+    return [hit["title"] for group in groups for hit in group["hits"]]
+
+
+def test_words_match_by_stem_both_ways_in_english_and_russian(api: Api) -> None:
+    for name in ("Supply contract", "Contracts archive", "Договор поставки",
+                 "Реестр договоров", "Unrelated"):
+        create(api, "company", name=name)
+    both = {"Contracts archive", "Supply contract"}
+    assert set(titles_found(api, "contracts")) == set(titles_found(api, "contract")) == both
+    both = {"Договор поставки", "Реестр договоров"}
+    assert set(titles_found(api, "договоров")) == set(titles_found(api, "ДОГОВОР")) == both
+    # every word must match (in any search field)
+    assert titles_found(api, "договор поставки") == ["Договор поставки"]
+    assert titles_found(api, "supply archive") == []
+
+
+def test_words_match_as_prefixes(api: Api) -> None:
+    for name, note in (("Globex Corporation", None), ("Initech", "globally known"),
+                       ("Поставщик Север", None), ("Other", None)):
+        create(api, "company", name=name, note=note)
+    assert titles_found(api, "glob") == ["Globex Corporation", "Initech"]
+    assert titles_found(api, "glob corp") == ["Globex Corporation"]
+    assert titles_found(api, "постав") == ["Поставщик Север"]
+    assert titles_found(api, "init") == ["Initech"]
+
+
+def test_a_misspelt_word_still_finds_the_record(api: Api) -> None:
+    create(api, "company", name="Umbrella Pharmaceuticals")
+    create(api, "company", name="Contoso")
+    assert titles_found(api, "pharmaceutcals") == ["Umbrella Pharmaceuticals"]
+    assert titles_found(api, "Umbrela") == ["Umbrella Pharmaceuticals"]
+    assert titles_found(api, "zzzzzz") == []
+
+
+def test_hits_are_ranked_title_starts_before_title_words_before_other_fields(api: Api) -> None:
+    for name, note in (("Orbit", "delta partner"), ("Gamma Delta", None),
+                       ("Delta Airlines", None), ("Delta", None)):
+        create(api, "company", name=name, note=note)
+    assert titles_found(api, "delta") == ["Delta", "Delta Airlines", "Gamma Delta", "Orbit"]
+    (limited,) = search(api, api.admin, q="delta", limit="2")
+    assert [hit["title"] for hit in limited["hits"]] == ["Delta", "Delta Airlines"]
+    assert limited["count"] == 4
+
+
+def test_changing_the_search_fields_rebuilds_the_index_over_existing_rows(api: Api) -> None:
+    create(api, "company", name="Northwind", note="wholesale foods")
+    assert titles_found(api, "wholesale") == ["Northwind"]
+    api.put_meta({**COMPANY, "search_fields": ["name"]})
+    assert titles_found(api, "wholesale") == []
+    assert titles_found(api, "northwind") == ["Northwind"]
+    api.put_meta({**COMPANY, "search_fields": ["note", "name"]})
+    assert titles_found(api, "wholesal") == ["Northwind"]
+    create(api, "company", name="Wholesale Club")  # kept by the database on every save
+    assert titles_found(api, "wholesale") == ["Wholesale Club", "Northwind"]

@@ -446,8 +446,9 @@ def test_conversion_matching_finds_only_readable_records(seeded: Seeded,
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
 def test_global_search_finds_exactly_the_readable_records(seeded: Seeded,
                                                           expect: Expect) -> None:
-    """Global search: each entity's quick search within the read scope, never matching on
-    a hidden field; entities the subject may not read are skipped silently."""
+    """Global search: each entity's full-text search within the read scope (in its SQL),
+    never matching on a hidden field — by prefix or by typo; entities the subject may not
+    read are skipped silently."""
     subject = seeded.subject(expect)
     search = GlobalSearch(seeded.records)
     titles = PlainTitles(seeded.records, subject)
@@ -463,6 +464,9 @@ def test_global_search_finds_exactly_the_readable_records(seeded: Seeded,
     by_hidden_code = found("XCODE-0")  # D1's internal code
     assert by_hidden_code == ({} if expect.hidden or "D1" not in readable
                               else {"deal": {"D1"}})
+    # nor through the typo pass (a misspelt hidden value) or a prefix of it
+    assert found("XCODR-0") == by_hidden_code
+    assert found("XCOD 0") == by_hidden_code
     companies = found("C_")
     assert companies == ({"company": set(expect.companies)} if expect.companies else {})
     if expect.read is None:

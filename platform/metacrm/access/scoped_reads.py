@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from metacrm.access.field_security import FieldAccess
 from metacrm.access.policy import AccessPolicy
 from metacrm.access.scope import AccessScope, RecordCheck
+from metacrm.access.scoped_search import SearchResult, search_records
 from metacrm.access.subject import AccessSubject
 from metacrm.criteria.sql import compile_sql
 from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFailed
@@ -326,6 +327,12 @@ class ScopedReads:
                                self.registry, self.context)
         except ValidationFailed as exc:
             raise _prefixed(exc, "/criteria") from exc
+
+    def search(self, conn: sa.Connection, entity: str, text: str, *, limit: int,
+               fields: Sequence[str] | None = None) -> SearchResult:
+        """The best records of the read scope for a full-text search (`scoped_search`)."""
+        return search_records(self._repository, self, conn, entity, text, limit=limit,
+                              fields=fields)
 
     def search_field_names(self, entity: str) -> list[str]:
         """The search fields the subject's quick search looks in: the entity's

@@ -44,8 +44,9 @@ def search_schemas() -> dict[str, Schema]:
                                          "to 1,000)."},
                 "count_is_estimate": {"type": "boolean"},
                 "hits": {"type": "array", "items": ref("SearchHit"),
-                         "description": "The best matches: exact and prefix title matches "
-                                        "first, then substring matches."},
+                         "description": "The best matches of the search index, exact and "
+                                        "prefix title matches first, then substring "
+                                        "matches, then the others."},
             },
         },
     }
@@ -56,9 +57,11 @@ def search_paths() -> dict[str, Any]:
         "tags": ["search"], "operationId": "search_records",
         "summary": "Search the records of every entity the caller may read",
         "description": (
-            "Runs each entity's quick search (its `search_fields`, case-insensitive "
-            "substring) within the caller's read scope and field security; entities the "
-            "caller may not read, or has no fields to search in, are skipped."),
+            "Full-text search of each entity's `search_fields`: every word must start a "
+            "word of a field, compared by English and Russian stems; close misspellings "
+            "count when the words as typed find too few. Within the caller's read scope "
+            "and field security (a hidden field is not searched); entities the caller may "
+            "not read, or has no fields to search in, are skipped."),
         "parameters": [
             {"name": "q", "in": "query", "required": True,
              "description": "The text, trimmed of surrounding spaces.",

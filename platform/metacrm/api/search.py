@@ -2,8 +2,8 @@
 
 `GET /api/v1/search?q=…[&entity=…][&limit=5]` -> `{"data": [{"entity", "label", "count",
 "count_is_estimate", "hits": [{"entity", "id", "title"}, ...]}, ...]}`: per entity the
-caller may read and search, its best `limit` hits (exact and prefix title matches first),
-entities without hits left out (`metacrm.services.global_search`).
+caller may read and search, its best `limit` full-text hits (exact and prefix title
+matches first), entities without hits left out (`metacrm.services.global_search`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from metacrm.cli.imports import import_file
 from metacrm.cli.jobs import scheduler, worker
 from metacrm.cli.metadata_commands import TAKE_OPTION, metadata
 from metacrm.cli.packs import pack
+from metacrm.cli.search import search
 from metacrm.cli.serve import serve
 from metacrm.cli.teams import team
 from metacrm.cli.users import ensure_first_admin, user
@@ -63,3 +64,4 @@ main.add_command(demo)
 main.add_command(metadata)
 main.add_command(pack)
 main.add_command(import_file)
+main.add_command(search)

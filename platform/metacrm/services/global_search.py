@@ -1,16 +1,12 @@
 """Global search: one text across every entity the caller may read, hits grouped by entity.
 
-The first version rides on each entity's quick search (`RecordsService.list(q=…)`: an OR of
-`contains` over the entity's `search_fields`), so the caller's read scope and field security
-apply in the SQL exactly as in lists — a hidden search field is not searched, a record
-outside the scope is not found — and no index or table of its own has to be kept in step
-with the records. Full-text search (ranked, typo-tolerant) is the plan beyond it
-(docs/architecture.md, "Global search").
-
-Per entity at most two queries: the records whose title field starts with the text (sorted
-by that field when it is sortable, so an exact title comes first), then the quick search
-itself. Hits are ranked by the title the caller sees: exact, then prefix, then substring,
-then records found through another search field.
+Per entity one ranked full-text query (`RecordsService.search`: the search index of
+`storage.search_index` over the entity's `search_fields`, stemmed prefix matching of every
+word, typos tolerated when the words as typed find too few), with the caller's read scope
+and field security in the same SQL — a hidden search field is not searched, a record
+outside the scope is not found. The index's best `limit` hits are then ordered by the title
+the caller sees: exact, then prefix, then substring, then records found through another
+search field or a misspelling (those in the index's rank order; the others by title).
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from metacrm.access.subject import AccessSubject
 from metacrm.criteria.casefold import fold_case
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
 from metacrm.metadata.model import EntityDef
-from metacrm.services.record_listing import RecordPage
 from metacrm.services.records import RecordsService
 
 MIN_QUERY_LENGTH = 2
@@ -154,27 +149,11 @@ class GlobalSearch:
         fields = [name for name in (visible.title_field, *visible.title_field_names)
                   if name is not None and visible.has_field(name)]
         wanted = list(dict.fromkeys(fields)) or ["id"]
-        prefixed = self._title_prefix_page(subject, visible, text, wanted, limit)
-        page = self.records.list(subject, visible.name, q=text, limit=limit, fields=wanted)
-        candidates: dict[str, Mapping[str, Any]] = {}
-        for record in (*(prefixed.records if prefixed else ()), *page.records):
-            candidates.setdefault(str(record["id"]), record)
-        rows = list(candidates.values())
+        page = self.records.search(subject, visible.name, text, limit=limit, fields=wanted)
+        rows = page.records
         hits = [SearchHit(visible.name, str(record["id"]), title, rank_of(title, text))
                 for record, title in zip(rows, titles.titles(visible, rows), strict=True)]
-        hits.sort(key=lambda hit: hit.rank)  # stable: the queries' order within a rank
-        return EntityHits(visible, tuple(hits[:limit]), page.count, page.count_is_estimate)
-
-    def _title_prefix_page(self, subject: AccessSubject, visible: EntityDef, text: str,
-                           fields: list[str], limit: int) -> RecordPage | None:
-        """The quick search's records whose title field starts with `text` (None when the
-        title field is hidden or cannot be compared so)."""
-        name = visible.title_field
-        field = visible.field(name) if name else None
-        if field is None or "starts_with" not in (
-                field.operators or self.records.registry.operators(field.type)):
-            return None
-        return self.records.list(
-            subject, visible.name, q=text, limit=limit, fields=fields,
-            criteria={"field": field.name, "op": "starts_with", "value": text},
-            sort=[field.name] if visible.sortable(field.name) else ())
+        # by title class; titles of a class alphabetically; other matches in the index's order
+        hits.sort(key=lambda hit: (hit.rank, fold_case(hit.title) if hit.rank < OTHER_FIELD
+                                   else ""))
+        return EntityHits(visible, tuple(hits), page.count, page.count_is_estimate)

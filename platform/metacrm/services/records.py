@@ -166,6 +166,21 @@ class RecordsService:
             included=included,
         )
 
+    def search(
+        self, subject: AccessSubject, entity: str, text: str, *, limit: int,
+        fields: Sequence[str] | None = None,
+    ) -> RecordPage:
+        """The subject's best `limit` records of `entity` for a full-text search (ranked;
+        `access.scoped_search`), as JSON, with how many match in all."""
+        runtime = self.runtime()
+        scoped = runtime.scoped(subject)
+        with self.engine.connect() as conn:
+            found = scoped.search(conn, entity, text, limit=limit, fields=fields)
+        return RecordPage(
+            records=[runtime.json.record(entity, record) for record in found.records],
+            next_cursor=None, count=found.count.value,
+            count_is_estimate=found.count.estimate, included={})
+
     def get(
         self, subject: AccessSubject, entity: str, record_id: str, *,
         include: Sequence[str] = (),

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 
 from metacrm.criteria.casefold import sql_lower
 from metacrm.storage.date_buckets import SQLITE_FUNCTION, sqlite_bucket
+from metacrm.storage.search_text import SQLITE_FUNCTION as SEARCH_FUNCTION
+from metacrm.storage.search_text import search_document
 
 
 def is_sqlite(engine: Engine | sa.Connection) -> bool:
@@ -79,6 +81,10 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.create_function("lower", 1, sql_lower, deterministic=True)
         # Report date buckets (storage.date_buckets): PostgreSQL does them in SQL.
         dbapi_connection.create_function(SQLITE_FUNCTION, 4, sqlite_bucket,
+                                         deterministic=True)
+        # Stems for the search index's triggers (storage.search_sqlite): FTS5 cannot stem
+        # Russian, so the index holds stems computed in Python.
+        dbapi_connection.create_function(SEARCH_FUNCTION, 1, search_document,
                                          deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -37,6 +37,7 @@ from metacrm.storage.record_references import (
     inbound_references,
     missing_references,
 )
+from metacrm.storage.search_index import Ranking
 from metacrm.storage.tables import RecordTables
 
 
@@ -420,6 +421,28 @@ class RecordRepository:
         """How many records match: exact up to `exact_up_to`, else a flagged estimate."""
         return self._queries.count(conn, self._codec(entity), criteria=criteria,
                                    context=context, where=where, exact_up_to=exact_up_to)
+
+    def ranked(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        *,
+        where: sa.ColumnElement[bool],
+        ranking: Ranking,
+        limit: int,
+        fields: Sequence[str] | None = None,
+    ) -> list[Record]:
+        """The best `limit` records matching `where` by rank (highest first, then id):
+        a search's hits (`storage.search_index`); no cursor, a search has no next page."""
+        codec = self._codec(entity)
+        slots = codec.select_fields(fields)
+        read = codec.reader(slots)
+        source: sa.FromClause = codec.table
+        if ranking.join is not None and ranking.on is not None:
+            source = codec.table.join(ranking.join, ranking.on)
+        statement = (sa.select(*codec.columns_of(slots)).select_from(source).where(where)
+                     .order_by(ranking.rank.desc(), codec.table.c.id).limit(limit))
+        return [read(row) for row in conn.execute(statement).mappings()]
 
     def table(self, entity: str) -> sa.Table:
         """The entity's table, for conditions the caller passes back as `where`."""

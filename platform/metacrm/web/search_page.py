@@ -1,7 +1,7 @@
 """Global search on the screens: `/app/search?q=…`.
 
 The page lists, per entity the user may read, the best hits of `GlobalSearch` (the API's
-service: quick search within the user's scope and field security), titled as the other
+service: full-text search within the user's scope and field security), titled as the other
 screens title records, with a link to the entity's list filtered by the same text when
 more match. It works without scripts (a plain GET form in the top bar); with
 `format=json` the same route answers the top bar's results-as-you-type

@@ -28,7 +28,6 @@ from metacrm.kernel.errors import (
 from metacrm.metadata.model import CompiledModel, EntityDef, FieldDef
 from metacrm.storage.migration.archive import (
     archive_column,
-    archive_table,
     replace_column,
     restore_column,
 )
@@ -50,6 +49,7 @@ from metacrm.storage.migration.operations import (
     DropIndex,
     DropMatchKey,
     Operation,
+    RebuildSearchIndex,
     RemoveChoices,
     ReplaceColumn,
     RestoreColumn,
@@ -57,6 +57,12 @@ from metacrm.storage.migration.operations import (
 )
 from metacrm.storage.migration.plan import MigrationPlan
 from metacrm.storage.migration.rebuild import rebuild_sqlite_table
+from metacrm.storage.migration.search import (
+    archive_searched_table,
+    create_search_index,
+    rebuild_search_index,
+    restore_lost_search_indexes,
+)
 from metacrm.storage.system_tables import sequences
 from metacrm.storage.tables import (
     entity_indexes,
@@ -115,6 +121,8 @@ def apply_plan(
                     )
                 ],
             ) from exc
+    if ctx.is_sqlite and any(op.changes_schema for op in plan.operations):
+        restore_lost_search_indexes(ctx)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -161,6 +169,7 @@ def _create_table(ctx: ApplyContext, op: CreateTable) -> None:
     ctx.operations.create_table(entity.table, *items)
     if entity.match_keys:
         create_match_key_indexes(ctx, entity, entity.match_keys)
+    create_search_index(ctx, entity)
     for fdef in entity.fields:
         _start_sequence(ctx, entity, fdef)
 
@@ -238,7 +247,7 @@ APPLIERS: dict[type[Operation], Applier] = {
     DropIndex: _drop_index,
     DropMatchKey: drop_match_key,
     ArchiveColumn: archive_column,
-    ArchiveTable: archive_table,
+    ArchiveTable: archive_searched_table,
     CreateTable: _create_table,
     AddForeignKey: _add_foreign_key,
     AddColumn: _add_column,
@@ -247,6 +256,7 @@ APPLIERS: dict[type[Operation], Applier] = {
     ReplaceColumn: replace_column,
     CreateIndex: _create_index,
     AddMatchKey: add_match_key,
+    RebuildSearchIndex: rebuild_search_index,
     AddChoices: _metadata_only,
     RemoveChoices: _metadata_only,
 }

@@ -277,6 +277,24 @@ class DropMatchKey(Operation):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RebuildSearchIndex(Operation):
+    """An entity whose search fields changed (or whose search columns were retyped):
+    its search index is dropped and built again over `columns` (none: just dropped),
+    existing rows included (`storage.search_index`)."""
+
+    kind: ClassVar[str] = "rebuild_search_index"
+
+    fields: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    def describe(self, version: int | None = None) -> str:
+        if not self.columns:
+            return f"drop the search index of {self.table} (no search fields left)"
+        return (f"rebuild the search index of {self.table} over {_names(self.fields)}, "
+                f"existing rows included")
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddChoices(Operation):
     """New picklist values: metadata only, the column already holds any value."""
 
@@ -322,6 +340,7 @@ OPERATION_TYPES: tuple[type[Operation], ...] = (
     ReplaceColumn,
     CreateIndex,
     AddMatchKey,
+    RebuildSearchIndex,
     AddChoices,
     RemoveChoices,
 )

@@ -9,7 +9,7 @@ shows exactly what `apply` will do. Operations come in the order they can be app
    tables come right after all new tables exist;
 4. new columns;
 5. widened and replaced columns;
-6. new and changed indexes (after the data they cover is in place);
+6. new and changed indexes (after the data they cover is in place), search indexes;
 7. metadata-only changes (picklist values).
 """
 
@@ -35,12 +35,14 @@ from metacrm.storage.migration.operations import (
     DropIndex,
     DropMatchKey,
     Operation,
+    RebuildSearchIndex,
     RemoveChoices,
     ReplaceColumn,
     RestoreColumn,
     WidenColumn,
     field_signature,
 )
+from metacrm.storage.search_index import search_columns
 from metacrm.storage.tables import entity_indexes
 
 CHOICE_TYPES = frozenset({"picklist", "multi_picklist"})
@@ -259,6 +261,23 @@ def _entity_changes(
             yield from _choice_changes(before, fdef, common)
     yield from _index_changes(old, new, registry, retyped_columns, common)
     yield from _match_key_changes(old, new, common)
+    yield from _search_changes(old, new, registry, common)
+
+
+def _search_changes(
+    old: EntityDef, new: EntityDef, registry: FieldTypeRegistry, common: dict[str, str]
+) -> Iterator[Operation]:
+    """The search index is rebuilt when the search fields, or the definition of one of
+    them, change (a replaced column takes its index into the archive with it)."""
+
+    def signature(entity: EntityDef) -> tuple[tuple[str, str], ...]:
+        return tuple((name, field_signature(fdef)) for name in entity.search_fields
+                     if (fdef := entity.field(name)) is not None)
+
+    before, after = search_columns(old, registry), search_columns(new, registry)
+    if (before or after) and (before != after or signature(old) != signature(new)):
+        fields = tuple(name for name in new.search_fields if new.has_field(name))
+        yield RebuildSearchIndex(**common, fields=fields, columns=after)
 
 
 def _match_key_changes(
