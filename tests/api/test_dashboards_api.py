@@ -74,7 +74,7 @@ PIPELINE = {
 }
 MANAGERS = {"kind": "dashboard", "name": "managers", "version": 1,
             "label": labels("Managers"), "shared_with": {"roles": ["manager"]},
-            "widgets": [{"report": "by_stage"}]}
+            "defaults": {"period": "this_year"}, "widgets": [{"report": "by_stage"}]}
 DOCUMENTS = (DEAL, VAULT, FLOW, *ROLES, *REPORTS, PIPELINE, MANAGERS)
 
 TODAY = date.today()
@@ -175,6 +175,16 @@ def test_the_filters_reach_every_widget(world: World) -> None:
     assert of_ron[2]["result"]["totals"]["entered"] == 2
     assert world.run("max", period="this_year").get_json()["filters"] == {
         "period": "this_year"}
+
+
+def test_the_dashboard_defaults_apply_unless_the_run_says_any(world: World) -> None:
+    default = world.run("max", "managers").get_json()
+    any_time = world.run("max", "managers", period=None).get_json()
+
+    assert default["filters"] == {"period": "this_year"}
+    assert default["widgets"][0]["result"]["totals"]["count"] == 3
+    assert any_time["filters"] == {"period": None}
+    assert any_time["widgets"][0]["result"]["totals"]["count"] == 4
 
 
 def test_a_number_compares_with_the_previous_period(world: World) -> None:

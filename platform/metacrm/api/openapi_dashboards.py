@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metacrm.api.openapi_paths import BODY_ERRORS, errors, json_answer, json_body
+from metacrm.api.openapi_reports import report_schemas
 from metacrm.api.openapi_schemas import ref
 
 Schema = dict[str, Any]
@@ -18,11 +19,22 @@ _LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 _CHARTS = ["table", "bar", "stacked_bar", "line", "area", "pie", "donut", "funnel", "number"]
 
 
+def _filters_schema() -> Schema:
+    """The report run parameters, where `null` also stands for "any" (all time, every
+    owner, every team), overriding the defaults."""
+    parameters = report_schemas()["ReportParameters"]
+    properties = {name: ({"oneOf": [*schema["oneOf"], {"type": "null"}]} if "oneOf" in schema
+                         else {**schema, "type": [schema["type"], "null"]})
+                  for name, schema in parameters["properties"].items() if name != "time_zone"}
+    return {**parameters, "properties": {**parameters["properties"], **properties}}
+
+
 def dashboard_schemas() -> dict[str, Schema]:
     summary = {"name": {"type": "string"}, "label": _LABELS, "description": _LABELS,
                "start_page": {"type": "boolean"}, "pack": {"type": ["string", "null"]}}
     names = {"type": "array", "items": {"type": "string"}}
     return {
+        "DashboardFilters": _filters_schema(),
         "DashboardSummary": {"type": "object",
                              "required": ["name", "label", "description", "start_page"],
                              "properties": summary},
@@ -106,7 +118,7 @@ def dashboard_paths() -> dict[str, Any]:
             **tag, "operationId": "run_dashboard",
             "summary": "Run every widget with the dashboard filters (period, owner, team)",
             "parameters": [_NAME],
-            "requestBody": {**json_body(ref("ReportParameters")), "required": False},
+            "requestBody": {**json_body(ref("DashboardFilters")), "required": False},
             "responses": {"200": json_answer("Each widget's result or status.",
                                              ref("DashboardRun")),
                           **errors(*BODY_ERRORS, "401", "404", "422", "429")},

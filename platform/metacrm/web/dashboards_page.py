@@ -51,13 +51,19 @@ def page(name: str) -> str:
     return render_template("metacrm/dashboard.html", **dashboard_context(subject, dashboard))
 
 
-def _filters(dashboard: DashboardDef) -> dict[str, str]:
-    """The filters the query string gives (an empty value: "any"), among those offered."""
-    return {key: value for key in FILTER_NAMES
-            if key in dashboard.filters and (value := request.args.get(key, ""))}
+def _filters(dashboard: DashboardDef) -> dict[str, str | None]:
+    """The filters the query string gives, among those offered; an empty value stands for
+    "any" (all time, every owner), overriding the dashboard's and the reports' defaults."""
+    return {key: request.args[key] or None for key in FILTER_NAMES
+            if key in dashboard.filters and key in request.args}
 
 
-def _teams() -> list[str]:
+def _teams(subject: AccessSubject) -> list[str]:
+    """The teams offered as a filter: the user's own (with their sub-teams); every team
+    for administrators."""
+    runtime = services().records.runtime()
+    if not runtime.policy.is_admin(subject):
+        return sorted(subject.team_ids)
     records = services().records
     with records.engine.connect() as conn:
         return sorted(team.name for team in records.teams.list_teams(conn))
@@ -76,14 +82,13 @@ def dashboard_context(subject: AccessSubject, dashboard: DashboardDef) -> dict[s
         filters = {}
         run = service.run(subject, dashboard, {})
     presenter = WidgetPresenter(service, service.model(), subject)
-    period = str(run.filters.get("period", "")) if isinstance(
-        run.filters.get("period", ""), str) else ""
+    period = run.filters.get("period") or ""
     return {
         "dashboard": dashboard, "title": label(dashboard.label, dashboard.name),
         "description": label(dashboard.description, ""), "problem": problem,
         "widgets": [presenter.view(w, i) for i, w in enumerate(run.widgets)],
         "offered": dashboard.filters, "period": period if period in NAMED_PERIODS else "",
-        "owner": str(run.filters.get("owner", "")), "team": filters.get("team", ""),
+        "owner": run.filters.get("owner") or "", "team": filters.get("team") or "",
         "periods": [(key, t(text)) for key, text in PERIOD_LABELS.items()],
-        "teams": _teams() if "team" in dashboard.filters else [],
+        "teams": _teams(subject) if "team" in dashboard.filters else [],
     }
