@@ -19,6 +19,7 @@ import pytest
 from api_harness import ADMIN_ROLE, Api, entity, field, labels, open_api, pointers, problem
 
 from database_harness import postgres_schema, schema_url
+from metacrm.access.subject import AccessSubject
 from metacrm.reports.dashboards import previous_period
 from web_harness import role
 
@@ -227,6 +228,15 @@ def test_a_dashboard_is_seen_only_by_those_it_is_shared_with(world: World, user:
     else:
         problem(described, 404)
         problem(world.run(user, "managers"), 404)
+
+
+def test_the_start_page_is_a_dashboard_with_a_widget_the_user_may_run(world: World) -> None:
+    dashboards = world.api.web.app.extensions["metacrm"].services.dashboards
+    subjects = {user: AccessSubject(world.ids[user], user, (USERS[user],))
+                for user in ("rita", "out")}
+
+    assert dashboards.start_page(subjects["rita"]).name == "pipeline"
+    assert dashboards.start_page(subjects["out"]) is None  # no widget an outsider may run
 
 
 def test_a_dashboard_is_described(world: World) -> None:

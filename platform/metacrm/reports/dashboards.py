@@ -87,8 +87,12 @@ class DashboardService:
         return dashboard
 
     def start_page(self, subject: AccessSubject) -> DashboardDef | None:
-        """The subject's default dashboard: the first one they see offered as start page."""
-        return next((d for d in self.definitions(subject) if d.start_page), None)
+        """The subject's default dashboard: the first one they see offered as start page
+        with at least one widget they may run (none: the start page lists the entities)."""
+        reports = self.model().reports
+        return next((d for d in self.definitions(subject) if d.start_page and any(
+            (report := reports.get(w.report)) is not None
+            and self.reports.readable(subject, report) for w in d.widgets)), None)
 
     def run(self, subject: AccessSubject, dashboard: DashboardDef,
             filters: Mapping[str, Any]) -> DashboardRun:
