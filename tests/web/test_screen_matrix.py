@@ -49,12 +49,17 @@ DEAL_REPORT = {"kind": "report", "name": "deals_by_company", "version": 1,
 STAGE_REPORT = {"kind": "report", "name": "deals_per_stage", "version": 1,
                 "label": labels("Deals per stage"), "entity": "deal", "group_by": ["stage"],
                 "metrics": [{"op": "count", "name": "deals"}]}
+MATRIX_REPORT = {"kind": "report", "name": "company_by_stage", "version": 1,
+                 "label": labels("Company by stage"), "entity": "deal", "type": "matrix",
+                 "group_by": ["company.name"], "columns": ["stage"],
+                 "metrics": [{"op": "count", "name": "deals"}]}
 DASHBOARD = {"kind": "dashboard", "name": "deal_desk", "version": 1,
              "label": labels("Deal desk"), "shared_with": {"roles": ["rep", "manager",
                                                                       "outsider"]},
              "widgets": [{"report": "deals_by_company", "chart": "number",
                           "metric": "deals"},
-                         {"report": "deals_per_stage", "chart": "bar"}]}
+                         {"report": "deals_per_stage", "chart": "bar"},
+                         {"report": "company_by_stage", "chart": "pie"}]}
 ROLES = (
     role("rep", entities={"deal": {"read": "own", "update": "own", "fields": HIDE},
                           "company": {"read": "all"}}),
@@ -105,7 +110,7 @@ class World:
 @pytest.fixture
 def world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
     with open_screens(isolated_database_url, tmp_path, COMPANY, DEAL, FLOW, DEAL_REPORT,
-                      STAGE_REPORT, DASHBOARD, *ROLES) as screens:
+                      STAGE_REPORT, MATRIX_REPORT, DASHBOARD, *ROLES) as screens:
         yield World(screens)
 
 
@@ -275,11 +280,14 @@ def test_the_dashboard_and_its_drill_down_show_exactly_the_scope(world: World,
     assert 'data-dashboard="deal_desk"' in index
     text = page.get_data(as_text=True)
     if readable is None:
-        assert text.count('data-widget-status="forbidden"') == 2
+        assert text.count('data-widget-status="forbidden"') == 3
         assert "You may not run this report." in text
         return
     kpi = re.search(r"data-kpi>([^<]+)<", text)
     assert kpi and kpi.group(1).strip() == str(len(readable))
+    assert text.count("data-dashboard-chart=") == 2  # the bar, and the matrix's row totals
+    assert re.search(r"<th scope=\"row\">Acme</th>\s*<td class=\"number\">"
+                     + str(len(readable)) + "</td>", text)
     links = re.findall(r'<a href="([^"]+)" data-drill>', text)
     assert len(links) == 1 and links[0].startswith("/app/r/deal?custom=1&amp;filter=")
     assert deal_titles(browser.text(links[0].replace("&amp;", "&"))) == readable

@@ -125,10 +125,10 @@ class WidgetPresenter:
         links = self._links(run, dims[0], rows)
         view.points = [
             Point(" · ".join(table.text(c, row.get(c.name), paths).text for c in dims),
-                  table.text(column, row.get(column.name), paths).text, link)
+                  table.text(column, table.value_of(row, column), paths).text, link)
             for row, link in zip(rows, links, strict=True)]
-        values = [float(v) if (v := as_decimal(row.get(column.name))) is not None else None
-                  for row in rows]
+        values = [float(v) if (v := as_decimal(table.value_of(row, column))) is not None
+                  else None for row in rows]  # a matrix's: its row totals
         if column.type == "ratio":
             values = [v * 100 if v is not None else None for v in values]
         chart_type, options = CHART_TYPES[run.chart]

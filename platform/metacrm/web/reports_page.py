@@ -150,7 +150,7 @@ class ReportTable:
 
     def rows(self) -> list[Row]:
         paths = self.paths()
-        out = [Row([self.text(c, self._value(row, c), paths) for c in self.columns])
+        out = [Row([self.text(c, self.value_of(row, c), paths) for c in self.columns])
                for row in self.result.rows]
         out.extend(self._totals(paths))
         return out
@@ -172,7 +172,7 @@ class ReportTable:
         return {"type": chart_type, "labels": labels, "values": values,
                 "label": label(metric.label, metric.name.replace("_", " ")), **options}
 
-    def _value(self, row: Mapping[str, Any], column: ResultColumn) -> Any:
+    def value_of(self, row: Mapping[str, Any], column: ResultColumn) -> Any:
         if self.result.column_values is not None and column.role == "metric":
             return (row.get("total") or {}).get(column.name)
         return row.get(column.name)
