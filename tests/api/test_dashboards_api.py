@@ -284,3 +284,25 @@ def test_the_previous_period_steps_back_by_whole_months_or_by_days() -> None:
                                                                    date(2026, 3, 1))
     assert previous_period(date(2026, 3, 10), date(2026, 3, 20)) == (date(2026, 2, 28),
                                                                      date(2026, 3, 10))
+
+
+def test_an_admin_saves_a_dashboard_as_metadata_checked_like_every_document(
+        world: World) -> None:
+    body = {"kind": "dashboard", "name": "mine", "version": 1, "label": labels("Mine"),
+            "shared_with": {"users": [world.ids["max"]]},
+            "widgets": [{"report": "by_stage", "chart": "pie"}]}
+    bad = world.client.put("/api/v1/meta/dashboard/mine", headers=world.api.admin,
+                           json={**body, "widgets": [{"report": "by_stag"}]})
+    world.api.put_meta(body)
+    try:
+        seen = {user: [d["name"] for d in world.client.get(
+            "/api/v1/dashboards", headers=world.headers[user]).get_json()["data"]]
+            for user in ("max", "rita")}
+        run = world.run("max", "mine").get_json()["widgets"][0]
+    finally:
+        deleted = world.client.delete("/api/v1/meta/dashboard/mine", headers=world.api.admin)
+
+    assert pointers(problem(bad, 422)) == {"/widgets/0/report"}
+    assert seen == {"max": ["managers", "mine", "pipeline"], "rita": ["pipeline"]}
+    assert run["chart"] == "pie" and run["result"]["totals"]["count"] == len(DEALS)
+    assert deleted.status_code in (200, 204)
