@@ -40,6 +40,7 @@ from metacrm.mail import mail_channel
 from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
+from metacrm.reports.dashboards import DashboardService
 from metacrm.reports.service import ReportService
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
@@ -62,6 +63,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
     "metacrm.reports.service",
+    "metacrm.reports.dashboards",
     "metacrm.imports.install",
     "metacrm.files.install",
     "metacrm.documents.install",
@@ -120,6 +122,8 @@ class Services:
     """File imports: mappings, dry runs, resumable runs, revert (`metacrm.imports`)."""
     reports: ReportService = field(init=False, repr=False, compare=False)
     """Reports compiled from metadata, run within a user's rights (`metacrm.reports`)."""
+    dashboards: DashboardService = field(init=False, repr=False, compare=False)
+    """Dashboards of the metadata: report widgets run with dashboard-wide filters."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

@@ -250,6 +250,37 @@ def test_report_metric_names_default_to_op_and_field(registry: FieldTypeRegistry
     assert [m["name"] for m in model.reports["r"].metrics] == ["count", "sum_amount"]
 
 
+def test_dashboard_checks(registry: FieldTypeRegistry) -> None:
+    by_stage = document("report", "by_stage", entity="deal", group_by=["stage"],
+                        metrics=[{"op": "count"}, {"op": "sum", "field": "amount"}])
+    listing = document("report", "listing", entity="deal", type="list", columns=["title"])
+    errors = compile_errors(
+        registry, deal(), flow(), by_stage, listing,
+        document("dashboard", "d", shared_with={"roles": ["rpe"]}, widgets=[
+            {"report": "by_stge"}, {"report": "by_stage", "metric": "sum_amout"},
+            {"report": "listing", "chart": "bar"}, {"report": "by_stage", "metric": "count"}]),
+    )
+
+    assert [(e.pointer, e.message) for e in errors] == [
+        ("/shared_with/roles/0", "unknown role 'rpe'"),
+        ("/widgets/0/report", "unknown report 'by_stge' (did you mean 'by_stage'?)"),
+        ("/widgets/1/metric", "'sum_amout' is not a metric of report 'by_stage' "
+                              "(did you mean 'sum_amount'?)"),
+        ("/widgets/2/chart", "a list report shows as a table"),
+    ]
+
+
+def test_a_dashboard_compiles_with_its_defaults(registry: FieldTypeRegistry) -> None:
+    model = compiled(registry, deal(), flow(), document(
+        "report", "r", entity="deal", metrics=[{"op": "count"}]), document(
+        "dashboard", "d", widgets=[{"report": "r", "chart": "number", "width": 2}]))
+
+    dashboard = model.dashboards["d"]
+    assert dashboard.filters == ("period", "owner", "team") and dashboard.columns == 2
+    assert not dashboard.start_page and not dashboard.shared_with
+    assert (dashboard.widgets[0].chart, dashboard.widgets[0].width) == ("number", 2)
+
+
 def test_duplicate_documents_across_files_are_refused(registry: FieldTypeRegistry) -> None:
     documents = [*as_documents(entity("deal"), pack="sales"),
                  *as_documents(entity("deal"), pack="custom")]

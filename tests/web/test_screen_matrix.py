@@ -46,6 +46,20 @@ DEAL_REPORT = {"kind": "report", "name": "deals_by_company", "version": 1,
                "group_by": ["company.name"],
                "metrics": [{"op": "count", "name": "deals"},
                            {"op": "sum", "field": "value", "currency": "EUR"}]}
+STAGE_REPORT = {"kind": "report", "name": "deals_per_stage", "version": 1,
+                "label": labels("Deals per stage"), "entity": "deal", "group_by": ["stage"],
+                "metrics": [{"op": "count", "name": "deals"}]}
+MATRIX_REPORT = {"kind": "report", "name": "company_by_stage", "version": 1,
+                 "label": labels("Company by stage"), "entity": "deal", "type": "matrix",
+                 "group_by": ["company.name"], "columns": ["stage"],
+                 "metrics": [{"op": "count", "name": "deals"}]}
+DASHBOARD = {"kind": "dashboard", "name": "deal_desk", "version": 1,
+             "label": labels("Deal desk"), "shared_with": {"roles": ["rep", "manager",
+                                                                      "outsider"]},
+             "widgets": [{"report": "deals_by_company", "chart": "number",
+                          "metric": "deals"},
+                         {"report": "deals_per_stage", "chart": "bar"},
+                         {"report": "company_by_stage", "chart": "pie"}]}
 ROLES = (
     role("rep", entities={"deal": {"read": "own", "update": "own", "fields": HIDE},
                           "company": {"read": "all"}}),
@@ -96,7 +110,7 @@ class World:
 @pytest.fixture
 def world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
     with open_screens(isolated_database_url, tmp_path, COMPANY, DEAL, FLOW, DEAL_REPORT,
-                      *ROLES) as screens:
+                      STAGE_REPORT, MATRIX_REPORT, DASHBOARD, *ROLES) as screens:
         yield World(screens)
 
 
@@ -250,6 +264,42 @@ def test_the_report_page_and_its_files_count_exactly_the_scope(world: World,
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert rows == [{"company_name": "Acme", "deals": str(len(readable)),
                      "sum_value": f"{10 * len(readable)}.00"}]
+
+
+@pytest.mark.parametrize("user", sorted(EXPECTED))
+def test_the_dashboard_and_its_drill_down_show_exactly_the_scope(world: World,
+                                                                 user: str) -> None:
+    _role, readable, _sees_secret, _exported = EXPECTED[user]
+    browser: Browser = world.screens.sign_in(user)
+    index = browser.text("/app/dashboards")
+    page = browser.get("/app/dashboards/deal_desk")
+
+    if user == "val":  # not shared with the viewer's role
+        assert "deal_desk" not in index and page.status_code == 404
+        return
+    assert 'data-dashboard="deal_desk"' in index
+    text = page.get_data(as_text=True)
+    if readable is None:
+        assert text.count('data-widget-status="forbidden"') == 3
+        assert "You may not run this report." in text
+        return
+    kpi = re.search(r"data-kpi>([^<]+)<", text)
+    assert kpi and kpi.group(1).strip() == str(len(readable))
+    assert text.count("data-dashboard-chart=") == 2  # the bar, and the matrix's row totals
+    assert re.search(r"<th scope=\"row\">Acme</th>\s*<td class=\"number\">"
+                     + str(len(readable)) + "</td>", text)
+    links = re.findall(r'<a href="([^"]+)" data-drill>', text)
+    assert len(links) == 1 and links[0].startswith("/app/r/deal?custom=1&amp;filter=")
+    assert deal_titles(browser.text(links[0].replace("&amp;", "&"))) == readable
+
+
+def test_the_dashboard_screen_speaks_russian(world: World) -> None:
+    browser: Browser = world.screens.sign_in("max")
+    browser.post("/app/language", {"language": "ru", "next": "/app/"})
+    page = browser.text("/app/dashboards/deal_desk?period=nonsense")
+
+    assert "Дашборды" in page and "Некоторые фильтры не применены" in page
+    assert "Цифры" in page
 
 
 ADMIN_SCREENS = ("/app/admin/users", "/app/admin/users/new", "/app/admin/users/1",

@@ -17,6 +17,11 @@ from typing import Any
 
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
+from metacrm.api.openapi_dashboards import (
+    DASHBOARDS_TAG,
+    dashboard_paths,
+    dashboard_schemas,
+)
 from metacrm.api.openapi_data import DATA_TAG, data_paths, data_schemas
 from metacrm.api.openapi_extensions import extension_paths, extension_tag
 from metacrm.api.openapi_files import FILES_TAG, file_paths, file_schemas
@@ -96,6 +101,8 @@ def build_openapi(
     paths.update(timeline_paths(model))
     schemas.update(report_schemas())
     paths.update(report_paths())
+    schemas.update(dashboard_schemas())
+    paths.update(dashboard_paths())
     schemas.update(import_schemas())
     paths.update(import_paths())
     schemas.update(file_schemas())
@@ -111,6 +118,7 @@ def build_openapi(
         NOTIFICATIONS_TAG,
         SEARCH_TAG,
         REPORTS_TAG,
+        DASHBOARDS_TAG,
         IMPORTS_TAG,
         FILES_TAG,
         DATA_TAG,

@@ -11,6 +11,7 @@ from metacrm.api.access import access_api
 from metacrm.api.attachments import attachments_api
 from metacrm.api.automation import automation_api
 from metacrm.api.conversion import conversion_api
+from metacrm.api.dashboards import dashboards_api
 from metacrm.api.docs import docs_api
 from metacrm.api.documents import documents_api
 from metacrm.api.duplicates import duplicates_api
@@ -37,6 +38,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(search_api)
     app.register_blueprint(timeline_api)
     app.register_blueprint(reports_api)
+    app.register_blueprint(dashboards_api)
     app.register_blueprint(imports_api)
     app.register_blueprint(attachments_api)
     app.register_blueprint(documents_api)

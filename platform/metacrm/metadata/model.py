@@ -425,6 +425,38 @@ class ReportDef:
 
 
 @dataclass(frozen=True, slots=True)
+class WidgetDef:
+    """One tile of a dashboard: a report drawn as `chart` (`number`: a KPI with the change
+    from the previous period), `metric` the result column drawn (None: the first metric),
+    spanning `width` grid columns."""
+
+    report: str
+    chart: str
+    metric: str | None = None
+    label: Labels = dc_field(default_factory=_empty)
+    width: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardDef:
+    """A dashboard document compiled (see docs/reports.md): widgets on a grid of `columns`,
+    seen by everyone or by the roles, teams and users of `shared_with` (a mapping of those
+    keys to names; empty: everyone); `filters` the dashboard-wide filters offered."""
+
+    name: str
+    label: Labels
+    widgets: tuple[WidgetDef, ...]
+    description: Labels = dc_field(default_factory=_empty)
+    shared_with: Mapping[str, tuple[str, ...]] = dc_field(default_factory=_empty)
+    start_page: bool = False
+    filters: tuple[str, ...] = ("period", "owner", "team")
+    defaults: Mapping[str, JSON] = dc_field(default_factory=_empty)
+    columns: int = 2
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
 class ConversionTargetDef:
     """One record a conversion makes (or finds) from the source record.
 
@@ -558,6 +590,7 @@ class CompiledModel:
     calendars: Mapping[str, BusinessCalendarDef] = dc_field(default_factory=_empty)
     document_templates: Mapping[str, DocumentTemplateDef] = dc_field(default_factory=_empty)
     duplicate_rules: Mapping[str, DuplicateRuleDef] = dc_field(default_factory=_empty)
+    dashboards: Mapping[str, DashboardDef] = dc_field(default_factory=_empty)
     checksum: str = ""
     """Hash of the source documents: equal checksums mean an equal model."""
 

@@ -1,5 +1,7 @@
-"""The start page: the entities the user may read, grouped by pack, with their counts —
-all the records the user may read and those they own — each linking to its list."""
+"""The start page: the user's default dashboard (the first they see offered as start page,
+`metacrm.reports.dashboards`), then the entities the user may read, grouped by pack, with
+their counts — all the records the user may read and those they own — each linking to its
+list."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from flask import render_template
 from metacrm.access.subject import AccessSubject
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
+from metacrm.web.dashboards_page import dashboard_context
 from metacrm.web.navigation import navigation
 
 web_home = screen_blueprint("web_home", __name__)
@@ -33,8 +36,12 @@ def home() -> str:
     packs = navigation(subject)
     counts = {entity.name: _counts(subject, entity.name)
               for pack in packs for entity in pack.entities}
-    return render_template("metacrm/home.html", packs=packs, counts=counts,
-                           mine_filter="filter[owner][eq]=$user")
+    context = {"packs": packs, "counts": counts, "mine_filter": "filter[owner][eq]=$user"}
+    dashboard = services().services.dashboards.start_page(subject)
+    if dashboard is not None:
+        return render_template("metacrm/dashboard.html", home=True, **context,
+                               **dashboard_context(subject, dashboard))
+    return render_template("metacrm/home.html", **context)
 
 
 def _counts(subject: AccessSubject, entity: str) -> EntityCounts:
@@ -43,6 +50,3 @@ def _counts(subject: AccessSubject, entity: str) -> EntityCounts:
     everything = records.list(subject, entity, limit=1, fields=["id"])
     mine = records.list(subject, entity, limit=1, fields=["id"], criteria=MINE)
     return EntityCounts(everything.count, mine.count, everything.count_is_estimate)
-
-
-

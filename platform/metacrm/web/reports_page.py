@@ -81,7 +81,8 @@ def page(name: str) -> str:
         periods=[(key, t(text)) for key, text in PERIOD_LABELS.items()])
 
 
-def _number(value: Any) -> Decimal | None:
+def as_decimal(value: Any) -> Decimal | None:
+    """A result value as a number (None: not a number)."""
     if value is None or isinstance(value, bool | Mapping):
         return None
     try:
@@ -108,7 +109,7 @@ class ReportTable:
     def headers(self) -> list[str]:
         return [label(c.label, c.name.replace("_", " ")) for c in self.columns]
 
-    def _paths(self) -> dict[str, str]:
+    def paths(self) -> dict[str, str]:
         """Result column -> the field path it shows (for value labels)."""
         paths = {d.path.replace(".", "_"): d.path for d in self.report.dimensions
                  if d.bucket is None}
@@ -127,7 +128,7 @@ class ReportTable:
         if value is None:
             return Cell("—" if column.role == "dimension" else "", column.role == "metric")
         if column.role == "metric" or column.type in ("number", "ratio", "hours"):
-            number = _number(value)
+            number = as_decimal(value)
             if column.type == "ratio" and number is not None:
                 return Cell(f"{format_number(number * 100)} %", True)
             return Cell(format_number(number) if number is not None else str(value), True)
@@ -148,8 +149,8 @@ class ReportTable:
         return Cell(self.display.text(entity, head, {head: value}), False)
 
     def rows(self) -> list[Row]:
-        paths = self._paths()
-        out = [Row([self.text(c, self._value(row, c), paths) for c in self.columns])
+        paths = self.paths()
+        out = [Row([self.text(c, self.value_of(row, c), paths) for c in self.columns])
                for row in self.result.rows]
         out.extend(self._totals(paths))
         return out
@@ -160,18 +161,18 @@ class ReportTable:
         kind = CHART_TYPES.get(self.report.chart or "bar" if self.bar_metric else "")
         if kind is None or not self.bar_metric or not self.result.rows:
             return None
-        paths = self._paths()
+        paths = self.paths()
         dims = [c for c in self.columns if c.role == "dimension"]
         metric = next(c for c in self.columns if c.name == self.bar_metric)
         labels = [" · ".join(self.text(c, row.get(c.name), paths).text for c in dims)
                   for row in self.result.rows]
-        values = [float(v) if (v := _number(row.get(self.bar_metric))) is not None else None
-                  for row in self.result.rows]
+        values = [float(v) if (v := as_decimal(row.get(self.bar_metric))) is not None
+                  else None for row in self.result.rows]
         chart_type, options = kind
         return {"type": chart_type, "labels": labels, "values": values,
                 "label": label(metric.label, metric.name.replace("_", " ")), **options}
 
-    def _value(self, row: Mapping[str, Any], column: ResultColumn) -> Any:
+    def value_of(self, row: Mapping[str, Any], column: ResultColumn) -> Any:
         if self.result.column_values is not None and column.role == "metric":
             return (row.get("total") or {}).get(column.name)
         return row.get(column.name)

@@ -1,9 +1,9 @@
 """The metadata compiler: validated documents -> cross-checked, immutable `CompiledModel`.
 
 Each document kind has its build module (entities, pipelines, roles, triggers, views,
-reports). Building happens in dependency order — entities, then pipelines (they name an
-entity), then everything that names entities, fields, pipelines and roles — and every
-problem is collected, so one run reports all of them.
+reports, dashboards). Building happens in dependency order — entities, then pipelines (they
+name an entity), then everything that names entities, fields, pipelines and roles, then
+dashboards (they name reports) — and every problem is collected, so one run reports all of them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from metacrm.metadata.compiler.checksum import documents_checksum
 from metacrm.metadata.compiler.computed import check_computed
 from metacrm.metadata.compiler.context import CompileContext, suggestion
 from metacrm.metadata.compiler.conversions import build_conversion, check_conversion
+from metacrm.metadata.compiler.dashboards import build_dashboard, check_dashboard
 from metacrm.metadata.compiler.document_templates import (
     build_document_template,
     check_document_template,
@@ -124,6 +125,9 @@ def _compile(
     duplicate_rules = _build_all(by_kind["duplicate_rule"], context, build_duplicate_rule)
     for rule in duplicate_rules.values():
         check_duplicate_rule(rule, context)
+    dashboards = _build_all(by_kind["dashboard"], context, build_dashboard)
+    for dashboard in dashboards.values():
+        check_dashboard(dashboard, reports, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
@@ -137,6 +141,7 @@ def _compile(
         calendars=MappingProxyType(calendars),
         document_templates=MappingProxyType(templates),
         duplicate_rules=MappingProxyType(duplicate_rules),
+        dashboards=MappingProxyType(dashboards),
         checksum=documents_checksum(documents),
     ), []
 
