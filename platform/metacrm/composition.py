@@ -66,6 +66,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.files.install",
     "metacrm.documents.install",
     "metacrm.jobs.duplicate_scans",
+    "metacrm.service_desk.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""

@@ -1,0 +1,20 @@
+"""`install(services)`: the service desk in a process — ticket saves keep their SLA clocks,
+the scheduler fires milestones (`service_desk.sla`, each tick)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from metacrm.service_desk.milestones import MilestoneJob
+from metacrm.service_desk.saves import TicketSaves
+
+if TYPE_CHECKING:
+    from metacrm.composition import Services
+
+PERIODIC = "service_desk.sla"
+
+
+def install(services: Services) -> None:
+    services.records.computed = TicketSaves(services.records, services.records.computed,
+                                           clock=lambda: services.clock())
+    services.periodic[PERIODIC] = MilestoneJob(services.records, services.teams)
