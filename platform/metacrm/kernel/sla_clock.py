@@ -102,10 +102,9 @@ def with_state(segments: Sequence[Segment], at: datetime, paused: bool) -> tuple
     return normalized((*segments, Segment(at, paused)))
 
 
-def _spans(segments: Sequence[Segment], until: datetime
+def _spans(ordered: Sequence[Segment], until: datetime
            ) -> Iterable[tuple[datetime, datetime, bool]]:
-    """(start, end, paused) of each segment, cut at `until`."""
-    ordered = normalized(segments)
+    """(start, end, paused) of each of the `normalized` segments, cut at `until`."""
     bounded = [*ordered, Segment(max(until, ordered[-1].start) if ordered else until)]
     for current, following in pairwise(bounded):
         end = min(following.start, until)
