@@ -41,6 +41,7 @@ from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
 from metacrm.reports.service import ReportService
+from metacrm.service_desk.clocks import SlaClocks
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
@@ -121,6 +122,8 @@ class Services:
     """File imports: mappings, dry runs, resumable runs, revert (`metacrm.imports`)."""
     reports: ReportService = field(init=False, repr=False, compare=False)
     """Reports compiled from metadata, run within a user's rights (`metacrm.reports`)."""
+    service_desk: SlaClocks = field(init=False, repr=False, compare=False)
+    """Tickets' SLA clocks as a user may read them (`metacrm.service_desk`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

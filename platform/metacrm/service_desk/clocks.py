@@ -8,11 +8,12 @@ policy edited later still times the tickets it started with — by its new targe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from metacrm.access.subject import AccessSubject
 from metacrm.automation.business_calendars import runtime_calendar
 from metacrm.automation.record_values import python_record
 from metacrm.criteria.context import CriteriaContext
@@ -21,6 +22,7 @@ from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.business_time import BusinessCalendar
 from metacrm.kernel.sla_clock import ClockReading, Segment, read_clock
 from metacrm.metadata.model import SLA_METRICS, CompiledModel, EntityDef, SlaPolicyDef
+from metacrm.services.records import RecordsService
 
 TICKET = "ticket"
 STOPPED_BY = {"first_response": "first_response_at", "resolution": "resolved_at"}
@@ -94,3 +96,25 @@ def read_ticket(model: CompiledModel, record: Mapping[str, Any], now: datetime
         readings[metric] = read_clock(calendar, segments, timedelta(minutes=target.minutes),
                                       now, stopped_at=instant(record.get(STOPPED_BY[metric])))
     return TicketClocks(policy, calendar, segments, readings)
+
+
+class SlaClocks:
+    """A ticket's clocks as a user may know them (`services.service_desk`): the ticket is
+    read through the records service with the user's scope and field security, so a
+    ticket they may not read is 404/403, and hidden SLA fields give no clocks."""
+
+    def __init__(self, records: RecordsService, clock: Callable[[], datetime]) -> None:
+        self._records = records
+        self._clock = clock
+
+    def of(self, subject: AccessSubject, ticket_id: str) -> TicketClocks | None:
+        record = self._records.get(subject, TICKET, ticket_id)
+        return self.of_record(record)
+
+    def of_record(self, record: Mapping[str, Any]) -> TicketClocks | None:
+        """The clocks of a ticket already read for the viewer (JSON form)."""
+        return read_ticket(self._records.runtime().model, record, self._clock())
+
+
+NO_CLOCKS: dict[str, Any] = {"policy": None, "calendar": None, "clocks": {}}
+"""The answer for a ticket without a policy (or whose SLA fields the viewer may not see)."""

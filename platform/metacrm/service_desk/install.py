@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from metacrm.service_desk.clocks import SlaClocks
 from metacrm.service_desk.milestones import MilestoneJob
 from metacrm.service_desk.saves import TicketSaves
 
@@ -18,3 +19,4 @@ def install(services: Services) -> None:
     services.records.computed = TicketSaves(services.records, services.records.computed,
                                            clock=lambda: services.clock())
     services.periodic[PERIODIC] = MilestoneJob(services.records, services.teams)
+    services.service_desk = SlaClocks(services.records, lambda: services.clock())
