@@ -42,6 +42,7 @@ from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
 from metacrm.reports.service import ReportService
 from metacrm.service_desk.clocks import SlaClocks
+from metacrm.service_desk.surveys import Surveys
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
@@ -124,6 +125,8 @@ class Services:
     """Reports compiled from metadata, run within a user's rights (`metacrm.reports`)."""
     service_desk: SlaClocks = field(init=False, repr=False, compare=False)
     """Tickets' SLA clocks as a user may read them (`metacrm.service_desk`)."""
+    surveys: Surveys = field(init=False, repr=False, compare=False)
+    """Satisfaction surveys of resolved tickets (`metacrm.service_desk.surveys`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

@@ -21,6 +21,7 @@ from metacrm.web import (
     reports_page,
     roles_admin,
     search_page,
+    survey_page,
     teams_admin,
     users_admin,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "reports_page",
     "roles_admin",
     "search_page",
+    "survey_page",
     "teams_admin",
     "triggers",
     "users_admin",
