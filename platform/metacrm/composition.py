@@ -42,6 +42,7 @@ from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
 from metacrm.reports.service import ReportService
 from metacrm.service_desk.clocks import SlaClocks
+from metacrm.service_desk.replies import CustomerReplies
 from metacrm.service_desk.surveys import Surveys
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
@@ -127,6 +128,9 @@ class Services:
     """Tickets' SLA clocks as a user may read them (`metacrm.service_desk`)."""
     surveys: Surveys = field(init=False, repr=False, compare=False)
     """Satisfaction surveys of resolved tickets (`metacrm.service_desk.surveys`)."""
+    ticket_replies: CustomerReplies = field(init=False, repr=False, compare=False)
+    """What a customer's reply does to a ticket: the inbound mail handler's seam
+    (`metacrm.service_desk.replies`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

@@ -34,8 +34,11 @@ class Desk:
     def __init__(self, web: Web) -> None:
         self.web = web
         self.tokens: dict[str, dict[str, str]] = {}
-        for user in ("boss", "agent", "manager", "outsider", "blind"):
-            web.create_user(user, user)
+        for user, role_name in (("boss", "boss"), ("agent", "agent"), ("manager", "manager"),
+                                ("outsider", "outsider"), ("blind", "blind"),
+                                ("desk_agent", "service_agent"),
+                                ("desk_manager", "service_manager")):
+            web.create_user(user, role_name)
             self.tokens[user] = bearer(web.login(user))
         self.agents_ticket = self.post("agent", {"subject": "Printer on fire",
                                                  "priority": "high"})
@@ -94,6 +97,11 @@ def test_the_clocks_are_measured_now_on_the_policys_calendar(desk: Desk) -> None
     ("manager", "other_ticket", 200, True),     # read scope all
     ("outsider", "agents_ticket", 403, False),  # no ticket rights
     ("blind", "agents_ticket", 200, False),     # SLA fields hidden: no clocks
+    # the shipped roles: an agent reads the team's tickets (here: none of theirs), a
+    # service manager every ticket
+    ("desk_agent", "agents_ticket", 404, False),
+    ("desk_manager", "agents_ticket", 200, True),
+    ("desk_manager", "other_ticket", 200, True),
 ])
 def test_who_sees_a_tickets_clocks_in_the_api_and_on_its_page(
         desk: Desk, user: str, ticket: str, status: int, has_clocks: bool) -> None:
@@ -120,3 +128,14 @@ def test_unknown_parameters_are_refused(desk: Desk) -> None:
 
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["pointer"] == "/x"
+
+
+def test_a_service_agent_works_their_own_tickets(desk: Desk) -> None:
+    own = desk.post("desk_agent", {"subject": "Cannot log in"})
+
+    assert desk.clocks("desk_agent", own)[0] == 200
+    moved = desk.web.client.post(f"/api/v1/records/ticket/{own}/transitions/wait_for_customer",
+                                 headers=desk.tokens["desk_agent"], json={})
+    assert moved.status_code == 200, moved.get_json()
+    status, body = desk.clocks("desk_agent", own)
+    assert status == 200 and body["clocks"]["first_response"]["paused"] is True

@@ -107,3 +107,24 @@ def test_resolving_stamps_the_time_and_reopening_clears_it(desk: Desk) -> None:
 
     assert reopened["resolved_at"] is None and reopened["status"] == "open"
     assert reopened["sla_resolution_due"] is not None
+
+
+def test_a_customer_reply_reopens_a_resolved_ticket_and_resumes_a_waiting_one(
+        desk: Desk) -> None:
+    replies = desk.services.ticket_replies
+    waiting = high_priority(desk)
+    desk.move(waiting["id"], "wait_for_customer", utc(2026, 12, 7, 9))
+    resolved = high_priority(desk)
+    desk.move(resolved["id"], "resolve", utc(2026, 12, 7, 9))
+    fresh = high_priority(desk)
+    desk.now = utc(2026, 12, 7, 11)
+
+    assert replies.received(waiting["id"]) == "start_work"
+    assert replies.received(resolved["id"]) == "reopen"
+    assert replies.received(fresh["id"]) is None
+
+    resumed = desk.get(waiting["id"])
+    assert resumed["status"] == "open"
+    assert resumed["sla_response_due"] == "2026-12-07T15:00:00Z"  # paused 09:00-11:00
+    reopened = desk.get(resolved["id"])
+    assert reopened["status"] == "open" and reopened["resolved_at"] is None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from metacrm.service_desk.clocks import SlaClocks
 from metacrm.service_desk.milestones import MilestoneJob
+from metacrm.service_desk.replies import CustomerReplies
 from metacrm.service_desk.saves import TicketSaves
 from metacrm.service_desk.survey_consumer import SurveyConsumer
 from metacrm.service_desk.surveys import Surveys
@@ -28,3 +29,4 @@ def install(services: Services) -> None:
                       lambda: services.clock())
     services.surveys = surveys
     services.consumers.register(SurveyConsumer(services.records, lambda: surveys))
+    services.ticket_replies = CustomerReplies(services.records, services.transitions)
