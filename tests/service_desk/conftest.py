@@ -9,13 +9,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from desk_harness import ADMIN_ROLE, AGENT_ROLE, Desk
+from desk_harness import Desk, desk_documents
 
 from database_harness import postgres_schema, schema_url
 from metacrm.composition import build_services
-from metacrm.metadata.documents import Document
-from metacrm.metadata.loader import load_documents
-from metacrm.settings import DEFAULT_METADATA_PATH
 from web_harness import settings_for
 
 
@@ -34,11 +31,7 @@ def _desk(url: str, root: Path) -> Iterator[Desk]:
     desk = Desk(services)
     services.clock = lambda: desk.now
     try:
-        shipped = [d for d in load_documents([DEFAULT_METADATA_PATH])
-                   if d.pack in ("contacts", "service")]
-        extra = [Document.from_body(body, source=f"{body['name']}.json", pack="test")
-                 for body in (ADMIN_ROLE, AGENT_ROLE)]
-        services.metadata.apply([*shipped, *extra], author="test")
+        services.metadata.apply(desk_documents(), author="test")
         with services.engine.begin() as conn:
             services.teams.create_team(conn, "support")
             services.teams.add_member(conn, "support", "17")

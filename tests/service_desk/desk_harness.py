@@ -9,6 +9,9 @@ from typing import Any
 
 from metacrm.access.subject import AccessSubject
 from metacrm.composition import Services
+from metacrm.metadata.documents import Document
+from metacrm.metadata.loader import load_documents
+from metacrm.settings import DEFAULT_METADATA_PATH
 
 ADMIN_ROLE = {"kind": "role", "name": "desk_admin", "version": 1,
               "label": {"en": "Admin", "ru": "Админ"}, "admin": True}
@@ -41,3 +44,14 @@ class Desk:
                                                     transition)
 
 
+
+
+def desk_documents(**replaced: dict[str, Any]) -> list[Document]:
+    """The shipped contacts and service packs and the test roles; `replaced`: document
+    name -> a body to use instead of the shipped one."""
+    shipped = [Document.from_body(replaced[d.name], source=d.source, pack=d.pack)
+               if d.name in replaced else d
+               for d in load_documents([DEFAULT_METADATA_PATH])
+               if d.pack in ("contacts", "service")]
+    return [*shipped, *(Document.from_body(body, source=f"{body['name']}.json", pack="test")
+                        for body in (ADMIN_ROLE, AGENT_ROLE))]

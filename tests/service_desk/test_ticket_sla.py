@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from desk_harness import Desk
+from desk_harness import Desk, desk_documents
 
 from metacrm.service_desk.clocks import read_ticket
 from metacrm.service_desk.milestones import MilestoneJob
@@ -128,3 +128,32 @@ def test_a_customer_reply_reopens_a_resolved_ticket_and_resumes_a_waiting_one(
     assert resumed["sla_response_due"] == "2026-12-07T15:00:00Z"  # paused 09:00-11:00
     reopened = desk.get(resolved["id"])
     assert reopened["status"] == "open" and reopened["resolved_at"] is None
+
+
+def test_a_calendar_change_recomputes_the_due_times_on_the_next_tick(desk: Desk) -> None:
+    ticket = high_priority(desk)
+    job = MilestoneJob(desk.services.records, desk.services.teams)
+    calendar = dict(next(d for d in desk_documents() if d.name == "support_hours").body)
+    try:
+        # the desk moves to Moscow: Friday 17:00 UTC is 20:00 there, after hours, so the
+        # four business hours are Monday 09:00-13:00 Moscow time, 06:00-10:00 UTC
+        desk.services.metadata.apply(desk_documents(support_hours={
+            **calendar, "time_zone": "Europe/Moscow"}), author="test")
+        job.run(utc(2026, 12, 5, 12))
+        assert desk.get(ticket["id"])["sla_response_due"] == "2026-12-07T10:00:00Z"
+    finally:
+        desk.services.metadata.apply(desk_documents(), author="test")
+    job.run(utc(2026, 12, 5, 12))
+    assert desk.get(ticket["id"])["sla_response_due"] == "2026-12-07T12:00:00Z"
+
+
+def test_the_scheduler_runs_the_job_once_a_minute(desk: Desk) -> None:
+    ticket = high_priority(desk)
+    job = MilestoneJob(desk.services.records, desk.services.teams)
+    job(utc(2026, 12, 7, 11, 30))  # the warning falls due at 11:00
+    assert "first_response:warning" in desk.get(ticket["id"])["sla_fired"]
+    later = high_priority(desk)
+
+    job(utc(2026, 12, 7, 11, 30, 30))  # within the minute: nothing runs
+
+    assert desk.get(later["id"])["sla_fired"] is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from metacrm.service_desk.clocks import SlaClocks
-from metacrm.service_desk.milestones import MilestoneJob
+from metacrm.service_desk.milestones import JOB_NAME, MilestoneJob
 from metacrm.service_desk.replies import CustomerReplies
 from metacrm.service_desk.saves import TicketSaves
 from metacrm.service_desk.survey_consumer import SurveyConsumer
@@ -16,13 +16,10 @@ from metacrm.service_desk.surveys import Surveys
 if TYPE_CHECKING:
     from metacrm.composition import Services
 
-PERIODIC = "service_desk.sla"
-
-
 def install(services: Services) -> None:
     services.records.computed = TicketSaves(services.records, services.records.computed,
                                            clock=lambda: services.clock())
-    services.periodic[PERIODIC] = MilestoneJob(services.records, services.teams)
+    services.periodic[JOB_NAME] = MilestoneJob(services.records, services.teams)
     services.service_desk = SlaClocks(services.records, lambda: services.clock())
     surveys = Surveys(services.records, services.settings.effective_secret_key(),
                       services.settings.public_url, lambda: services.mail,

@@ -34,9 +34,13 @@ from metacrm.notifications import store
 from metacrm.service_desk.clocks import TICKET, TicketClocks, read_ticket
 from metacrm.service_desk.saves import closed_states
 from metacrm.services.records import RecordsService
+from metacrm.storage.periodic_slots import claim_period
 
 _log = logging.getLogger(__name__)
 PAGE = 200
+JOB_NAME = "service_desk.sla"
+EVERY = timedelta(minutes=1)
+"""How often the milestones are looked for: a warning or breach fires within a minute."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,26 @@ def due_milestones(clocks: TicketClocks, fired: Mapping[str, Any], now: datetime
     return [m for m in found if m.key not in fired]
 
 
+def clock_fields(clocks: TicketClocks) -> dict[str, Any]:
+    """The stored SLA fields of a ticket as its clocks read now: the due times (they
+    change when a calendar or a policy does) and the breached flag."""
+    readings = clocks.readings
+    values: dict[str, Any] = {}
+    for metric, name in (("first_response", "sla_response_due"),
+                         ("resolution", "sla_resolution_due")):
+        reading = readings.get(metric)
+        values[name] = (reading.due.astimezone(UTC).isoformat()
+                        if reading is not None and reading.due else None)
+    values["sla_breached"] = any(reading.breached for reading in readings.values())
+    return values
+
+
+def _same(stored: Any, fresh: Any) -> bool:
+    if isinstance(stored, str) and isinstance(fresh, str):
+        return datetime.fromisoformat(stored) == datetime.fromisoformat(fresh)
+    return bool(stored == fresh)
+
+
 def sla_subject(model: CompiledModel, policy: SlaPolicyDef) -> AccessSubject:
     """Whom milestone actions act as: `sla:<policy>` with the model's admin roles."""
     roles = tuple(sorted(name for name, role in model.roles.items() if role.admin))
@@ -78,13 +102,20 @@ def sla_subject(model: CompiledModel, policy: SlaPolicyDef) -> AccessSubject:
 
 
 class MilestoneJob:
-    """`job(now)` for the scheduler (`services.periodic["service_desk.sla"]`)."""
+    """`job(now)` for the scheduler (`services.periodic["service_desk.sla"]`): at most
+    once per `EVERY` for the whole instance (`claim_period`), the scheduler ticking every
+    second."""
 
     def __init__(self, records: RecordsService, teams: TeamDirectory) -> None:
         self._records = records
         self._teams = teams
 
     def __call__(self, now: datetime) -> None:
+        if claim_period(self._records.engine, JOB_NAME, now, EVERY):
+            self.run(now)
+
+    def run(self, now: datetime) -> None:
+        """Fire what fell due on every ticket not yet closed, and refresh their clocks."""
         model = self._records.runtime().model
         if model.entity(TICKET) is None or not model.sla_policies:
             return
@@ -117,8 +148,8 @@ class MilestoneJob:
             return []
         fired = dict(record.get("sla_fired") or {})
         due = due_milestones(clocks, fired, now)
-        breached = any(reading.breached for reading in clocks.readings.values())
-        if not due and bool(record.get("sla_breached")) == breached:
+        current = clock_fields(clocks)
+        if not due and all(_same(record.get(k), v) for k, v in current.items()):
             return []
         subject = sla_subject(model, clocks.policy)
         ticket_id = str(record["id"])
@@ -131,7 +162,7 @@ class MilestoneJob:
             if changes:
                 self._records.update_in(conn, subject, TICKET, ticket_id, changes)
             self._records.runtime().system.update(
-                conn, TICKET, ticket_id, {"sla_fired": fired, "sla_breached": breached},
+                conn, TICKET, ticket_id, {"sla_fired": fired, **current},
                 actor=subject.user_id, trusted=True)
         return [milestone.key for milestone in due]
 
