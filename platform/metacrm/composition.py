@@ -42,6 +42,9 @@ from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
 from metacrm.reports.dashboards import DashboardService
 from metacrm.reports.service import ReportService
+from metacrm.service_desk.clocks import SlaClocks
+from metacrm.service_desk.replies import CustomerReplies
+from metacrm.service_desk.surveys import Surveys
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
@@ -68,6 +71,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.files.install",
     "metacrm.documents.install",
     "metacrm.jobs.duplicate_scans",
+    "metacrm.service_desk.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -124,6 +128,13 @@ class Services:
     """Reports compiled from metadata, run within a user's rights (`metacrm.reports`)."""
     dashboards: DashboardService = field(init=False, repr=False, compare=False)
     """Dashboards of the metadata: report widgets run with dashboard-wide filters."""
+    service_desk: SlaClocks = field(init=False, repr=False, compare=False)
+    """Tickets' SLA clocks as a user may read them (`metacrm.service_desk`)."""
+    surveys: Surveys = field(init=False, repr=False, compare=False)
+    """Satisfaction surveys of resolved tickets (`metacrm.service_desk.surveys`)."""
+    ticket_replies: CustomerReplies = field(init=False, repr=False, compare=False)
+    """What a customer's reply does to a ticket: the inbound mail handler's seam
+    (`metacrm.service_desk.replies`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

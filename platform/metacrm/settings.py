@@ -82,6 +82,9 @@ class Settings:
     admin_password: str | None = dataclass_field(default=None, repr=False)
     smtp_url: str | None = dataclass_field(default=None, repr=False)
     mail_from: str = "metacrm@localhost"
+    public_url: str = "http://localhost:5000"
+    """Where the instance is reached from outside (`METACRM_PUBLIC_URL`): links in mail,
+    such as satisfaction surveys, start with it."""
     mail_outbox: bool = False
     """Keep outgoing mail in an outbox table (`instance/mail-outbox.db`) instead of failing
     when no SMTP server is set (`metacrm demo` sets it; no environment variable)."""
@@ -120,6 +123,7 @@ class Settings:
             admin_password=env.get("METACRM_ADMIN_PASSWORD") or None,
             smtp_url=env.get("METACRM_SMTP_URL") or None,
             mail_from=env.get("METACRM_MAIL_FROM") or "metacrm@localhost",
+            public_url=(env.get("METACRM_PUBLIC_URL") or "http://localhost:5000").rstrip("/"),
             webhook_allow_private=_flag(env, "METACRM_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_first_seconds=_seconds(env, "METACRM_WEBHOOK_RETRY_FIRST_SECONDS",
                                                  10.0),

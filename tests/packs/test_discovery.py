@@ -73,7 +73,8 @@ def test_the_shipped_packs_have_manifests_and_ordered_dependencies() -> None:
 
     assert {name: pack.origin for name, pack in found.items()} == {
         "activities": "metadata", "contacts": "metadata", "sales": "metadata",
-        "tasks": "metadata"}
+        "service": "metadata", "tasks": "metadata"}
+    assert set(found["service"].manifest.depends) == {"contacts"}
     assert set(found["sales"].manifest.depends) == {"contacts", "tasks", "activities"}
     assert set(found["activities"].manifest.depends) == {"contacts", "tasks"}
     assert set(found["tasks"].manifest.depends) == {"contacts"}

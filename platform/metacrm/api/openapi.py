@@ -43,6 +43,7 @@ from metacrm.api.openapi_paths import (
 from metacrm.api.openapi_reports import REPORTS_TAG, report_paths, report_schemas
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_search import SEARCH_TAG, search_paths, search_schemas
+from metacrm.api.openapi_service_desk import service_desk_paths, service_desk_schemas
 from metacrm.api.openapi_timeline import timeline_paths, timeline_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
@@ -99,6 +100,8 @@ def build_openapi(
     paths.update(extension_paths(extension_routes))
     schemas.update(timeline_schemas())
     paths.update(timeline_paths(model))
+    schemas.update(service_desk_schemas(model))
+    paths.update(service_desk_paths(model))
     schemas.update(report_schemas())
     paths.update(report_paths())
     schemas.update(dashboard_schemas())

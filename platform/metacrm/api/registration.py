@@ -23,6 +23,7 @@ from metacrm.api.notifications import notifications_api
 from metacrm.api.records import records_api
 from metacrm.api.reports import reports_api
 from metacrm.api.search import search_api
+from metacrm.api.service_desk import service_desk_api
 from metacrm.api.timeline import timeline_api
 from metacrm.api.transitions import transitions_api
 from metacrm.api.webhooks import webhooks_api
@@ -37,6 +38,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(notifications_api)
     app.register_blueprint(search_api)
     app.register_blueprint(timeline_api)
+    app.register_blueprint(service_desk_api)
     app.register_blueprint(reports_api)
     app.register_blueprint(dashboards_api)
     app.register_blueprint(imports_api)

@@ -27,6 +27,7 @@ MAX_DAYS_SEARCHED = 3660 * 2
 """How many calendar days an answer may span (about twenty years) before giving up: a
 calendar whose every working day is a holiday would otherwise never answer."""
 MAX_BUSINESS_DAYS = 3650
+DAYS_CACHED = 4096
 
 
 class CalendarError(ValueError):
@@ -84,6 +85,10 @@ class BusinessCalendar:
     holiday: Callable[[date], bool] = field(default=_never, compare=False)
     """Further holidays (a country's public holidays), as a test."""
     zone: ZoneInfo = field(init=False, compare=False, repr=False)
+    _days: dict[date, list[tuple[datetime, datetime]]] = field(
+        init=False, compare=False, repr=False, default_factory=dict)
+    """Working intervals of the days asked about (`intervals`), at most `DAYS_CACHED`: SLA
+    clocks measure the same days again and again."""
 
     def __post_init__(self) -> None:
         try:
@@ -135,6 +140,14 @@ class BusinessCalendar:
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The working intervals of a local day as UTC instants (none on a holiday)."""
+        known = self._days.get(day)
+        if known is None:
+            if len(self._days) >= DAYS_CACHED:
+                self._days.clear()
+            known = self._days[day] = self._intervals(day)
+        return known
+
+    def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if self.is_holiday(day):
             return []
         found: list[tuple[datetime, datetime]] = []

@@ -515,6 +515,77 @@ class BusinessCalendarDef:
     source: SourceRef = SourceRef("")
 
 
+SLA_METRICS = ("first_response", "resolution")
+"""What an SLA policy times: until the first response, until the resolution."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlaTargetDef:
+    """Business minutes allowed for a metric, for a priority and/or a customer tier (None:
+    any)."""
+
+    metric: str
+    minutes: int
+    priority: str | None = None
+    tier: str | None = None
+
+    def specificity(self) -> int:
+        return (2 if self.priority is not None else 0) + (1 if self.tier is not None else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaActionDef:
+    """What happens at a warning, a breach or an escalation level: `notify` (`to`: owner,
+    queue or user names), `reassign` (to `queue`), `raise_priority`."""
+
+    type: str
+    to: tuple[str, ...] = ()
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaEscalationDef:
+    after_minutes: int
+    actions: tuple[SlaActionDef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaMilestoneDef:
+    """A metric's warning (`warn_before_minutes` before the due time), breach actions and
+    escalation levels (each `after_minutes` of business time after the breach)."""
+
+    warn_before_minutes: int | None = None
+    on_warning: tuple[SlaActionDef, ...] = ()
+    on_breach: tuple[SlaActionDef, ...] = ()
+    escalation: tuple[SlaEscalationDef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicyDef:
+    """Service targets of tickets in a calendar's business time (`sla_policy` document)."""
+
+    name: str
+    label: Labels
+    calendar: str
+    targets: tuple[SlaTargetDef, ...]
+    pause_states: tuple[str, ...] = ()
+    milestones: Mapping[str, SlaMilestoneDef] = dc_field(default_factory=_empty)
+    applies_when: JSON = None
+    rank: int = 100
+    description: Labels = dc_field(default_factory=_empty)
+    pack: str = ""
+    source: SourceRef = SourceRef("")
+
+    def target(self, metric: str, priority: str | None, tier: str | None) -> SlaTargetDef | None:
+        """The most specific target of `metric` matching a priority and tier."""
+        fitting = [t for t in self.targets if t.metric == metric
+                   and t.priority in (None, priority) and t.tier in (None, tier)]
+        return max(fitting, key=SlaTargetDef.specificity, default=None)
+
+    def milestone(self, metric: str) -> SlaMilestoneDef:
+        return self.milestones.get(metric) or SlaMilestoneDef()
+
+
 @dataclass(frozen=True, slots=True)
 class RelatedListDef:
     """Records of `entity` whose reference `field` points at the rendered record."""
@@ -591,6 +662,7 @@ class CompiledModel:
     document_templates: Mapping[str, DocumentTemplateDef] = dc_field(default_factory=_empty)
     duplicate_rules: Mapping[str, DuplicateRuleDef] = dc_field(default_factory=_empty)
     dashboards: Mapping[str, DashboardDef] = dc_field(default_factory=_empty)
+    sla_policies: Mapping[str, SlaPolicyDef] = dc_field(default_factory=_empty)
     checksum: str = ""
     """Hash of the source documents: equal checksums mean an equal model."""
 

@@ -22,6 +22,7 @@ from metacrm.web import (
     reports_page,
     roles_admin,
     search_page,
+    survey_page,
     teams_admin,
     users_admin,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "reports_page",
     "roles_admin",
     "search_page",
+    "survey_page",
     "teams_admin",
     "triggers",
     "users_admin",

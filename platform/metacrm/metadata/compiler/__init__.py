@@ -35,6 +35,7 @@ from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
 from metacrm.metadata.compiler.reports import build_report, check_report
 from metacrm.metadata.compiler.roles import build_role, check_role
+from metacrm.metadata.compiler.sla_policies import build_sla_policy, check_sla_policy
 from metacrm.metadata.compiler.triggers import build_trigger, check_trigger
 from metacrm.metadata.compiler.views import build_view, check_view
 from metacrm.metadata.documents import KINDS, Document
@@ -128,6 +129,9 @@ def _compile(
     dashboards = _build_all(by_kind["dashboard"], context, build_dashboard)
     for dashboard in dashboards.values():
         check_dashboard(dashboard, reports, context)
+    sla_policies = _build_all(by_kind["sla_policy"], context, build_sla_policy)
+    for policy in sla_policies.values():
+        check_sla_policy(policy, calendars, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
@@ -142,6 +146,7 @@ def _compile(
         document_templates=MappingProxyType(templates),
         duplicate_rules=MappingProxyType(duplicate_rules),
         dashboards=MappingProxyType(dashboards),
+        sla_policies=MappingProxyType(sla_policies),
         checksum=documents_checksum(documents),
     ), []
 
