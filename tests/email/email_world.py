@@ -76,9 +76,11 @@ class World:
         with web.app.app_context():
             state = identity_state()
             model = state.metadata.live().model
-            for username, role_name in (("root", "admin"), ("rita", "sales_rep")):
-                create_user(state.appbuilder, model, username=username, role=role_name,
-                            password=PASSWORD, email=f"{username}@ourco.example")
+            self.user_ids = {
+                username: str(create_user(state.appbuilder, model, username=username,
+                                          role=role_name, password=PASSWORD,
+                                          email=f"{username}@ourco.example").id)
+                for username, role_name in (("root", "admin"), ("rita", "sales_rep"))}
         self.root = bearer(web.login("root", PASSWORD))
         self.rita = bearer(web.login("rita", PASSWORD))
         self.mailbox = self.call("PUT", "/mailboxes/sales", self.root, 200, {
