@@ -5,11 +5,17 @@ colleague, a lead for a stranger, and a message fetched twice stored once."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from email_world import CRM, IMAP_PASSWORD, INBOUND_SECRET, World, mail, world
+from flask.testing import FlaskClient
 
 from metacrm.storage.system_tables import email_mailbox_sync
 from smtp_harness import password_checker, smtp_server
+from web_harness import PASSWORD
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 __all__ = ["world"]
 
@@ -216,3 +222,43 @@ def test_messages_and_their_attachments_are_read_through_the_access_layer(
                {"to": ["pat@acme.example"], "subject": "x", "body": "y"})
     assert world.timeline("deal", deal, world.rita) == []
     assert world.timeline("deal", deal) != []
+
+
+# --- the record page's compose form --------------------------------------------------------
+
+
+def signed_in(world: World, username: str) -> FlaskClient:
+    client = world.web.app.test_client()
+    token = CSRF.search(client.get("/app/login").get_data(as_text=True))
+    assert token is not None
+    response = client.post("/app/login", data={"csrf_token": token.group(1),
+                                                "username": username, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def test_the_record_page_composes_to_the_record_s_contacts_and_sends(world: World) -> None:
+    root = signed_in(world, "root")
+    page = root.get(f"/app/r/deal/{world.deal['id']}",
+                    headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    token = CSRF.search(page)
+    assert token is not None
+
+    sent = root.post(f"/app/r/deal/{world.deal['id']}/messages", data={
+        "csrf_token": token.group(1), "to": "pat@acme.example", "cc": "",
+        "subject": "From the page", "body": "Hello"})
+
+    assert "data-email-compose" in page and "Отправить письмо" in page
+    assert '<option value="pat@acme.example">' in page  # the deal's contact
+    assert sent.status_code == 302
+    assert world.smtp.messages[-1].message["Subject"] == "From the page"
+
+
+def test_the_compose_form_is_not_offered_to_who_may_not_send(world: World) -> None:
+    deal = world.create("deal", title="Rita's page", company=world.acme["id"],
+                        owner=world.user_ids["rita"])["id"]
+
+    page = signed_in(world, "rita").get(f"/app/r/deal/{deal}").get_data(as_text=True)
+
+    assert "Rita&#39;s page" in page or "Rita's page" in page
+    assert "data-email-compose" not in page
