@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from email_world import CRM, IMAP_PASSWORD, INBOUND_SECRET, World, mail, world
+from email_world import CRM, IMAP_PASSWORD, INBOUND_SECRET, World, mail, now, world
 from flask.testing import FlaskClient
 
+from metacrm.email.imap_poll import POLL_INTERVAL
 from metacrm.storage.system_tables import email_mailbox_sync
 from smtp_harness import password_checker, smtp_server
 from web_harness import PASSWORD
@@ -262,3 +263,17 @@ def test_the_compose_form_is_not_offered_to_who_may_not_send(world: World) -> No
 
     assert "Rita&#39;s page" in page or "Rita's page" in page
     assert "data-email-compose" not in page
+
+
+def test_the_periodic_poll_passes_what_is_no_email_and_survives_a_broken_mailbox(
+        world: World) -> None:
+    world.call("PUT", "/mailboxes/broken", world.root, 200, {
+        "address": "broken@ourco.example", "imap_url": world.imap.url("crm"),
+        "imap_password": "wrong"})
+    world.imap.append("crm", b"Subject: no sender at all\r\n\r\nnothing\r\n")
+    world.imap.append("crm", mail("pat@acme.example", CRM, "After the junk", "x"))
+
+    world.services.periodic["email.poll"](now() + 2 * POLL_INTERVAL)  # (polled just now)
+
+    assert len(world.list("email_message", "subject", "After the junk")) == 1
+    world.call("DELETE", "/mailboxes/broken", world.root, 204)

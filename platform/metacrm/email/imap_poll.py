@@ -6,7 +6,10 @@ twice; when the server's UIDVALIDITY changed (the folder was recreated), the UID
 other messages now and the folder is read again from the start — the intake's Message-ID
 check keeps that from storing anything twice. Messages are not marked or moved on the
 server (read with BODY.PEEK). The mark advances after each stored message, so a failure
-midway resumes where it stopped.
+midway resumes where it stopped; a message the intake refuses (no sender: not an email)
+is logged and passed, so it cannot stop the mailbox for good. The scheduler's task polls
+each mailbox at most once per `POLL_INTERVAL`; several schedulers polling at once store
+nothing twice (the unique Message-ID).
 """
 
 from __future__ import annotations
@@ -16,19 +19,21 @@ import logging
 import re
 import ssl
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 
 from metacrm.email.intake import EmailIntake, Received
 from metacrm.email.mailboxes import Mailbox, MailboxStore
+from metacrm.kernel.errors import ValidationFailed
 from metacrm.storage.system_tables import email_mailbox_sync
 
 log = logging.getLogger(__name__)
 TASK_NAME = "email.poll"
 TIMEOUT_SECONDS = 30.0
 BATCH = 200
+POLL_INTERVAL = timedelta(seconds=60)
 UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 
 
@@ -43,6 +48,13 @@ def _connect(mailbox: Mailbox) -> imaplib.IMAP4:
         return imaplib.IMAP4_SSL(host, parts.port or 993, ssl_context=ssl.create_default_context(),
                                  timeout=TIMEOUT_SECONDS)
     return imaplib.IMAP4(host, parts.port or 143, timeout=TIMEOUT_SECONDS)
+
+
+def _polled_at(engine: sa.Engine, mailbox: str) -> datetime | None:
+    with engine.connect() as conn:
+        moment = conn.execute(sa.select(sa.func.max(email_mailbox_sync.c.polled_at)).where(
+            email_mailbox_sync.c.mailbox == mailbox)).scalar()
+    return moment if isinstance(moment, datetime) else None
 
 
 def _state(engine: sa.Engine, mailbox: str, folder: str) -> tuple[int, int] | None:
@@ -100,6 +112,9 @@ class MailboxPoller:
         for mailbox in self.mailboxes.all():
             if not mailbox.imap_url:
                 continue
+            last = _polled_at(self.engine, mailbox.name)
+            if last is not None and now - last < POLL_INTERVAL:
+                continue
             try:
                 self.poll(mailbox)
             except (ImapError, OSError, imaplib.IMAP4.error) as exc:
@@ -127,7 +142,11 @@ class MailboxPoller:
             for uid in _uids(client, last):
                 raw = _fetch(client, uid)
                 if raw is not None:
-                    yield self.intake.receive(mailbox, raw)
+                    try:
+                        yield self.intake.receive(mailbox, raw)
+                    except ValidationFailed as exc:
+                        log.warning("mailbox %s: message UID %s passed: %s", mailbox.name,
+                                    uid, exc)
                 _save_state(self.engine, mailbox.name, mailbox.folder, uidvalidity, uid,
                             self.clock())
 
