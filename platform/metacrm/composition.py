@@ -25,6 +25,7 @@ from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
 from metacrm.automation.service import AutomationService
 from metacrm.documents.service import DocumentService
+from metacrm.email.install import EmailFeature
 from metacrm.extension_host import HostCore, PackHost, PackSource
 from metacrm.extension_host.migration_steps import run_migration_step
 from metacrm.extension_host.timeline import PackTimelineSource
@@ -70,6 +71,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.imports.install",
     "metacrm.files.install",
     "metacrm.documents.install",
+    "metacrm.email.install",
     "metacrm.jobs.duplicate_scans",
     "metacrm.service_desk.install",
 )
@@ -120,6 +122,8 @@ class Services:
     """Attachments and file fields over the instance's file store (`metacrm.files`)."""
     documents: DocumentService = field(init=False, repr=False, compare=False)
     """PDF documents rendered from templates in the job queue (`metacrm.documents`)."""
+    email: EmailFeature = field(init=False, repr=False, compare=False)
+    """Mailboxes, email sent from records and mail received (`metacrm.email`)."""
     duplicate_scans: DuplicateScans = field(init=False, repr=False, compare=False)
     """Scans for duplicate groups in existing records, run as jobs (`metacrm.jobs`)."""
     imports: ImportService = field(init=False, repr=False, compare=False)

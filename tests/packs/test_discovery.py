@@ -72,9 +72,10 @@ def test_the_shipped_packs_have_manifests_and_ordered_dependencies() -> None:
     found = discover([DEFAULT_METADATA_PATH], extensions_root=None, distributions=False)
 
     assert {name: pack.origin for name, pack in found.items()} == {
-        "activities": "metadata", "contacts": "metadata", "sales": "metadata",
-        "service": "metadata", "tasks": "metadata"}
+        "activities": "metadata", "contacts": "metadata", "email": "metadata",
+        "sales": "metadata", "service": "metadata", "tasks": "metadata"}
     assert set(found["service"].manifest.depends) == {"contacts"}
+    assert set(found["email"].manifest.depends) == {"contacts", "sales"}
     assert set(found["sales"].manifest.depends) == {"contacts", "tasks", "activities"}
     assert set(found["activities"].manifest.depends) == {"contacts", "tasks"}
     assert set(found["tasks"].manifest.depends) == {"contacts"}

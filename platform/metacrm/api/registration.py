@@ -18,6 +18,7 @@ from metacrm.api.duplicates import duplicates_api
 from metacrm.api.exports import exports_api
 from metacrm.api.imports import imports_api
 from metacrm.api.merges import merges_api
+from metacrm.api.messages import messages_api
 from metacrm.api.meta import meta_api
 from metacrm.api.notifications import notifications_api
 from metacrm.api.records import records_api
@@ -44,3 +45,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(imports_api)
     app.register_blueprint(attachments_api)
     app.register_blueprint(documents_api)
+    app.register_blueprint(messages_api)

@@ -586,3 +586,28 @@ duplicate_scans = sa.Table(
 )
 """`metacrm_duplicate_scans` — duplicate scans run as jobs (`jobs.duplicate_scans`): who
 asked, for which entity, and the groups found as that user may see them."""
+
+email_mailboxes = sa.Table(
+    "metacrm_email_mailboxes",
+    system_metadata,
+    sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("secrets", sa.Text, nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_email_mailboxes` — the CRM's mailboxes (`metacrm.email.mailboxes`): the address,
+the SMTP and IMAP servers (URLs without passwords), whether unknown senders become leads,
+and the passwords and inbound secret sealed with the instance key (never read back)."""
+
+email_mailbox_sync = sa.Table(
+    "metacrm_email_mailbox_sync",
+    system_metadata,
+    sa.Column("mailbox", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("folder", sa.String(255), primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, nullable=False),
+    sa.Column("last_uid", sa.BigInteger, nullable=False),
+    sa.Column("polled_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_email_mailbox_sync` — how far each mailbox folder was read over IMAP: the
+folder's UIDVALIDITY and the highest UID taken (`metacrm.email.imap_poll`)."""

@@ -51,6 +51,7 @@ from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
 from metacrm.web.pack_panels import pack_panels
+from metacrm.web.record_email import email_panel
 from metacrm.web.record_files import attachments_panel
 from metacrm.web.refusals import refusal_text
 from metacrm.web.sla_panel import sla_panels
@@ -202,6 +203,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         pack_panels=[*sla_panels(entity, record), *pack_panels(subject, entity, record)],
         starred=bookmarks.starred(subject, entity, str(record["id"])),
         **attachments_panel(subject, entity, record_id),
+        email_compose=email_panel(subject, entity, record),
         duplicates=record_panel(subject, entity, str(record["id"])),
     )
     return page, status

@@ -1,0 +1,49 @@
+"""`install(services)`: email in and out in a process (web app, worker, scheduler).
+
+Registers `services.email` (`EmailFeature`: the mailboxes, the outbound composer, the
+intake and the IMAP poller), the `email.send` consumer (sends queued messages) and the
+scheduler's periodic task `email.poll` (reads new mail of every mailbox over IMAP). The
+entities (`email_message`, `email_participant`, `email_template`) come from the `email`
+metadata pack; without it a send or an inbound message is refused with a clear error.
+Needs the files feature (installed before it in `FEATURES`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from metacrm.email.imap_poll import TASK_NAME as POLL_TASK
+from metacrm.email.imap_poll import MailboxPoller
+from metacrm.email.intake import EmailIntake
+from metacrm.email.mailboxes import MailboxStore
+from metacrm.email.outbound import OutboundEmail
+from metacrm.email.smtp_send import EmailSendConsumer
+from metacrm.email.templates import EmailTemplates
+
+if TYPE_CHECKING:
+    from metacrm.composition import Services
+
+FEATURE = "email"
+
+
+@dataclass(frozen=True)
+class EmailFeature:
+    mailboxes: MailboxStore
+    outbound: OutboundEmail
+    intake: EmailIntake
+    poller: MailboxPoller
+
+
+def install(services: Services) -> None:
+    secret = services.settings.effective_secret_key()
+    mailboxes = MailboxStore(services.engine, secret, lambda: services.clock())
+    intake = EmailIntake(services.records, services.files, secret, lambda: services.clock())
+    outbound = OutboundEmail(services.records, mailboxes,
+                             EmailTemplates(services.records, services.registry),
+                             lambda: services.dispatcher, secret, lambda: services.clock())
+    poller = MailboxPoller(services.engine, mailboxes, intake, lambda: services.clock())
+    services.email = EmailFeature(mailboxes, outbound, intake, poller)
+    services.consumers.register(EmailSendConsumer(services.records, lambda: mailboxes,
+                                                  lambda: services.clock()))
+    services.periodic[POLL_TASK] = poller

@@ -1,0 +1,279 @@
+"""Issue 15's "done when" for email, on the shipped packs, a real IMAP server (dovecot) and
+a local SMTP server: an email sent from a deal to its contact, the contact's reply (with a
+colleague in Cc) fetched over IMAP and threaded on the deal's timeline, no lead for the
+colleague, a lead for a stranger, and a message fetched twice stored once."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from email_world import CRM, IMAP_PASSWORD, INBOUND_SECRET, World, mail, now, world
+from flask.testing import FlaskClient
+
+from metacrm.email.imap_poll import POLL_INTERVAL
+from metacrm.storage.system_tables import email_mailbox_sync
+from smtp_harness import password_checker, smtp_server
+from web_harness import PASSWORD
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+__all__ = ["world"]
+
+
+def send_from_deal(world: World, subject: str) -> dict[str, object]:
+    answer = world.call("POST", f"/records/deal/{world.deal['id']}/messages", world.root, 202, {
+        "channel": "email", "to": ["pat@acme.example"], "subject": subject,
+        "body": "Here is the plan."})
+    return dict(answer["data"])
+
+
+def test_a_reply_to_mail_sent_from_a_deal_is_threaded_on_its_timeline(world: World) -> None:
+    sent = send_from_deal(world, "Rollout plan")
+    delivered = world.smtp.messages[-1]
+    reply = mail("Pat Lee <pat@acme.example>", CRM, "Re: Rollout plan", "Looks good.",
+                 cc="Quinn <quinn@acme.example>", reply_to=delivered.message)
+
+    world.imap.append("crm", reply)
+    received = world.poll()
+
+    assert sent["status"] == "sent" and sent["direction"] == "out"
+    assert delivered.recipients == ["pat@acme.example"]
+    assert delivered.message["Message-ID"] == sent["message_id"]
+    assert [r.regarding for r in received] == [{"entity": "deal", "id": world.deal["id"]}]
+    subjects = [e["record"]["subject"] for e in world.timeline("deal", world.deal["id"])]
+    assert subjects[:2] == ["Re: Rollout plan", "Rollout plan"]
+    assert world.list("lead", "email", "quinn@acme.example") == []  # the Cc'd colleague
+    on_pat = [e["record"]["subject"] for e in world.timeline("person", world.pat["id"])]
+    assert "Re: Rollout plan" in on_pat  # a participant: on the contact's timeline too
+
+
+def test_mail_from_an_unknown_address_creates_a_lead(world: World) -> None:
+    world.imap.append("crm", mail("Sam Stone <sam@stranger.example>", CRM, "Pricing?",
+                                  "How much for 50 seats?"))
+
+    received = world.poll()
+
+    leads = world.list("lead", "email", "sam@stranger.example")
+    assert [(lead["first_name"], lead["last_name"], lead["source"]) for lead in leads] == [
+        ("Sam", "Stone", "other")]
+    assert received[-1].lead_id == leads[0]["id"]
+    assert [e["record"]["subject"] for e in world.timeline("lead", leads[0]["id"])] == [
+        "Pricing?"]
+
+
+def test_the_same_message_fetched_twice_is_stored_once(world: World) -> None:
+    raw = mail("pat@acme.example", CRM, "Twice", "once", message_id="<twice@acme.example>")
+    world.imap.append("crm", raw)
+    first = world.poll()
+    with world.services.engine.begin() as conn:  # the folder is read again from the start
+        conn.execute(email_mailbox_sync.update().values(last_uid=0))
+
+    again = world.poll()
+    pushed = world.push(raw)
+
+    assert [r.duplicate for r in first] == [False]
+    assert again and all(r.duplicate for r in again)
+    assert pushed.status_code == 202 and pushed.get_json()["data"]["duplicate"] is True
+    assert len(world.list("email_message", "message_id", "<twice@acme.example>")) == 1
+    assert world.poll() == []  # nothing new: UIDs already taken are not read again
+
+
+def test_a_changed_uidvalidity_reads_the_folder_again_without_storing_twice(
+        world: World) -> None:
+    world.imap.append("crm", mail("pat@acme.example", CRM, "Validity", "v",
+                                  message_id="<validity@acme.example>"))
+    world.poll()
+    with world.services.engine.begin() as conn:
+        conn.execute(email_mailbox_sync.update().values(uidvalidity=1))
+
+    again = world.poll()
+
+    assert again and all(r.duplicate for r in again)
+    assert len(world.list("email_message", "message_id", "<validity@acme.example>")) == 1
+
+
+# --- sending: templates, failures, bad input -------------------------------------------
+
+
+def test_a_template_renders_the_record_in_the_language_asked_for(world: World) -> None:
+    for language, subject in (("en", "About {{ record.title }}"),
+                              ("ru", "По сделке {{ record.title }}")):
+        world.create("email_template", name="deal_intro", language=language, subject=subject,
+                     body="{{ record.title }}: {{ record.close_date or '-' }}")
+
+    answer = world.call("POST", f"/records/deal/{world.deal['id']}/messages", world.root, 202,
+                        {"to": ["pat@acme.example"], "template": "deal_intro",
+                         "language": "ru"})
+
+    assert answer["data"]["subject"] == "По сделке Acme rollout"
+    assert world.smtp.messages[-1].part("text/plain").strip() == "Acme rollout: -"
+
+
+def test_a_template_breaking_out_of_the_sandbox_is_refused_with_a_pointer(
+        world: World) -> None:
+    world.create("email_template", name="evil", language="en", subject="x",
+                 body="{{ record.__class__.__mro__ }}")
+
+    problem = world.call("POST", f"/records/deal/{world.deal['id']}/messages", world.root,
+                         422, {"to": ["pat@acme.example"], "template": "evil"})
+
+    assert problem["errors"][0]["pointer"] == "/template"
+
+
+def test_a_refused_message_shows_the_failure_on_the_message(world: World) -> None:
+    with smtp_server(authenticator=password_checker("crm", "right")) as strict:
+        world.call("PUT", "/mailboxes/strict", world.root, 200, {
+            "address": "strict@ourco.example", "smtp_password": "wrong",
+            "smtp_url": f"smtp://crm@127.0.0.1:{strict.port}"})
+        answer = world.call("POST", f"/records/deal/{world.deal['id']}/messages", world.root,
+                            202, {"to": ["pat@acme.example"], "subject": "Hi", "body": "x",
+                                  "mailbox": "strict"})
+    message = world.call("GET", f"/records/email_message/{answer['data']['id']}", world.root,
+                         200)["data"]
+
+    assert message["status"] == "failed"
+    assert message["error"].startswith("535")
+    assert strict.messages == []
+
+
+@pytest.mark.parametrize(("body", "pointer"), [
+    ({"subject": "x", "body": "y"}, "/to"),
+    ({"to": ["not an address"], "subject": "x", "body": "y"}, "/to/0"),
+    ({"to": ["pat@acme.example"], "subject": "x"}, "/body"),
+    ({"to": ["pat@acme.example"], "template": "missing"}, "/template"),
+    ({"to": ["pat@acme.example"], "subject": "x", "body": "y", "channel": "fax"}, "/channel"),
+    ({"to": ["pat@acme.example"], "subject": "x", "body": "y", "mailbox": "nope"}, "/mailbox"),
+    ({"to": ["pat@acme.example"], "subject": "x", "body": "y", "color": "red"}, "/color"),
+])
+def test_a_bad_message_is_refused_pointing_at_the_problem(
+        world: World, body: dict[str, object], pointer: str) -> None:
+    before = len(world.smtp.messages)
+
+    problem = world.call("POST", f"/records/deal/{world.deal['id']}/messages", world.root,
+                         422, body)
+
+    assert [e["pointer"] for e in problem["errors"]] == [pointer]
+    assert len(world.smtp.messages) == before
+
+
+# --- the inbound webhook and attachments ------------------------------------------------
+
+
+def test_a_pushed_message_is_stored_with_its_attachment(world: World) -> None:
+    raw = mail("pat@acme.example", CRM, "Signed contract", "attached",
+               attachment=("contract.pdf", b"%PDF-1.4 test contract"))
+
+    pushed = world.push(raw)
+
+    message_id = pushed.get_json()["data"]["id"]
+    files = world.call("GET", f"/records/email_message/{message_id}/attachments", world.root,
+                       200)["data"]
+    assert pushed.status_code == 202
+    assert [f["name"] for f in files] == ["contract.pdf"]
+
+
+@pytest.mark.parametrize(("secret", "mailbox"), [
+    (None, "sales"), ("a-wrong-secret", "sales"), ("inbound-test-secret", "nosuch")])
+def test_an_unsigned_or_wrongly_signed_push_is_refused(
+        world: World, secret: str | None, mailbox: str) -> None:
+    raw = mail("eve@evil.example", CRM, "Unsigned", "x")
+
+    refused = world.push(raw, secret=secret, mailbox=mailbox)
+
+    assert refused.status_code == 401
+    assert world.list("lead", "email", "eve@evil.example") == []
+
+
+# --- mailboxes and the permission matrix -------------------------------------------------
+
+
+def test_mailbox_secrets_are_never_shown(world: World) -> None:
+    listed = world.call("GET", "/mailboxes", world.root, 200)
+
+    sales = next(box for box in listed["data"] if box["name"] == "sales")
+    assert sales["secrets_set"] == ["imap_password", "inbound_secret"]
+    assert IMAP_PASSWORD not in str(listed) and INBOUND_SECRET not in str(listed)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/mailboxes", None),
+    ("PUT", "/mailboxes/mine", {"address": "rita@ourco.example"}),
+    ("DELETE", "/mailboxes/sales", None),
+])
+def test_only_administrators_manage_mailboxes(world: World, method: str, path: str,
+                                              body: object) -> None:
+    world.call(method, path, world.rita, 403, body)
+
+
+def test_messages_and_their_attachments_are_read_through_the_access_layer(
+        world: World) -> None:
+    raw = mail("pat@acme.example", CRM, "For admins", "x",
+               attachment=("secret.pdf", b"%PDF-1.4 secret"))
+    message_id = world.push(raw).get_json()["data"]["id"]
+    deal = world.create("deal", title="Rita's", company=world.acme["id"],
+                        owner=world.user_ids["rita"])["id"]
+    world.call("POST", f"/records/deal/{deal}/messages", world.root, 202,
+               {"to": ["pat@acme.example"], "subject": "from root", "body": "y"})
+
+    # sales_rep's role names no email_message rights: the matrix row "none" for every path
+    world.call("GET", f"/records/email_message/{message_id}", world.rita, 403)
+    world.call("GET", f"/records/email_message/{message_id}/attachments", world.rita, 403)
+    world.call("POST", f"/records/deal/{deal}/messages", world.rita, 403,
+               {"to": ["pat@acme.example"], "subject": "x", "body": "y"})
+    assert world.timeline("deal", deal, world.rita) == []
+    assert world.timeline("deal", deal) != []
+
+
+# --- the record page's compose form --------------------------------------------------------
+
+
+def signed_in(world: World, username: str) -> FlaskClient:
+    client = world.web.app.test_client()
+    token = CSRF.search(client.get("/app/login").get_data(as_text=True))
+    assert token is not None
+    response = client.post("/app/login", data={"csrf_token": token.group(1),
+                                                "username": username, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def test_the_record_page_composes_to_the_record_s_contacts_and_sends(world: World) -> None:
+    root = signed_in(world, "root")
+    page = root.get(f"/app/r/deal/{world.deal['id']}",
+                    headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    token = CSRF.search(page)
+    assert token is not None
+
+    sent = root.post(f"/app/r/deal/{world.deal['id']}/messages", data={
+        "csrf_token": token.group(1), "to": "pat@acme.example", "cc": "",
+        "subject": "From the page", "body": "Hello"})
+
+    assert "data-email-compose" in page and "Отправить письмо" in page
+    assert '<option value="pat@acme.example">' in page  # the deal's contact
+    assert sent.status_code == 302
+    assert world.smtp.messages[-1].message["Subject"] == "From the page"
+
+
+def test_the_compose_form_is_not_offered_to_who_may_not_send(world: World) -> None:
+    deal = world.create("deal", title="Rita's page", company=world.acme["id"],
+                        owner=world.user_ids["rita"])["id"]
+
+    page = signed_in(world, "rita").get(f"/app/r/deal/{deal}").get_data(as_text=True)
+
+    assert "Rita&#39;s page" in page or "Rita's page" in page
+    assert "data-email-compose" not in page
+
+
+def test_the_periodic_poll_passes_what_is_no_email_and_survives_a_broken_mailbox(
+        world: World) -> None:
+    world.call("PUT", "/mailboxes/broken", world.root, 200, {
+        "address": "broken@ourco.example", "imap_url": world.imap.url("crm"),
+        "imap_password": "wrong"})
+    world.imap.append("crm", b"Subject: no sender at all\r\n\r\nnothing\r\n")
+    world.imap.append("crm", mail("pat@acme.example", CRM, "After the junk", "x"))
+
+    world.services.periodic["email.poll"](now() + 2 * POLL_INTERVAL)  # (polled just now)
+
+    assert len(world.list("email_message", "subject", "After the junk")) == 1
+    world.call("DELETE", "/mailboxes/broken", world.root, 204)
