@@ -26,6 +26,7 @@ from metacrm.web import (
 )
 from metacrm.web.designer import (
     changes,
+    document_preview,
     entities,
     history,
     index,
@@ -42,6 +43,7 @@ __all__ = [
     "board",
     "bookmarks",
     "changes",
+    "document_preview",
     "entities",
     "history",
     "home",
