@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from metacrm.access.teams import TeamDirectory
 from metacrm.automation.actions import ActionRegistry
 from metacrm.automation.service import AutomationService
+from metacrm.documents.mass_print import MassPrintService
 from metacrm.documents.service import DocumentService
 from metacrm.email.install import EmailFeature
 from metacrm.extension_host import HostCore, PackHost, PackSource
@@ -124,6 +125,8 @@ class Services:
     """PDF documents rendered from templates in the job queue (`metacrm.documents`)."""
     email: EmailFeature = field(init=False, repr=False, compare=False)
     """Mailboxes, email sent from records and mail received (`metacrm.email`)."""
+    mass_print: MassPrintService = field(init=False, repr=False, compare=False)
+    """One template's PDFs of many records in one ZIP (`metacrm.documents.mass_print`)."""
     duplicate_scans: DuplicateScans = field(init=False, repr=False, compare=False)
     """Scans for duplicate groups in existing records, run as jobs (`metacrm.jobs`)."""
     imports: ImportService = field(init=False, repr=False, compare=False)

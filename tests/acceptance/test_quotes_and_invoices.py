@@ -278,3 +278,108 @@ def test_an_unpaid_invoice_becomes_overdue_the_day_after_its_due_date(shop: Shop
     tick(due + timedelta(days=1, minutes=5))
     assert shop.get("invoice", unpaid["id"])["stage"] == "overdue"
     assert shop.get("invoice", paid["id"])["stage"] == "paid"
+
+
+def refusal(shop: Shop, entity: str, headers: dict[str, str], body: Any) -> str:
+    """The one error message of a refused create, which must name the unit price."""
+    refused = call(shop, "POST", f"/records/{entity}", headers, 422, body)
+    assert [e["pointer"] for e in refused["errors"]] == ["/unit_price"], refused
+    message: str = refused["errors"][0]["message"]
+    return message
+
+
+def test_a_line_is_priced_only_from_a_list_valid_on_its_document_s_date(shop: Shop) -> None:
+    things = shop.catalogue()
+    rita, rep = shop.rep()
+    today = date.today()
+    expired = shop.create("price_list", name="Partners 2025", currency="USD",
+                          valid_from=str(today - timedelta(days=400)),
+                          valid_to=str(today - timedelta(days=1)))
+    future = shop.create("price_list", name="Partners next year", currency="USD",
+                         valid_from=str(today + timedelta(days=30)))
+    inactive = shop.create("price_list", name="Old partners", currency="USD", active=False)
+    for prices in (expired, future, inactive):
+        shop.create("price_list_item", price_list=prices["id"],
+                    product=things["laptop"]["id"], unit_price=usd("900.00"))
+    customer = shop.create("company", name="Rita's customer", owner=rita)
+
+    def deal_on(prices: dict[str, Any]) -> str:
+        return str(call(shop, "POST", "/records/deal", rep, 201, {
+            "title": f"Kit ({prices['name']})", "company": customer["id"],
+            "price_list": prices["id"]})["data"]["id"])
+
+    line = {"product": things["laptop"]["id"], "quantity": "2"}
+    message = refusal(shop, "deal_line", rep, {"deal": deal_on(expired), **line})
+    assert "'Partners 2025' is valid" in message
+    assert f"not on {today.isoformat()}" in message
+    assert "'Partners next year' is valid" in refusal(
+        shop, "deal_line", rep, {"deal": deal_on(future), **line})
+    assert "'Old partners' is not active" in refusal(
+        shop, "deal_line", rep, {"deal": deal_on(inactive), **line})
+
+    # a price typed in always wins, even over a list that does not apply
+    typed = call(shop, "POST", "/records/deal_line", rep, 201, {
+        "deal": deal_on(expired), **line, "unit_price": usd("950.00")})["data"]
+    assert typed["unit_price"] == usd("950.00")
+    assert typed["total"] == usd("1900.00")
+
+    # a current list (open-ended dates) prices the line as before
+    current = deal_on(things["prices"])
+    priced = call(shop, "POST", "/records/deal_line", rep, 201,
+                  {"deal": current, **line})["data"]
+    assert priced["unit_price"] == usd("1000.00")
+    assert shop.get("deal", current)["amount"] == usd("2000.00")
+
+
+def test_a_quote_line_is_priced_as_of_the_quote_s_date(shop: Shop) -> None:
+    """A list that ended after the quote was made still prices the quote's new lines; one
+    that started after it does not."""
+    things = shop.catalogue()
+    rita, rep = shop.rep()
+    today = date.today()
+    ending_today = shop.create("price_list", name="Ends today", currency="USD",
+                               valid_to=str(today))
+    shop.create("price_list_item", price_list=ending_today["id"],
+                product=things["mouse"]["id"], unit_price=usd("20.00"))
+    deal = shop.create("deal", title="Mice", company=things["company"]["id"], owner=rita)
+    quote = call(shop, "POST", "/records/quote", rep, 201, {
+        "deal": deal["id"], "price_list": ending_today["id"],
+        "valid_until": str(today + timedelta(days=30))})["data"]
+    line = call(shop, "POST", "/records/quote_line", rep, 201, {
+        "quote": quote["id"], "product": things["mouse"]["id"], "quantity": "3"})["data"]
+    assert line["unit_price"] == usd("20.00")
+
+    tomorrow = shop.create("price_list", name="Starts tomorrow", currency="USD",
+                           valid_from=str(today + timedelta(days=1)))
+    call(shop, "PATCH", f"/records/quote/{quote['id']}", rep, 200,
+         {"price_list": tomorrow["id"]})
+    message = refusal(shop, "quote_line", rep, {
+        "quote": quote["id"], "product": things["mouse"]["id"]})
+    assert f"is valid {(today + timedelta(days=1)).isoformat()} – …" in message
+
+
+def test_a_line_is_priced_only_from_a_list_in_its_document_s_currency(shop: Shop) -> None:
+    things = shop.catalogue()
+    rita, rep = shop.rep()
+    euros = shop.create("price_list", name="Euro partners", currency="EUR")
+    shop.create("price_list_item", price_list=euros["id"], product=things["laptop"]["id"],
+                unit_price={"amount": "950.00", "currency": "EUR"})
+    shop.create("price_list_item", price_list=euros["id"], product=things["mouse"]["id"],
+                unit_price=usd("25.00"))  # a mistake in the list: a dollar price
+    deal = shop.create("deal", title="Mixed", company=things["company"]["id"], owner=rita)
+    shop.create("deal_line", deal=deal["id"], product=things["mouse"]["id"],
+                unit_price=usd("30.00"))
+    shop.services.records.update(shop.admin, "deal", deal["id"], {"price_list": euros["id"]})
+    message = refusal(shop, "deal_line", rep, {
+        "deal": deal["id"], "product": things["laptop"]["id"]})
+    assert "'Euro partners' is in EUR but the other lines are in USD" in message
+
+    fresh = shop.create("deal", title="Euros", company=things["company"]["id"],
+                        price_list=euros["id"], owner=rita)
+    line = call(shop, "POST", "/records/deal_line", rep, 201, {
+        "deal": fresh["id"], "product": things["laptop"]["id"]})["data"]
+    assert line["unit_price"] == {"amount": "950.00", "currency": "EUR"}
+    message = refusal(shop, "deal_line", rep, {
+        "deal": fresh["id"], "product": things["mouse"]["id"]})
+    assert "is in EUR but its price for this product is in USD" in message
+    assert len(shop.children("deal_line", "deal", fresh["id"])) == 1

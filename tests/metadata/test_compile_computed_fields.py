@@ -118,3 +118,55 @@ def test_a_formula_reading_itself_is_a_circle(registry: FieldTypeRegistry) -> No
     circle = next(e for e in errors if "circle" in e.message)
     assert "thing.a -> thing.b -> thing.a" in circle.message
     assert circle.pointer == "/fields/0"
+
+
+def price_list_entities() -> tuple[dict[str, object], ...]:
+    return (
+        entity("tariff", field("name"), field("currency", "text"),
+               field("valid_from", "date"), field("valid_to", "date"),
+               field("active", "boolean")),
+        entity("tariff_item", field("tariff", "reference", entity="tariff"),
+               field("price", "money", currency="USD")),
+        entity("sale", field("title"), field("tariff", "reference", entity="tariff")),
+    )
+
+
+def priced(valid: dict[str, object]) -> dict[str, object]:
+    return field("price", "money", currency="USD", default_lookup={
+        "entity": "tariff_item", "match": {"tariff": "sale.tariff"}, "field": "price",
+        "valid": valid})
+
+
+def test_a_lookup_default_compiles_its_validity(registry: FieldTypeRegistry) -> None:
+    model = compiled(registry, entity(
+        "line", field("sale", "reference", entity="sale", on_delete="cascade"),
+        priced({"record": "sale.tariff", "from": "valid_from", "to": "valid_to",
+                "active": "active", "currency": "currency", "on": "sale.created_at"})),
+        *price_list_entities())
+    price = model.entities["line"].field("price")
+    assert price is not None and price.default_lookup is not None
+    valid = price.default_lookup.valid
+    assert valid is not None
+    assert (valid.record, valid.valid_from, valid.valid_to, valid.active, valid.currency,
+            valid.on) == ("sale.tariff", "valid_from", "valid_to", "active", "currency",
+                          "sale.created_at")
+
+
+def test_a_lookup_validity_names_fields_that_exist_with_fitting_types(
+        registry: FieldTypeRegistry) -> None:
+    errors = compile_errors(registry, entity(
+        "line", field("sale", "reference", entity="sale", on_delete="cascade"),
+        field("quantity", "decimal"),
+        priced({"record": "sale.title", "from": "valid_from"}),
+        field("other", "money", currency="USD", default_lookup={
+            "entity": "tariff_item", "match": {"tariff": "sale.tariff"}, "field": "price",
+            "valid": {"record": "sale.tariff", "from": "name", "active": "nope",
+                      "on": "sale.nothing"}})),
+        *price_list_entities())
+    where = "/fields/2/default_lookup/valid"
+    assert "does not name a reference" in find(errors, "line.json", f"{where}/record").message
+    where = "/fields/3/default_lookup/valid"
+    assert "'name' is not a date field" in find(errors, "line.json", f"{where}/from").message
+    assert "'nope' is not a boolean field" in find(
+        errors, "line.json", f"{where}/active").message
+    assert "is not a date" in find(errors, "line.json", f"{where}/on").message

@@ -60,6 +60,9 @@ DASHBOARD = {"kind": "dashboard", "name": "deal_desk", "version": 1,
                           "metric": "deals"},
                          {"report": "deals_per_stage", "chart": "bar"},
                          {"report": "company_by_stage", "chart": "pie"}]}
+DEAL_SHEET = {"kind": "document_template", "name": "deal_sheet", "version": 1,
+              "label": labels("Deal sheet"), "entity": "deal", "language": "en",
+              "body": "<h1>{{ record.title }}</h1><p>{{ record.secret }}</p>"}
 ROLES = (
     role("rep", entities={"deal": {"read": "own", "update": "own", "fields": HIDE},
                           "company": {"read": "all"}}),
@@ -110,7 +113,7 @@ class World:
 @pytest.fixture
 def world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
     with open_screens(isolated_database_url, tmp_path, COMPANY, DEAL, FLOW, DEAL_REPORT,
-                      STAGE_REPORT, MATRIX_REPORT, DASHBOARD, *ROLES) as screens:
+                      STAGE_REPORT, MATRIX_REPORT, DASHBOARD, DEAL_SHEET, *ROLES) as screens:
         yield World(screens)
 
 
@@ -317,3 +320,21 @@ def test_user_and_role_admin_screens_are_for_administrators_only(world: World) -
                                        "label_ru": "F"}).status_code == 403, (user, path)
     root = world.screens.sign_in("root")
     assert all(root.get(path).status_code == 200 for path in ADMIN_SCREENS)
+
+
+@pytest.mark.parametrize("user", [*sorted(EXPECTED), "root"])
+def test_the_document_template_preview_is_for_administrators_only(world: World,
+                                                                  user: str) -> None:
+    """No role but an admin one sees a template rendered on a record — not even on a
+    record it may read — so the preview never shows a field the role may not see."""
+    browser = world.screens.sign_in(user)
+    record = world.ids["Alpha"]
+    page = browser.get(f"/app/admin/documents?template=deal_sheet&record={record}")
+    frame = browser.get(f"/app/admin/documents/frame?template=deal_sheet&record={record}")
+    if user == "root":
+        assert page.status_code == frame.status_code == 200
+        assert SECRET in frame.get_data(as_text=True)
+        return
+    for response in (page, frame):
+        assert response.status_code == 403
+        assert SECRET not in response.get_data(as_text=True)

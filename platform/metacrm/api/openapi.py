@@ -27,6 +27,7 @@ from metacrm.api.openapi_extensions import extension_paths, extension_tag
 from metacrm.api.openapi_files import FILES_TAG, file_paths, file_schemas
 from metacrm.api.openapi_filters import NO_NUL, NON_BLANK
 from metacrm.api.openapi_imports import IMPORTS_TAG, import_paths, import_schemas
+from metacrm.api.openapi_mass_print import mass_print_paths, mass_print_schemas
 from metacrm.api.openapi_messages import MESSAGES_TAG, message_paths, message_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
 from metacrm.api.openapi_notifications import (
@@ -113,6 +114,8 @@ def build_openapi(
     paths.update(file_paths(model))
     schemas.update(message_schemas())
     paths.update(message_paths(model))
+    schemas.update(mass_print_schemas())
+    paths.update(mass_print_paths(model))
     schemas.update(data_schemas())
     paths.update(data_paths(model))
     tags += [

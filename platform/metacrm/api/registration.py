@@ -17,6 +17,7 @@ from metacrm.api.documents import documents_api
 from metacrm.api.duplicates import duplicates_api
 from metacrm.api.exports import exports_api
 from metacrm.api.imports import imports_api
+from metacrm.api.mass_print import mass_print_api
 from metacrm.api.merges import merges_api
 from metacrm.api.messages import messages_api
 from metacrm.api.meta import meta_api
@@ -46,3 +47,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(attachments_api)
     app.register_blueprint(documents_api)
     app.register_blueprint(messages_api)
+    app.register_blueprint(mass_print_api)

@@ -9,7 +9,9 @@ refused (422 "is read-only", naming the field).
 * lookup defaults (`LookupDefaults.hook`, which runs BEFORE the packs' interceptors): on
   create, and when a field the lookup matches on changes, a field left empty takes the
   value of the first matching record (a line's unit price from the price list item of its
-  product in its deal's price list);
+  product in its deal's price list) — only from a price list that applies: active, valid
+  on the document's date and in its lines' currency (`computed.lookup_validity`), else
+  the save is refused naming the field;
 * formulas: on create all of them, on update those whose inputs changed (formulas reading
   other formulas follow), in dependency order;
 * a rollup with `manual_when_empty` may be written only while it aggregates no record.
@@ -29,6 +31,7 @@ import sqlalchemy as sa
 from metacrm.access.scoped_repository import BeforeSave
 from metacrm.access.subject import AccessSubject
 from metacrm.computed.evaluate import Evaluator
+from metacrm.computed.lookup_validity import check_found_currency, check_validity, path_value
 from metacrm.computed.plan import ComputedPlan, EntityPlan
 from metacrm.fieldtypes.base import FieldValueError
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
@@ -148,18 +151,25 @@ class LookupDefaults:
             return  # an update that leaves the match alone, or sets the field itself
         conditions = []
         for name, path in lookup.match:
-            value = _path_value(definition, record, path, load)
+            value = path_value(definition, record, path, load)
             if value is None:
                 return
             conditions.append({"field": name, "op": "eq", "value": _criteria_operand(value)})
-        page = self.records.runtime().system.query(
-            conn, lookup.entity, criteria={"and": conditions}, limit=1)
+        runtime = self.records.runtime()
+        governing = None
+        if lookup.valid is not None:
+            governing = check_validity(conn, runtime.system, runtime.model, definition, fdef,
+                                       lookup.valid, record, load, self.records.now())
+        page = runtime.system.query(conn, lookup.entity, criteria={"and": conditions},
+                                    limit=1)
         if not page.records:
             return
-        source = self.records.runtime().model.entities[lookup.entity].field(lookup.field)
+        source = runtime.model.entities[lookup.entity].field(lookup.field)
         found = page.records[0].get(lookup.field)
         if found is None or source is None:
             return
+        if lookup.valid is not None and governing is not None:
+            check_found_currency(fdef, lookup.valid, governing, found)
         value = registry.get(source.type).to_json(source, found)
         added[fdef.name] = value
         record[fdef.name] = found
@@ -167,17 +177,6 @@ class LookupDefaults:
 
 def _criteria_operand(value: Any) -> Any:
     return str(value) if not isinstance(value, int | str | bool) else value
-
-
-def _path_value(definition: EntityDef, record: Mapping[str, Any], path: str,
-                load: Callable[[str, Any], Mapping[str, Any] | None]) -> Any:
-    ref, _dot, attr = path.partition(".")
-    value = record.get(ref)
-    if not attr or value is None:
-        return value
-    fdef = definition.field(ref)
-    loaded = load(fdef.target_entity or "", value) if fdef is not None else None
-    return None if loaded is None else loaded.get(attr)
 
 
 def _python(registry: Any, fdef: FieldDef, value: Any) -> Any:

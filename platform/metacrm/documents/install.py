@@ -1,7 +1,8 @@
 """`install(services)`: the documents feature in a process (web app, worker, scheduler).
 
 Registers `services.documents` (the `DocumentService`), the `documents`
-consumer (renders requested PDFs in the job queue) and the metadata check of document
+consumer (renders requested PDFs in the job queue), `services.mass_print` and its
+`mass_print` consumer (many records' PDFs in one ZIP) and the metadata check of document
 templates' texts. Needs the files feature (installed before it in `FEATURES`).
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from metacrm.documents.consumer import DocumentConsumer
+from metacrm.documents.consumer import DocumentConsumer, MassPrintConsumer
+from metacrm.documents.mass_print import MassPrintService
 from metacrm.documents.service import DocumentService
 from metacrm.documents.validation import check_templates
 
@@ -29,4 +31,9 @@ def install(services: Services) -> None:
     services.documents = documents
     services.consumers.register(DocumentConsumer(lambda: documents,
                                                  services.subjects.subject_of))
+    mass_print = MassPrintService(services.engine, documents, lambda: services.dispatcher,
+                                  clock=lambda: services.clock())
+    services.mass_print = mass_print
+    services.consumers.register(MassPrintConsumer(lambda: mass_print,
+                                                  services.subjects.subject_of))
     services.metadata.add_validator(check_templates)

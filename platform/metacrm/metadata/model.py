@@ -93,6 +93,24 @@ class RollupDef:
 
 
 @dataclass(frozen=True, slots=True)
+class LookupValidity:
+    """When a lookup default may be taken at all (`default_lookup.valid`): the record at
+    `record` (a path of this record, `quote.price_list`) must be `active`, valid on the date
+    at `on` (a path of this record; today when absent or empty) between its `valid_from`
+    and `valid_to` dates (open ends when empty), and — with `currency` — the value found
+    must be money in that record's currency, as must this field on the other records that
+    share the parent (`quote`). A price list that fails any of these gives no default: the
+    save is refused naming the field, so nobody sells at an expired or foreign price."""
+
+    record: str
+    valid_from: str | None = None
+    valid_to: str | None = None
+    active: str | None = None
+    currency: str | None = None
+    on: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LookupDefault:
     """A default taken from another record when a new record leaves the field empty: the
     first `entity` record whose fields equal `match` (field of `entity` -> a path of this
@@ -101,6 +119,7 @@ class LookupDefault:
     entity: str
     match: tuple[tuple[str, str], ...]
     field: str
+    valid: LookupValidity | None = None
 
 
 @dataclass(frozen=True, slots=True)

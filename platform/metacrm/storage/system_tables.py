@@ -611,3 +611,24 @@ email_mailbox_sync = sa.Table(
 )
 """`metacrm_email_mailbox_sync` — how far each mailbox folder was read over IMAP: the
 folder's UIDVALIDITY and the highest UID taken (`metacrm.email.imap_poll`)."""
+print_jobs = sa.Table(
+    "metacrm_print_jobs",
+    system_metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("requested_by", sa.String(USER_ID_LENGTH), nullable=False, index=True),
+    sa.Column("entity", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("template", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("record_ids", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(FILE_NAME_LENGTH), nullable=True),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("printed", sa.Integer, nullable=False, default=0),
+    sa.Column("failures", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+)
+"""`metacrm_print_jobs` — mass prints: one template's PDFs of chosen records in one ZIP
+(`metacrm.documents.mass_print`). Only `requested_by` may read a job and download its ZIP
+(the blob `sha256` of the file store); `failures` lists `{"id", "reason"}` per record that
+could not be printed (out of the requester's sight, a template error)."""

@@ -29,6 +29,7 @@ from metacrm.web import (
 )
 from metacrm.web.designer import (
     changes,
+    document_preview,
     entities,
     history,
     index,
@@ -46,6 +47,7 @@ __all__ = [
     "bookmarks",
     "changes",
     "dashboards_page",
+    "document_preview",
     "entities",
     "history",
     "home",

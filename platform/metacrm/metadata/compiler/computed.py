@@ -22,7 +22,12 @@ from jinja2 import Environment, TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 
 from metacrm.criteria.tree import criteria_fields
-from metacrm.metadata.compiler.context import CompileContext, Reporter, suggestion
+from metacrm.metadata.compiler.context import (
+    CRITERIA_SYSTEM_COLUMNS,
+    CompileContext,
+    Reporter,
+    suggestion,
+)
 from metacrm.metadata.model import (
     COMPUTED_RESULT_TYPES,
     ROLLUP_AGGREGATES,
@@ -30,6 +35,7 @@ from metacrm.metadata.model import (
     FieldDef,
     FormulaDef,
     LookupDefault,
+    LookupValidity,
     RollupDef,
 )
 
@@ -152,16 +158,37 @@ def lookup_default(raw: Any, pointer: str, report: Reporter) -> LookupDefault | 
     where = f"{pointer}/{LOOKUP_KEY}"
     if not isinstance(raw, Mapping) or not isinstance(raw.get("entity"), str) or \
             not isinstance(raw.get("field"), str) or not isinstance(raw.get("match"), Mapping) \
-            or not raw["match"] or set(raw) - {"entity", "match", "field"}:
-        report.error("a lookup default is {entity, match: {field: path}, field}", where)
+            or not raw["match"] or set(raw) - {"entity", "match", "field", "valid"}:
+        report.error("a lookup default is {entity, match: {field: path}, field, valid?}",
+                     where)
         return None
     match = raw["match"]
     if not all(isinstance(path, str) for path in match.values()):
         report.error("each match names a path of this record: 'field' or 'ref.field'",
                      f"{where}/match")
         return None
+    valid = None
+    if "valid" in raw:
+        valid = _lookup_validity(raw["valid"], f"{where}/valid", report)
+        if valid is None:
+            return None
     return LookupDefault(raw["entity"], tuple((str(k), str(v)) for k, v in match.items()),
-                         raw["field"])
+                         raw["field"], valid)
+
+
+VALIDITY_KEYS = {"record": "record", "from": "valid_from", "to": "valid_to",
+                 "active": "active", "currency": "currency", "on": "on"}
+
+
+def _lookup_validity(raw: Any, where: str, report: Reporter) -> LookupValidity | None:
+    """`default_lookup.valid`: {record, from?, to?, active?, currency?, on?}."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("record"), str) \
+            or set(raw) - set(VALIDITY_KEYS) \
+            or not all(isinstance(value, str) for value in raw.values()):
+        report.error("a lookup's validity is {record, from?, to?, active?, currency?, on?}, "
+                     "each a field name or path", where)
+        return None
+    return LookupValidity(**{VALIDITY_KEYS[key]: str(value) for key, value in raw.items()})
 
 
 # --- checks once every entity is built ------------------------------------------------------
@@ -279,6 +306,38 @@ def _check_lookup(entity: EntityDef, fdef: FieldDef, lookup: LookupDefault,
             if ref_def.type != "reference" or target is None or not target.has_field(attr):
                 report.error(f"'{path}' is not a field of the record '{ref}' points at",
                              f"{where}/match/{name}")
+    if lookup.valid is not None:
+        _check_validity(entity, lookup.valid, context, report, f"{where}/valid")
+
+
+def _check_validity(entity: EntityDef, valid: LookupValidity, context: CompileContext,
+                    report: Reporter, where: str) -> None:
+    """`record` is a one-hop path to a reference; its fields exist with fitting types."""
+    ref, _dot, attr = valid.record.partition(".")
+    ref_def = entity.field(ref)
+    holder = context.entities.get(ref_def.target_entity or "") if ref_def else None
+    target_def = holder.field(attr) if holder is not None and attr else ref_def
+    target = context.entities.get(target_def.target_entity or "") if target_def else None
+    if target_def is None or target_def.type != "reference" or target is None:
+        report.error(f"'{valid.record}' does not name a reference of this record",
+                     f"{where}/record")
+        return
+    for key, name, types in (("from", valid.valid_from, {"date"}),
+                             ("to", valid.valid_to, {"date"}),
+                             ("active", valid.active, {"boolean"}),
+                             ("currency", valid.currency, {"picklist", "text"})):
+        found = target.field(name) if name is not None else None
+        if name is not None and (found is None or found.type not in types):
+            report.error(f"'{name}' is not a {' or '.join(sorted(types))} field of "
+                         f"'{target.name}'", f"{where}/{key}")
+    if valid.on is not None:
+        head, _dot, tail = valid.on.partition(".")
+        head_def = entity.field(head)
+        on_holder = context.entities.get(head_def.target_entity or "") if head_def else None
+        if head_def is None or (tail and (on_holder is None or not (
+                on_holder.has_field(tail) or tail in CRITERIA_SYSTEM_COLUMNS))):
+            report.error(f"'{valid.on}' is not a date of this record or of one it references",
+                         f"{where}/on")
 
 
 def _report_cycles(edges: dict[Node, set[Node]], pointers: dict[Node, str],
