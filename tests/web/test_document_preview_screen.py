@@ -102,3 +102,25 @@ def test_only_administrators_may_preview(world: World, user: str) -> None:
         response = browser.get(path)
         assert response.status_code == 403, path
         assert "42" not in response.get_data(as_text=True).replace(world.record_id, "")
+
+
+def test_the_pdf_preview_is_printed_in_the_job_queue_and_offered(world: World) -> None:
+    import io
+    import zipfile
+
+    from pypdf import PdfReader
+
+    page = world.admin.text(f"/app/admin/documents?template=cover&record={world.record_id}")
+    assert "data-preview-pdf" in page
+    started = world.admin.post("/app/admin/documents/pdf", {
+        "template": "cover", "record": world.record_id})
+    assert started.status_code == 302
+    job_page = started.headers["Location"]
+    assert job_page.startswith("/app/prints/")
+    assert "1 of 1 records printed" in world.admin.text(job_page)
+    archive = zipfile.ZipFile(io.BytesIO(world.admin.get(f"{job_page}/download").data))
+    [name] = archive.namelist()
+    text = PdfReader(io.BytesIO(archive.read(name))).pages[0].extract_text()
+    assert "Папка <b>" in text and "42" in text
+    assert world.ann.post("/app/admin/documents/pdf", {
+        "template": "cover", "record": world.record_id}).status_code == 403

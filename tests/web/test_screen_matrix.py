@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from screen_harness import Browser, Screens, entity, field, labels, open_screens
 
 from metacrm.notifications import store as notification_store
@@ -62,7 +64,8 @@ DASHBOARD = {"kind": "dashboard", "name": "deal_desk", "version": 1,
                          {"report": "company_by_stage", "chart": "pie"}]}
 DEAL_SHEET = {"kind": "document_template", "name": "deal_sheet", "version": 1,
               "label": labels("Deal sheet"), "entity": "deal", "language": "en",
-              "body": "<h1>{{ record.title }}</h1><p>{{ record.secret }}</p>"}
+              "body": "<h1>{{ record.title }}</h1>"
+                      "<p>{% if record.secret is defined %}{{ record.secret }}{% endif %}</p>"}
 ROLES = (
     role("rep", entities={"deal": {"read": "own", "update": "own", "fields": HIDE},
                           "company": {"read": "all"}}),
@@ -338,3 +341,36 @@ def test_the_document_template_preview_is_for_administrators_only(world: World,
     for response in (page, frame):
         assert response.status_code == 403
         assert SECRET not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("user", sorted(EXPECTED))
+def test_mass_print_from_the_list_prints_exactly_the_scope(world: World, user: str) -> None:
+    """Every deal's id is posted to the bulk bar's Print ZIP (as a forged form could): the
+    ZIP holds exactly the deals the user may read, without hidden values; the others are
+    listed as not printed; nobody else sees the job."""
+    _role, readable, sees_secret, _exported = EXPECTED[user]
+    browser = world.screens.sign_in(user)
+    if readable is None:
+        assert browser.get("/app/r/deal").status_code == 403
+    else:
+        assert 'data-bulk="print"' in browser.text("/app/r/deal")
+    ordered = browser.post("/app/r/deal/bulk", {
+        "action": "print", "print_template": "deal_sheet", "ids": list(world.ids.values())})
+    if readable is None:
+        assert ordered.status_code == 403
+        return
+    assert ordered.status_code == 302, ordered.get_data(as_text=True)[:300]
+    job_page = ordered.headers["Location"]
+    page = browser.text(job_page)
+    assert f"{len(readable)} of {len(DEALS)} records printed" in page
+    assert page.count("data-print-failure") == len(DEALS) - len(readable)
+    zipped = browser.get(f"{job_page}/download")
+    assert zipped.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(zipped.data))
+    text = " ".join(PdfReader(io.BytesIO(archive.read(name))).pages[0].extract_text()
+                    for name in archive.namelist() if name.endswith(".pdf"))
+    assert {title for title in DEALS if title in text} == readable
+    assert (SECRET in text) == sees_secret
+    other = world.screens.sign_in("root" if user != "root" else "ann")
+    assert other.get(job_page).status_code == 404
+    assert other.get(f"{job_page}/download").status_code == 404

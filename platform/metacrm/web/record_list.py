@@ -33,7 +33,7 @@ from metacrm.services.record_actions import records_actions
 from metacrm.services.record_export import export_records
 from metacrm.services.record_listing import RecordPage
 from metacrm.services.saved_views import SavedView, SavedViewsService, ViewDefinition
-from metacrm.web import list_bulk, list_mass_update
+from metacrm.web import list_bulk, list_mass_update, print_jobs
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import label, t, tn
@@ -182,6 +182,7 @@ def list_page(entity: str) -> tuple[str, int]:
         mass_fields=list_mass_update.field_labels(list_mass_update.editable_widgets(
             records, subject, entity, users_offered=users))
         if _allowed(subject, entity, "update") else [],
+        print_templates=print_jobs.template_choices(runtime.model, entity),
         can_create=_allowed(subject, entity, "create"),
         can_update=_allowed(subject, entity, "update"),
         can_delete=_allowed(subject, entity, "delete"),
@@ -360,12 +361,14 @@ def bulk(entity: str) -> BaseResponse:
         outcome = list_bulk.transition(transitions, subject, entity, ids,
                                        request.form.get("transition", ""))
         done = tn("%(count)s record moved.", "%(count)s records moved.", outcome.done)
+    elif action == "print":
+        return print_jobs.start(subject, entity, request.form.get("print_template", ""), ids)
     elif action == "delete":
         outcome = list_bulk.delete(records, subject, entity, ids)
         done = tn("%(count)s record deleted.", "%(count)s records deleted.", outcome.done)
     else:
         raise ValidationFailed("unknown bulk action", [ErrorDetail(
-            "must be assign, transition, delete, export or export_xlsx", "/action")])
+            "must be assign, transition, print, delete, export or export_xlsx", "/action")])
     if outcome.done:
         flash(done, "success")
     for title, why in outcome.failures:

@@ -10,6 +10,9 @@ shown in an `<iframe sandbox>`: it carries its own policy — `sandbox` (an opaq
 script, no forms), no network at all (`default-src 'none'`), and only the inline styles a
 document template is made of — so nothing a template writes can reach the CRM's pages or
 cookies. It may be framed only by this site (`frame-ancestors 'self'`).
+
+*Download PDF preview* starts a mass print of the one record (`web.print_jobs`): the PDF is
+rendered in the job queue like every PDF, and the job's page offers it (in a ZIP).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, abort, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.documents.pdf import RenderFailed
 from metacrm.documents.service import DocumentService
 from metacrm.kernel.errors import MetacrmError
 from metacrm.metadata.model import DocumentTemplateDef
+from metacrm.web import print_jobs
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services, web_subject
 from metacrm.web.i18n import label
@@ -100,3 +105,16 @@ def _reason(exc: Exception) -> str:
     details: Any = getattr(exc, "errors", None) or ()
     parts = [str(exc)] + [str(detail) for detail in details]
     return "; ".join(part for part in parts if part)
+
+
+@web_document_preview.route("/pdf", methods=["POST"])
+@admin_required
+def preview_pdf() -> BaseResponse:
+    """The PDF preview: a print job of this one record (rendered in the job queue, never in
+    this request); its page offers the PDF in a ZIP once it is ready."""
+    name = (request.form.get("template") or "").strip()
+    record_id = (request.form.get("record") or "").strip()[:64]
+    template = _templates().get(name)
+    if template is None or not record_id:
+        abort(404)
+    return print_jobs.start(web_subject(), template.entity, template.name, [record_id])
