@@ -2,6 +2,8 @@
 
     python bench/search.py --records 1000000 --url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/search.py --records 20000                     # SQLite file, reduced
+    # keep the filled schema (--keep) and time searches on it again (--schema NAME):
+    python bench/search.py --url postgresql+psycopg://... --schema bench_search_1m
 
 Builds a contacts-like model in a scratch database (a schema of its own on PostgreSQL,
 dropped at the end): person (first name, last name, e-mail — English and Russian names)
@@ -22,7 +24,9 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from duplicates import scratch
+from duplicates import scratch as _scratch
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes import default_registry
 from metacrm.kernel.ids import new_id
@@ -40,6 +44,7 @@ from metacrm.services.global_search import GlobalSearch
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.record_titles import PlainTitles
 from metacrm.services.records import RecordsService
+from metacrm.storage.engine import create_database_engine
 from metacrm.storage.migration.search import reindex
 from metacrm.storage.search_index import search_index_for
 
@@ -82,6 +87,25 @@ class Actor:
     username: str
     roles: tuple[str, ...]
     is_admin: bool = False
+
+
+@contextmanager
+def scratch(url: str | None, *, keep: bool) -> Iterator[sa.Engine]:
+    """bench/duplicates.py's scratch database; with `keep`, a PostgreSQL schema of our
+    own that stays (for `--schema`)."""
+    if not keep or url is None or not url.startswith("postgresql"):
+        with _scratch(url) as engine:
+            yield engine
+        return
+    schema = f"bench_search_{uuid.uuid4().hex[:8]}"
+    with create_database_engine(url).begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    print(f"schema kept: {schema}")
+    engine = create_database_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def person(n: int) -> dict[str, Any]:
@@ -147,16 +171,33 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="database URL (default: a SQLite file)")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--searches", type=int, default=60, help="per query kind and user")
+    parser.add_argument("--schema", default=None,
+                        help="PostgreSQL: search the records a kept run filled in this schema")
+    parser.add_argument("--keep", action="store_true",
+                        help="PostgreSQL: keep the scratch schema (its name is printed)")
     args = parser.parse_args()
-    with scratch(args.url) as engine:
-        registry = default_registry()
-        metadata = MetadataService(engine, registry)
-        metadata.initialize()
+    if args.schema:
+        engine = create_database_engine(
+            args.url, connect_args={"options": f"-csearch_path={args.schema}"})
+        try:
+            measure(engine, args, fill_first=False)
+        finally:
+            engine.dispose()
+        return
+    with scratch(args.url, keep=args.keep) as engine:
+        measure(engine, args, fill_first=True)
+
+
+def measure(engine: sa.Engine, args: argparse.Namespace, *, fill_first: bool) -> None:
+    registry = default_registry()
+    metadata = MetadataService(engine, registry)
+    metadata.initialize()
+    teams = TeamDirectory(engine)
+    teams.initialize()
+    records = RecordsService(engine, metadata, registry, teams)
+    if fill_first:
         metadata.apply([Document.from_body(b, source=f"{b['name']}.json", pack="bench")
                         for b in BODIES], author="bench")
-        teams = TeamDirectory(engine)
-        teams.initialize()
-        records = RecordsService(engine, metadata, registry, teams)
         seconds = fill(engine, metadata, args.records)
         print(f"{engine.dialect.name}: {args.records:,} records filled in {seconds:.1f} s")
         started = time.perf_counter()
@@ -167,33 +208,37 @@ def main() -> None:
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("ANALYZE")
         print(f"  search index built in {time.perf_counter() - started:.1f} s")
-        search = GlobalSearch(records)
-        everything: list[float] = []
-        for who, actor in (("admin", Actor("admin", "admin", ("admin",), True)),
-                           ("rep", Actor("u7", "u7", ("rep",)))):
-            subject = records.subject_for(actor)
-            titles = PlainTitles(records, subject)
-            for kind, make in QUERIES.items():
-                generator = random.Random(kind)
-                queries = [make(generator) for _ in range(args.searches)]
+    with engine.connect() as conn:
+        total = sum(int(conn.execute(sa.select(sa.func.count()).select_from(
+            sa.table(name))).scalar_one()) for name in ("crm_person", "crm_company"))
+    print(f"{engine.dialect.name}: searching {total:,} records")
+    search = GlobalSearch(records)
+    everything: list[float] = []
+    for who, actor in (("admin", Actor("admin", "admin", ("admin",), True)),
+                       ("rep", Actor("u7", "u7", ("rep",)))):
+        subject = records.subject_for(actor)
+        titles = PlainTitles(records, subject)
+        for kind, make in QUERIES.items():
+            generator = random.Random(kind)
+            queries = [make(generator) for _ in range(args.searches)]
 
-                def run(n: int, queries: list[str] = queries, subject: Any = subject,
-                        titles: PlainTitles = titles) -> None:
-                    search.search(subject, queries[n], titles, limit=5)
+            def run(n: int, queries: list[str] = queries, subject: Any = subject,
+                    titles: PlainTitles = titles) -> None:
+                search.search(subject, queries[n], titles, limit=5)
 
-                spent: list[float] = []
-                for n in range(args.searches):
-                    began = time.perf_counter()
-                    run(n)
-                    spent.append((time.perf_counter() - began) * 1000)
-                everything.extend(spent)
-                spent.sort()
-                print(f"  {who:<5} {kind:<15} median {statistics.median(spent):7.1f} ms   "
-                      f"p95 {spent[max(int(len(spent) * 0.95) - 1, 0)]:7.1f} ms")
-        everything.sort()
-        print(f"  all searches: median {statistics.median(everything):.1f} ms, "
-              f"p95 {everything[int(len(everything) * 0.95) - 1]:.1f} ms "
-              f"({len(everything)} searches)")
+            spent: list[float] = []
+            for n in range(args.searches):
+                began = time.perf_counter()
+                run(n)
+                spent.append((time.perf_counter() - began) * 1000)
+            everything.extend(spent)
+            spent.sort()
+            print(f"  {who:<5} {kind:<15} median {statistics.median(spent):7.1f} ms   "
+                  f"p95 {spent[max(int(len(spent) * 0.95) - 1, 0)]:7.1f} ms")
+    everything.sort()
+    print(f"  all searches: median {statistics.median(everything):.1f} ms, "
+          f"p95 {everything[int(len(everything) * 0.95) - 1]:.1f} ms "
+          f"({len(everything)} searches)")
 
 
 if __name__ == "__main__":

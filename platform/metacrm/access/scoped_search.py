@@ -3,9 +3,9 @@ over the columns of the search fields the subject may see, in one ranked query.
 
 A hidden field is not among the columns, so it is not searched; a record outside the read
 scope fails the scope condition in the same WHERE. Two passes: prefix matching of every
-word (stemmed) first; only when that finds fewer than `limit` records, a second pass that
-also accepts close misspellings (`SearchIndex.match(typos=True)`), so a typo costs nothing
-when the text is spelt right.
+word (stemmed) first; only when that finds nothing, a second pass that also accepts close
+misspellings (`SearchIndex.match(typos=True)`), so a typo costs nothing when the text is
+spelt right (trigram matching is the costly part at a million records).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class SearchResult:
     records: list[Record]
     count: RecordCount
     typos: bool
-    """Whether the typo pass found them (the text as typed matched too few)."""
+    """Whether the typo pass found them (the text as typed matched nothing)."""
 
 
 EMPTY = SearchResult([], RecordCount(0, False), False)
@@ -58,13 +58,11 @@ def search_records(
     for typos in (False, True):
         match = index.match(conn, table, columns, terms, typos=typos)
         where = match if scope is None else sa.and_(scope, match)
-        records = repository.ranked(
+        records, count = repository.ranked(
             conn, entity, where=where, limit=limit, fields=wanted,
             ranking=index.ranking(conn, table, columns, terms, typos=typos))
-        count = (RecordCount(len(records), False) if len(records) < limit
-                 else repository.count(conn, entity, where=where))
         result = SearchResult(records, count, typos)
-        if len(records) >= limit:
+        if records:
             break
     return result
 

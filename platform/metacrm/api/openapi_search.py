@@ -59,7 +59,7 @@ def search_paths() -> dict[str, Any]:
         "description": (
             "Full-text search of each entity's `search_fields`: every word must start a "
             "word of a field, compared by English and Russian stems; close misspellings "
-            "count when the words as typed find too few. Within the caller's read scope "
+            "count when the words as typed find nothing. Within the caller's read scope "
             "and field security (a hidden field is not searched); entities the caller may "
             "not read, or has no fields to search in, are skipped."),
         "parameters": [

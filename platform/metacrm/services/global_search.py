@@ -2,8 +2,8 @@
 
 Per entity one ranked full-text query (`RecordsService.search`: the search index of
 `storage.search_index` over the entity's `search_fields`, stemmed prefix matching of every
-word, typos tolerated when the words as typed find too few), with the caller's read scope
-and field security in the same SQL — a hidden search field is not searched, a record
+word, typos tolerated when the words as typed find nothing), with the caller's read
+scope and field security in the same SQL — a hidden search field is not searched, a record
 outside the scope is not found. The index's best `limit` hits are then ordered by the title
 the caller sees: exact, then prefix, then substring, then records found through another
 search field or a misspelling (those in the index's rank order; the others by title).

@@ -257,6 +257,11 @@ class RecordQueries:
             return RecordCount(exact, False)
         return self._estimate(conn, codec, condition, exact_up_to)
 
+    def estimate(self, conn: sa.Connection, codec: EntityCodec,
+                 condition: sa.ColumnElement[bool] | None, exact_up_to: int) -> RecordCount:
+        """The count of more than `exact_up_to` matches (see `_estimate`)."""
+        return self._estimate(conn, codec, condition, exact_up_to)
+
     def _estimate(self, conn: sa.Connection, codec: EntityCodec,
                   condition: sa.ColumnElement[bool] | None, exact_up_to: int) -> RecordCount:
         """More than `exact_up_to` match: PostgreSQL's estimate (reused for ESTIMATE_TTL

@@ -50,6 +50,11 @@ class Unchanged(enum.Enum):
 KEEP = Unchanged.KEEP
 
 
+RANK_CANDIDATES = 300
+"""Most matching rows a search ranks (`RecordRepository.ranked`)."""
+
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -431,18 +436,38 @@ class RecordRepository:
         ranking: Ranking,
         limit: int,
         fields: Sequence[str] | None = None,
-    ) -> list[Record]:
-        """The best `limit` records matching `where` by rank (highest first, then id):
-        a search's hits (`storage.search_index`); no cursor, a search has no next page."""
+        exact_up_to: int = EXACT_COUNT_LIMIT,
+    ) -> tuple[list[Record], RecordCount]:
+        """The best `limit` records matching `where` by rank (highest first, then id) and
+        how many match (exact up to `exact_up_to`): a search's hits
+        (`storage.search_index`); no cursor, a search has no next page.
+
+        One statement: the first `exact_up_to + 1` matching ids (a materialised CTE) give
+        the count, and only the first RANK_CANDIDATES of them are ranked — a common word
+        matches tens of thousands of rows at 1M records, and ranking them all recomputes
+        each one's text vector (seconds), where a few hundred of them rank alike and the
+        value starting with the word still comes first among them."""
         codec = self._codec(entity)
         slots = codec.select_fields(fields)
         read = codec.reader(slots)
-        source: sa.FromClause = codec.table
+        table = codec.table
+        source: sa.FromClause = table
         if ranking.join is not None and ranking.on is not None:
-            source = codec.table.join(ranking.join, ranking.on)
-        statement = (sa.select(*codec.columns_of(slots)).select_from(source).where(where)
-                     .order_by(ranking.rank.desc(), codec.table.c.id).limit(limit))
-        return [read(row) for row in conn.execute(statement).mappings()]
+            source = table.join(ranking.join, ranking.on)
+        matching = (sa.select(table.c.id.label("match_id")).where(where)
+                    .limit(exact_up_to + 1).cte("matching"))
+        if conn.dialect.name == "postgresql":
+            matching = matching.prefix_with("MATERIALIZED")
+        ranked = sa.select(matching.c.match_id).limit(RANK_CANDIDATES).scalar_subquery()
+        counted = sa.select(sa.func.count()).select_from(matching).scalar_subquery()
+        statement = (sa.select(*codec.columns_of(slots), counted.label("_matching"))
+                     .select_from(source).where(table.c.id.in_(ranked))
+                     .order_by(ranking.rank.desc(), table.c.id).limit(limit))
+        rows = conn.execute(statement).mappings().all()
+        found = int(rows[0]["_matching"]) if rows else 0
+        count = (RecordCount(found, False) if found <= exact_up_to
+                 else self._queries.estimate(conn, codec, where, exact_up_to))
+        return [read(row) for row in rows], count
 
     def table(self, entity: str) -> sa.Table:
         """The entity's table, for conditions the caller passes back as `where`."""

@@ -69,6 +69,10 @@ def _tsquery(term: str) -> sa.ColumnElement[object]:
 class PostgresSearchIndex:
     """`SearchIndex` on PostgreSQL (see the module docstring)."""
 
+    def __init__(self) -> None:
+        self._typo_conn: sa.Connection | None = None
+        self._schema: str | None = None
+
     def create(self, conn: sa.Connection, table: str, columns: Sequence[str]) -> None:
         schema = ensure_trigram_extension(conn)
         for column in columns:
@@ -138,10 +142,13 @@ class PostgresSearchIndex:
         return sa.literal_column(f"({document_sql(_quote(table.name) + '.' + _quote(column))})")
 
     def _typo_schema(self, conn: sa.Connection) -> str | None:
-        """pg_trgm's schema, with the typo threshold set for this transaction (None: no
-        pg_trgm here, so no typo matching)."""
-        schema = trigram_schema(conn)
-        if schema is not None:
-            conn.execute(sa.select(sa.func.set_config(
-                "pg_trgm.word_similarity_threshold", str(TYPO_SIMILARITY), True)))
-        return schema
+        """pg_trgm's schema, with the typo threshold set for this connection's transaction
+        (None: no pg_trgm here, so no typo matching); looked up once per adapter (one
+        search), not once per entity and expression."""
+        if self._typo_conn is not conn:
+            self._schema = trigram_schema(conn)
+            if self._schema is not None:
+                conn.execute(sa.select(sa.func.set_config(
+                    "pg_trgm.word_similarity_threshold", str(TYPO_SIMILARITY), True)))
+            self._typo_conn = conn
+        return self._schema
