@@ -215,7 +215,7 @@ def test_global_search_shows_exactly_the_scope(world: World, user: str) -> None:
         assert {hit["href"] for hit in hits} == {f"/app/r/deal/{world.ids[t]}"
                                                 for t in expected}
         assert SECRET not in text.replace(f'value="{q}"', "")
-    wide = browser.text("/app/search?q=lph")  # Alpha
+    wide = browser.text("/app/search?q=alp")  # a word start: Alpha
     assert deal_titles(wide) == ({"Alpha"} & readable if readable else set())
 
 
