@@ -21,11 +21,10 @@ from metacrm.access.subject import AccessSubject
 from metacrm.extension import Caller, PendingSave
 from metacrm.extension_host.contributions import InterceptorEntry
 from metacrm.extension_host.service_account import TransactionReader
-from metacrm.fieldtypes.base import FieldValueError
-from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import EntityDef
 from metacrm.services.records import RecordsService
+from metacrm.services.save_hooks import json_defaults, json_value
 from metacrm.storage.record_codec import Record
 
 Chain = Sequence[tuple[str, InterceptorEntry]]
@@ -62,9 +61,9 @@ class PackInterceptors:
         def before_save(current: Record | None, planned: Mapping[str, Any]
                         ) -> Mapping[str, Any]:
             previous = runtime.json.record(entity, current) if current is not None else None
-            changes = {key: _as_json(registry, definition, key, value)
+            changes = {key: json_value(registry, definition, key, value)
                        for key, value in planned.items()}
-            record = dict(previous) if previous is not None else _defaults(registry,
+            record = dict(previous) if previous is not None else json_defaults(registry,
                                                                            definition)
             record.update(changes)
             added: dict[str, Any] = {}
@@ -77,35 +76,11 @@ class PackInterceptors:
                     caller=caller, reader=TransactionReader(records, conn, pack)))
                 values = _checked(pack, definition, result)
                 added.update(values)
-                record.update({key: _as_json(registry, definition, key, value)
+                record.update({key: json_value(registry, definition, key, value)
                                for key, value in values.items()})
             return added
 
         return before_save
-
-
-def _as_json(registry: FieldTypeRegistry, entity: EntityDef, name: str, value: Any) -> Any:
-    """A value as the API would show it once stored; values that do not validate are
-    passed as given (the repository reports them after the interceptors)."""
-    fdef = entity.field(name)
-    if fdef is None or value is None:
-        return value
-    field_type = registry.get(fdef.type)
-    try:
-        normalized = field_type.normalize(fdef, value)
-    except (FieldValueError, ValueError, TypeError, ArithmeticError):
-        return value
-    return None if normalized is None else field_type.to_json(fdef, normalized)
-
-
-def _defaults(registry: FieldTypeRegistry, entity: EntityDef) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for fdef in entity.fields:
-        field_type = registry.get(fdef.type)
-        value = field_type.default(fdef)
-        if value is not None:
-            result[fdef.name] = field_type.to_json(fdef, value)
-    return result
 
 
 def _checked(pack: str, entity: EntityDef, result: Any) -> dict[str, Any]:

@@ -20,13 +20,11 @@ import sqlalchemy as sa
 
 from metacrm.access.scoped_repository import BeforeSave
 from metacrm.access.subject import AccessSubject
-from metacrm.fieldtypes.base import FieldValueError
-from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.sla_clock import Segment, with_state
-from metacrm.metadata.model import CompiledModel, EntityDef
+from metacrm.metadata.model import CompiledModel
 from metacrm.service_desk.clocks import TICKET, choose_policy, read_ticket, segments_of
 from metacrm.services.records import RecordsService
-from metacrm.services.save_hooks import SaveInterceptors, chained
+from metacrm.services.save_hooks import SaveInterceptors, chained, json_defaults, json_value
 from metacrm.storage.record_codec import Record
 
 STATE_FIELD = "status"
@@ -107,32 +105,10 @@ class TicketSaves:
         def before_save(current: Record | None, planned: Mapping[str, Any]
                         ) -> Mapping[str, Any]:
             previous = runtime.json.record(TICKET, current) if current is not None else None
-            record = dict(previous) if previous is not None else _defaults(registry,
+            record = dict(previous) if previous is not None else json_defaults(registry,
                                                                            definition)
-            record.update({key: _as_json(registry, definition, key, value)
+            record.update({key: json_value(registry, definition, key, value)
                            for key, value in planned.items()})
             return ticket_values(model, record, previous, now, choose)
 
         return chained(before_save, later)
-
-
-def _as_json(registry: FieldTypeRegistry, entity: EntityDef, name: str, value: Any) -> Any:
-    fdef = entity.field(name)
-    if fdef is None or value is None:
-        return value
-    field_type = registry.get(fdef.type)
-    try:
-        normalized = field_type.normalize(fdef, value)
-    except (FieldValueError, ValueError, TypeError, ArithmeticError):
-        return value
-    return None if normalized is None else field_type.to_json(fdef, normalized)
-
-
-def _defaults(registry: FieldTypeRegistry, entity: EntityDef) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for fdef in entity.fields:
-        field_type = registry.get(fdef.type)
-        value = field_type.default(fdef)
-        if value is not None:
-            result[fdef.name] = field_type.to_json(fdef, value)
-    return result

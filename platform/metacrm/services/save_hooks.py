@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from metacrm.access.scoped_repository import BeforeSave
 from metacrm.access.subject import AccessSubject
 from metacrm.fieldtypes.base import FieldValueError
+from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.metadata.model import EntityDef
 from metacrm.storage.record_codec import Record
 
@@ -85,3 +86,28 @@ def merged_record(
         except (FieldValueError, ValueError, TypeError):
             return None, None
     return record, None if current is None else set(values)
+
+
+def json_value(registry: FieldTypeRegistry, entity: EntityDef, name: str, value: Any) -> Any:
+    """A value about to be saved as the API would show it once stored; a value that does
+    not validate is passed as given (the repository reports it after the callbacks)."""
+    fdef = entity.field(name)
+    if fdef is None or value is None:
+        return value
+    field_type = registry.get(fdef.type)
+    try:
+        normalized = field_type.normalize(fdef, value)
+    except (FieldValueError, ValueError, TypeError, ArithmeticError):
+        return value
+    return None if normalized is None else field_type.to_json(fdef, normalized)
+
+
+def json_defaults(registry: FieldTypeRegistry, entity: EntityDef) -> dict[str, Any]:
+    """A new record's default values in JSON form (what a create starts from)."""
+    result: dict[str, Any] = {}
+    for fdef in entity.fields:
+        field_type = registry.get(fdef.type)
+        value = field_type.default(fdef)
+        if value is not None:
+            result[fdef.name] = field_type.to_json(fdef, value)
+    return result
