@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
+from metacrm.api.openapi_calendar import CALENDAR_TAG, calendar_paths, calendar_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_data import DATA_TAG, data_paths, data_schemas
 from metacrm.api.openapi_extensions import extension_paths, extension_tag
@@ -94,6 +95,8 @@ def build_openapi(
     paths.update(extension_paths(extension_routes))
     schemas.update(timeline_schemas())
     paths.update(timeline_paths(model))
+    schemas.update(calendar_schemas())
+    paths.update(calendar_paths())
     schemas.update(report_schemas())
     paths.update(report_paths())
     schemas.update(import_schemas())
@@ -109,6 +112,7 @@ def build_openapi(
         {"name": "webhooks", "description": "Record events POSTed to your URLs, signed."},
         TOKENS_TAG,
         NOTIFICATIONS_TAG,
+        CALENDAR_TAG,
         SEARCH_TAG,
         REPORTS_TAG,
         IMPORTS_TAG,
