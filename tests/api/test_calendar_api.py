@@ -170,6 +170,7 @@ def test_bad_ranges_point_at_the_parameter(world: World) -> None:
              "?from=2026-03-01T00:00:00&to=2026-03-02T00:00:00Z": "/from",
              "?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": "/to",
              "?from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z": "/to",
+             "?from=0001-01-01&to=0001-01-02": "/from",
              "?from=2026-03-01&to=2026-03-02&colour=red": "/colour"}
     for query, pointer in cases.items():
         problem = world.calendar("rep1", query, status=422)

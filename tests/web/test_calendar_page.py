@@ -87,6 +87,8 @@ def test_weeks_across_dst_in_new_york_and_moscow_and_the_team_calendar(
         # A slot opens the meeting form with its start.
         day = ann.text("/app/calendar?view=day&date=2026-03-10")
         assert 'href="/app/r/meeting/new?starts_at=2026-03-10T14%3A00"' in day
+        assert ann.get("/app/calendar?view=month&date=0001-01-01").status_code == 422
+        assert ann.get("/app/calendar?date=tomorrow").status_code == 422
         month = ann.text("/app/calendar?view=month&date=2026-03-01")
         assert "Mon review" in month and "File report" in month
         # The page script's move: PATCH with If-Match; a stale version is refused.

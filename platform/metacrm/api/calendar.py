@@ -28,6 +28,8 @@ calendar_api = Blueprint("metacrm_calendar", __name__, url_prefix=f"{API_PREFIX}
 
 PARAMETERS = ("from", "to", "user")
 MAX_VALUE_LENGTH = 64
+MIN_YEAR, MAX_YEAR = 1900, 2999
+"""Years a range may name (beyond them date arithmetic would overflow)."""
 
 
 def calendar_service() -> CalendarService:
@@ -43,12 +45,12 @@ def parse_moment(value: str, name: str, zone: str) -> datetime:
         raise problem
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(0),
-                                    ZoneInfo(zone)).astimezone(UTC)
-        moment = datetime.fromisoformat(value)
+            moment = datetime.combine(date.fromisoformat(value), time(0), ZoneInfo(zone))
+        else:
+            moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise problem from exc
-    if moment.tzinfo is None:
+    if moment.tzinfo is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
         raise problem
     return moment.astimezone(UTC)
 

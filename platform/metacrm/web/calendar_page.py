@@ -85,11 +85,15 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 def _anchor(text: str | None, zone: ZoneInfo) -> date:
     if not text:
         return datetime.now(UTC).astimezone(zone).date()
+    problem = ValidationFailed(t("invalid date"), [ErrorDetail(
+        t("Give the date as YYYY-MM-DD."), "/date")])
     try:
-        return date.fromisoformat(text[:10])
+        anchor = date.fromisoformat(text[:10])
     except ValueError as exc:
-        raise ValidationFailed(t("invalid date"), [ErrorDetail(
-            t("Give the date as YYYY-MM-DD."), "/date")]) from exc
+        raise problem from exc
+    if not 1900 <= anchor.year <= 2999:
+        raise problem
+    return anchor
 
 
 def new_meeting_href(moment: datetime) -> str:
