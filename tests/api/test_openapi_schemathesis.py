@@ -116,6 +116,9 @@ def supply_state(case: Any, state: State) -> None:
                           "metrics": [{"op": "count"}]}  # a report must name real fields
     if path.startswith("/api/v1/reports/") and body is not None:
         body.pop("parameters", None)  # teams, owners and time zones that exist
+    if path == "/api/v1/calendar" and case.query is not None:
+        # a range: `to` after `from`, at most 62 days later (relations no schema states)
+        case.query.update({"from": "2026-03-01T00:00:00Z", "to": "2026-03-08"})
     if path == "/api/v1/meta/{kind}/{name}" and case.method.upper() == "PUT":
         name = f"st_{uuid.uuid4().hex[:8]}"
         case.path_parameters = {"kind": "role", "name": name}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from metacrm.api.openapi_automation import automation_paths, automation_schemas
+from metacrm.api.openapi_calendar import CALENDAR_TAG, calendar_paths, calendar_schemas
 from metacrm.api.openapi_conversion import conversion_paths, conversion_schemas
 from metacrm.api.openapi_dashboards import (
     DASHBOARDS_TAG,
@@ -104,6 +105,8 @@ def build_openapi(
     paths.update(timeline_paths(model))
     schemas.update(service_desk_schemas(model))
     paths.update(service_desk_paths(model))
+    schemas.update(calendar_schemas())
+    paths.update(calendar_paths())
     schemas.update(report_schemas())
     paths.update(report_paths())
     schemas.update(dashboard_schemas())
@@ -125,6 +128,7 @@ def build_openapi(
         {"name": "webhooks", "description": "Record events POSTed to your URLs, signed."},
         TOKENS_TAG,
         NOTIFICATIONS_TAG,
+        CALENDAR_TAG,
         SEARCH_TAG,
         REPORTS_TAG,
         DASHBOARDS_TAG,

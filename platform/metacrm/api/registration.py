@@ -10,6 +10,7 @@ from flask import Flask
 from metacrm.api.access import access_api
 from metacrm.api.attachments import attachments_api
 from metacrm.api.automation import automation_api
+from metacrm.api.calendar import calendar_api
 from metacrm.api.conversion import conversion_api
 from metacrm.api.dashboards import dashboards_api
 from metacrm.api.docs import docs_api
@@ -41,6 +42,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(search_api)
     app.register_blueprint(timeline_api)
     app.register_blueprint(service_desk_api)
+    app.register_blueprint(calendar_api)
     app.register_blueprint(reports_api)
     app.register_blueprint(dashboards_api)
     app.register_blueprint(imports_api)

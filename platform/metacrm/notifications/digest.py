@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -25,6 +26,7 @@ from metacrm.kernel.users import UserDirectory
 from metacrm.metadata.model import CompiledModel
 from metacrm.notifications import preferences
 from metacrm.notifications.service import MAX_LIMIT, Notification, NotificationService
+from metacrm.services.preferences import saved_time_zone
 
 _log = logging.getLogger(__name__)
 
@@ -89,7 +91,8 @@ class DailyDigest:
                 return False
             if not items or address is None:
                 return False
-            channel.send(self._message(address, items))
+            channel.send(self._message(address, items,
+                                       saved_time_zone(self.engine, digest.user_id)))
         return True
 
     def _unread_since(self, subject: AccessSubject, since: datetime) -> list[Notification]:
@@ -108,22 +111,38 @@ class DailyDigest:
             cursor = page.next_cursor
         return found[:MAX_ITEMS]
 
-    def _message(self, address: str, items: list[Notification]) -> MailMessage:
+    def _message(self, address: str, items: list[Notification], zone_name: str = "UTC"
+                 ) -> MailMessage:
+        """The digest mail; times in the recipient's zone (`zone_name`, their profile)."""
         model = self.model()
+        zone = ZoneInfo(zone_name)
         lines = []
         for item in items:
             stored = item.stored
-            text = stored.message or KIND_TEXT.get(stored.kind, "A message from an automation")
+            text = _text(stored.kind, stored.message, zone, zone_name)
             entity = model.entities.get(stored.entity or "")
             name = entity.label.get("en", entity.name) if entity is not None else ""
             title = _title(entity.title_field if entity else None, item)
             about = f" — {name}: {title}" if name else ""
-            when = _aware(stored.created_at).strftime("%Y-%m-%d %H:%M UTC")
+            when = _aware(stored.created_at).astimezone(zone).strftime(
+                f"%Y-%m-%d %H:%M {zone_name}")
             lines.append(f"* {when}  {text}{about}")
         count = len(items)
         subject = f"{count} unread notification{'s' if count != 1 else ''}"
         text = "Your unread notifications of the last day:\n\n" + "\n".join(lines) + "\n"
         return MailMessage(to=(address,), subject=subject, text=text)
+
+
+def _text(kind: str, message: str | None, zone: ZoneInfo, zone_name: str) -> str:
+    """What a notification says; a reminder tells its due moment in the recipient's zone."""
+    if kind == "reminder" and message:
+        try:
+            moment = datetime.fromisoformat(message)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment.astimezone(zone).strftime(f"Due at %Y-%m-%d %H:%M {zone_name}")
+    return message or KIND_TEXT.get(kind, "A message from an automation")
 
 
 def _title(title_field: str | None, item: Notification) -> str:

@@ -2,8 +2,10 @@
 
 An entity declares its reminders (`EntityDef.reminders`: a date/datetime field, whom to
 tell, and `unless` — e.g. the task is done). A record's moment is the field's value; a
-`date` counts from `DATE_REMINDER_TIME` (09:00 UTC) of that day, so a task due today is
-reminded of in the morning rather than at midnight. Each recipient is reminded once, as
+`date` counts from `DATE_REMINDER_TIME` (09:00) of that day in each recipient's time zone
+(their profile; UTC by default), so a task due today is reminded of in their morning rather
+than at midnight. The notification's `message` is the moment (RFC 3339, UTC): screens and
+emails show it in the recipient's zone. Each recipient is reminded once, as
 soon as a tick finds `moment - their reminder_minutes <= now < moment`: a moment already
 past reminds nobody (a task created overdue, or a scheduler stopped meanwhile).
 
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -28,23 +31,30 @@ from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.metadata.model import CompiledModel, EntityDef, ReminderDef
 from metacrm.notifications import preferences, store
 from metacrm.services.records import RecordsService
+from metacrm.storage.system_tables import user_preferences
 
 _log = logging.getLogger(__name__)
 
 TASK_NAME = "notifications.reminders"
-DATE_REMINDER_TIME = time(9, 0, tzinfo=UTC)
+DATE_REMINDER_TIME = time(9, 0)
 OWNER = "owner"
 PAGE = 500
+ZONE_SLACK = timedelta(hours=15)
+"""How far 09:00 of a date in some zone may be from 09:00 UTC (UTC-12 to UTC+14)."""
 MAX_SCAN = 10_000
 """Records one reminder reads at most per tick (the rest are found on the next ticks)."""
 
 
-def reminder_moment(value: Any) -> datetime | None:
-    """The moment a date (09:00 UTC of that day) or datetime field value names."""
+def reminder_moment(value: Any, zone: str = "UTC") -> datetime | None:
+    """The moment a date (09:00 of that day in `zone`) or datetime field value names, UTC."""
     if isinstance(value, datetime):
         return value.astimezone(UTC)
     if isinstance(value, date):
-        return datetime.combine(value, DATE_REMINDER_TIME)
+        try:
+            local = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            local = ZoneInfo("UTC")
+        return datetime.combine(value, DATE_REMINDER_TIME, local).astimezone(UTC)
     return None
 
 
@@ -76,38 +86,46 @@ class DueReminders:
         if fdef is None:
             return 0
         added = 0
+        is_date = fdef.type == "date"
         with self.engine.begin() as conn:
             ahead = timedelta(minutes=preferences.longest_reminder_minutes(conn))
-            due = list(self._due(conn, entity, reminder, fdef.type == "date", now, ahead))
+            due = list(self._due(conn, entity, reminder, is_date, now, ahead))
             recipients = {user for _, _, users in due for user in users}
             leads = preferences.reminder_minutes(conn, recipients)
-            for record_id, moment, users in due:
-                source = reminder_source(entity.name, record_id, reminder.field, moment)
+            zones = _zones(conn, recipients) if is_date else {}
+            for record_id, value, users in due:
                 for user in users:
-                    if moment - timedelta(minutes=leads[user]) <= now:
-                        added += store.add(conn, user_id=user, kind=store.REMINDER,
-                                           source=source, at=now, entity=entity.name,
-                                           record_id=record_id)
+                    moment = reminder_moment(value, zones.get(user) or "UTC")
+                    if moment is None or not now <= moment <= now + ahead \
+                            or moment - timedelta(minutes=leads[user]) > now:
+                        continue
+                    source = reminder_source(entity.name, record_id, reminder.field, moment)
+                    added += store.add(conn, user_id=user, kind=store.REMINDER,
+                                       source=source, at=now, entity=entity.name,
+                                       record_id=record_id, message=datetime_to_json(moment))
         return added
 
     def _due(self, conn: sa.Connection, entity: EntityDef, reminder: ReminderDef,
              is_date: bool, now: datetime, ahead: timedelta
-             ) -> Iterator[tuple[str, datetime, tuple[str, ...]]]:
-        """(record id, moment, recipients) of the records whose moment is in [now, now +
-        ahead], not matching `unless`, with someone to remind."""
+             ) -> Iterator[tuple[str, Any, tuple[str, ...]]]:
+        """(record id, field value, recipients) of the records whose moment may be in [now,
+        now + ahead] (a date: in some zone), not matching `unless`, with someone to remind."""
+        slack = ZONE_SLACK if is_date else timedelta(0)
         window: list[Any] = [
-            {"field": reminder.field, "op": "gte", "value": _literal(now, is_date)},
-            {"field": reminder.field, "op": "lte", "value": _literal(now + ahead, is_date)},
+            {"field": reminder.field, "op": "gte", "value": _literal(now - slack, is_date)},
+            {"field": reminder.field, "op": "lte",
+             "value": _literal(now + ahead + slack, is_date)},
         ]
         if reminder.unless is not None:
             window.append({"not": reminder.unless})
         for record in self._records(conn, entity.name, {"and": window}, now):
-            moment = reminder_moment(record.get(reminder.field))
-            if moment is None or not now <= moment <= now + ahead:
+            value = record.get(reminder.field)
+            moment = reminder_moment(value)
+            if moment is None or not now - slack <= moment <= now + ahead + slack:
                 continue
             users = _recipients(record, reminder.to)
             if users:
-                yield str(record["id"]), moment, users
+                yield str(record["id"]), value, users
 
     def _records(self, conn: sa.Connection, entity: str, criteria: Any, now: datetime
                  ) -> Iterator[Mapping[str, Any]]:
@@ -133,6 +151,15 @@ def _recipients(record: Mapping[str, Any], to: tuple[str, ...]) -> tuple[str, ..
         if isinstance(value, str) and value and value not in users:
             users.append(value)
     return tuple(users)
+
+
+def _zones(conn: sa.Connection, users: set[str]) -> dict[str, str]:
+    """The time zones the users picked (absent: UTC)."""
+    if not users:
+        return {}
+    rows = conn.execute(sa.select(user_preferences.c.user_id, user_preferences.c.time_zone)
+                        .where(user_preferences.c.user_id.in_(sorted(users))))
+    return {row.user_id: row.time_zone for row in rows if row.time_zone}
 
 
 def _literal(moment: datetime, is_date: bool) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -37,6 +38,17 @@ def saved_preferences(engine: sa.Engine, user_id: str) -> UserPreferences:
     if row is None:
         return UserPreferences()
     return UserPreferences(row.language, row.time_zone, row.date_format, row.number_format)
+
+
+def saved_time_zone(engine: sa.Engine, user_id: str) -> str:
+    """The IANA zone the user picked, for what is computed or sent on their behalf away
+    from the screens (calendars, reminders, emails): UTC when none or unknown here."""
+    name = saved_preferences(engine, user_id).time_zone or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
 
 
 def saved_language(engine: sa.Engine, user_id: str) -> str | None:

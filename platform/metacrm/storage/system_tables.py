@@ -394,6 +394,16 @@ zone (an IANA name; date-times are stored in UTC and shown in it), date and numb
 notifications how many minutes before a due moment to be reminded (NULL: the default), the
 email digest (`daily`; NULL: off) and when the last digest went out."""
 
+calendar_feed_tokens = sa.Table(
+    "metacrm_calendar_feed_tokens",
+    system_metadata,
+    sa.Column("user_id", sa.String(USER_ID_LENGTH), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_calendar_feed_tokens` — each user's iCal feed token, as its SHA-256 (the token
+itself is shown once, on the profile page); no row: no feed (`services.calendar_feed`)."""
+
 saved_views = sa.Table(
     "metacrm_saved_views",
     system_metadata,

@@ -9,6 +9,7 @@ keeps the user's notification settings: how early reminders come and the daily e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -22,7 +23,7 @@ from metacrm.notifications.preferences import (
 from metacrm.notifications.service import Notification, NotificationService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_actor, web_subject
-from metacrm.web.i18n import label, t
+from metacrm.web.i18n import format_datetime, label, t
 from metacrm.web.record_page import record_url
 from metacrm.web.values import record_title
 
@@ -115,7 +116,9 @@ def _row(item: Notification) -> NoticeRow:
     if stored.kind == "assigned":
         text = t("Assigned to you")
     elif stored.kind == "reminder":
-        text = t("Due soon")
+        moment = _moment(stored.message)
+        text = (t("Due at %(moment)s", moment=format_datetime(moment)) if moment is not None
+                else t("Due soon"))
     else:
         text = stored.message or t("A message from an automation")
     href = (record_url(entity.name, stored.record_id)
@@ -123,3 +126,14 @@ def _row(item: Notification) -> NoticeRow:
     return NoticeRow(id=stored.id, text=text, title=title,
                      entity_label=label(entity.label, entity.name) if entity else "",
                      href=href, created_at=stored.created_at, unread=stored.read_at is None)
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A reminder's due moment (its message: RFC 3339 UTC); None for older reminders."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

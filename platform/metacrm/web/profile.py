@@ -27,6 +27,7 @@ from metacrm.identity.password_change import (
     change_password,
     current_password_matches,
 )
+from metacrm.services import calendar_feed
 from metacrm.services.preferences import UserPreferences, save_preferences
 from metacrm.web.auth import ONE_YEAR
 from metacrm.web.blueprints import remember_preferences, screen_blueprint, session_preferences
@@ -105,7 +106,8 @@ def _page(*, chosen: UserPreferences, errors: dict[str, str] | None = None,
         TEMPLATE, chosen=chosen, errors=errors or {}, zones=zone_choices(),
         date_formats=date_format_labels(), number_formats=number_format_labels(),
         min_password=MIN_PASSWORD_LENGTH, default_zone=DEFAULT_TIME_ZONE,
-        current_language=current_language()), status
+        current_language=current_language(),
+        feed_since=calendar_feed.token_created_at(services().engine, _actor_id())), status
 
 
 @web_profile.get("/profile")

@@ -1,0 +1,45 @@
+"""A sales rep working in Russian schedules a meeting from a person's record page ("Назначить
+встречу"), saves it, and finds it on their calendar's week view and on the person's
+timeline — against `metacrm serve` with the shipped packs, in a real browser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from browser_harness import PASSWORD, Browser, Page, Server, expect, shipped_server, sign_in
+
+REP = "vera"
+
+
+@pytest.fixture(scope="module")
+def server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with shipped_server(tmp_path_factory) as server:
+        server.create_user(REP, "sales_rep")
+        yield server
+
+
+def test_a_meeting_scheduled_from_a_record_page_is_on_the_calendar_in_russian(
+        page: Page, server: Server) -> None:
+    person = server.create_record(REP, "person", {"first_name": "Иван", "last_name": "Петров"})
+    sign_in(page, REP, PASSWORD)
+    page.select_option("#language-select", "ru")
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    page.goto(f"/app/r/person/{person['id']}")
+    page.locator("[data-quick-action=meeting]").click()
+    page.wait_for_url("**/app/r/meeting/new**")
+    page.fill("#f-subject", "Обсуждение договора")
+    page.fill("#f-starts_at", "2030-04-17T10:30")
+    page.locator("[data-action=save]").click()
+    expect(page.locator("h1")).to_contain_text("Обсуждение договора")
+
+    page.locator("[data-nav-calendar]").click()
+    expect(page.locator("h1")).to_have_text("Календарь")
+    page.goto("/app/calendar?view=week&date=2030-04-17")
+    day = page.locator("[data-cal-drop][data-day='2030-04-17']")
+    expect(day).to_contain_text("10:30")
+    expect(day).to_contain_text("Обсуждение договора")
+    expect(page.locator("[data-cal-view=week]")).to_have_text("Неделя")
+
+    page.goto(f"/app/r/person/{person['id']}")
+    expect(page.locator("main")).to_contain_text("Обсуждение договора")
