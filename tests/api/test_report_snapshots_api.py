@@ -37,6 +37,8 @@ BY_STAGE = {"kind": "report", "name": "deals_by_stage", "version": 1,
             "label": labels("Deals by stage"), "entity": "deal", "group_by": ["stage"],
             "metrics": [{"op": "count"}],
             "snapshot": {"schedule": "0 0 * * *", "keep": 2}}
+TRENDS = {"kind": "dashboard", "name": "trends", "version": 1, "label": labels("Trends"),
+          "widgets": [{"report": "deals_by_stage", "chart": "trend", "metric": "count"}]}
 USERS = {"max": "manager", "rae": "ruled", "rita": "rep", "bo": "blind", "out": "outsider"}
 
 
@@ -68,7 +70,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("snapshots")
     url = os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
-    documents = (DEAL, *ROLES, BY_STAGE)
+    documents = (DEAL, *ROLES, BY_STAGE, TRENDS)
     if url.startswith("postgresql"):
         with postgres_schema(url) as schema, open_api(schema_url(url, schema), root,
                                                       *documents) as api:
@@ -110,6 +112,35 @@ def test_each_slot_is_taken_once_and_only_keep_are_kept(world: World) -> None:
     assert [s["taken_at"] for s in body] == ["2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z"]
     assert [_counts(s) for s in body] == [{"open": 1, "won": 1}, {"open": 2, "won": 1}]
     assert body[-1]["totals"]["count"] == 3
+
+
+@pytest.mark.parametrize(("user", "status"), [("max", "ok"), ("rita", "forbidden")])
+def test_a_trend_widget_draws_the_total_over_the_snapshots(world: World, user: str,
+                                                           status: str) -> None:
+    response = world.client.post("/api/v1/dashboards/trends/run", json={},
+                                 headers=world.headers[user])
+
+    assert response.status_code == 200, response.get_json()
+    widget = response.get_json()["widgets"][0]
+    assert widget["chart"] == "trend" and widget["status"] == status
+    if status == "ok":  # the two snapshots kept by the test above
+        assert [(r["taken_at"], r["count"]) for r in widget["result"]["rows"]] == [
+            ("2026-03-02T00:00:00Z", 2), ("2026-03-03T00:00:00Z", 3)]
+    else:
+        assert "snapshots of report 'deals_by_stage'" in widget["detail"]
+
+
+def test_a_trend_needs_a_report_with_snapshots(world: World) -> None:
+    plain = {**BY_STAGE, "name": "plain"}
+    del plain["snapshot"]
+    for body in (plain, {**TRENDS, "name": "bad_trend", "widgets": [
+            {"report": "plain", "chart": "trend"}]}):
+        response = world.client.put(f"/api/v1/meta/{body['kind']}/{body['name']}",
+                                    json=body, headers=world.api.admin)
+        if body["kind"] == "report":
+            assert response.status_code == 200, response.get_json()
+    document = problem(response, 422)
+    assert any(p.endswith("/widgets/0/chart") for p in pointers(document)), document
 
 
 @pytest.mark.parametrize(("user", "status"), [
