@@ -15,7 +15,9 @@ import pytest
 from api_harness import ADMIN_ROLE, Api, entity, field, labels, open_api, pointers, problem
 
 from database_harness import postgres_schema, schema_url
+from metacrm.access.subject import AccessSubject
 from metacrm.reports.snapshots import TASK_NAME, ReportSnapshots, latest_slot
+from metacrm.web.dashboard_widgets import WidgetPresenter
 from web_harness import role
 
 DEAL = entity("deal", field("title", required=True),
@@ -177,3 +179,18 @@ def test_the_openapi_document_describes_the_snapshot_read(world: World) -> None:
     operation = spec["paths"]["/api/v1/reports/{name}/snapshots"]["get"]
     assert set(operation["responses"]) >= {"200", "403", "404"}
     assert "ReportSnapshot" in spec["components"]["schemas"]
+
+
+def test_the_screen_draws_a_trend_as_a_line_of_dated_points(world: World) -> None:
+    services = world.api.web.app.extensions["metacrm"].services
+    subject = AccessSubject(user_id=None, username="root", roles=("boss",), is_admin=True)
+    dashboard = services.dashboards.definition(subject, "trends")
+    run = services.dashboards.run(subject, dashboard, {})
+    with world.api.web.app.test_request_context("/app/dashboards/trends"):
+        view = WidgetPresenter(services.dashboards, services.dashboards.model(),
+                               subject).view(run.widgets[0], 0)
+
+    assert view.spec is not None and view.spec["type"] == "line"
+    assert view.spec["labels"] == ["2026-03-02", "2026-03-03"]
+    assert view.spec["values"] == [2.0, 3.0]
+    assert view.spec["links"] == [None, None]  # no drill-down into the past
