@@ -44,6 +44,7 @@ from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
 from metacrm.reports.dashboards import DashboardService
 from metacrm.reports.service import ReportService
+from metacrm.reports.snapshots import ReportSnapshots
 from metacrm.service_desk.clocks import SlaClocks
 from metacrm.service_desk.replies import CustomerReplies
 from metacrm.service_desk.surveys import Surveys
@@ -68,6 +69,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
     "metacrm.reports.service",
+    "metacrm.reports.snapshots",
     "metacrm.reports.dashboards",
     "metacrm.imports.install",
     "metacrm.files.install",
@@ -133,6 +135,8 @@ class Services:
     """File imports: mappings, dry runs, resumable runs, revert (`metacrm.imports`)."""
     reports: ReportService = field(init=False, repr=False, compare=False)
     """Reports compiled from metadata, run within a user's rights (`metacrm.reports`)."""
+    report_snapshots: ReportSnapshots = field(init=False, repr=False, compare=False)
+    """Reports' scheduled snapshots (task `reports.snapshots`) and their reading."""
     dashboards: DashboardService = field(init=False, repr=False, compare=False)
     """Dashboards of the metadata: report widgets run with dashboard-wide filters."""
     service_desk: SlaClocks = field(init=False, repr=False, compare=False)

@@ -59,6 +59,15 @@ def report_schemas() -> dict[str, Schema]:
                               "(default: the caller's preference, else UTC)."},
             },
         },
+        "ReportSnapshot": {
+            "type": "object",
+            "required": ["taken_at", "columns", "rows", "totals"],
+            "description": "The report's result at one slot of its `snapshot.schedule`.",
+            "properties": {"taken_at": {"type": "string", "format": "date-time"},
+                           "columns": {"type": "array", "items": {"type": "object"}},
+                           "rows": {"type": "array", "items": {"type": "object"}},
+                           "totals": {"type": "object"}},
+        },
         "ReportResult": {
             "type": "object",
             "required": ["columns", "rows", "totals", "subtotals"],
@@ -112,6 +121,19 @@ def report_paths() -> dict[str, Any]:
             "requestBody": {**json_body(ref("ReportParameters")), "required": False},
             "responses": {**_run_answers(),
                           **errors(*BODY_ERRORS, "401", "403", "404", "422", "429")},
+        }},
+        f"{REPORTS}/{{name}}/snapshots": {"get": {
+            **tag, "operationId": "list_report_snapshots",
+            "summary": "The report's scheduled snapshots, oldest first",
+            "description": "Snapshots are taken with full rights (every record), so only a "
+                           "caller whose read scope of the report's entity is `all` without "
+                           "rules, and from whom none of its fields is hidden, may read "
+                           "them; others get 403 with the reason.",
+            "parameters": [_NAME],
+            "responses": {"200": json_answer("The snapshots.", {
+                "type": "object", "required": ["data"],
+                "properties": {"data": {"type": "array", "items": ref("ReportSnapshot")}}}),
+                **errors("401", "403", "404", "422", "429")},
         }},
         f"{REPORTS}/run": {"post": {
             **tag, "operationId": "run_adhoc_report",

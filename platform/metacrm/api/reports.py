@@ -5,6 +5,9 @@
   run, as for one that does not exist);
 * `POST /api/v1/reports/<name>/run` with parameters `{"period", "owner", "team",
   "time_zone"}` (all optional) -> `{"columns", "rows", "totals", "subtotals"}`;
+* `GET /api/v1/reports/<name>/snapshots` -> `{"data": [{"taken_at", "columns", "rows",
+  "totals"}...]}`: the report's scheduled snapshots (403 unless the caller reads every
+  record of its entity);
 * `POST /api/v1/reports/run` with `{"report": <report document>, "parameters": {...}}`:
   an ad-hoc report, validated by the same schema and checks as a stored one.
 
@@ -59,6 +62,16 @@ def run_report(name: str) -> Response:
     file_format = _format(request.args.items(multi=True))
     parameters = _parameters(json_body() if request.content_length else {})
     return _answer(subject, _service().definition(subject, name), parameters, file_format)
+
+
+@reports_api.get("/<name>/snapshots")
+def report_snapshots(name: str) -> Response:
+    """The report's stored snapshots, oldest first (403 when they are out of the caller's
+    sight: `metacrm.reports.snapshots`)."""
+    _, subject = request_subject()
+    _format(request.args.items(multi=True), allowed=())
+    snapshots = web_runtime().services.report_snapshots
+    return jsonify({"data": snapshots.list(subject, name)})
 
 
 @reports_api.post("/run")

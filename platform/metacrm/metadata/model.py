@@ -414,6 +414,15 @@ class DimensionDef:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotDef:
+    """A report's `snapshot`: when the scheduler takes its result (`schedule`, a cron
+    expression in UTC) and how many of the newest snapshots are kept."""
+
+    schedule: str
+    keep: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class ReportDef:
     """A report document compiled (see docs/reports.md): `dimensions` are the groups
     (`group_by`, paths such as `company.industry`, with an optional date bucket);
@@ -441,6 +450,8 @@ class ReportDef:
     description: Labels = dc_field(default_factory=_empty)
     defaults: Mapping[str, JSON] = dc_field(default_factory=_empty)
     """Run parameters a run that does not give them uses (`period`, `owner`)."""
+    snapshot: SnapshotDef | None = None
+    """When the scheduler snapshots the result (None: never)."""
 
 
 @dataclass(frozen=True, slots=True)

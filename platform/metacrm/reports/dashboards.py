@@ -6,7 +6,8 @@ parameters, over the report's defaults, over the dashboard's. Each widget runs t
 report service, so it counts only what the user may read; a widget whose report the user
 may not run answers `status: "forbidden"` (or `"refused"` with the problem, e.g. a field
 hidden from them) instead of failing the whole dashboard. A `number` widget also runs its
-report over the previous period of the same length, for the comparison.
+report over the previous period of the same length, for the comparison. A `trend` widget
+draws the metric's grand total over the report's snapshots (`metacrm.reports.snapshots`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from metacrm.kernel.errors import Forbidden, NotFound, ValidationFailed
 from metacrm.metadata.compiler.dashboards import metric_columns
 from metacrm.metadata.model import CompiledModel, DashboardDef, ReportDef, WidgetDef
 from metacrm.reports.parameters import MONTHS
-from metacrm.reports.result import ReportResult
+from metacrm.reports.result import ReportResult, ResultColumn
 from metacrm.reports.run_options import RunOptions
 from metacrm.reports.service import ReportService
+from metacrm.reports.snapshots import ReportSnapshots
 
 if TYPE_CHECKING:
     from metacrm.composition import Services
 
+TAKEN_AT = "taken_at"
+"""The dimension column of a trend widget's result: when each snapshot was taken."""
 REPORT_CHARTS = {"column": "bar"}
 """A report's `chart` as a widget chart (the report schema knows a few more names)."""
 
@@ -59,8 +63,10 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
 class DashboardService:
     """Dashboards of the live metadata, seen and run for one subject at a time."""
 
-    def __init__(self, reports: ReportService) -> None:
+    def __init__(self, reports: ReportService,
+                 snapshots: ReportSnapshots | None = None) -> None:
         self.reports = reports
+        self.snapshots = snapshots
 
     def model(self) -> CompiledModel:
         return self.reports.model()
@@ -116,6 +122,9 @@ class DashboardService:
         run = WidgetRun(widget, report, widget_chart(widget, report),
                         widget_metric(widget, report), parameters)
         try:
+            if run.chart == "trend":
+                run.result = self._trend(subject, report, run.metric)
+                return run
             run.result = self.reports.run(subject, report, parameters)
             if run.chart == "number":
                 run.previous = self._previous(subject, report, parameters)
@@ -125,6 +134,22 @@ class DashboardService:
             run.status, run.detail, run.result = "refused", exc.message, None
             run.errors = [{"detail": e.message, "pointer": e.pointer} for e in exc.errors]
         return run
+
+    def _trend(self, subject: AccessSubject, report: ReportDef,
+               metric: str | None) -> ReportResult:
+        """The metric's grand total per snapshot, oldest first (Forbidden as the
+        snapshots' read: `metacrm.reports.snapshots`). The dashboard filters do not apply:
+        a snapshot is the report's result as it was taken."""
+        if self.snapshots is None or metric is None:
+            raise ValidationFailed("snapshots are not available here")
+        taken = self.snapshots.list(subject, report.name)
+        column = next((ResultColumn(c["name"], c["label"], c["role"], c["type"])
+                       for s in taken for c in s["columns"] if c["name"] == metric),
+                      ResultColumn(metric, {}, "metric", "number"))
+        return ReportResult(
+            [ResultColumn(TAKEN_AT, {"en": "Taken at", "ru": "Снимок"}, "dimension",
+                          "datetime"), column],
+            [{TAKEN_AT: s["taken_at"], metric: s["totals"].get(metric)} for s in taken])
 
     def options(self, subject: AccessSubject, parameters: Mapping[str, Any]) -> RunOptions:
         """A widget run's options (its period, owners, zone), for drill-down links."""
@@ -191,4 +216,4 @@ class DashboardRun:
 
 def install(services: Services) -> None:
     """Make the dashboard service available as `services.dashboards`."""
-    services.dashboards = DashboardService(services.reports)
+    services.dashboards = DashboardService(services.reports, services.report_snapshots)

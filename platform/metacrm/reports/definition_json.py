@@ -41,6 +41,9 @@ def report_json(report: ReportDef) -> dict[str, Any]:
     out.update({k: v for k, v in optional.items() if v is not None})
     if report.defaults:
         out["defaults"] = dict(report.defaults)
+    if report.snapshot is not None:
+        out["snapshot"] = {"schedule": report.snapshot.schedule,
+                           "keep": report.snapshot.keep}
     if report.where:
         out["where"] = {k: list(v) for k, v in report.where.items()}
     return out

@@ -642,3 +642,16 @@ print_jobs = sa.Table(
 (`metacrm.documents.mass_print`). Only `requested_by` may read a job and download its ZIP
 (the blob `sha256` of the file store); `failures` lists `{"id", "reason"}` per record that
 could not be printed (out of the requester's sight, a template error)."""
+
+# --- report snapshots (metacrm.reports.snapshots) -------------------------------------------
+
+report_snapshots = sa.Table(
+    "metacrm_report_snapshots",
+    system_metadata,
+    sa.Column("report", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("taken_at", UTCDateTime(), primary_key=True),
+    sa.Column("rows", sa.JSON, nullable=False),
+)
+"""`metacrm_report_snapshots` — a report's whole result (`{"columns", "rows", "totals"}`,
+taken with full rights) at each slot of its `snapshot.schedule`; the primary key is the
+claim: one scheduler process takes a slot, the others' inserts lose."""

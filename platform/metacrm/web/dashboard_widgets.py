@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from metacrm.access.subject import AccessSubject
 from metacrm.metadata.model import CompiledModel
-from metacrm.reports.dashboards import DashboardService, WidgetRun
+from metacrm.reports.dashboards import TAKEN_AT, DashboardService, WidgetRun
 from metacrm.reports.drill import drill_criteria
 from metacrm.reports.result import ResultColumn
 from metacrm.web.i18n import format_number, label, t
@@ -27,7 +27,7 @@ from metacrm.web.values import record_reader
 CHART_TYPES: Mapping[str, tuple[str, dict[str, Any]]] = {
     "bar": ("bar", {}), "stacked_bar": ("bar", {"stacked": True}), "line": ("line", {}),
     "area": ("line", {"fill": True}), "pie": ("pie", {}), "donut": ("doughnut", {}),
-    "funnel": ("bar", {"horizontal": True})}
+    "funnel": ("bar", {"horizontal": True}), "trend": ("line", {})}
 """Widget chart -> Chart.js type and options (`ui/static/dashboards.js`)."""
 
 
@@ -89,6 +89,9 @@ class WidgetPresenter:
             view.message = t("This report cannot run for you: %(detail)s",
                              detail=run.detail or "")
             return view
+        if run.chart == "trend":  # snapshots: no drill-down, the taken-at date as label
+            self._trend(view, run)
+            return view
         table = ReportTable(self.model, report, run.result, self.fetch)
         if run.chart == "number":
             self._number(view, run, table)
@@ -135,6 +138,22 @@ class WidgetPresenter:
         view.spec = {"type": chart_type, "labels": [p.label for p in view.points],
                      "values": values, "links": links,
                      "label": label(column.label, column.name.replace("_", " ")), **options}
+
+    def _trend(self, view: WidgetView, run: WidgetRun) -> None:
+        assert run.result is not None
+        rows = list(run.result.rows)
+        column = run.result.columns[-1]
+        if not rows:
+            view.message = t("No snapshots yet.")
+            return
+        values = [as_decimal(row.get(column.name)) for row in rows]
+        view.points = [Point(str(row.get(TAKEN_AT, ""))[:10],
+                             format_number(v) if v is not None else "", None)
+                       for row, v in zip(rows, values, strict=True)]
+        view.spec = {"type": "line", "labels": [p.label for p in view.points],
+                     "values": [float(v) if v is not None else None for v in values],
+                     "links": [None] * len(rows),
+                     "label": label(column.label, column.name.replace("_", " "))}
 
     def _links(self, run: WidgetRun, dimension: ResultColumn,
                rows: list[Mapping[str, Any]]) -> list[str | None]:

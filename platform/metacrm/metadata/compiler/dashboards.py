@@ -70,6 +70,9 @@ def check_dashboard(dashboard: DashboardDef, reports: Mapping[str, ReportDef],
             continue
         if target.type == "list" and widget.chart not in ("", "table"):
             report.error("a list report shows as a table", f"{pointer}/chart")
+        if widget.chart == "trend" and target.snapshot is None:
+            report.error(f"a trend draws snapshots; report '{target.name}' declares no "
+                         "\"snapshot\"", f"{pointer}/chart")
         columns = metric_columns(target)
         if widget.metric is not None and widget.metric not in columns:
             report.error(f"'{widget.metric}' is not a metric of report '{target.name}'"

@@ -14,8 +14,16 @@ from typing import Any
 from metacrm.criteria.tree import criteria_field
 from metacrm.metadata.compiler.context import CompileContext, Reporter, suggestion
 from metacrm.metadata.compiler.freeze import labels
+from metacrm.metadata.compiler.triggers import cron_problem
 from metacrm.metadata.documents import Document
-from metacrm.metadata.model import DimensionDef, EntityDef, FieldDef, ReportDef, SourceRef
+from metacrm.metadata.model import (
+    DimensionDef,
+    EntityDef,
+    FieldDef,
+    ReportDef,
+    SnapshotDef,
+    SourceRef,
+)
 
 NUMERIC_TYPES = frozenset({"integer", "decimal", "percent", "money"})
 """Types `sum` and `avg` add up; `min` and `max` need a type with ordered comparisons."""
@@ -50,6 +58,12 @@ def _where(raw: Any) -> Mapping[str, tuple[str, ...]]:
         return MappingProxyType({})
     return MappingProxyType({str(k): tuple(str(v) for v in values)
                              for k, values in raw.items()})
+
+
+def _snapshot(raw: Any) -> SnapshotDef | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return SnapshotDef(str(raw["schedule"]), int(raw.get("keep", 100)))
 
 
 def build_report(document: Document) -> ReportDef:
@@ -88,6 +102,7 @@ def build_report(document: Document) -> ReportDef:
         totals=bool(body.get("totals", True)),
         defaults=MappingProxyType(dict(body.get("defaults") or {})),
         chart=body.get("chart"),
+        snapshot=_snapshot(body.get("snapshot")),
         pack=document.pack,
         source=SourceRef(document.source),
     )
@@ -238,6 +253,10 @@ class ReportChecker:
             seen.setdefault(str(metric["name"]), index)
             self.metric(entity, metric, names, f"/metrics/{index}")
         self.kind(entity)
+        if report_def.snapshot is not None:
+            problem = cron_problem(report_def.snapshot.schedule)
+            if problem is not None:
+                self.report.error(problem, "/snapshot/schedule")
 
 
 def check_report(report_def: ReportDef, context: CompileContext) -> None:

@@ -120,16 +120,24 @@ def _thawed(value: Any) -> Any:
 
 
 def _check_schedule(trigger: TriggerDef, report: Reporter) -> None:
-    expression = str(trigger.options.get("cron", ""))
-    if len(expression.split()) != 5 or not croniter.is_valid(expression):
-        report.error(f"'{expression}' is not a valid five-field cron expression "
-                     "(minute hour day-of-month month day-of-week)", "/cron")
-    elif not _ever_matches(expression):
-        report.error(f"cron expression '{expression}' never matches a date", "/cron")
+    problem = cron_problem(str(trigger.options.get("cron", "")))
+    if problem is not None:
+        report.error(problem, "/cron")
     zone = trigger.options.get("timezone")
     if zone is not None and not _known_zone(str(zone)):
         report.error(f"unknown time zone '{zone}' (an IANA name such as 'Europe/Berlin')",
                      "/timezone")
+
+
+def cron_problem(expression: str) -> str | None:
+    """What is wrong with a five-field cron expression (None: nothing); shared by cron
+    triggers and report snapshots."""
+    if len(expression.split()) != 5 or not croniter.is_valid(expression):
+        return (f"'{expression}' is not a valid five-field cron expression "
+                "(minute hour day-of-month month day-of-week)")
+    if not _ever_matches(expression):
+        return f"cron expression '{expression}' never matches a date"
+    return None
 
 
 def _ever_matches(expression: str) -> bool:
