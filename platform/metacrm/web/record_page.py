@@ -50,6 +50,7 @@ from metacrm.web.form_fields import FormValue, Widget, active_users, build_widge
 from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
+from metacrm.web.knowledge_panel import knowledge_panels
 from metacrm.web.pack_panels import pack_panels
 from metacrm.web.record_email import email_panel
 from metacrm.web.record_files import attachments_panel
@@ -200,7 +201,8 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         quick_actions=_quick_actions(related, live),
         actions=actions, transitions=buttons, refusal=refusal,
         state_fields=[f.name for f in visible.fields if f.type == "state"],
-        pack_panels=[*sla_panels(entity, record), *pack_panels(subject, entity, record)],
+        pack_panels=[*sla_panels(entity, record), *knowledge_panels(entity, record),
+                     *pack_panels(subject, entity, record)],
         starred=bookmarks.starred(subject, entity, str(record["id"])),
         **attachments_panel(subject, entity, record_id),
         email_compose=email_panel(subject, entity, record),
