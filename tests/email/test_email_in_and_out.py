@@ -5,6 +5,7 @@ colleague, a lead for a stranger, and a message fetched twice stored once."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -173,6 +174,34 @@ def test_a_pushed_message_is_stored_with_its_attachment(world: World) -> None:
     assert [f["name"] for f in files] == ["contract.pdf"]
 
 
+
+def test_a_file_of_the_record_goes_with_the_mail_and_stays_on_the_message(
+        world: World) -> None:
+    upload = world.web.client.post(
+        f"/api/v1/records/deal/{world.deal['id']}/attachments", headers=world.root,
+        data={"file": (io.BytesIO(b"%PDF-1.4 the quote"), "quote.pdf")},
+        content_type="multipart/form-data")
+    assert upload.status_code == 201, upload.get_json()
+    file_id = upload.get_json()["data"]["id"]
+
+    sent = world.call("POST", f"/records/deal/{world.deal['id']}/messages", world.root, 202, {
+        "to": ["pat@acme.example"], "subject": "Your quote", "body": "Attached.",
+        "attachments": [file_id]})["data"]
+
+    delivered = world.smtp.messages[-1].message
+    assert [(part.get_filename(), part.get_content())
+            for part in delivered.iter_attachments()] == [("quote.pdf", b"%PDF-1.4 the quote")]
+    kept = world.call("GET", f"/records/email_message/{sent['id']}/attachments", world.root,
+                      200)["data"]
+    assert [(f["name"], f["sha256"]) for f in kept] == [
+        ("quote.pdf", upload.get_json()["data"]["sha256"])]
+    other = world.create("deal", title="Other", company=world.acme["id"])["id"]
+    before = len(world.smtp.messages)
+    problem = world.call("POST", f"/records/deal/{other}/messages", world.root, 422, {
+        "to": ["pat@acme.example"], "subject": "x", "body": "y", "attachments": [file_id]})
+    assert [e["pointer"] for e in problem["errors"]] == ["/attachments/0"]
+    assert len(world.smtp.messages) == before
+
 @pytest.mark.parametrize(("secret", "mailbox"), [
     (None, "sales"), ("a-wrong-secret", "sales"), ("inbound-test-secret", "nosuch")])
 def test_an_unsigned_or_wrongly_signed_push_is_refused(
@@ -254,6 +283,34 @@ def test_the_record_page_composes_to_the_record_s_contacts_and_sends(world: Worl
     assert sent.status_code == 302
     assert world.smtp.messages[-1].message["Subject"] == "From the page"
 
+
+
+def test_the_compose_form_offers_the_record_s_files_and_sends_the_chosen_one(
+        world: World) -> None:
+    deal = world.create("deal", title="With files", company=world.acme["id"])["id"]
+    ids = {}
+    for name in ("quote.pdf", "notes.txt"):
+        upload = world.web.client.post(
+            f"/api/v1/records/deal/{deal}/attachments", headers=world.root,
+            data={"file": (io.BytesIO(f"content of {name}".encode()), name)},
+            content_type="multipart/form-data")
+        assert upload.status_code == 201, upload.get_json()
+        ids[name] = upload.get_json()["data"]["id"]
+    root = signed_in(world, "root")
+    page = root.get(f"/app/r/deal/{deal}", headers={"Accept-Language": "ru"}
+                    ).get_data(as_text=True)
+    token = CSRF.search(page)
+    assert token is not None
+    assert "Приложить файлы этой записи" in page
+    assert all(f'name="attachments" value="{i}"' in page for i in ids.values())
+
+    sent = root.post(f"/app/r/deal/{deal}/messages", data={
+        "csrf_token": token.group(1), "to": "pat@acme.example", "subject": "Quote",
+        "body": "Attached", "attachments": [ids["quote.pdf"]]})
+
+    assert sent.status_code == 302
+    delivered = world.smtp.messages[-1].message
+    assert [part.get_filename() for part in delivered.iter_attachments()] == ["quote.pdf"]
 
 def test_the_compose_form_is_not_offered_to_who_may_not_send(world: World) -> None:
     deal = world.create("deal", title="Rita's page", company=world.acme["id"],

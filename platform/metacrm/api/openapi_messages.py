@@ -39,6 +39,11 @@ def message_schemas() -> dict[str, Schema]:
                                                                  "(default: the record's "
                                                                  "preferred_language, else "
                                                                  "en)."},
+                "attachments": {
+                    "type": "array", "maxItems": 10, "items": {"type": "string"},
+                    "description": "Ids of the record's attachments to send with it (e.g. "
+                                   "its generated PDF; at most 20 MiB in all); the message "
+                                   "keeps a copy of each."},
             }},
         "Mailbox": {
             "type": "object", "required": ["name", "address", "secrets_set"],

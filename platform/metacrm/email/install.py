@@ -41,9 +41,10 @@ def install(services: Services) -> None:
     intake = EmailIntake(services.records, services.files, secret, lambda: services.clock())
     outbound = OutboundEmail(services.records, mailboxes,
                              EmailTemplates(services.records, services.registry),
-                             lambda: services.dispatcher, secret, lambda: services.clock())
+                             lambda: services.dispatcher, secret, lambda: services.clock(),
+                             services.files)
     poller = MailboxPoller(services.engine, mailboxes, intake, lambda: services.clock())
     services.email = EmailFeature(mailboxes, outbound, intake, poller)
     services.consumers.register(EmailSendConsumer(services.records, lambda: mailboxes,
-                                                  lambda: services.clock()))
+                                                  lambda: services.clock(), services.files))
     services.periodic[POLL_TASK] = poller

@@ -6,6 +6,8 @@ participants linked by address) and a work item for the `email.send` consumer is
 the same transaction; the job sends it through the mailbox's SMTP server and marks it
 `sent` or `failed` with the reason (`smtp_send`). A `template` (an `email_template` name,
 the `language` asked for) gives the subject and text, rendered with the record's fields.
+`attachments` names files of the record (e.g. its generated PDF) the sender may read; the
+message keeps a copy of each (the same stored bytes) and the job sends them with it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from metacrm.access.subject import AccessSubject
 from metacrm.email import linking, record_token
 from metacrm.email.mailboxes import ADDRESS, Mailbox, MailboxStore
 from metacrm.email.templates import EmailTemplates
-from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.files.attachments import Attachment
+from metacrm.files.service import FileService
+from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord
 from metacrm.services.records import RecordsService
@@ -30,9 +34,12 @@ CONSUMER_NAME = "email.send"
 EVENT_TYPE = "email.requested"
 MESSAGE_ENTITY = "email_message"
 FIELDS = frozenset({"channel", "mailbox", "to", "cc", "bcc", "subject", "body", "template",
-                    "language"})
+                    "language", "attachments"})
 MAX_RECIPIENTS = 50
 MAX_BODY = 100_000
+MAX_ATTACHMENTS = 10
+MAX_ATTACHED_BYTES = 20 * 1024 * 1024
+"""What one message may carry: the record's files, 20 MiB in all (most servers refuse more)."""
 
 
 class Submitter(Protocol):
@@ -68,8 +75,9 @@ def _addresses(body: Mapping[str, Any], key: str, *, required: bool = False) -> 
 class OutboundEmail:
     def __init__(self, records: RecordsService, mailboxes: MailboxStore,
                  templates: EmailTemplates, submitter: Callable[[], Submitter],
-                 secret: str, clock: Callable[[], datetime]) -> None:
+                 secret: str, clock: Callable[[], datetime], files: FileService) -> None:
         self.records = records
+        self.files = files
         self.mailboxes = mailboxes
         self.templates = templates
         self._submitter = submitter
@@ -107,6 +115,7 @@ class OutboundEmail:
         cc = _addresses(body, "cc")
         bcc = _addresses(body, "bcc")
         title, text = self._content(subject, entity, record, body)
+        attached = self._attachments(subject, entity, record_id, body.get("attachments", []))
         mailbox = self._mailbox(body.get("mailbox"))
         participants = linking.resolve(self.records, subject, (("to", to), ("cc", cc),
                                                                 ("bcc", bcc)), frozenset())
@@ -124,11 +133,34 @@ class OutboundEmail:
             message_id = str(message["id"])
             linking.add_participants(conn, self.records, subject, message_id, participants,
                                      None)
+            for item in attached:  # the message keeps what it carried
+                self.files.copy_to(conn, item, MESSAGE_ENTITY, message_id, subject.user_id)
             submitter.submit(conn, CONSUMER_NAME, f"{MESSAGE_ENTITY}/{message_id}", EventRecord(
                 id=new_id(), type=EVENT_TYPE, entity=MESSAGE_ENTITY, record_id=message_id,
                 created_at=self.clock(), payload={"mailbox": mailbox.name}))
         submitter.kick()
         return self.records.get(subject, MESSAGE_ENTITY, message_id)
+
+    def _attachments(self, subject: AccessSubject, entity: str, record_id: str,
+                     ids: Any) -> list[Attachment]:
+        """The record's attachments to send, each one the sender may read."""
+        if not isinstance(ids, list) or len(ids) > MAX_ATTACHMENTS:
+            raise _problem(f"a list of at most {MAX_ATTACHMENTS} attachment ids of the "
+                           "record", "/attachments")
+        found: list[Attachment] = []
+        for index, attachment_id in enumerate(ids):
+            try:
+                item = self.files.readable_attachment(subject, entity, record_id,
+                                                      attachment_id)
+            except NotFound:
+                raise _problem("not an attachment of this record", f"/attachments/{index}"
+                               ) from None
+            if item.id not in {each.id for each in found}:
+                found.append(item)
+        if sum(item.size for item in found) > MAX_ATTACHED_BYTES:
+            raise _problem(f"at most {MAX_ATTACHED_BYTES // (1024 * 1024)} MiB of attachments "
+                           "in one message", "/attachments")
+        return found
 
     def _content(self, subject: AccessSubject, entity: str, record: Mapping[str, Any],
                  body: Mapping[str, Any]) -> tuple[str, str]:

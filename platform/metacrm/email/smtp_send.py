@@ -21,6 +21,8 @@ from metacrm.access.subject import AccessSubject
 from metacrm.email.intake import mailbox_subject
 from metacrm.email.mailboxes import Mailbox, MailboxStore
 from metacrm.email.outbound import CONSUMER_NAME, MESSAGE_ENTITY
+from metacrm.files.attachments import Attachment
+from metacrm.files.service import FileService
 from metacrm.kernel.errors import MetacrmError
 from metacrm.kernel.jobs import EventRecord, GiveUp, WorkItem
 from metacrm.mail.smtp import TIMEOUT_SECONDS, parse_smtp_url
@@ -33,7 +35,8 @@ def _split(value: Any) -> list[str]:
     return [part.strip() for part in str(value or "").split(",") if part.strip()]
 
 
-def mime_message(message: Mapping[str, Any], mailbox: Mailbox) -> EmailMessage:
+def mime_message(message: Mapping[str, Any], mailbox: Mailbox,
+                 files: Sequence[tuple[Attachment, bytes]] = ()) -> EmailMessage:
     email = EmailMessage()
     email["From"] = formataddr(("", mailbox.address))
     email["To"] = ", ".join(_split(message.get("to_addresses")))
@@ -43,6 +46,10 @@ def mime_message(message: Mapping[str, Any], mailbox: Mailbox) -> EmailMessage:
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = str(message["message_id"])
     email.set_content(str(message.get("body") or ""))
+    for item, content in files:
+        maintype, _slash, subtype = item.content_type.partition("/")
+        email.add_attachment(content, maintype=maintype or "application",
+                             subtype=subtype or "octet-stream", filename=item.name)
     return email
 
 
@@ -68,8 +75,9 @@ class EmailSendConsumer:
     name = CONSUMER_NAME
 
     def __init__(self, records: RecordsService, mailboxes: Callable[[], MailboxStore],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], files: FileService) -> None:
         self.records = records
+        self.files = files
         self._mailboxes = mailboxes
         self.clock = clock
 
@@ -99,7 +107,8 @@ class EmailSendConsumer:
         recipients = [*_split(message.get("to_addresses")), *_split(message.get("cc_addresses")),
                       *_split(message.get("bcc_addresses"))]
         try:
-            deliver(mailbox, mime_message(message, mailbox), recipients)
+            deliver(mailbox, mime_message(message, mailbox, self._files(subject, message)),
+                    recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             self._fail(subject, event.record_id, f"recipients refused: {exc.recipients}")
         except smtplib.SMTPResponseException as exc:
@@ -113,6 +122,15 @@ class EmailSendConsumer:
         else:
             self._mark(subject, event.record_id, {"status": "sent", "error": None,
                                                   "sent_at": self.clock().isoformat()})
+
+    def _files(self, subject: AccessSubject, message: Mapping[str, Any]
+               ) -> list[tuple[Attachment, bytes]]:
+        """The message's attachments with their bytes (what the sender chose to send)."""
+        found = []
+        for item in self.files.list(subject, MESSAGE_ENTITY, str(message["id"])):
+            _item, chunks = self.files.open(subject, MESSAGE_ENTITY, item.record_id, item.id)
+            found.append((item, b"".join(chunks)))
+        return found
 
     def _fail(self, subject: AccessSubject, record_id: str, reason: str) -> None:
         self._mark(subject, record_id, {"status": "failed", "error": reason[:2000]})

@@ -21,6 +21,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import IO
 
@@ -149,6 +150,22 @@ class FileService:
             uploaded_at=self.clock())
         self._add(conn, item)
         return item
+
+    def readable_attachment(self, subject: AccessSubject, entity: str, record_id: str,
+                            attachment_id: str) -> Attachment:
+        """An attachment of a record `subject` may read (NotFound otherwise)."""
+        with self.engine.connect() as conn:
+            self._readable(conn, subject, entity, record_id)
+            return self._attachment(conn, entity, record_id, attachment_id)
+
+    def copy_to(self, conn: sa.Connection, item: Attachment, entity: str, record_id: str,
+                actor: str | None) -> Attachment:
+        """`item` attached to another record too (in the caller's transaction), sharing its
+        stored bytes — e.g. a quote's PDF sent with an email keeps a copy on the message."""
+        copy = replace(item, id=new_id(), entity=entity, record_id=record_id, field=None,
+                       template=None, uploaded_by=actor, uploaded_at=self.clock())
+        self._add(conn, copy)
+        return copy
 
     def delete(self, subject: AccessSubject, entity: str, record_id: str,
                attachment_id: str) -> None:

@@ -1,6 +1,6 @@
 """The record page's email panel: compose an email about the record (to and cc offered from
-the record's contacts, a text or an email template) and send it through the messages
-service, as `POST /api/v1/records/<entity>/<id>/messages` does.
+the record's contacts, a text or an email template, files of the record to attach) and send
+it through the messages service, as `POST /api/v1/records/<entity>/<id>/messages` does.
 
 Thin: the email feature checks the rights (read the record, create `email_message`), the
 addresses and the template; the panel is shown only when the model has the email pack,
@@ -69,8 +69,13 @@ def email_panel(subject: AccessSubject, entity: str, record: Mapping[str, Any]
     mailboxes = [box.name for box in feature.mailboxes.all() if box.smtp_url]
     if not mailboxes:
         return None
+    try:
+        files = services().services.files.list(subject, entity, str(record["id"]))
+    except MetacrmError:
+        files = []
     return {"mailboxes": mailboxes,
-            "addresses": suggested_addresses(subject, entity, record)}
+            "addresses": suggested_addresses(subject, entity, record),
+            "files": [{"id": item.id, "name": item.name} for item in files]}
 
 
 @web_record_email.post("/<entity>/<record_id>/messages")
@@ -82,6 +87,8 @@ def send(entity: str, record_id: str) -> BaseResponse:
     for key in ("subject", "body", "template", "mailbox", "language"):
         if form.get(key):
             body[key] = form[key]
+    if form.getlist("attachments"):
+        body["attachments"] = form.getlist("attachments")
     try:
         message = services().services.email.outbound.send(web_subject(), entity, record_id,
                                                           body)
