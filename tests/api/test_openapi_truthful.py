@@ -56,6 +56,8 @@ CRITERIA: list[tuple[str, Any, bool]] = [
     ("a comparison the field supports", UNITS_GT_5, True),
     ("a user column compared with lt", {"field": "created_by", "op": "lt", "value": "1"}, False),
     ("a blank text value", {"field": "title", "op": "eq", "value": "  "}, False),
+    ("a separator the server strips as blank (U+001C)",
+     {"field": "title", "op": "eq", "value": "\x1c\x85"}, False),
     ("a NUL in a text value", {"field": "title", "op": "contains", "value": "a\x00"}, False),
     ("a picklist value that is not a choice",
      {"field": "colour", "op": "eq", "value": "green"}, False),

@@ -18,8 +18,12 @@ Schema = dict[str, Any]
 CURSOR = {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH,
           "pattern": "^[A-Za-z0-9_-]+={0,2}$"}
 NO_NUL = "^[^\\x00]*$"
-NON_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
-"""Text a filter compares with: not blank (blank means no value: use is_null), no NUL."""
+NON_BLANK = "^[^\\x00]*[^\\s\\x00\\x1c-\\x1f\\x85][^\\x00]*$"
+"""Text a filter compares with: not blank (blank means no value: use is_null), no NUL.
+
+Blank is what the server strips (Python's `str.isspace`), which counts the separators
+U+001C..U+001F and U+0085 as well: ECMA-262's `\\s`, which a client's validator may use,
+does not, so they are listed explicitly."""
 
 
 def criteria_schema(entity: EntityDef, registry: FieldTypeRegistry, own: Schema) -> Schema:
