@@ -14,10 +14,20 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from database_free import mark_database_free
 from database_harness import postgres_schema, schema_url
 from metacrm.storage.engine import create_database_engine
 
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `no_database` the tests that reach no suite database (database_free.py): the
+    PostgreSQL run of .ci/run deselects them, the SQLite run runs them."""
+    roots = [config.rootpath / path for path in config.getini("testpaths")]
+    mark_database_free(items, roots or [config.rootpath])
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """The URL the suite runs against; a fresh SQLite file per test by default."""
