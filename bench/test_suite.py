@@ -2,6 +2,7 @@
 
     python bench/test_suite.py tests/web tests/api                 # SQLite and PostgreSQL
     python bench/test_suite.py tests/identity --db postgres
+    python bench/test_suite.py tests/automation --db postgres -m "not no_database"   # as CI
 
 Each (directory, database) pair is one `pytest -q DIR` in a subprocess, one after the
 other; the CPU column is the pytest process's user + system time (PostgreSQL's own work is
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def run(path: str, database: str) -> tuple[float, float, str]:
+def run(path: str, database: str, marks: str | None = None) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds and pytest's summary line of one run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "platform")}
     env.pop("METACRM_TEST_DATABASE_URL", None)
@@ -32,7 +33,8 @@ def run(path: str, database: str) -> tuple[float, float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(  # noqa: S603  # our interpreter, paths from the command line
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         *(["-m", marks] if marks else []), path],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -46,12 +48,15 @@ def main() -> None:
     parser.add_argument("paths", nargs="+", help="test directories or files")
     parser.add_argument("--db", default="sqlite,postgres",
                         help="comma-separated: sqlite, postgres (default both)")
+    parser.add_argument("-m", dest="marks", default=None,
+                        help="pytest's -m, e.g. 'not no_database' (what .ci/run's PostgreSQL "
+                             "run deselects)")
     args = parser.parse_args()
     print("| path | database | wall s | CPU s | pytest |")
     print("| --- | --- | --- | --- | --- |")
     for path in args.paths:
         for database in args.db.split(","):
-            wall, cpu, summary = run(path, database)
+            wall, cpu, summary = run(path, database, args.marks)
             print(f"| {path} | {database} | {wall:.0f} | {cpu:.0f} | {summary} |", flush=True)
 
 
