@@ -2,7 +2,9 @@
 
 Registers `services.email` (`EmailFeature`: the mailboxes, the outbound composer, the
 intake and the IMAP poller), the `email.send` consumer (sends queued messages) and the
-scheduler's periodic task `email.poll` (reads new mail of every mailbox over IMAP). The
+scheduler's periodic task `email.poll` (reads new mail of every mailbox over IMAP), and
+email in the channel registry: the `email` provider (`channel`) and `OutboundEmail` as the
+record sender of `channel: email`. The
 entities (`email_message`, `email_participant`, `email_template`) come from the `email`
 metadata pack; without it a send or an inbound message is refused with a clear error.
 Needs the files feature (installed before it in `FEATURES`).
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from metacrm.email.channel import CHANNEL, EmailProvider
 from metacrm.email.imap_poll import TASK_NAME as POLL_TASK
 from metacrm.email.imap_poll import MailboxPoller
 from metacrm.email.intake import EmailIntake
@@ -48,3 +51,5 @@ def install(services: Services) -> None:
     services.consumers.register(EmailSendConsumer(services.records, lambda: mailboxes,
                                                   lambda: services.clock(), services.files))
     services.periodic[POLL_TASK] = poller
+    services.channels.register(CHANNEL, EmailProvider(mailboxes))
+    services.channels.register_record_sender(CHANNEL, outbound)
