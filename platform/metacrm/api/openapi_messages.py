@@ -89,13 +89,14 @@ def message_paths(model: CompiledModel) -> dict[str, Any]:
     return {
         "/api/v1/records/{entity}/{record_id}/messages": {"post": {
             **tag, "operationId": "send_message",
-            "summary": "Send an email about a record (read the record, create email_message)",
+            "summary": "Send an email or SMS about a record (read the record, create "
+                       "email_message or sms_message)",
             "description": "Stored as `queued` and sent by the job queue through the "
                            "mailbox's SMTP server; its `status` becomes `sent`, or `failed` "
                            "with the `error`. The Message-ID carries a signed token of the "
                            "record, so replies thread onto it.",
             "parameters": record_params,
-            "requestBody": json_body(ref("MessageOrder")),
+            "requestBody": json_body({"oneOf": [ref("MessageOrder"), ref("SmsOrder")]}),
             "responses": {"202": json_answer("The message, queued (or already sent: inline "
                                              "queue).", data),
                           **errors("400", "401", "403", "404", "415", "422", "429")}}},

@@ -5,7 +5,8 @@ a `message/delivery-status` part with one block per recipient (`Action: failed`,
 `Status: 5.1.1`, `Diagnostic-Code: smtp; 550 5.1.1 <x@y>: user unknown`) and the
 returned message or its headers (`message/rfc822` or `text/rfc822-headers`), whose
 `Message-ID` names the message the CRM sent. Only `failed` actions count: `delayed`,
-`delivered`, `relayed` and `expanded` reports leave the message as it is.
+`delivered`, `relayed` and `expanded` reports (a `Bounce` with no `reason`) leave the
+message as it is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ MAX_REASON = 2000
 @dataclass(frozen=True, slots=True)
 class Bounce:
     original_message_id: str
-    reason: str
+    reason: str | None
+    """Why delivery failed; None when the report is of no failure (a delay...)."""
 
 
 def _returned_message_id(part: Message) -> str | None:
@@ -66,6 +68,6 @@ def bounce_of(raw: bytes) -> Bounce | None:
             failures += _failures(part)
         elif kind in ("message/rfc822", "text/rfc822-headers") and original is None:
             original = _returned_message_id(part)
-    if not failures or not original:
+    if not original:
         return None
-    return Bounce(original, "; ".join(failures)[:MAX_REASON])
+    return Bounce(original, "; ".join(failures)[:MAX_REASON] or None)

@@ -65,6 +65,6 @@ class EmailProvider:
     def delivery_status(self, payload: Mapping[str, Any]) -> DeliveryStatus | None:
         raw = payload.get("raw")
         bounce = bounce_of(raw) if isinstance(raw, bytes) else None
-        if bounce is None:
+        if bounce is None or bounce.reason is None:
             return None
         return DeliveryStatus(CHANNEL, bounce.original_message_id, "failed", bounce.reason)

@@ -12,8 +12,8 @@
   `create_leads`. A colleague in Cc of a reply creates nothing.
 * **Attachments** are kept as the message's attachments (the files module).
 * **Bounces** (a delivery status notification about a message the CRM sent, `bounces`)
-  are not stored as mail: the sent message becomes `failed` with the reasons, and the
-  mailer daemon never becomes a lead.
+  are not stored as mail: the sent message becomes `failed` with the reasons (a report of
+  a mere delay changes nothing), and the mailer daemon never becomes a lead.
 
 The intake acts as the model's admin roles under the name `mailbox:<name>`; the records it
 creates belong to the mailbox's `owner` when it has one.
@@ -54,8 +54,8 @@ class Received:
     duplicate: bool
     regarding: Mapping[str, str] | None = None
     lead_id: str | None = None
-    bounced: bool = False
-    """The message is a bounce: `record_id` is the sent message it reports as failed."""
+    report: bool = False
+    """The message is a delivery report (a bounce) about the sent message `record_id`."""
 
 
 def mailbox_subject(records: RecordsService, mailbox: str) -> AccessSubject:
@@ -140,10 +140,11 @@ class EmailIntake:
         if not page.records:
             return None
         sent = page.records[0]
-        self.records.update(subject, MESSAGE_ENTITY, str(sent["id"]), {
-            "status": "failed", "error": f"Bounced: {bounce.reason}"[:2000]})
+        if bounce.reason is not None:
+            self.records.update(subject, MESSAGE_ENTITY, str(sent["id"]), {
+                "status": "failed", "error": f"Bounced: {bounce.reason}"[:2000]})
         regarding = sent.get("regarding")
-        return Received(message_id, str(sent["id"]), duplicate=False, bounced=True,
+        return Received(message_id, str(sent["id"]), duplicate=False, report=True,
                         regarding=dict(regarding) if isinstance(regarding, Mapping) else None)
 
     def _stored(self, subject: AccessSubject, message_id: str) -> str | None:
