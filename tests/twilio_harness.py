@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 ACCOUNT_SID = "AC" + "0" * 32
-AUTH_TOKEN = "twilio-test-auth-token"  # noqa: S105 - a test server's token
+AUTH_TOKEN = "twilio-test-auth-token"
 
 
 def sign(auth_token: str, url: str, form: Mapping[str, str]) -> str:
