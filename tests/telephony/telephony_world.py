@@ -57,10 +57,13 @@ class World:
                                           role=role_name, password=PASSWORD,
                                           email=f"{username}@ourco.example").id)
                 for username, role_name in (("root", "admin"), ("rita", "sales_rep"),
-                                            ("sam", "sales_rep"))}
+                                            ("sam", "sales_rep"), ("max", "sales_manager"),
+                                            ("val", "service_agent"))}
         self.root = bearer(web.login("root", PASSWORD))
         self.rita = bearer(web.login("rita", PASSWORD))
         self.sam = bearer(web.login("sam", PASSWORD))
+        self.headers = {name: bearer(web.login(name, PASSWORD))
+                        for name in ("root", "rita", "sam", "max", "val")}
         self.acme = self.create("company", name="Acme", owner=self.user_ids["rita"])
         self.pat = self.create("person", first_name="Pat", last_name="Lee",
                                mobile="+14155552671", company=self.acme["id"],
