@@ -23,6 +23,7 @@ from metacrm.email.mailboxes import MailboxStore
 from metacrm.email.outbound import OutboundEmail
 from metacrm.email.smtp_send import EmailSendConsumer
 from metacrm.email.templates import EmailTemplates
+from metacrm.storage.periodic_slots import claim_period
 
 if TYPE_CHECKING:
     from metacrm.composition import Services
@@ -48,8 +49,9 @@ def install(services: Services) -> None:
                              services.files)
     poller = MailboxPoller(services.engine, mailboxes, intake, lambda: services.clock())
     services.email = EmailFeature(mailboxes, outbound, intake, poller)
-    services.consumers.register(EmailSendConsumer(services.records, lambda: mailboxes,
-                                                  lambda: services.clock(), services.files))
+    services.consumers.register(EmailSendConsumer(
+        services.records, lambda: mailboxes, lambda: services.clock(), services.files,
+        lambda name, now, every: claim_period(services.engine, name, now, every)))
     services.periodic[POLL_TASK] = poller
     services.channels.register(CHANNEL, EmailProvider(mailboxes))
     services.channels.register_record_sender(CHANNEL, outbound)
