@@ -115,7 +115,8 @@ def test_an_sms_from_an_unknown_number_creates_a_lead(world: World) -> None:
 
     assert answer.status_code == 200
     leads = world.list("lead", "phone", "+14155550123")
-    assert [(lead["last_name"], lead["source"]) for lead in leads] == [("+14155550123", "other")]
+    assert [(lead["last_name"], lead["source"], lead["owner"]) for lead in leads] == [
+        ("+14155550123", "other", "telephony")]  # the manager (reads all leads) assigns it
     on_lead = world.timeline("lead", leads[0]["id"], "sms_message")
     assert [e["record"]["body"] for e in on_lead] == ["Price for 20 seats?"]
 
