@@ -48,6 +48,7 @@ from metacrm.reports.snapshots import ReportSnapshots
 from metacrm.service_desk.clocks import SlaClocks
 from metacrm.service_desk.replies import CustomerReplies
 from metacrm.service_desk.surveys import Surveys
+from metacrm.services.channels import ChannelRegistry
 from metacrm.services.conversion import ConversionService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.services.records import RecordsService
@@ -56,6 +57,7 @@ from metacrm.services.transitions import TransitionService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.periodic_slots import claim_period
+from metacrm.telephony.install import TelephonyFeature
 from metacrm.webhooks.service import WebhookService
 
 T = TypeVar("T")
@@ -75,6 +77,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.files.install",
     "metacrm.documents.install",
     "metacrm.email.install",
+    "metacrm.telephony.install",
     "metacrm.jobs.duplicate_scans",
     "metacrm.service_desk.install",
 )
@@ -103,6 +106,9 @@ class Services:
     clock: Callable[[], datetime] = _utc_now
     consumers: ConsumerRegistry = field(default_factory=ConsumerRegistry)
     periodic: dict[str, PeriodicTask] = field(default_factory=dict)
+    channels: ChannelRegistry = field(default_factory=ChannelRegistry)
+    """Channel providers and record senders by channel type (`metacrm.services.channels`);
+    the packs' providers are asked after the core's."""
 
     dispatcher: Dispatcher = field(init=False, repr=False, compare=False)
     """Relays outbox events to work items and runs them (`metacrm.jobs.dispatcher`); set
@@ -126,6 +132,8 @@ class Services:
     documents: DocumentService = field(init=False, repr=False, compare=False)
     """PDF documents rendered from templates in the job queue (`metacrm.documents`)."""
     email: EmailFeature = field(init=False, repr=False, compare=False)
+    telephony: TelephonyFeature | None = field(default=None, repr=False, compare=False)
+    """SMS and calls (`metacrm.telephony`); None without a Twilio-compatible account."""
     """Mailboxes, email sent from records and mail received (`metacrm.email`)."""
     mass_print: MassPrintService = field(init=False, repr=False, compare=False)
     """One template's PDFs of many records in one ZIP (`metacrm.documents.mass_print`)."""
@@ -184,6 +192,7 @@ def build_services(settings: Settings | None = None, *,
             install_module(module, services)
         registry.close()
         install_packs(services, (pack_source or installed_pack_source)(services))
+        services.channels.pack_provider = services.packs.channel_provider
         return services
     except BaseException:
         if metadata is not None:

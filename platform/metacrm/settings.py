@@ -34,6 +34,11 @@
   `METACRM_S3_REGION`, `METACRM_S3_ACCESS_KEY_ID`, `METACRM_S3_SECRET_ACCESS_KEY` (unset =
   boto3's own credential chain) and `METACRM_S3_PREFIX` (prepended to object names).
 - `METACRM_UPLOAD_MAX_BYTES`: the largest attachment accepted; default 104857600 (100 MB).
+- `METACRM_TWILIO_ACCOUNT_SID` / `METACRM_TWILIO_AUTH_TOKEN`: SMS and calls through a
+  Twilio-compatible API (`METACRM_TWILIO_API_BASE`, default `https://api.twilio.com`); the
+  CRM's numbers in `METACRM_TELEPHONY_NUMBERS`, E.164 separated by `,`, the first sends;
+  `+15550001111:noleads` keeps a number from creating leads for unknown callers. Unset =
+  SMS and calls are refused with a clear error.
 - `METACRM_ADMIN_USER` / `METACRM_ADMIN_PASSWORD`: read by `metacrm init` only, which
   creates this first admin user when it does not exist yet.
 """
@@ -71,6 +76,24 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class TelephonyNumber:
+    """One of the CRM's phone numbers (E.164) and whether strangers calling it become leads."""
+
+    number: str
+    create_leads: bool = True
+
+
+@dataclass(frozen=True)
+class TelephonySettings:
+    """The Twilio-compatible account SMS and calls go through (`METACRM_TWILIO_*`)."""
+
+    account_sid: str
+    auth_token: str = dataclass_field(repr=False)
+    numbers: tuple[TelephonyNumber, ...] = ()
+    api_base: str = "https://api.twilio.com"
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     metadata_paths: tuple[Path, ...]
@@ -100,6 +123,7 @@ class Settings:
     file_store: str = "local"
     s3: S3Settings | None = dataclass_field(default=None, repr=False)
     upload_max_bytes: int = 100 * 1024 * 1024
+    telephony: TelephonySettings | None = dataclass_field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +160,7 @@ class Settings:
             file_store=_file_store(env),
             s3=_s3(env),
             upload_max_bytes=_bytes(env, "METACRM_UPLOAD_MAX_BYTES", 100 * 1024 * 1024),
+            telephony=_telephony(env),
         )
 
     def ensure_instance(self) -> None:
@@ -225,6 +250,26 @@ def _s3(env: Mapping[str, str]) -> S3Settings | None:
         secret_access_key=env.get("METACRM_S3_SECRET_ACCESS_KEY") or None,
         prefix=env.get("METACRM_S3_PREFIX") or "",
     )
+
+
+def _telephony(env: Mapping[str, str]) -> TelephonySettings | None:
+    sid = (env.get("METACRM_TWILIO_ACCOUNT_SID") or "").strip()
+    token = env.get("METACRM_TWILIO_AUTH_TOKEN") or ""
+    if not sid or not token:
+        return None
+    numbers: list[TelephonyNumber] = []
+    for entry in (env.get("METACRM_TELEPHONY_NUMBERS") or "").split(","):
+        number, _, option = entry.strip().partition(":")
+        if not number:
+            continue
+        if not number.startswith("+") or not number[1:].isdigit() or option not in (
+                "", "noleads"):
+            raise ValueError(f"METACRM_TELEPHONY_NUMBERS: {entry.strip()!r} must be an E.164 "
+                             "number such as +15550001111, optionally followed by :noleads")
+        numbers.append(TelephonyNumber(number, option != "noleads"))
+    return TelephonySettings(sid, token, tuple(numbers),
+                             (env.get("METACRM_TWILIO_API_BASE") or "https://api.twilio.com"
+                              ).rstrip("/"))
 
 
 def _bytes(env: Mapping[str, str], name: str, default: int) -> int:

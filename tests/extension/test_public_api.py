@@ -11,13 +11,14 @@ import metacrm.extension
 
 PUBLIC = {
     "RECORD_EVENTS", "ActionCall", "ActionHandler", "Caller", "ChannelProvider", "Conflict",
-    "DeliveryReceipt", "Event", "EventHandler", "ExtRequest", "ExtResponse",
+    "DeliveryReceipt", "DeliveryStatus", "Event", "EventHandler", "ExtRequest", "ExtResponse",
     "ExtensionContext", "ExtensionError", "FieldTypeSpec", "FileScanner", "Forbidden",
     "HttpError", "InboundMessage", "Interceptor", "MigrationContext", "NotFound",
     "OutboundMessage", "PackInfo", "Panel", "PanelLink", "PanelProvider", "PanelRequest",
     "PanelRow", "PendingSave", "PeriodicJob", "RecordList", "Records", "Refused",
-    "RegistrationClosed", "RouteHandler", "SaveReader", "ScannedFile", "SettingNotDeclared",
-    "StorageKind", "TimelineItem", "TimelineProvider", "TimelineQuery", "ValidationFailed",
+    "ReportsDelivery", "RegistrationClosed", "RouteHandler", "SaveReader", "ScannedFile",
+    "SettingNotDeclared", "StorageKind", "TimelineItem", "TimelineProvider", "TimelineQuery",
+    "ValidationFailed",
     "Widget",
 }
 

@@ -1,9 +1,10 @@
-"""Messages over HTTP (the email feature does the work).
+"""Messages over HTTP (the email feature does the work; other channels their features).
 
 * `POST /api/v1/records/<entity>/<id>/messages` `{"channel": "email", "to": [...], "cc",
   "bcc", "subject", "body" | "template", "language", "mailbox"}` -> 202 `{"data": <the
   email_message record>}`: stored as `queued`, sent by the job queue; its `status` becomes
-  `sent` or `failed` with the `error`.
+  `sent` or `failed` with the `error`. The `channel` (default `email`) picks the record
+  sender in the channel registry (`services.channels`): `sms` stores an `sms_message`.
 * `POST /api/v1/channels/email/inbound?mailbox=NAME` with a `message/rfc822` body signed
   `X-Metacrm-Signature: sha256=<HMAC-SHA256 of the body under the mailbox's
   inbound_secret>` -> 202 `{"data": {"id", "message_id", "duplicate"}}` (public: the
@@ -43,7 +44,15 @@ def send_message(entity: str, record_id: str) -> Response:
     _, subject = request_subject()
     live_entity(entity)
     reject_parameters(request.args.items(multi=True))
-    message = email_feature().outbound.send(subject, entity, record_id, json_body())
+    body = json_body()
+    channel = body.get("channel", "email") if isinstance(body, dict) else "email"
+    channels = web_runtime().services.channels
+    sender = channels.record_sender(channel) if isinstance(channel, str) else None
+    if sender is None:
+        raise ValidationFailed("the message cannot be sent: unknown channel", [ErrorDetail(
+            f"unknown channel {channel!r}; this CRM sends: "
+            f"{', '.join(channels.record_channels()) or 'nothing'}", "/channel")])
+    message = sender.send(subject, entity, record_id, body)
     response = jsonify({"data": message})
     response.status_code = 202
     return response

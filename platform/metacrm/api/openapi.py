@@ -48,6 +48,7 @@ from metacrm.api.openapi_reports import REPORTS_TAG, report_paths, report_schema
 from metacrm.api.openapi_schemas import EntitySchemas, shared_schemas
 from metacrm.api.openapi_search import SEARCH_TAG, search_paths, search_schemas
 from metacrm.api.openapi_service_desk import service_desk_paths, service_desk_schemas
+from metacrm.api.openapi_telephony import TELEPHONY_TAG, telephony_paths, telephony_schemas
 from metacrm.api.openapi_timeline import timeline_paths, timeline_schemas
 from metacrm.api.openapi_tokens import TOKENS_TAG, token_paths, token_schemas
 from metacrm.api.openapi_transitions import transition_paths, transition_schemas
@@ -120,6 +121,8 @@ def build_openapi(
     paths.update(file_paths(model))
     schemas.update(message_schemas())
     paths.update(message_paths(model))
+    schemas.update(telephony_schemas())
+    paths.update(telephony_paths(model))
     schemas.update(mass_print_schemas())
     paths.update(mass_print_paths(model))
     schemas.update(data_schemas())
@@ -138,6 +141,7 @@ def build_openapi(
         IMPORTS_TAG,
         FILES_TAG,
         MESSAGES_TAG,
+        TELEPHONY_TAG,
         DATA_TAG,
         {"name": "documentation", "description": "This document."},
         *(extension_tag(pack) for pack in sorted({pack for pack, _ in extension_routes})),

@@ -8,7 +8,7 @@ from typing import Any
 from metacrm.api.openapi_paths import errors, json_answer, json_body
 from metacrm.api.openapi_schemas import ref
 from metacrm.email.inbound_signature import HEADER
-from metacrm.email.mailboxes import SECRET_KEYS
+from metacrm.email.mailboxes import MAX_SEND_PER_MINUTE, SECRET_KEYS
 from metacrm.email.outbound import MAX_RECIPIENTS
 from metacrm.kernel.ids import ID_PATTERN
 from metacrm.metadata.model import CompiledModel
@@ -51,6 +51,7 @@ def message_schemas() -> dict[str, Schema]:
                 "name": {"type": "string"}, "address": {"type": "string", "format": "email"},
                 "smtp_url": _TEXT, "imap_url": _TEXT, "folder": {"type": "string"},
                 "create_leads": {"type": "boolean"}, "lead_source": _TEXT, "owner": _TEXT,
+                "send_per_minute": {"type": ["integer", "null"]},
                 "secrets_set": {"type": "array", "items": {"enum": list(SECRET_KEYS)},
                                 "description": "Which secrets are set (never their values)."},
             }},
@@ -65,6 +66,10 @@ def message_schemas() -> dict[str, Schema]:
                 "folder": {"type": "string", "maxLength": 255},
                 "create_leads": {"type": "boolean"},
                 "lead_source": _TEXT, "owner": _TEXT,
+                "send_per_minute": {"type": ["integer", "null"], "minimum": 1,
+                                    "maximum": MAX_SEND_PER_MINUTE,
+                                    "description": "At most this many messages a minute, "
+                                                   "spaced evenly (null: no limit)."},
                 **{key: {"type": ["string", "null"], "minLength": 1, "writeOnly": True,
                          "description": "A secret: stored sealed, never shown; null "
                                         "removes it, leaving it out keeps it."}
@@ -89,13 +94,14 @@ def message_paths(model: CompiledModel) -> dict[str, Any]:
     return {
         "/api/v1/records/{entity}/{record_id}/messages": {"post": {
             **tag, "operationId": "send_message",
-            "summary": "Send an email about a record (read the record, create email_message)",
+            "summary": "Send an email or SMS about a record (read the record, create "
+                       "email_message or sms_message)",
             "description": "Stored as `queued` and sent by the job queue through the "
                            "mailbox's SMTP server; its `status` becomes `sent`, or `failed` "
                            "with the `error`. The Message-ID carries a signed token of the "
                            "record, so replies thread onto it.",
             "parameters": record_params,
-            "requestBody": json_body(ref("MessageOrder")),
+            "requestBody": json_body({"oneOf": [ref("MessageOrder"), ref("SmsOrder")]}),
             "responses": {"202": json_answer("The message, queued (or already sent: inline "
                                              "queue).", data),
                           **errors("400", "401", "403", "404", "415", "422", "429")}}},

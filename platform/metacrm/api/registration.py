@@ -28,6 +28,7 @@ from metacrm.api.records import records_api
 from metacrm.api.reports import reports_api
 from metacrm.api.search import search_api
 from metacrm.api.service_desk import service_desk_api
+from metacrm.api.telephony import telephony_api
 from metacrm.api.timeline import timeline_api
 from metacrm.api.transitions import transitions_api
 from metacrm.api.webhooks import webhooks_api
@@ -51,4 +52,5 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(attachments_api)
     app.register_blueprint(documents_api)
     app.register_blueprint(messages_api)
+    app.register_blueprint(telephony_api)
     app.register_blueprint(mass_print_api)

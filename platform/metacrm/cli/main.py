@@ -13,6 +13,7 @@ from metacrm.cli.demo import demo
 from metacrm.cli.errors import reports_errors
 from metacrm.cli.imports import import_file
 from metacrm.cli.jobs import scheduler, worker
+from metacrm.cli.mail_watch import mail_watch
 from metacrm.cli.metadata_commands import TAKE_OPTION, metadata
 from metacrm.cli.packs import pack
 from metacrm.cli.search import search
@@ -60,6 +61,7 @@ main.add_command(serve)
 main.add_command(team)
 main.add_command(worker)
 main.add_command(scheduler)
+main.add_command(mail_watch)
 main.add_command(demo)
 main.add_command(metadata)
 main.add_command(pack)

@@ -2,7 +2,9 @@
 
 Registers `services.email` (`EmailFeature`: the mailboxes, the outbound composer, the
 intake and the IMAP poller), the `email.send` consumer (sends queued messages) and the
-scheduler's periodic task `email.poll` (reads new mail of every mailbox over IMAP). The
+scheduler's periodic task `email.poll` (reads new mail of every mailbox over IMAP), and
+email in the channel registry: the `email` provider (`channel`) and `OutboundEmail` as the
+record sender of `channel: email`. The
 entities (`email_message`, `email_participant`, `email_template`) come from the `email`
 metadata pack; without it a send or an inbound message is refused with a clear error.
 Needs the files feature (installed before it in `FEATURES`).
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from metacrm.email.channel import CHANNEL, EmailProvider
 from metacrm.email.imap_poll import TASK_NAME as POLL_TASK
 from metacrm.email.imap_poll import MailboxPoller
 from metacrm.email.intake import EmailIntake
@@ -20,6 +23,7 @@ from metacrm.email.mailboxes import MailboxStore
 from metacrm.email.outbound import OutboundEmail
 from metacrm.email.smtp_send import EmailSendConsumer
 from metacrm.email.templates import EmailTemplates
+from metacrm.storage.periodic_slots import claim_period
 
 if TYPE_CHECKING:
     from metacrm.composition import Services
@@ -45,6 +49,9 @@ def install(services: Services) -> None:
                              services.files)
     poller = MailboxPoller(services.engine, mailboxes, intake, lambda: services.clock())
     services.email = EmailFeature(mailboxes, outbound, intake, poller)
-    services.consumers.register(EmailSendConsumer(services.records, lambda: mailboxes,
-                                                  lambda: services.clock(), services.files))
+    services.consumers.register(EmailSendConsumer(
+        services.records, lambda: mailboxes, lambda: services.clock(), services.files,
+        lambda name, now, every: claim_period(services.engine, name, now, every)))
     services.periodic[POLL_TASK] = poller
+    services.channels.register(CHANNEL, EmailProvider(mailboxes))
+    services.channels.register_record_sender(CHANNEL, outbound)

@@ -11,6 +11,9 @@
   no known contact nor at the mailbox's own domain (a colleague) and the mailbox has
   `create_leads`. A colleague in Cc of a reply creates nothing.
 * **Attachments** are kept as the message's attachments (the files module).
+* **Bounces** (a delivery status notification about a message the CRM sent, `bounces`)
+  are not stored as mail: the sent message becomes `failed` with the reasons (a report of
+  a mere delay changes nothing), and the mailer daemon never becomes a lead.
 
 The intake acts as the model's admin roles under the name `mailbox:<name>`; the records it
 creates belong to the mailbox's `owner` when it has one.
@@ -29,6 +32,7 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.email import linking, record_token
+from metacrm.email.bounces import bounce_of
 from metacrm.email.mailboxes import Mailbox
 from metacrm.email.mime import ParsedMail, parse_mail
 from metacrm.files.service import FileService
@@ -50,6 +54,8 @@ class Received:
     duplicate: bool
     regarding: Mapping[str, str] | None = None
     lead_id: str | None = None
+    report: bool = False
+    """The message is a delivery report (a bounce) about the sent message `record_id`."""
 
 
 def mailbox_subject(records: RecordsService, mailbox: str) -> AccessSubject:
@@ -78,6 +84,9 @@ class EmailIntake:
         except ValueError as exc:
             raise ValidationFailed("not an email message", [ErrorDetail(str(exc), "")]) from None
         subject = mailbox_subject(self.records, mailbox.name)
+        bounced = self._bounce(subject, mail.message_id, raw)
+        if bounced is not None:
+            return bounced
         stored = self._stored(subject, mail.message_id)
         if stored is not None:
             return Received(mail.message_id, stored, duplicate=True)
@@ -116,6 +125,27 @@ class EmailIntake:
                             mail.message_id, exc)
         return Received(mail.message_id, record_id, duplicate=False, regarding=regarding,
                         lead_id=lead_id)
+
+    def _bounce(self, subject: AccessSubject, message_id: str, raw: bytes
+                ) -> Received | None:
+        """Mark the sent message a DSN reports as failed; None when `raw` is no bounce of
+        a message the CRM sent."""
+        bounce = bounce_of(raw)
+        if bounce is None:
+            return None
+        page = self.records.list(subject, MESSAGE_ENTITY, criteria={"and": [
+            {"field": "message_id", "op": "eq", "value": bounce.original_message_id},
+            {"field": "direction", "op": "eq", "value": "out"}]}, limit=1,
+            fields=["id", "regarding"])
+        if not page.records:
+            return None
+        sent = page.records[0]
+        if bounce.reason is not None:
+            self.records.update(subject, MESSAGE_ENTITY, str(sent["id"]), {
+                "status": "failed", "error": f"Bounced: {bounce.reason}"[:2000]})
+        regarding = sent.get("regarding")
+        return Received(message_id, str(sent["id"]), duplicate=False, report=True,
+                        regarding=dict(regarding) if isinstance(regarding, Mapping) else None)
 
     def _stored(self, subject: AccessSubject, message_id: str) -> str | None:
         page = self.records.list(subject, MESSAGE_ENTITY, criteria={

@@ -3,7 +3,8 @@
 A mailbox has a name, its address, an SMTP URL to send through and an IMAP URL to poll
 (`imap://user@host:143`, `imaps://user@host:993`; no passwords in URLs), the folder read
 (default INBOX), whether a message from an unknown sender creates a lead (`create_leads`,
-for a sales mailbox) with which lead `source`, and the user who owns what arrives.
+for a sales mailbox) with which lead `source`, the user who owns what arrives, and how many
+messages it may send a minute (`send_per_minute`, spaced evenly; unset = no limit).
 The SMTP and IMAP passwords and the inbound webhook's secret are *secrets*: sealed with a
 key derived from the instance's secret key (`SecretBox`, as pack secrets are), written
 only, never shown (`Mailbox.to_json` says only which are set).
@@ -28,7 +29,9 @@ from metacrm.storage.system_tables import email_mailboxes
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 SECRET_KEYS = ("smtp_password", "imap_password", "inbound_secret")
-SETTING_KEYS = ("smtp_url", "imap_url", "folder", "create_leads", "lead_source", "owner")
+SETTING_KEYS = ("smtp_url", "imap_url", "folder", "create_leads", "lead_source", "owner",
+                "send_per_minute")
+MAX_SEND_PER_MINUTE = 6000
 BOX = "email mailboxes"
 
 
@@ -42,6 +45,7 @@ class Mailbox:
     create_leads: bool = False
     lead_source: str | None = None
     owner: str | None = None
+    send_per_minute: int | None = None
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -56,7 +60,7 @@ class Mailbox:
         return {"name": self.name, "address": self.address, "smtp_url": self.smtp_url,
                 "imap_url": self.imap_url, "folder": self.folder,
                 "create_leads": self.create_leads, "lead_source": self.lead_source,
-                "owner": self.owner,
+                "owner": self.owner, "send_per_minute": self.send_per_minute,
                 "secrets_set": sorted(key for key in SECRET_KEYS if self.secrets.get(key))}
 
 
@@ -98,6 +102,11 @@ def checked_mailbox(name: str, body: Mapping[str, Any],
     for key in ("lead_source", "owner"):
         if body.get(key) is not None and not isinstance(body.get(key), str):
             raise _problem("a text", f"/{key}")
+    rate = body.get("send_per_minute")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int)
+                             or not 1 <= rate <= MAX_SEND_PER_MINUTE):
+        raise _problem(f"a whole number from 1 to {MAX_SEND_PER_MINUTE} (null: no limit)",
+                       "/send_per_minute")
     new_secrets = dict(secrets)
     for key in SECRET_KEYS:
         if key in body:
@@ -113,7 +122,7 @@ def checked_mailbox(name: str, body: Mapping[str, Any],
         smtp_url=_checked_url(body.get("smtp_url"), ("smtp", "smtps"), "/smtp_url"),
         imap_url=_checked_url(body.get("imap_url"), ("imap", "imaps"), "/imap_url"),
         folder=folder, create_leads=create_leads, lead_source=body.get("lead_source"),
-        owner=body.get("owner"), secrets=new_secrets)
+        owner=body.get("owner"), send_per_minute=rate, secrets=new_secrets)
 
 
 class MailboxStore:

@@ -5,6 +5,12 @@ The MIME message carries the stored Message-ID (with the record token), so a rep
 In-Reply-To finds the thread. A message not `queued` any more (sent by an earlier attempt)
 is not sent again. Refusals are final (the reason is on the message); an unreachable
 server is retried twice, then the message is marked failed.
+
+**Rate limit.** A mailbox with `send_per_minute` N sends at most one message every 60/N
+seconds, across every worker: each send first claims the mailbox's slot (one atomic
+UPDATE, `claim_period`); a message that finds the slot taken stays `queued` and its work
+item is retried when the slot frees (mass sends drain at the mailbox's pace instead of
+tripping the provider's limits).
 """
 
 from __future__ import annotations
@@ -24,11 +30,17 @@ from metacrm.email.outbound import CONSUMER_NAME, MESSAGE_ENTITY
 from metacrm.files.attachments import Attachment
 from metacrm.files.service import FileService
 from metacrm.kernel.errors import MetacrmError
-from metacrm.kernel.jobs import EventRecord, GiveUp, WorkItem
+from metacrm.kernel.jobs import EventRecord, GiveUp, RetryLater, WorkItem
 from metacrm.mail.smtp import TIMEOUT_SECONDS, parse_smtp_url
 from metacrm.services.records import RecordsService
 
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=5))
+SlotClaim = Callable[[str, datetime, timedelta], bool]
+"""(slot name, now, spacing) -> whether this send may go now (`claim_period`)."""
+
+
+def _no_limit(_name: str, _now: datetime, _every: timedelta) -> bool:
+    return True
 
 
 def _split(value: Any) -> list[str]:
@@ -75,9 +87,11 @@ class EmailSendConsumer:
     name = CONSUMER_NAME
 
     def __init__(self, records: RecordsService, mailboxes: Callable[[], MailboxStore],
-                 clock: Callable[[], datetime], files: FileService) -> None:
+                 clock: Callable[[], datetime], files: FileService,
+                 claim: SlotClaim = _no_limit) -> None:
         self.records = records
         self.files = files
+        self.claim = claim
         self._mailboxes = mailboxes
         self.clock = clock
 
@@ -104,6 +118,11 @@ class EmailSendConsumer:
             self._mark(subject, event.record_id, {
                 "status": "failed", "error": f"the mailbox {mailbox_name} cannot send"})
             raise GiveUp(f"no mailbox {mailbox_name} with an SMTP server")
+        if mailbox.send_per_minute:
+            spacing = timedelta(seconds=60 / mailbox.send_per_minute)
+            if not self.claim(f"email.send:{mailbox.name}", self.clock(), spacing):
+                raise RetryLater(f"mailbox {mailbox.name} sends at most "
+                                 f"{mailbox.send_per_minute} a minute", spacing)
         recipients = [*_split(message.get("to_addresses")), *_split(message.get("cc_addresses")),
                       *_split(message.get("bcc_addresses"))]
         try:

@@ -14,8 +14,10 @@ from metacrm.extension.actions import ActionCall, ActionHandler
 from metacrm.extension.channels import (
     ChannelProvider,
     DeliveryReceipt,
+    DeliveryStatus,
     InboundMessage,
     OutboundMessage,
+    ReportsDelivery,
 )
 from metacrm.extension.context import ExtensionContext, PackInfo, PeriodicJob
 from metacrm.extension.errors import (
@@ -47,6 +49,7 @@ __all__ = [
     "ChannelProvider",
     "Conflict",
     "DeliveryReceipt",
+    "DeliveryStatus",
     "Event",
     "EventHandler",
     "ExtRequest",
@@ -74,6 +77,7 @@ __all__ = [
     "Records",
     "Refused",
     "RegistrationClosed",
+    "ReportsDelivery",
     "RouteHandler",
     "SaveReader",
     "ScannedFile",

@@ -2,7 +2,10 @@
 
 The core keeps one provider per channel type (`ctx.register_channel_provider`); whoever
 sends a message on a channel gets the provider registered for it. Two packs offering the
-same channel are a conflict, refused when the second is installed.
+same channel are a conflict, refused when the second is installed. The core's own channels
+(`email`, `sms`) are registered the same way by the core and cannot be taken over by a pack.
+A provider whose channel reports what became of a sent message (delivered, bounced...)
+also implements `ReportsDelivery`.
 """
 
 from __future__ import annotations
@@ -52,4 +55,24 @@ class ChannelProvider(Protocol):
         ...
 
 
-__all__ = ["ChannelProvider", "DeliveryReceipt", "InboundMessage", "OutboundMessage"]
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """What the channel later said about a sent message: `status` is one of `queued`,
+    `sent`, `delivered`, `undelivered`, `failed`; `error` the channel's reason, if any."""
+
+    channel: str
+    message_id: str
+    status: str
+    error: str | None = None
+
+
+class ReportsDelivery(Protocol):
+    """A provider whose channel reports delivery (status callbacks, bounce messages)."""
+
+    def delivery_status(self, payload: Mapping[str, Any]) -> DeliveryStatus | None:
+        """The status a callback or report carries; None when it carries none."""
+        ...
+
+
+__all__ = ["ChannelProvider", "DeliveryReceipt", "DeliveryStatus", "InboundMessage",
+           "OutboundMessage", "ReportsDelivery"]

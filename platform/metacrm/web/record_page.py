@@ -54,6 +54,7 @@ from metacrm.web.knowledge_panel import knowledge_panels
 from metacrm.web.pack_panels import pack_panels
 from metacrm.web.record_email import email_panel
 from metacrm.web.record_files import attachments_panel
+from metacrm.web.record_phone import phone_panel
 from metacrm.web.refusals import refusal_text
 from metacrm.web.sla_panel import sla_panels
 from metacrm.web.timeline import TimelineItem, actor_ids, audit_rows, build_feed
@@ -206,6 +207,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         starred=bookmarks.starred(subject, entity, str(record["id"])),
         **attachments_panel(subject, entity, record_id),
         email_compose=email_panel(subject, entity, record),
+        phone_panel=phone_panel(subject, entity, record),
         duplicates=record_panel(subject, entity, str(record["id"])),
     )
     return page, status
