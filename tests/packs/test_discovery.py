@@ -74,9 +74,10 @@ def test_the_shipped_packs_have_manifests_and_ordered_dependencies() -> None:
     assert {name: pack.origin for name, pack in found.items()} == {
         "activities": "metadata", "contacts": "metadata", "email": "metadata",
         "knowledge": "metadata", "sales": "metadata", "service": "metadata",
-        "tasks": "metadata"}
+        "service_email": "metadata", "tasks": "metadata"}
     assert set(found["service"].manifest.depends) == {"contacts"}
     assert set(found["knowledge"].manifest.depends) == {"service"}
+    assert set(found["service_email"].manifest.depends) == {"service", "email"}
     assert set(found["email"].manifest.depends) == {"contacts", "sales"}
     assert set(found["sales"].manifest.depends) == {"contacts", "tasks", "activities"}
     assert set(found["activities"].manifest.depends) == {"contacts", "tasks"}

@@ -18,6 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from database_harness import postgres_schema, schema_url
+from metacrm.api import RUNTIME_KEY
 from metacrm.metadata.loader import load_documents
 from metacrm.settings import DEFAULT_METADATA_PATH
 from smtp_harness import Inbox, smtp_server
@@ -136,3 +137,30 @@ def test_a_ticket_without_a_customer_address_gets_no_survey(desk: Desk) -> None:
     _, token = desk.resolved_ticket()
 
     assert token == ""
+
+
+def test_agents_read_the_answers_of_their_team_s_tickets_only(desk: Desk) -> None:
+    """Matrix rows of `csat_response` under the shipped `service_agent` (read: team): the
+    answer belongs to the ticket's owner; a teammate reads it (list and record), an agent
+    of another team neither lists it nor opens it (404)."""
+    users = {name: str(desk.web.create_user(name, "service_agent").id)
+             for name in ("ann", "bob", "cyd")}
+    services = desk.web.app.extensions[RUNTIME_KEY].services
+    with services.engine.begin() as conn:
+        services.teams.create_team(conn, "tier1")
+        for name in ("ann", "bob"):
+            services.teams.add_member(conn, "tier1", users[name])
+    ticket, token = desk.resolved_ticket(customer_email="team@example.com",
+                                         owner=users["bob"])
+    assert desk.answer(token, "2")[0] == 200
+    [response] = desk.responses(ticket)
+
+    for name, sees in (("bob", True), ("ann", True), ("cyd", False)):
+        headers = bearer(desk.web.login(name))
+        listed = desk.web.client.get(
+            f"/api/v1/records/csat_response?filter[ticket][eq]={ticket}", headers=headers)
+        one = desk.web.client.get(f"/api/v1/records/csat_response/{response['id']}",
+                                  headers=headers)
+        assert listed.status_code == 200, (name, listed.get_json())
+        assert [r["score"] for r in listed.get_json()["data"]] == ([2] if sees else []), name
+        assert one.status_code == (200 if sees else 404), name

@@ -79,6 +79,7 @@ def test_a_breach_fires_its_actions_once(desk: Desk) -> None:
 
     assert fired == ["first_response:breach"]
     assert breached["sla_breached"] is True
+    assert breached["sla_response_result"] == "breached"  # the tick writes the outcome too
     assert breached["priority"] == "urgent"  # raise_priority on breach
     # urgent tickets have tighter targets: the next tick reads the clocks anew and fires
     # what fell due under them (the first escalation level, the resolution warning)

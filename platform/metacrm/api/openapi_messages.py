@@ -52,6 +52,7 @@ def message_schemas() -> dict[str, Schema]:
                 "smtp_url": _TEXT, "imap_url": _TEXT, "folder": {"type": "string"},
                 "create_leads": {"type": "boolean"}, "lead_source": _TEXT, "owner": _TEXT,
                 "send_per_minute": {"type": ["integer", "null"]},
+                "create_tickets": {"type": "boolean"}, "ticket_queue": _TEXT,
                 "secrets_set": {"type": "array", "items": {"enum": list(SECRET_KEYS)},
                                 "description": "Which secrets are set (never their values)."},
             }},
@@ -70,6 +71,10 @@ def message_schemas() -> dict[str, Schema]:
                                     "maximum": MAX_SEND_PER_MINUTE,
                                     "description": "At most this many messages a minute, "
                                                    "spaced evenly (null: no limit)."},
+                "create_tickets": {"type": "boolean",
+                                   "description": "A support mailbox: a new message becomes "
+                                                  "a ticket (over create_leads)."},
+                "ticket_queue": _TEXT,
                 **{key: {"type": ["string", "null"], "minLength": 1, "writeOnly": True,
                          "description": "A secret: stored sealed, never shown; null "
                                         "removes it, leaving it out keeps it."}

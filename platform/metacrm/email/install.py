@@ -42,7 +42,8 @@ class EmailFeature:
 def install(services: Services) -> None:
     secret = services.settings.effective_secret_key()
     mailboxes = MailboxStore(services.engine, secret, lambda: services.clock())
-    intake = EmailIntake(services.records, services.files, secret, lambda: services.clock())
+    intake = EmailIntake(services.records, services.files, secret, lambda: services.clock(),
+                         lambda: getattr(services, "ticket_replies", None))
     outbound = OutboundEmail(services.records, mailboxes,
                              EmailTemplates(services.records, services.registry),
                              lambda: services.dispatcher, secret, lambda: services.clock(),

@@ -10,6 +10,10 @@
   timelines. Only the sender can make a lead: when nothing above matched, the sender is
   no known contact nor at the mailbox's own domain (a colleague) and the mailbox has
   `create_leads`. A colleague in Cc of a reply creates nothing.
+* **Tickets** (`tickets`): a support mailbox (`create_tickets`) makes a ticket of a new
+  message (before any lead or contact thread); a customer's reply threaded on a ticket goes
+  to the service desk's `ticket_replies` seam after the message is stored (a resolved
+  ticket reopens).
 * **Attachments** are kept as the message's attachments (the files module).
 * **Bounces** (a delivery status notification about a message the CRM sent, `bounces`)
   are not stored as mail: the sent message becomes `failed` with the reasons (a report of
@@ -31,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
-from metacrm.email import linking, record_token
+from metacrm.email import linking, record_token, tickets
 from metacrm.email.bounces import bounce_of
 from metacrm.email.mailboxes import Mailbox
 from metacrm.email.mime import ParsedMail, parse_mail
@@ -56,6 +60,10 @@ class Received:
     lead_id: str | None = None
     report: bool = False
     """The message is a delivery report (a bounce) about the sent message `record_id`."""
+    ticket_id: str | None = None
+    """The ticket this message opened."""
+    ticket_move: str | None = None
+    """The transition a customer's reply made on its ticket (e.g. `reopen`)."""
 
 
 def mailbox_subject(records: RecordsService, mailbox: str) -> AccessSubject:
@@ -71,11 +79,14 @@ def mailbox_subject(records: RecordsService, mailbox: str) -> AccessSubject:
 
 class EmailIntake:
     def __init__(self, records: RecordsService, files: FileService, secret: str,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 ticket_replies: Callable[[], tickets.TicketReplies | None] = lambda: None
+                 ) -> None:
         self.records = records
         self.files = files
         self.secret = secret
         self.clock = clock
+        self.ticket_replies = ticket_replies
 
     def receive(self, mailbox: Mailbox, raw: bytes) -> Received:
         """Store the message in `raw` (ValidationFailed when it is none)."""
@@ -95,13 +106,24 @@ class EmailIntake:
             self.records, subject, (("from", (mail.sender,)), ("to", mail.to),
                                     ("cc", mail.cc)), frozenset({mailbox.address}))
         sender = participants[0] if participants and participants[0].role == "from" else None
-        lead_id = None
-        if regarding is None and sender is not None and sender.contacts:
+        lead_id = ticket_id = None
+        replied = tickets.ticket_of(regarding)
+        support = tickets.makes_tickets(self.records, mailbox)
+        if support and replied is not None and tickets.is_closed(self.records, subject,
+                                                                 replied):
+            regarding = replied = None  # a closed ticket stays closed: a new one opens
+        new_ticket = support and regarding is None and tickets.from_outside(mailbox, sender)
+        if regarding is None and not new_ticket and sender is not None and sender.contacts:
             first = sender.contacts[0]
             regarding = {"entity": first.entity, "id": first.id}
         try:
             with self.records.transaction() as conn:
-                if (regarding is None and sender is not None and mailbox.create_leads
+                if new_ticket and sender is not None:
+                    ticket_id, sender = tickets.open_ticket(conn, self.records, subject,
+                                                            mailbox, mail, sender)
+                    regarding = {"entity": tickets.TICKET_ENTITY, "id": ticket_id}
+                    participants = [sender, *participants[1:]]
+                elif (regarding is None and sender is not None and mailbox.create_leads
                         and sender.address.rpartition("@")[2] != mailbox.domain):
                     lead_id = self._lead(conn, subject, mailbox, mail)
                     regarding = {"entity": LEAD_ENTITY, "id": lead_id}
@@ -123,8 +145,23 @@ class EmailIntake:
             except ValidationFailed as exc:  # too big, a refused type: the message stays
                 log.warning("attachment %r of %s not kept: %s", attachment.name,
                             mail.message_id, exc)
+        move = None
+        if replied is not None and tickets.from_outside(mailbox, sender):
+            move = self._customer_replied(replied, mail.message_id)
         return Received(mail.message_id, record_id, duplicate=False, regarding=regarding,
-                        lead_id=lead_id)
+                        lead_id=lead_id, ticket_id=ticket_id, ticket_move=move)
+
+    def _customer_replied(self, ticket_id: str, message_id: str) -> str | None:
+        """Tell the service desk (when installed) that the customer wrote on the ticket;
+        the message is stored whatever it answers."""
+        replies = self.ticket_replies()
+        if replies is None:
+            return None
+        try:
+            return replies.received(ticket_id)
+        except (NotFound, Forbidden, Conflict, ValidationFailed) as exc:
+            log.warning("ticket %s not moved on the reply %s: %s", ticket_id, message_id, exc)
+            return None
 
     def _bounce(self, subject: AccessSubject, message_id: str, raw: bytes
                 ) -> Received | None:

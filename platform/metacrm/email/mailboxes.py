@@ -3,8 +3,11 @@
 A mailbox has a name, its address, an SMTP URL to send through and an IMAP URL to poll
 (`imap://user@host:143`, `imaps://user@host:993`; no passwords in URLs), the folder read
 (default INBOX), whether a message from an unknown sender creates a lead (`create_leads`,
-for a sales mailbox) with which lead `source`, the user who owns what arrives, and how many
-messages it may send a minute (`send_per_minute`, spaced evenly; unset = no limit).
+for a sales mailbox) with which lead `source`, whether a new message becomes a ticket
+(`create_tickets`, for a support mailbox) in which `ticket_queue`, the user who owns what
+arrives, and how many messages it may send a minute (`send_per_minute`, spaced evenly;
+unset = no limit). When both `create_leads` and `create_tickets` are set, tickets win: a
+support mailbox's stranger is a customer.
 The SMTP and IMAP passwords and the inbound webhook's secret are *secrets*: sealed with a
 key derived from the instance's secret key (`SecretBox`, as pack secrets are), written
 only, never shown (`Mailbox.to_json` says only which are set).
@@ -32,6 +35,7 @@ SECRET_KEYS = ("smtp_password", "imap_password", "inbound_secret")
 SETTING_KEYS = ("smtp_url", "imap_url", "folder", "create_leads", "lead_source", "owner",
                 "send_per_minute")
 MAX_SEND_PER_MINUTE = 6000
+                "create_tickets", "ticket_queue")
 BOX = "email mailboxes"
 
 
@@ -46,6 +50,8 @@ class Mailbox:
     lead_source: str | None = None
     owner: str | None = None
     send_per_minute: int | None = None
+    create_tickets: bool = False
+    ticket_queue: str | None = None
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -61,6 +67,7 @@ class Mailbox:
                 "imap_url": self.imap_url, "folder": self.folder,
                 "create_leads": self.create_leads, "lead_source": self.lead_source,
                 "owner": self.owner, "send_per_minute": self.send_per_minute,
+                "create_tickets": self.create_tickets, "ticket_queue": self.ticket_queue,
                 "secrets_set": sorted(key for key in SECRET_KEYS if self.secrets.get(key))}
 
 
@@ -99,7 +106,10 @@ def checked_mailbox(name: str, body: Mapping[str, Any],
     create_leads = body.get("create_leads", False)
     if not isinstance(create_leads, bool):
         raise _problem("true or false", "/create_leads")
-    for key in ("lead_source", "owner"):
+    create_tickets = body.get("create_tickets", False)
+    if not isinstance(create_tickets, bool):
+        raise _problem("true or false", "/create_tickets")
+    for key in ("lead_source", "owner", "ticket_queue"):
         if body.get(key) is not None and not isinstance(body.get(key), str):
             raise _problem("a text", f"/{key}")
     rate = body.get("send_per_minute")
@@ -122,7 +132,8 @@ def checked_mailbox(name: str, body: Mapping[str, Any],
         smtp_url=_checked_url(body.get("smtp_url"), ("smtp", "smtps"), "/smtp_url"),
         imap_url=_checked_url(body.get("imap_url"), ("imap", "imaps"), "/imap_url"),
         folder=folder, create_leads=create_leads, lead_source=body.get("lead_source"),
-        owner=body.get("owner"), send_per_minute=rate, secrets=new_secrets)
+        owner=body.get("owner"), send_per_minute=rate, create_tickets=create_tickets,
+        ticket_queue=body.get("ticket_queue") or None, secrets=new_secrets)
 
 
 class MailboxStore:

@@ -8,6 +8,8 @@ the same transaction; the job sends it through the mailbox's SMTP server and mar
 the `language` asked for) gives the subject and text, rendered with the record's fields.
 `attachments` names files of the record (e.g. its generated PDF) the sender may read; the
 message keeps a copy of each (the same stored bytes) and the job sends them with it.
+`on_queued` hooks run in the same transaction with the record the message is about (the
+service desk stamps a ticket's first response there).
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ MAX_BODY = 100_000
 MAX_ATTACHMENTS = 10
 MAX_ATTACHED_BYTES = 20 * 1024 * 1024
 """What one message may carry: the record's files, 20 MiB in all (most servers refuse more)."""
+
+
+QueuedHook = Callable[[sa.Connection, str, str], None]
+"""Called with the transaction, the entity and the id of the record a message is queued
+from; raising refuses the send."""
 
 
 class Submitter(Protocol):
@@ -83,6 +90,7 @@ class OutboundEmail:
         self._submitter = submitter
         self.secret = secret
         self.clock = clock
+        self.on_queued: list[QueuedHook] = []
 
     def _mailbox(self, name: Any) -> Mailbox:
         if name is None:
@@ -135,6 +143,8 @@ class OutboundEmail:
                                      None)
             for item in attached:  # the message keeps what it carried
                 self.files.copy_to(conn, item, MESSAGE_ENTITY, message_id, subject.user_id)
+            for hook in self.on_queued:
+                hook(conn, entity, record_id)
             submitter.submit(conn, CONSUMER_NAME, f"{MESSAGE_ENTITY}/{message_id}", EventRecord(
                 id=new_id(), type=EVENT_TYPE, entity=MESSAGE_ENTITY, record_id=message_id,
                 created_at=self.clock(), payload={"mailbox": mailbox.name}))

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from metacrm.kernel.sla_clock import warning_at
 from metacrm.metadata.model import CompiledModel, SlaActionDef, SlaPolicyDef
 from metacrm.notifications import store
 from metacrm.service_desk.clocks import TICKET, TicketClocks, read_ticket
+from metacrm.service_desk.outcomes import outcome_fields
 from metacrm.service_desk.saves import closed_states
 from metacrm.services.records import RecordsService
 from metacrm.storage.periodic_slots import claim_period
@@ -74,11 +76,13 @@ def due_milestones(clocks: TicketClocks, fired: Mapping[str, Any], now: datetime
     return [m for m in found if m.key not in fired]
 
 
-def clock_fields(clocks: TicketClocks) -> dict[str, Any]:
+def clock_fields(clocks: TicketClocks, model: CompiledModel) -> dict[str, Any]:
     """The stored SLA fields of a ticket as its clocks read now: the due times (they
-    change when a calendar or a policy does) and the breached flag."""
+    change when a calendar or a policy does), the breached flag and the outcomes."""
     readings = clocks.readings
-    values: dict[str, Any] = {}
+    ticket = model.entity(TICKET)
+    values: dict[str, Any] = outcome_fields(
+        clocks, lambda name: ticket is not None and ticket.has_field(name))
     for metric, name in (("first_response", "sla_response_due"),
                          ("resolution", "sla_resolution_due")):
         reading = readings.get(metric)
@@ -89,8 +93,13 @@ def clock_fields(clocks: TicketClocks) -> dict[str, Any]:
 
 
 def _same(stored: Any, fresh: Any) -> bool:
+    """Equal as stored: instants at any offset, decimals at any scale, else as they are."""
     if isinstance(stored, str) and isinstance(fresh, str):
-        return datetime.fromisoformat(stored) == datetime.fromisoformat(fresh)
+        for parse in (datetime.fromisoformat, Decimal):
+            try:
+                return bool(parse(stored) == parse(fresh))
+            except (ValueError, ArithmeticError):
+                continue
     return bool(stored == fresh)
 
 
@@ -148,7 +157,7 @@ class MilestoneJob:
             return []
         fired = dict(record.get("sla_fired") or {})
         due = due_milestones(clocks, fired, now)
-        current = clock_fields(clocks)
+        current = clock_fields(clocks, model)
         if not due and all(_same(record.get(k), v) for k, v in current.items()):
             return []
         subject = sla_subject(model, clocks.policy)

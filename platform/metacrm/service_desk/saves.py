@@ -7,7 +7,8 @@ lay resolved). The first response is the agent's first reply: `first_response_at
 by whoever answers (an agent on the form or the API, the mail module when it sends a
 reply); reaching a closed state stamps `resolved_at`, reopening clears it. The due times and
 the breached flag are written from a fresh reading, so they are exact after every save;
-the periodic job (`milestones`) keeps them current in between.
+the periodic job (`milestones`) keeps them current in between. So are the targets'
+outcomes (hours taken, met or breached: `outcomes`) the service reports read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.kernel.sla_clock import Segment, with_state
 from metacrm.metadata.model import CompiledModel
 from metacrm.service_desk.clocks import TICKET, choose_policy, read_ticket, segments_of
+from metacrm.service_desk.outcomes import outcome_fields
 from metacrm.services.records import RecordsService
 from metacrm.services.save_hooks import SaveInterceptors, chained, json_defaults, json_value
 from metacrm.storage.record_codec import Record
@@ -73,6 +75,9 @@ def ticket_values(model: CompiledModel, record: Mapping[str, Any],
         reading = readings.get(metric)
         added[field] = _iso(reading.due) if reading is not None and reading.due else None
     added["sla_breached"] = any(reading.breached for reading in readings.values())
+    ticket = model.entity(TICKET)
+    added.update(outcome_fields(clocks, lambda name: ticket is not None
+                                and ticket.has_field(name)))
     return added
 
 

@@ -5,7 +5,8 @@ The link carries a token signed with the instance's secret key (itsdangerous, sa
 `metacrm.csat`) naming the ticket; it expires after `TOKEN_DAYS`. Answering creates the
 ticket's `csat_response` (its `ticket` field is unique, so a second answer — a reused link,
 or two at once — is refused by the database) and copies the score to the ticket's
-`csat_score`, in one transaction, as the subject `csat:survey`.
+`csat_score`, in one transaction, as the subject `csat:survey`. The answer belongs to the
+ticket's owner, so whoever reads the ticket's team reads its answer (team scope).
 """
 
 from __future__ import annotations
@@ -94,9 +95,13 @@ class Surveys:
         subject = self._subject()
         try:
             with self._records.transaction() as conn:
-                response = self._records.create_in(conn, subject, RESPONSE, {
+                stored = self._records.runtime().system.get(conn, TICKET, ticket)
+                values: dict[str, Any] = {
                     "ticket": ticket, "score": score, "comment": text.strip() or None,
-                    "answered_at": self._clock().isoformat()})
+                    "answered_at": self._clock().isoformat()}
+                if stored is not None and stored.get("owner"):
+                    values["owner"] = stored["owner"]  # the ticket's team reads its answers
+                response = self._records.create_in(conn, subject, RESPONSE, values)
                 self._records.runtime().system.update(
                     conn, TICKET, ticket, {"csat_score": score}, actor=ACTOR, trusted=True)
         except Conflict:
