@@ -33,9 +33,8 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 SECRET_KEYS = ("smtp_password", "imap_password", "inbound_secret")
 SETTING_KEYS = ("smtp_url", "imap_url", "folder", "create_leads", "lead_source", "owner",
-                "send_per_minute")
+                "send_per_minute", "create_tickets", "ticket_queue")
 MAX_SEND_PER_MINUTE = 6000
-                "create_tickets", "ticket_queue")
 BOX = "email mailboxes"
 
 
