@@ -655,3 +655,16 @@ report_snapshots = sa.Table(
 """`metacrm_report_snapshots` — a report's whole result (`{"columns", "rows", "totals"}`,
 taken with full rights) at each slot of its `snapshot.schedule`; the primary key is the
 claim: one scheduler process takes a slot, the others' inserts lose."""
+
+report_deliveries = sa.Table(
+    "metacrm_report_deliveries",
+    system_metadata,
+    sa.Column("report", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("subscription", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("slot", UTCDateTime(), primary_key=True),
+    sa.Column("user_id", sa.String(36), primary_key=True),
+    sa.Column("sent_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_report_deliveries` — one row per scheduled report mail (report, subscription,
+cron slot, recipient); the primary key is the claim: one scheduler process mails a
+recipient their slot, the others' inserts lose (`metacrm.reports.subscriptions`)."""
