@@ -28,6 +28,8 @@ from metacrm.metadata.documents import Document
 from metacrm.metadata.model import CompiledModel, EntityDef, PipelineDef, ReportDef
 from metacrm.metadata.validation import document_validator
 from metacrm.reports import pipeline_reports
+from metacrm.reports.as_of import KINDS as AS_OF_KINDS
+from metacrm.reports.as_of import as_of_list, as_of_summary, parse_as_of
 from metacrm.reports.export import csv_chunks, xlsx_chunks
 from metacrm.reports.list_report import list_rows
 from metacrm.reports.matrix import pivot
@@ -110,6 +112,15 @@ def _time_in_stage(run: ReportRun) -> ReportResult:
 def _forecast(run: ReportRun) -> ReportResult:
     return pipeline_reports.forecast(run.conn, run.scoped, run.report, run.entity,
                                      _pipeline(run), run.options, run.run_criteria)
+
+
+def _as_of(run: ReportRun, instant: datetime) -> ReportResult:
+    if run.report.type == "list":
+        return as_of_list(run.conn, run.scoped, run.report, run.entity, run.run_criteria,
+                          instant)
+    result = as_of_summary(run.conn, run.scoped, run.report, run.entity, run.options,
+                           run.run_criteria, instant)
+    return pivot(result, run.report) if run.report.type == "matrix" else result
 
 
 class ReportKinds:
@@ -238,7 +249,17 @@ class ReportService:
 
     def execute(self, conn: sa.Connection, subject: AccessSubject, report: ReportDef,
                 parameters: Mapping[str, Any]) -> ReportResult:
-        """The result over `conn` (a list report's rows stream while `conn` is open)."""
+        """The result over `conn` (a list report's rows stream while `conn` is open).
+        With an `as_of` parameter (a past date-time), summary, matrix and list reports are
+        rebuilt from the audit trail as the records stood then (`metacrm.reports.as_of`)."""
+        parameters = dict(parameters) if isinstance(parameters, Mapping) else parameters
+        instant = None
+        if isinstance(parameters, dict) and "as_of" in parameters:
+            instant = parse_as_of(parameters.pop("as_of"), self.clock())
+            if report.type not in AS_OF_KINDS:
+                raise ValidationFailed("invalid report parameters", [ErrorDetail(
+                    f"a {report.type} report cannot be run as of a past instant (only "
+                    f"{', '.join(AS_OF_KINDS)})", "/as_of")])
         options = self.options(subject, {**report.defaults, **parameters})
         runtime = self.records.runtime()
         entity = runtime.model.entity(report.entity)
@@ -246,6 +267,8 @@ class ReportService:
             raise NotFound(f"there is no entity {report.entity!r}")
         run = _Run(conn, runtime.scoped(subject), report, entity, runtime.model, options,
                    self.run_criteria(report, entity, options))
+        if instant is not None:
+            return _as_of(run, instant)
         return self.kinds.get(report.type)(run)
 
 
