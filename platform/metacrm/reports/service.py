@@ -12,7 +12,7 @@ new data source is a `ReportSource` registered there. (Not yet exposed through
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.access.subject import AccessSubject
 from metacrm.access.teams import descendants
-from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
+from metacrm.criteria.tree import MAX_LIST_VALUES
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
 from metacrm.metadata.compiler.context import CompileContext
 from metacrm.metadata.compiler.reports import build_report, check_report
 from metacrm.metadata.documents import Document
@@ -209,6 +210,26 @@ class ReportService:
                 if t.parent is not None:
                     children.setdefault(t.parent, []).append(t.name)
             return teams.members_of(conn, descendants(children, [team]))
+
+    def referenced_ids(self, subject: AccessSubject, entity: EntityDef, path: str,
+                       values: Sequence[Any]) -> list[str] | None:
+        """Drill-down through a reference (`company.industry`): the ids of the referenced
+        records the subject may read whose field holds one of `values`, in id order; None
+        when the path is not a readable reference field or more than MAX_LIST_VALUES
+        records match (the point then does not drill)."""
+        head, _, tail = path.partition(".")
+        ref = entity.field(head)
+        target = ref.target_entity if ref is not None else None
+        if not target or not tail:
+            return None
+        scoped = self.records.runtime().scoped(subject)
+        try:
+            with self.records.engine.connect() as conn:
+                found = scoped.matching(conn, target, [tail], [(v,) for v in values])
+        except MetacrmError:  # the field is hidden from the subject
+            return None
+        ids = sorted({str(record["id"]) for record in found})
+        return ids if len(ids) <= MAX_LIST_VALUES else None
 
     def run_criteria(self, report: ReportDef, entity: EntityDef, options: RunOptions) -> Any:
         """The run's filters as criteria; funnels and times in stage apply the period to
