@@ -73,6 +73,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.reports.service",
     "metacrm.reports.snapshots",
     "metacrm.reports.dashboards",
+    "metacrm.reports.subscriptions",
     "metacrm.imports.install",
     "metacrm.files.install",
     "metacrm.documents.install",

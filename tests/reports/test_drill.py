@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -52,7 +54,7 @@ def test_a_point_drills_to_the_reports_records_with_its_value() -> None:
         {"field": "title", "op": "contains", "value": "x"}]}
 
 
-def test_a_bucket_drills_to_its_date_range_and_a_reference_path_does_not_drill() -> None:
+def test_a_bucket_drills_to_its_date_range_and_a_reference_path_needs_a_resolver() -> None:
     by_month = ReportDef(name="r", label={}, entity="deal",
                          dimensions=(DimensionDef("close_date", "month"),))
     through = ReportDef(name="r", label={}, entity="deal",
@@ -65,3 +67,31 @@ def test_a_bucket_drills_to_its_date_range_and_a_reference_path_does_not_drill()
     assert drill_criteria(through, DEAL, None, RunOptions(), "tech") is None
     assert drill_criteria(funnel, DEAL, None, RunOptions(), "won") == {
         "field": "stage", "op": "eq", "value": "won"}
+
+
+COMPANIES = {"c1": "tech", "c2": "tech", "c3": "retail"}
+"""The companies the user may read, and their industry."""
+
+
+def _resolve(path: str, values: Sequence[Any]) -> list[str] | None:
+    assert path in ("company.industry", "company.region")
+    if "crowded" in values:  # stands for more referenced records than a filter may list
+        return None
+    return sorted(c for c, industry in COMPANIES.items() if industry in values)
+
+
+def test_a_point_through_a_reference_drills_to_the_referenced_records() -> None:
+    through = ReportDef(name="r", label={}, entity="deal",
+                        dimensions=(DimensionDef("company.industry"),),
+                        where={"company.industry": ("tech", "retail"), "stage": ("won",)})
+
+    def drill(value: Any) -> Any:
+        return drill_criteria(through, DEAL, None, RunOptions(), value, _resolve)
+
+    assert drill("tech") == {"and": [
+        {"field": "company", "op": "in", "value": ["c1", "c2"]},
+        {"field": "company", "op": "in", "value": ["c1", "c2", "c3"]},
+        {"field": "stage", "op": "in", "value": ["won"]}]}
+    assert drill("mining") is None      # no readable company has it: nothing to list
+    assert drill(None) is None          # the empty group: no reference, or an unreadable one
+    assert drill("crowded") is None     # too many companies for one filter

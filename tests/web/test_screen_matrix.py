@@ -61,7 +61,8 @@ DASHBOARD = {"kind": "dashboard", "name": "deal_desk", "version": 1,
              "widgets": [{"report": "deals_by_company", "chart": "number",
                           "metric": "deals"},
                          {"report": "deals_per_stage", "chart": "bar"},
-                         {"report": "company_by_stage", "chart": "pie"}]}
+                         {"report": "company_by_stage", "chart": "pie"},
+                         {"report": "deals_by_company", "chart": "bar", "metric": "deals"}]}
 DEAL_SHEET = {"kind": "document_template", "name": "deal_sheet", "version": 1,
               "label": labels("Deal sheet"), "entity": "deal", "language": "en",
               "body": "<h1>{{ record.title }}</h1>"
@@ -286,17 +287,22 @@ def test_the_dashboard_and_its_drill_down_show_exactly_the_scope(world: World,
     assert 'data-dashboard="deal_desk"' in index
     text = page.get_data(as_text=True)
     if readable is None:
-        assert text.count('data-widget-status="forbidden"') == 3
+        assert text.count('data-widget-status="forbidden"') == 4
         assert "You may not run this report." in text
         return
     kpi = re.search(r"data-kpi>([^<]+)<", text)
     assert kpi and kpi.group(1).strip() == str(len(readable))
-    assert text.count("data-dashboard-chart=") == 2  # the bar, and the matrix's row totals
+    # the stage bar, the matrix's row totals, the company bar
+    assert text.count("data-dashboard-chart=") == 3
     assert re.search(r"<th scope=\"row\">Acme</th>\s*<td class=\"number\">"
                      + str(len(readable)) + "</td>", text)
     links = re.findall(r'<a href="([^"]+)" data-drill>', text)
-    assert len(links) == 1 and links[0].startswith("/app/r/deal?custom=1&amp;filter=")
-    assert deal_titles(browser.text(links[0].replace("&amp;", "&"))) == readable
+    # the stage bar's "open", and Acme of the bar through the reference (company.name)
+    assert len(links) == 2, links
+    assert all(link.startswith("/app/r/deal?custom=1&amp;filter=") for link in links)
+    assert any("%22company%22" in link for link in links)
+    for link in links:
+        assert deal_titles(browser.text(link.replace("&amp;", "&"))) == readable, link
 
 
 def test_the_dashboard_screen_speaks_russian(world: World) -> None:

@@ -4,7 +4,9 @@
 * `list_rows`: a list report's rows (read AND export scope), streamed;
 * `state_entry_counts`: how many records entered each state of a state field (from the
   audit trail) — funnels; `state_entries`: each entry with the record's current state —
-  time in stage.
+  time in stage;
+* `records_as_of`: the readable records as they stood at a past instant, rebuilt from the
+  audit trail (`as_of_reads.py`) — "as of" runs.
 
 Every one of them ANDs the subject's read scope into its SQL and refuses hidden fields
 exactly like unknown ones; a path through a reference joins only records the subject may
@@ -22,7 +24,9 @@ import sqlalchemy as sa
 
 from metacrm.access.aggregate_query import AggregateQuery, StateEntry
 from metacrm.access.aggregate_sql import AggregateBuilder, _and
+from metacrm.access.as_of_reads import past_records
 from metacrm.access.scoped_queries import ScopedQueries
+from metacrm.criteria.tree import SYSTEM_FIELDS
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import FieldDef
 from metacrm.storage.system_tables import audit
@@ -86,6 +90,53 @@ class ScopedAggregates(ScopedQueries):
         result = conn.execution_options(stream_results=True,
                                         yield_per=STREAM_ROWS).execute(statement)
         return fields, (tuple(row) for row in result)
+
+    def records_as_of(self, conn: sa.Connection, entity: str, instant: datetime,
+                      paths: Sequence[tuple[str, str]],
+                      operations: Sequence[str] = ("read",)) -> list[dict[str, Any]]:
+        """The records of `entity` alive at `instant` inside the subject's scopes of
+        `operations` (their current rights, see `as_of_reads`), each `{"id", path:
+        normalised value}` for the `paths` ((path, pointer) pairs: fields of the entity
+        itself or system columns). Forbidden without a grant of each operation;
+        ValidationFailed naming hidden, unknown or reference paths."""
+        scopes = [self.require(entity, operation) for operation in operations]
+        visible = self.policy.visible_entity(self.subject, entity)
+        errors: list[ErrorDetail] = []
+        fields: dict[str, FieldDef] = {}
+        for path, pointer in paths:
+            if "." in path:
+                errors.append(ErrorDetail(
+                    f"{path!r}: an as_of run reads the fields of {entity!r} itself, not "
+                    "through a reference", pointer))
+                continue
+            fdef = visible.field(path) or SYSTEM_FIELDS.get(path)
+            if fdef is None:
+                errors.append(ErrorDetail(f"{path!r} is not a field of {entity!r}", pointer))
+            else:
+                fields[path] = fdef
+        if errors:
+            raise ValidationFailed("invalid report", errors)
+        table = self._repository.table(entity)
+        condition = _and([self.policy.condition(self.subject, entity, operation, table,
+                                                self.context) for operation in operations])
+        unrestricted = all(scope.unrestricted for scope in scopes)
+        out: list[dict[str, Any]] = []
+        for record in past_records(conn, visible, table, condition, unrestricted, instant):
+            values: dict[str, Any] = {"id": record.id}
+            for name, fdef in fields.items():
+                values[name] = self._normalised(fdef, record.values.get(name))
+            out.append(values)
+        return out
+
+    def _normalised(self, fdef: FieldDef, value: Any) -> Any:
+        """A JSON value of the trail as the field's Python value (None when the field's
+        type changed since and the old value no longer fits)."""
+        if value is None or isinstance(value, datetime):
+            return value
+        try:
+            return self.registry.get(fdef.type).normalize(fdef, value)
+        except (ValueError, TypeError, ArithmeticError):
+            return None
 
     def _entries_source(
         self, conn: sa.Connection, entity: str, state_field: str,

@@ -23,10 +23,12 @@ def _filters_schema() -> Schema:
     """The report run parameters, where `null` also stands for "any" (all time, every
     owner, every team), overriding the defaults."""
     parameters = report_schemas()["ReportParameters"]
+    shared = {name: schema for name, schema in parameters["properties"].items()
+              if name != "as_of"}  # a dashboard shows today's figures
     properties = {name: ({"oneOf": [*schema["oneOf"], {"type": "null"}]} if "oneOf" in schema
                          else {**schema, "type": [schema["type"], "null"]})
-                  for name, schema in parameters["properties"].items() if name != "time_zone"}
-    return {**parameters, "properties": {**parameters["properties"], **properties}}
+                  for name, schema in shared.items() if name != "time_zone"}
+    return {**parameters, "properties": {**shared, **properties}}
 
 
 def dashboard_schemas() -> dict[str, Schema]:

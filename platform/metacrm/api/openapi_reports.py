@@ -57,6 +57,11 @@ def report_schemas() -> dict[str, Schema]:
                          "description": "A team name: its members and its sub-teams'."},
                 "time_zone": {"type": "string", "description": "An IANA time zone "
                               "(default: the caller's preference, else UTC)."},
+                "as_of": {"type": "string", "format": "date-time",
+                          "description": "Run a summary, matrix or list report over the "
+                          "records as they stood at this past instant (with its offset), "
+                          "rebuilt from the audit trail, under the caller's current rights "
+                          "(docs/reports.md, \"As of\" runs)."},
             },
         },
         "ReportSnapshot": {

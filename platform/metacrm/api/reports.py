@@ -4,7 +4,8 @@
 * `GET /api/v1/reports/<name>` -> `{"data": <report>}` (404 for a report the caller may not
   run, as for one that does not exist);
 * `POST /api/v1/reports/<name>/run` with parameters `{"period", "owner", "team",
-  "time_zone"}` (all optional) -> `{"columns", "rows", "totals", "subtotals"}`;
+  "time_zone", "as_of"}` (all optional; `as_of` a past date-time: the records as they
+  stood then) -> `{"columns", "rows", "totals", "subtotals"}`;
 * `GET /api/v1/reports/<name>/snapshots` -> `{"data": [{"taken_at", "columns", "rows",
   "totals"}...]}`: the report's scheduled snapshots (403 unless the caller reads every
   record of its entity);

@@ -101,13 +101,23 @@ class JobQueue(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class MailAttachment:
+    """A file sent with an email (`name` as the recipient sees it)."""
+
+    name: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class MailMessage:
-    """A plain-text email (with an optional HTML alternative)."""
+    """A plain-text email (with an optional HTML alternative and attached files)."""
 
     to: tuple[str, ...]
     subject: str
     text: str
     html: str | None = None
+    attachments: tuple[MailAttachment, ...] = ()
 
 
 class MailChannel(Protocol):

@@ -128,7 +128,8 @@ class SmtpMailChannel:
         self.timeout = timeout
 
     def build(self, message: MailMessage) -> EmailMessage:
-        """The MIME message for `message` (text, with an HTML alternative when given)."""
+        """The MIME message for `message` (text, with an HTML alternative when given, then
+        the attached files)."""
         message = checked_message(message)
         email = EmailMessage()
         email["From"] = self.sender
@@ -140,6 +141,10 @@ class SmtpMailChannel:
         email.set_content(message.text)
         if message.html is not None:
             email.add_alternative(message.html, subtype="html")
+        for attachment in message.attachments:
+            maintype, _slash, subtype = attachment.content_type.partition("/")
+            email.add_attachment(attachment.content, maintype=maintype or "application",
+                                 subtype=subtype or "octet-stream", filename=attachment.name)
         return email
 
     def send(self, message: MailMessage) -> None:

@@ -423,6 +423,19 @@ class SnapshotDef:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionDef:
+    """One of a report's `subscriptions`: mailed at each slot of `schedule` (cron, UTC)
+    to the users with one of `roles` and the users named in `users` (login names), each
+    run with `parameters` as that user."""
+
+    name: str
+    schedule: str
+    roles: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    parameters: Mapping[str, JSON] = dc_field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True)
 class ReportDef:
     """A report document compiled (see docs/reports.md): `dimensions` are the groups
     (`group_by`, paths such as `company.industry`, with an optional date bucket);
@@ -452,6 +465,8 @@ class ReportDef:
     """Run parameters a run that does not give them uses (`period`, `owner`)."""
     snapshot: SnapshotDef | None = None
     """When the scheduler snapshots the result (None: never)."""
+    subscriptions: tuple[SubscriptionDef, ...] = ()
+    """Who gets the report by mail, and when (docs/reports.md "Scheduled reports")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ new data source is a `ReportSource` registered there. (Not yet exposed through
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,13 +21,16 @@ import sqlalchemy as sa
 from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.access.subject import AccessSubject
 from metacrm.access.teams import descendants
-from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
+from metacrm.criteria.tree import MAX_LIST_VALUES
+from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
 from metacrm.metadata.compiler.context import CompileContext
 from metacrm.metadata.compiler.reports import build_report, check_report
 from metacrm.metadata.documents import Document
 from metacrm.metadata.model import CompiledModel, EntityDef, PipelineDef, ReportDef
 from metacrm.metadata.validation import document_validator
 from metacrm.reports import pipeline_reports
+from metacrm.reports.as_of import KINDS as AS_OF_KINDS
+from metacrm.reports.as_of import as_of_list, as_of_summary, parse_as_of
 from metacrm.reports.export import csv_chunks, xlsx_chunks
 from metacrm.reports.list_report import list_rows
 from metacrm.reports.matrix import pivot
@@ -110,6 +113,15 @@ def _time_in_stage(run: ReportRun) -> ReportResult:
 def _forecast(run: ReportRun) -> ReportResult:
     return pipeline_reports.forecast(run.conn, run.scoped, run.report, run.entity,
                                      _pipeline(run), run.options, run.run_criteria)
+
+
+def _as_of(run: ReportRun, instant: datetime) -> ReportResult:
+    if run.report.type == "list":
+        return as_of_list(run.conn, run.scoped, run.report, run.entity, run.run_criteria,
+                          instant)
+    result = as_of_summary(run.conn, run.scoped, run.report, run.entity, run.options,
+                           run.run_criteria, instant)
+    return pivot(result, run.report) if run.report.type == "matrix" else result
 
 
 class ReportKinds:
@@ -199,6 +211,26 @@ class ReportService:
                     children.setdefault(t.parent, []).append(t.name)
             return teams.members_of(conn, descendants(children, [team]))
 
+    def referenced_ids(self, subject: AccessSubject, entity: EntityDef, path: str,
+                       values: Sequence[Any]) -> list[str] | None:
+        """Drill-down through a reference (`company.industry`): the ids of the referenced
+        records the subject may read whose field holds one of `values`, in id order; None
+        when the path is not a readable reference field or more than MAX_LIST_VALUES
+        records match (the point then does not drill)."""
+        head, _, tail = path.partition(".")
+        ref = entity.field(head)
+        target = ref.target_entity if ref is not None else None
+        if not target or not tail:
+            return None
+        scoped = self.records.runtime().scoped(subject)
+        try:
+            with self.records.engine.connect() as conn:
+                found = scoped.matching(conn, target, [tail], [(v,) for v in values])
+        except MetacrmError:  # the field is hidden from the subject
+            return None
+        ids = sorted({str(record["id"]) for record in found})
+        return ids if len(ids) <= MAX_LIST_VALUES else None
+
     def run_criteria(self, report: ReportDef, entity: EntityDef, options: RunOptions) -> Any:
         """The run's filters as criteria; funnels and times in stage apply the period to
         the state entries themselves, so only the owner filter is left here."""
@@ -238,7 +270,17 @@ class ReportService:
 
     def execute(self, conn: sa.Connection, subject: AccessSubject, report: ReportDef,
                 parameters: Mapping[str, Any]) -> ReportResult:
-        """The result over `conn` (a list report's rows stream while `conn` is open)."""
+        """The result over `conn` (a list report's rows stream while `conn` is open).
+        With an `as_of` parameter (a past date-time), summary, matrix and list reports are
+        rebuilt from the audit trail as the records stood then (`metacrm.reports.as_of`)."""
+        parameters = dict(parameters) if isinstance(parameters, Mapping) else parameters
+        instant = None
+        if isinstance(parameters, dict) and "as_of" in parameters:
+            instant = parse_as_of(parameters.pop("as_of"), self.clock())
+            if report.type not in AS_OF_KINDS:
+                raise ValidationFailed("invalid report parameters", [ErrorDetail(
+                    f"a {report.type} report cannot be run as of a past instant (only "
+                    f"{', '.join(AS_OF_KINDS)})", "/as_of")])
         options = self.options(subject, {**report.defaults, **parameters})
         runtime = self.records.runtime()
         entity = runtime.model.entity(report.entity)
@@ -246,6 +288,8 @@ class ReportService:
             raise NotFound(f"there is no entity {report.entity!r}")
         run = _Run(conn, runtime.scoped(subject), report, entity, runtime.model, options,
                    self.run_criteria(report, entity, options))
+        if instant is not None:
+            return _as_of(run, instant)
         return self.kinds.get(report.type)(run)
 
 

@@ -655,3 +655,29 @@ report_snapshots = sa.Table(
 """`metacrm_report_snapshots` — a report's whole result (`{"columns", "rows", "totals"}`,
 taken with full rights) at each slot of its `snapshot.schedule`; the primary key is the
 claim: one scheduler process takes a slot, the others' inserts lose."""
+
+private_reports = sa.Table(
+    "metacrm_private_reports",
+    system_metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), nullable=False, index=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_private_reports` — reports a user built on the report builder screen, visible to
+that user only (`metacrm.reports.private_reports`); `body` is a report document checked by
+the report schema and the live model when saved and again on every run."""
+
+report_deliveries = sa.Table(
+    "metacrm_report_deliveries",
+    system_metadata,
+    sa.Column("report", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("subscription", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("slot", UTCDateTime(), primary_key=True),
+    sa.Column("user_id", sa.String(36), primary_key=True),
+    sa.Column("sent_at", UTCDateTime(), nullable=False),
+)
+"""`metacrm_report_deliveries` — one row per scheduled report mail (report, subscription,
+cron slot, recipient); the primary key is the claim: one scheduler process mails a
+recipient their slot, the others' inserts lose (`metacrm.reports.subscriptions`)."""

@@ -9,7 +9,7 @@ criteria of the records behind the point (`metacrm.reports.drill`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -165,8 +165,13 @@ class WidgetPresenter:
         options = self.service.options(self.subject, run.parameters)
         run_criteria = self.service.reports.run_criteria(report, entity, options)
         links: list[str | None] = []
+
+        def resolve(path: str, values: Sequence[Any]) -> list[str] | None:
+            return self.service.reports.referenced_ids(self.subject, entity, path, values)
+
         for row in rows:
-            tree = drill_criteria(report, entity, run_criteria, options, row.get(dimension.name))
+            tree = drill_criteria(report, entity, run_criteria, options, row.get(dimension.name),
+                                  resolve)
             links.append(None if tree is None else f"/app/r/{entity.name}?" + urlencode(
                 {"custom": "1", "filter": json.dumps(tree, ensure_ascii=False)}))
         return links

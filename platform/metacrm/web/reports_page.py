@@ -19,6 +19,7 @@ from flask import Response, abort, render_template, request
 from metacrm.metadata.model import CompiledModel, ReportDef
 from metacrm.reports.export import XLSX_MIMETYPE
 from metacrm.reports.parameters import NAMED_PERIODS
+from metacrm.reports.private_reports import PrivateReports
 from metacrm.reports.result import ReportResult, ResultColumn
 from metacrm.reports.service import ReportService
 from metacrm.web.blueprints import screen_blueprint
@@ -60,10 +61,13 @@ def _service() -> ReportService:
 @web_reports.get("")
 @login_required
 def index() -> str:
-    reports = _service().definitions(web_subject())
+    subject = web_subject()
+    reports = _service().definitions(subject)
+    mine = PrivateReports(_service()).list(subject)
     return render_template("metacrm/reports.html", reports=[
         {"name": r.name, "label": label(r.label, r.name),
-         "description": label(r.description, "")} for r in reports])
+         "description": label(r.description, "")} for r in reports],
+        mine=[{"id": r.id, "label": r.label} for r in mine])
 
 
 @web_reports.get("/<name>")

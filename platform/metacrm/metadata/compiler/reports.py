@@ -23,6 +23,7 @@ from metacrm.metadata.model import (
     ReportDef,
     SnapshotDef,
     SourceRef,
+    SubscriptionDef,
 )
 
 NUMERIC_TYPES = frozenset({"integer", "decimal", "percent", "money"})
@@ -66,6 +67,15 @@ def _snapshot(raw: Any) -> SnapshotDef | None:
     return SnapshotDef(str(raw["schedule"]), int(raw.get("keep", 100)))
 
 
+def _subscriptions(raw: Any) -> tuple[SubscriptionDef, ...]:
+    return tuple(
+        SubscriptionDef(str(item["name"]), str(item["schedule"]),
+                        tuple(str(r) for r in item.get("roles") or ()),
+                        tuple(str(u) for u in item.get("users") or ()),
+                        MappingProxyType(dict(item.get("parameters") or {})))
+        for item in raw or () if isinstance(item, Mapping))
+
+
 def build_report(document: Document) -> ReportDef:
     body = document.body
     metrics = tuple(
@@ -103,6 +113,7 @@ def build_report(document: Document) -> ReportDef:
         defaults=MappingProxyType(dict(body.get("defaults") or {})),
         chart=body.get("chart"),
         snapshot=_snapshot(body.get("snapshot")),
+        subscriptions=_subscriptions(body.get("subscriptions")),
         pack=document.pack,
         source=SourceRef(document.source),
     )
@@ -257,6 +268,17 @@ class ReportChecker:
             problem = cron_problem(report_def.snapshot.schedule)
             if problem is not None:
                 self.report.error(problem, "/snapshot/schedule")
+        seen_names: set[str] = set()
+        for index, subscription in enumerate(report_def.subscriptions):
+            pointer = f"/subscriptions/{index}"
+            if subscription.name in seen_names:
+                self.report.error(f"two subscriptions are named '{subscription.name}'",
+                                  f"{pointer}/name")
+            seen_names.add(subscription.name)
+            problem = cron_problem(subscription.schedule)
+            if problem is not None:
+                self.report.error(problem, f"{pointer}/schedule")
+            self.context.check_roles(subscription.roles, self.report, f"{pointer}/roles")
 
 
 def check_report(report_def: ReportDef, context: CompileContext) -> None:

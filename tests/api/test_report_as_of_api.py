@@ -1,0 +1,204 @@
+""""As of" runs over HTTP: `POST /api/v1/reports/<name>/run` with `as_of` rebuilds a
+summary or list report from the audit trail — the deals, their stages and amounts as they
+stood then — under the caller's CURRENT scope and field security (the permission matrix of
+this read path is `test_as_of_permission_matrix`). The replay of both audit forms (one
+row per created record, one row per field) is checked on its own first.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from api_harness import ADMIN_ROLE, Api, entity, field, labels, open_api, problem
+
+from database_harness import postgres_schema, schema_url
+from metacrm.access.as_of_reads import replay
+from web_harness import role
+
+DEAL = entity(
+    "deal",
+    field("title", required=True),
+    field("stage", "state", pipeline="deal_flow"),
+    field("amount", "money", currency="USD"),
+    title_field="title",
+)
+FLOW = {"kind": "pipeline", "name": "deal_flow", "version": 1, "label": labels("Flow"),
+        "entity": "deal", "initial_state": "open",
+        "states": [{"name": "open", "label": labels("Open"), "probability": 20},
+                   {"name": "won", "label": labels("Won"), "category": "won",
+                    "probability": 100}],
+        "transitions": [{"name": "win", "label": labels("Win"), "from": ["open"],
+                         "to": "won"}]}
+ROLES = (
+    ADMIN_ROLE,
+    role("rep", entities={"deal": {"read": "own", "create": "own", "update": "own"}}),
+    role("manager", entities={"deal": {"read": "all", "export": "all"}}),
+    role("blind", entities={"deal": {"read": "all", "fields": {"amount": "hidden"}}}),
+    role("outsider"),
+    role("clerk"),
+)
+BY_STAGE = {"kind": "report", "name": "by_stage", "version": 1, "label": labels("By stage"),
+            "entity": "deal", "group_by": ["stage"],
+            "metrics": [{"op": "count"}, {"op": "sum", "field": "amount", "name": "total"}]}
+LISTING = {"kind": "report", "name": "deal_list", "version": 1, "label": labels("List"),
+           "entity": "deal", "type": "list", "columns": ["title", "stage", "amount"]}
+FUNNEL = {"kind": "report", "name": "funnel", "version": 1, "label": labels("Funnel"),
+          "entity": "deal", "type": "funnel"}
+USERS = {"rita": "rep", "ron": "rep", "max": "manager", "bo": "blind", "out": "outsider"}
+
+
+def usd(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "USD"}
+
+
+class World:
+    """Deals A, B (rita's), D, E (ron's: E was rita's until after the instant); after the
+    instant A is won at 500, B deleted, C created."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.client = api.client
+        self.headers = {"root": api.admin}
+        for user, role_name in USERS.items():
+            self.headers[user] = api.user(user, role_name)
+        self.ids = {name: self.user_id(name) for name in [*USERS, "root"]}
+        deal = {title: self.post(title, owner, amount) for title, owner, amount in (
+            ("A", "rita", "100.00"), ("B", "rita", "50.00"), ("D", "ron", "20.00"),
+            ("E", "rita", "10.00"))}
+        time.sleep(0.05)
+        self.instant = datetime.now(UTC)
+        time.sleep(0.05)
+        self.patch(deal["A"], {"amount": usd("500.00")})
+        response = self.client.post(f"/api/v1/records/deal/{deal['A']}/transitions/win",
+                                    headers=api.admin, json={})
+        assert response.status_code == 200, response.get_json()
+        self.patch(deal["E"], {"owner": self.ids["ron"]})
+        response = self.client.delete(f"/api/v1/records/deal/{deal['B']}", headers=api.admin)
+        assert response.status_code == 204, response.get_data(True)
+        self.post("C", "ron", "300.00")
+
+    def user_id(self, username: str) -> str:
+        with self.api.web.app.app_context():
+            return str(self.api.web.identity.appbuilder.sm.find_user(username=username).id)
+
+    def post(self, title: str, owner: str, amount: str) -> str:
+        response = self.client.post("/api/v1/records/deal", headers=self.api.admin, json={
+            "title": title, "owner": self.ids[owner], "amount": usd(amount)})
+        assert response.status_code == 201, response.get_json()
+        return str(response.get_json()["data"]["id"])
+
+    def patch(self, record_id: str, changes: dict[str, Any]) -> None:
+        response = self.client.patch(f"/api/v1/records/deal/{record_id}", json=changes,
+                                     headers=self.api.admin)
+        assert response.status_code == 200, response.get_json()
+
+    def run(self, user: str, name: str = "by_stage", **parameters: Any) -> Any:
+        return self.client.post(f"/api/v1/reports/{name}/run", json=parameters,
+                                headers=self.headers[user])
+
+    def as_of(self, user: str, name: str = "by_stage", **parameters: Any) -> Any:
+        return self.run(user, name, as_of=self.instant.isoformat(), **parameters)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("as_of")
+    url = os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
+    documents = (DEAL, FLOW, *ROLES, BY_STAGE, LISTING, FUNNEL)
+    if url.startswith("postgresql"):
+        with postgres_schema(url) as schema, open_api(schema_url(url, schema), root,
+                                                      *documents) as api:
+            yield World(api)
+        return
+    with open_api(url, root, *documents) as api:
+        yield World(api)
+
+
+def _figures(body: dict[str, Any]) -> dict[str, tuple[int, str | None]]:
+    return {row["stage"]: (row["count"], row["total"]) for row in body["rows"]}
+
+
+def _row(at: datetime, record: str, action: str, field_name: str | None, new: Any
+         ) -> SimpleNamespace:
+    return SimpleNamespace(record_id=record, action=action, field=field_name, new=new, at=at)
+
+
+def test_the_replay_reads_both_audit_forms() -> None:
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [
+        _row(t, "whole", "created", None, {"stage": "open", "amount": usd("1")}),
+        _row(t, "fields", "created", "stage", "open"),       # the older per-field form
+        _row(t, "fields", "created", "amount", usd("2")),
+        _row(t + timedelta(hours=1), "whole", "transitioned", "stage", "won"),
+        _row(t + timedelta(hours=1), "fields", "updated", "amount", usd("3")),
+        _row(t + timedelta(hours=2), "fields", "deleted", "stage", "open"),
+        _row(t + timedelta(hours=3), "late", "created", None, {"stage": "open"}),
+    ]
+
+    then = replay(rows, t + timedelta(minutes=30))
+    assert then["whole"].values["stage"] == "open" and then["whole"].alive
+    assert then["fields"].values["amount"] == usd("2") and then["fields"].alive
+    assert then["fields"].deleted_since and not then["late"].alive
+
+    later = replay(rows, t + timedelta(hours=1, minutes=30))
+    assert later["whole"].values["stage"] == "won"
+    assert later["fields"].values["amount"] == usd("3")
+    assert not replay(rows, t + timedelta(hours=2))["fields"].alive
+
+
+def test_as_of_before_a_change_gives_the_old_figures(world: World) -> None:
+    now = world.run("max")
+    then = world.as_of("max")
+
+    assert now.status_code == then.status_code == 200, (now.get_json(), then.get_json())
+    assert _figures(now.get_json()) == {"open": (3, "330.00"), "won": (1, "500.00")}
+    # then: A open at 100, B not yet deleted, C not yet created
+    assert _figures(then.get_json()) == {"open": (4, "180.00")}
+    assert then.get_json()["totals"] == {"count": 4, "total": "180.00"}
+
+
+def test_as_of_list_shows_the_records_as_they_were(world: World) -> None:
+    response = world.as_of("max", "deal_list")
+
+    assert response.status_code == 200, response.get_json()
+    rows = {row["title"]: (row["stage"], row["amount"]) for row in response.get_json()["rows"]}
+    assert rows == {"A": ("open", usd("100.00")), "B": ("open", usd("50.00")),
+                    "D": ("open", usd("20.00")), "E": ("open", usd("10.00"))}
+
+
+def test_bad_as_of_is_refused_with_its_place(world: World) -> None:
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    for value in ("yesterday", "2026-03-01T00:00:00", future, 5):
+        body = problem(world.run("max", as_of=value), 422)
+        assert [e["pointer"] for e in body["errors"]] == ["/as_of"], (value, body)
+    body = problem(world.as_of("max", "funnel"), 422)
+    assert "cannot be run as of" in body["errors"][0]["message"]
+
+
+MATRIX: dict[str, Any] = {
+    # user: (status, figures as of the instant); the scope is today's
+    "root": (200, {"open": (4, "180.00")}),
+    "max": (200, {"open": (4, "180.00")}),
+    "rita": (200, {"open": (1, "100.00")}),   # A; B deleted since, E is ron's now
+    "ron": (200, {"open": (2, "30.00")}),     # D, and E (his now, rita's then)
+    "bo": (422, "/metrics/1/field"),          # the summed amount is hidden from bo
+    "out": (404, None),                       # may not read deals: no such report
+}
+
+
+def test_as_of_permission_matrix(world: World) -> None:
+    for user, (status, expected) in MATRIX.items():
+        response = world.as_of(user)
+        assert response.status_code == status, (user, response.get_json())
+        if status == 200:
+            assert _figures(response.get_json()) == expected, user
+        elif status == 422:
+            assert expected in {e["pointer"] for e in response.get_json()["errors"]}, user
+    # a rep's as-of list needs the export grant, like a live list
+    assert world.as_of("rita", "deal_list").status_code == 403
