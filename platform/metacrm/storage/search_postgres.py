@@ -105,7 +105,6 @@ class PostgresSearchIndex:
 
     def __init__(self) -> None:
         self._catalog: dict[str, tuple[str | None, frozenset[str]]] = {}
-        self._threshold_set: sa.Connection | None = None
 
     def create(self, conn: sa.Connection, table: str, columns: Sequence[str]) -> None:
         schema = ensure_trigram_extension(conn)
@@ -206,11 +205,11 @@ class PostgresSearchIndex:
         """pg_trgm's schema (None: not installed) and the table's document columns, read in
         one round trip once per adapter (one search) and table.
 
-        The same round trip sets `random_page_cost` to SEARCH_PAGE_COST for the rest of the
-        transaction: with the default (4, a disk seek) the planner ANDs a selective read
-        scope (a rep's own records: the owner index) with the GIN bitmaps of every word,
-        which for a common word costs more than reading the scope's rows and testing their
-        stored documents."""
+        The same round trip sets, for the rest of the transaction, the typo pass's
+        TYPO_SIMILARITY and `random_page_cost` SEARCH_PAGE_COST: with the default (4, a
+        disk seek) the planner ANDs a selective read scope (a rep's own records: the owner
+        index) with the GIN bitmaps of every word, which for a common word costs more than
+        reading the scope's rows and testing their stored documents."""
         if table not in self._catalog:
             row = conn.execute(sa.text(
                 "SELECT (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
@@ -218,19 +217,16 @@ class PostgresSearchIndex:
                 "ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:table) "
                 "AND attgenerated = 's' AND NOT attisdropped "
                 "AND starts_with(attname, :prefix)), "
-                "set_config('random_page_cost', :page_cost, true)"),
+                "set_config('random_page_cost', :page_cost, true), "
+                "set_config('pg_trgm.word_similarity_threshold', :similarity, true)"),
                 {"table": _quote(table), "prefix": PREFIX,
-                 "page_cost": str(SEARCH_PAGE_COST)}).one()
+                 "page_cost": str(SEARCH_PAGE_COST),
+                 "similarity": str(TYPO_SIMILARITY)}).one()
             self._catalog[table] = (None if row[0] is None else str(row[0]),
                                     frozenset(str(name) for name in row[1] or ()))
         return self._catalog[table]
 
     def _typo_schema(self, conn: sa.Connection, table: str) -> str | None:
-        """pg_trgm's schema, with the typo threshold set for this connection's transaction
-        (None: no pg_trgm here, so no typo matching)."""
-        schema = self._table_catalog(conn, table)[0]
-        if schema is not None and self._threshold_set is not conn:
-            conn.execute(sa.select(sa.func.set_config(
-                "pg_trgm.word_similarity_threshold", str(TYPO_SIMILARITY), True)))
-            self._threshold_set = conn
-        return schema
+        """pg_trgm's schema, the typo threshold set for this transaction (None: no pg_trgm
+        here, so no typo matching)."""
+        return self._table_catalog(conn, table)[0]
