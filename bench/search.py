@@ -2,8 +2,9 @@
 
     python bench/search.py --records 1000000 --url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/search.py --records 20000                     # SQLite file, reduced
-    # keep the filled schema (--keep) and time searches on it again (--schema NAME):
-    python bench/search.py --url postgresql+psycopg://... --schema bench_search_1m
+    # keep the filled schema (--keep) and time searches on it again (--schema NAME),
+    # rebuilding its search index first after a change of the index (--reindex):
+    python bench/search.py --url postgresql+psycopg://... --schema bench_search_1m [--reindex]
 
 Builds a contacts-like model in a scratch database (a schema of its own on PostgreSQL,
 dropped at the end): person (first name, last name, e-mail — English and Russian names)
@@ -175,6 +176,9 @@ def main() -> None:
                         help="PostgreSQL: search the records a kept run filled in this schema")
     parser.add_argument("--keep", action="store_true",
                         help="PostgreSQL: keep the scratch schema (its name is printed)")
+    parser.add_argument("--reindex", action="store_true",
+                        help="with --schema: build the search index again first (after a "
+                             "change of its definition)")
     args = parser.parse_args()
     if args.schema:
         engine = create_database_engine(
@@ -200,6 +204,7 @@ def measure(engine: sa.Engine, args: argparse.Namespace, *, fill_first: bool) ->
                         for b in BODIES], author="bench")
         seconds = fill(engine, metadata, args.records)
         print(f"{engine.dialect.name}: {args.records:,} records filled in {seconds:.1f} s")
+    if fill_first or args.reindex:
         started = time.perf_counter()
         model = metadata.current_model()
         with engine.begin() as conn:

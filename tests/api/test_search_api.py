@@ -167,3 +167,18 @@ def test_changing_the_search_fields_rebuilds_the_index_over_existing_rows(api: A
     assert titles_found(api, "wholesal") == ["Northwind"]
     create(api, "company", name="Wholesale Club")  # kept by the database on every save
     assert titles_found(api, "wholesale") == ["Wholesale Club", "Northwind"]
+
+
+def test_a_search_field_made_longer_is_still_searched(api: Api) -> None:
+    # PostgreSQL keeps each search field's words in a column computed from the field,
+    # which blocks retyping it: the migration drops the index around the change and
+    # builds it again over the rows already there.
+    create(api, "company", name="Northwind", note="wholesale foods")
+    longer = entity("company", field("name", required=True, indexed=True, max_length=400),
+                    field("note", max_length=2000), title_field="name",
+                    search_fields=["name", "note"])
+    api.put_meta(longer)
+    assert titles_found(api, "wholesale") == ["Northwind"]
+    assert titles_found(api, "northw") == ["Northwind"]
+    create(api, "company", name="Northwind Traders " + "x" * 300)
+    assert len(titles_found(api, "traders")) == 1

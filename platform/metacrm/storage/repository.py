@@ -444,9 +444,9 @@ class RecordRepository:
 
         One statement: the first `exact_up_to + 1` matching ids (a materialised CTE) give
         the count, and only the first RANK_CANDIDATES of them are ranked — a common word
-        matches tens of thousands of rows at 1M records, and ranking them all recomputes
-        each one's text vector (seconds), where a few hundred of them rank alike and the
-        value starting with the word still comes first among them."""
+        matches tens of thousands of rows at 1M records, and ranking them all reads each
+        one's row, where a few hundred of them rank alike and the value starting with the
+        word still comes first among them."""
         codec = self._codec(entity)
         slots = codec.select_fields(fields)
         read = codec.reader(slots)
@@ -454,10 +454,17 @@ class RecordRepository:
         source: sa.FromClause = table
         if ranking.join is not None and ranking.on is not None:
             source = table.join(ranking.join, ranking.on)
-        matching = (sa.select(table.c.id.label("match_id")).where(where)
-                    .limit(exact_up_to + 1).cte("matching"))
+        matched = sa.select(table.c.id.label("match_id")).where(where)
         if conn.dialect.name == "postgresql":
-            matching = matching.prefix_with("MATERIALIZED")
+            # A CTE is planned for all its rows (so the index scans, not a sequential scan
+            # betting a LIMIT stops it early, which loses when the words' matches are far
+            # rarer together than the planner assumes) and read lazily: only the first
+            # `exact_up_to + 1` rows are fetched.
+            every = matched.cte("matched").prefix_with("MATERIALIZED")
+            matching = (sa.select(every.c.match_id).limit(exact_up_to + 1)
+                        .cte("matching").prefix_with("MATERIALIZED"))
+        else:
+            matching = matched.limit(exact_up_to + 1).cte("matching")
         ranked = sa.select(matching.c.match_id).limit(RANK_CANDIDATES).scalar_subquery()
         counted = sa.select(sa.func.count()).select_from(matching).scalar_subquery()
         statement = (sa.select(*codec.columns_of(slots), counted.label("_matching"))

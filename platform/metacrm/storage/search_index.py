@@ -10,7 +10,7 @@ fields the caller may see, so access and field security stay inside the one quer
 Two adapters: PostgreSQL full text (`storage.search_postgres`: `english` and `russian`
 stems, GIN indexes, pg_trgm for typos) and SQLite FTS5 (`storage.search_sqlite`: Snowball
 stems, bm25, close terms of the index's vocabulary for typos). Both keep their index by
-the database (an expression index; FTS5 triggers), so no save path has to remember it;
+the database (a generated column; FTS5 triggers), so no save path has to remember it;
 the migration plan creates and rebuilds them when an entity's search fields change.
 SQLite's bm25 exists only inside the FTS query, so a rank may come with a join
 (`Ranking`): the FTS hits joined to the table once, not a MATCH per row.

@@ -61,6 +61,7 @@ from metacrm.storage.migration.search import (
     archive_searched_table,
     create_search_index,
     rebuild_search_index,
+    release_search_documents,
     restore_lost_search_indexes,
 )
 from metacrm.storage.system_tables import sequences
@@ -121,7 +122,7 @@ def apply_plan(
                     )
                 ],
             ) from exc
-    if ctx.is_sqlite and any(op.changes_schema for op in plan.operations):
+    if any(op.changes_schema for op in plan.operations):
         restore_lost_search_indexes(ctx)
 
 
@@ -217,6 +218,7 @@ def _widen_column(ctx: ApplyContext, op: WidenColumn) -> None:
             ctx.operations, op.table, retype={name: new for name, (_, new) in changed.items()}
         )
         return
+    release_search_documents(ctx, op.table, changed)
     for name, (old_type, new_type) in changed.items():
         ctx.operations.alter_column(op.table, name, type_=new_type, existing_type=old_type)
 

@@ -36,9 +36,26 @@ def archive_searched_table(ctx: ApplyContext, op: ArchiveTable) -> None:
     archive_table(ctx, op)
 
 
+def release_search_documents(ctx: ApplyContext, table: str, columns: Iterable[str]) -> None:
+    """Drop the table's search index before `columns` are retyped when one of them feeds a
+    PostgreSQL document column (PostgreSQL cannot retype a column a generated column
+    reads); `restore_lost_search_indexes` builds it again at the end of the plan."""
+    if ctx.is_sqlite:
+        return
+    from metacrm.storage.search_postgres import PostgresSearchIndex, document_column
+
+    index = PostgresSearchIndex()
+    documents = index.documents(ctx.connection, table)
+    if any(document_column(column) in documents for column in columns):
+        index.drop(ctx.connection, table)
+
+
 def restore_lost_search_indexes(ctx: ApplyContext) -> None:
     """Rebuild the index of every table that has search fields but lost its index: on
-    SQLite a migration that rebuilds a table drops its triggers (and may renumber rows)."""
+    SQLite a migration that rebuilds a table drops its triggers (and may renumber rows);
+    on PostgreSQL a retyped search column takes its document column with it
+    (`release_search_documents`), and a table indexed by an earlier version (expression
+    indexes) is brought to the current definition."""
     index = search_index_for(ctx.connection)
     inspector = sa.inspect(ctx.connection)
     for entity in ctx.new_model.entities.values():
