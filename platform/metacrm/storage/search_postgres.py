@@ -134,6 +134,13 @@ class PostgresSearchIndex:
         kind = f"{PREFIX}{DOCUMENT_INDEX}_"
         return any(name.startswith(kind) for name in self._indexes(conn, table))
 
+    def earlier_version(self, conn: sa.Connection, table: str) -> bool:
+        """Whether `table` is indexed the way an earlier version did it (expression
+        indexes, no document column): it still searches, and only `metacrm search
+        reindex` converts it — converting rewrites the table, which a migration of some
+        other change must not do by surprise."""
+        return bool(self._indexes(conn, table)) and not self.exists(conn, table)
+
     def _indexes(self, conn: sa.Connection, table: str) -> list[str]:
         rows = conn.execute(sa.text(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "

@@ -54,14 +54,20 @@ def restore_lost_search_indexes(ctx: ApplyContext) -> None:
     """Rebuild the index of every table that has search fields but lost its index: on
     SQLite a migration that rebuilds a table drops its triggers (and may renumber rows);
     on PostgreSQL a retyped search column takes its document column with it
-    (`release_search_documents`), and a table indexed by an earlier version (expression
-    indexes) is brought to the current definition."""
+    (`release_search_documents`). A table indexed by an earlier version (expression
+    indexes) is left as it is: it still searches, and converting it rewrites the table,
+    which only `metacrm search reindex` does (docs/operations.md)."""
+    from metacrm.storage.search_postgres import PostgresSearchIndex
+
     index = search_index_for(ctx.connection)
     inspector = sa.inspect(ctx.connection)
     for entity in ctx.new_model.entities.values():
         columns = search_columns(entity, ctx.registry)
         if columns and inspector.has_table(entity.table) and not index.exists(
                 ctx.connection, entity.table):
+            if isinstance(index, PostgresSearchIndex) and index.earlier_version(
+                    ctx.connection, entity.table):
+                continue
             index.drop(ctx.connection, entity.table)
             index.create(ctx.connection, entity.table, columns)
 
