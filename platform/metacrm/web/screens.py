@@ -34,6 +34,7 @@ from metacrm.web import (
 from metacrm.web.designer import (
     changes,
     document_preview,
+    duplicate_rules,
     entities,
     history,
     index,
@@ -54,6 +55,7 @@ __all__ = [
     "changes",
     "dashboards_page",
     "document_preview",
+    "duplicate_rules",
     "entities",
     "history",
     "home",
