@@ -127,7 +127,7 @@ def test_the_values_step_maps_a_files_values_to_a_picklists(screens: Screens) ->
     """"Next: values" lists each distinct value of a column going to a picklist; the
     chosen values are what the import stores ("leave empty" stores nothing)."""
     lena = screens.sign_in("lena")
-    content = "Name,Grade\nVera,Jr\nGleb,Sr\nOlga,Jr\nIvan,??\n".encode()
+    content = b"Name,Grade\nVera,Jr\nGleb,Sr\nOlga,Jr\nIvan,??\n"
     page = lena.post("/app/import/person", {"file": (io.BytesIO(content), "grades.csv")},
                      content_type="multipart/form-data").get_data(as_text=True)
     form = {**mapping_form(page), "column-Name": "name", "column-Grade": "level",
