@@ -119,6 +119,9 @@ def _submit(form: MultiDict[str, str], live: dict[str, Any] | None, entity: Enti
         errors["conditions"] = t("Choose at least one field to compare.")
     elif len(body["conditions"]) > MAX_CONDITIONS:
         errors["conditions"] = t("A rule compares at most five fields.")
+    elif any(not isinstance(c.get("threshold", 0.6), float)
+             or not 0 < c.get("threshold", 0.6) <= 1 for c in body["conditions"]):
+        errors["conditions"] = t("The least similarity is a number above 0, at most 1.")
     if form.get("action") == "matches" and not errors:
         return _editor(body, entity, new=new, preview=_matches(entity, body))
     if errors or is_refresh(form):
@@ -177,7 +180,7 @@ def _matches(entity: EntityDef, body: Mapping[str, Any]) -> dict[str, Any]:
     conditions = [
         PreviewCondition(str(c["field"]), tuple(c.get("normalise") or ("case_spaces",)),
                          c.get("match") == "fuzzy",
-                         c["threshold"] if isinstance(c.get("threshold"), float) else 0.6)
+                         float(c.get("threshold", 0.6)))
         for c in body["conditions"]]
     records, truncated = _sample(entity.name)
     found: RulePreview = preview_rule(entity, conditions, str(body.get("operator")),
