@@ -13,12 +13,15 @@ import pytest
 from screen_harness import Browser, Screens, entity, labels, open_screens
 
 from database_harness import postgres_schema, schema_url
-from web_harness import role
+from web_harness import bearer, role
 
 PERSON = {**entity("person",
                    {"name": "name", "type": "text", "label": labels("Name", "Имя"),
                     "required": True},
                    {"name": "age", "type": "integer", "label": labels("Age", "Возраст")},
+                   {"name": "level", "type": "picklist", "label": labels("Level", "Уровень"),
+                    "choices": [{"value": "junior", "label": labels("Junior", "Младший")},
+                                {"value": "senior", "label": labels("Senior", "Старший")}]},
                    title_field="name"),
           "plural_label": labels("People", "Люди")}
 ROLES = (role("loader", entities={"person": {"read": "all", "create": "all",
@@ -118,3 +121,34 @@ def test_an_import_page_is_its_importers(screens: Screens) -> None:
         response = other.get(run.headers["Location"])
         assert response.status_code == 404
         assert "Борис" not in response.get_data(as_text=True)
+
+
+def test_the_values_step_maps_a_files_values_to_a_picklists(screens: Screens) -> None:
+    """"Next: values" lists each distinct value of a column going to a picklist; the
+    chosen values are what the import stores ("leave empty" stores nothing)."""
+    lena = screens.sign_in("lena")
+    content = b"Name,Grade\nVera,Jr\nGleb,Sr\nOlga,Jr\nIvan,??\n"
+    page = lena.post("/app/import/person", {"file": (io.BytesIO(content), "grades.csv")},
+                     content_type="multipart/form-data").get_data(as_text=True)
+    form = {**mapping_form(page), "column-Name": "name", "column-Grade": "level",
+            "mode": "create"}
+    values = lena.post("/app/import/person/values", form)
+    step = values.get_data(as_text=True)
+    assert values.status_code == 200, step[:1000]
+    assert re.findall(r'data-file-value="([^"]*)"', step) == ["Jr", "Sr", "??"]
+    assert ">Junior<" in step and ">Senior<" in step
+    carried = dict(re.findall(r'<input type="hidden" name="((?:column-|mode|content)[^"]*)"'
+                              r' value="([^"]*)"', step))
+    assert carried["column-Grade"] == "level" and carried["mode"] == "create"
+    run = lena.post("/app/import/person/start", {
+        **carried, "file_name": "grades.csv", "action": "run",
+        "value-level-0-from": "Jr", "value-level-0-to": "junior",
+        "value-level-1-from": "Sr", "value-level-1-to": "senior",
+        "value-level-2-from": "??", "value-level-2-to": "__empty__"})
+    status = lena.text(run.headers["Location"])
+    assert "4 created" in status and "0 failed" in status, status
+    token = bearer(screens.web.login("lena"))
+    stored = screens.web.client.get("/api/v1/records/person?filter[name][in]=Vera,Gleb,Ivan",
+                                    headers=token).get_json()["data"]
+    assert {p["name"]: p.get("level") for p in stored} == {"Vera": "junior", "Gleb": "senior",
+                                                           "Ivan": None}

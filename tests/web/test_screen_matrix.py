@@ -380,3 +380,24 @@ def test_mass_print_from_the_list_prints_exactly_the_scope(world: World, user: s
     other = world.screens.sign_in("root" if user != "root" else "ann")
     assert other.get(job_page).status_code == 404
     assert other.get(f"{job_page}/download").status_code == 404
+
+
+@pytest.mark.parametrize("user", [*sorted(EXPECTED), "root"])
+def test_the_duplicate_rule_designer_and_its_matches_are_for_administrators_only(
+        world: World, user: str) -> None:
+    """The rule designer's "Show the matches" lists existing records: only an admin role
+    reaches it, so it never names a record another role may not read."""
+    browser = world.screens.sign_in(user)
+    world.api("deal", {"title": "Alpha", "owner": world.user_id("bob")})  # a twin of Alpha
+    matches = browser.post("/app/admin/duplicate-rules/new", {
+        "entity": "deal", "name": "deal_twins", "action": "matches",
+        "condition-0-field": "title", "condition-0-normalise": "case_spaces"})
+    pages = [browser.get("/app/admin/duplicate-rules"),
+             browser.get("/app/admin/duplicate-rules/new?entity=deal"), matches]
+    if user == "root":
+        assert [page.status_code for page in pages] == [200, 200, 200]
+        assert matches.get_data(as_text=True).count("data-record=") == 2
+        return
+    for response in pages:
+        assert response.status_code == 403
+        assert "data-record=" not in response.get_data(as_text=True)

@@ -67,6 +67,10 @@ CONSUMER = "import"
 BATCH_SIZE = 1000
 STALE_AFTER = timedelta(minutes=5)
 PREVIEW_ROWS = 5
+VALUE_CHOICES = 50
+"""Distinct values of one column the wizard offers to map, at most."""
+VALUE_SCAN_ROWS = 100_000
+"""Rows read to find a column's distinct values (the wizard's file fits well within)."""
 MAX_FILE_BYTES = 200 * 1024 * 1024
 ERROR_COLUMN = "import_error"
 COMPLETED_EVENT = "import.completed"
@@ -221,6 +225,19 @@ class ImportService:
                 "columns": list(reader.info.columns), "rows": sample,
                 "suggested_mapping": suggest_mapping(definition, reader.info.columns),
                 "saved_mappings": saved}
+
+    def column_values(self, subject: AccessSubject, entity: str, file_name: str,
+                      content: bytes, columns: Sequence[str]) -> dict[str, list[str]]:
+        """The distinct values of `columns` in the file ("" for a blank cell), in the order
+        they first appear, at most `VALUE_CHOICES` each: the wizard's value mapping offers
+        one choice per value (a pipeline's stages, a picklist's values)."""
+        self._entity(subject, entity, None)
+        found: dict[str, dict[str, None]] = {column: {} for column in columns}
+        for row in islice(open_table(content, file_name).rows(), VALUE_SCAN_ROWS):
+            for column, seen in found.items():
+                if len(seen) < VALUE_CHOICES:
+                    seen.setdefault(row.cells.get(column, "").strip(), None)
+        return {column: list(seen) for column, seen in found.items()}
 
     def start(self, subject: AccessSubject, request: ImportRequest, *, run_now: bool = True
               ) -> ledger.StoredImport:

@@ -5,7 +5,14 @@ Exact conditions are b-tree lookups on the key columns. Fuzzy ones on PostgreSQL
 pg_trgm: `key % :value` (served by the GIN trigram index, at the threshold set for the
 transaction with `set_config('pg_trgm.similarity_threshold', ...)`) and then the exact
 `similarity() >= threshold`; elsewhere they compare exactly. Measured alternative, rejected:
-`similarity(key, :value) >= t` alone is a sequential scan (seconds at 1M rows).
+`similarity(key, :value) >= t` alone is a sequential scan (seconds at 1M rows); a GiST
+index with `ORDER BY key <-> :value LIMIT 20` was 1.5-2x slower than GIN `%` at 100k keys
+(bench/README.md, duplicate checks).
+
+The threshold is one setting for the whole statement, so it is the *lowest* threshold of the
+statement's fuzzy conditions (the `%` candidates are then a superset of every condition's
+matches, and each condition's own `similarity() >=` keeps its own); it is set in the same
+round trip that finds pg_trgm's schema.
 """
 
 from __future__ import annotations
@@ -37,13 +44,12 @@ def duplicate_ids(
     `limit`; none when there is no condition."""
     if not conditions:
         return []
-    schema = trigram_schema(conn) if any(c.fuzzy for c in conditions) else None
+    fuzzy = [condition.threshold for condition in conditions if condition.fuzzy]
+    schema = _prepare_trigrams(conn, min(fuzzy)) if fuzzy else None
     parts: list[sa.ColumnElement[bool]] = []
     for condition in conditions:
         column = table.c[condition.column]
         if condition.fuzzy and schema is not None:
-            conn.execute(sa.select(sa.func.set_config(
-                "pg_trgm.similarity_threshold", str(condition.threshold), True)))
             similarity = getattr(sa.func, schema).similarity
             parts.append(sa.and_(
                 column.op(f"OPERATOR({schema}.%)", is_comparison=True)(condition.key),
@@ -61,15 +67,29 @@ def duplicate_ids(
     return [str(row_id) for row_id, _ in found[:limit]]
 
 
+_TRIGRAM_SCHEMA = (
+    "SELECT n.nspname{threshold} FROM pg_extension e "
+    "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")
+
+
+def _prepare_trigrams(conn: sa.Connection, threshold: float) -> str | None:
+    """pg_trgm's schema (None: no trigram matching here), with the transaction's
+    similarity threshold set to `threshold` when it is installed — one round trip."""
+    if conn.dialect.name != "postgresql":
+        return None
+    found = conn.execute(sa.text(_TRIGRAM_SCHEMA.format(
+        threshold=", set_config('pg_trgm.similarity_threshold', :threshold, true)")),
+        {"threshold": str(threshold)}).first()
+    return str(found[0]) if found is not None else None
+
+
 def trigram_schema(conn: sa.Connection) -> str | None:
     """The schema pg_trgm is installed in (its functions and operators are qualified with
     it, so they work whatever the connection's search_path), or None: no trigram
     matching here (SQLite, or PostgreSQL without the extension)."""
     if conn.dialect.name != "postgresql":
         return None
-    found = conn.execute(sa.text(
-        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname = 'pg_trgm'")).scalar_one_or_none()
+    found = conn.execute(sa.text(_TRIGRAM_SCHEMA.format(threshold=""))).scalar_one_or_none()
     return str(found) if found is not None else None
 
 

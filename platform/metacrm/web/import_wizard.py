@@ -6,14 +6,24 @@ with the file itself (carried in the form, base64 — so the wizard keeps no sta
 steps; files up to the app's request limit, larger ones go through the CLI or the API);
 "Check" starts a dry run and "Import" the real run, both shown on the import's page, which
 reloads itself while the job runs. An import's page is its importer's and admins' only.
+
+"Next: values" (optional) shows, for each column going to a picklist or a pipeline's state,
+the file's distinct values with the field's values to map them to (`Prospecting` -> the
+`qualification` stage), and for a column going to a reference whether missing referenced
+records are created and what a blank cell names — the mapping's `values` and `references`
+(docs/import.md), carried to "Check" and "Import" like the columns.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Response, redirect, render_template, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.imports.mapping import NOT_IMPORTABLE, OWNER
@@ -29,6 +39,13 @@ web_import = screen_blueprint("web_import", __name__, url_prefix="/app/import")
 
 Page = str | BaseResponse | Response
 MODES = ("create", "update", "upsert")
+CHOICE_TYPES = ("picklist", "multi_picklist", "state")
+"""Field types whose file values the values step maps one by one."""
+EMPTY = "__empty__"
+"""The value choice "leave the field empty" (a `null` in the mapping's values)."""
+CARRIED = ("file_name", "content", "mode", "key", "locale", "silent", "save_mapping")
+"""Inputs of the mapping step the values step passes on unchanged."""
+_VALUE_INPUT = re.compile(r"^value-(?P<field>[a-z][a-z0-9_]*)-(?P<index>\d+)-(?P<part>from|to)$")
 
 
 def _service() -> ImportService:
@@ -78,21 +95,95 @@ def upload(entity_name: str) -> Page:
                                               entity.name))
 
 
+def _content(form: Mapping[str, str]) -> bytes:
+    try:
+        return base64.b64decode(form.get("content", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationFailed(t("The file was lost on the way; upload it again."),
+                               []) from None
+
+
+def _columns(form: MultiDict[str, str]) -> dict[str, str | None]:
+    return {name[len("column-"):]: value or None for name, value in form.items()
+            if name.startswith("column-")}
+
+
+@web_import.post("/<entity_name>/values")
+@login_required
+def values(entity_name: str) -> Page:
+    """The values step: the mapped picklist, state and reference columns' values."""
+    entity = _entity(entity_name)
+    form = request.form
+    columns = _columns(form)
+    model = services().records.runtime().model
+    choice_columns = {column: fdef for column, name in columns.items()
+                      if name and (fdef := entity.field(name)) is not None
+                      and fdef.type in CHOICE_TYPES}
+    found = _service().column_values(web_subject(), entity.name,
+                                     form.get("file_name") or "upload.csv", _content(form),
+                                     list(choice_columns))
+    rows = [{"column": column, "field": fdef, "values": found[column],
+             "choices": _value_choices(model, fdef)}
+            for column, fdef in choice_columns.items()]
+    references = [{"column": column, "field": fdef} for column, name in columns.items()
+                  if name and (fdef := entity.field(name)) is not None
+                  and fdef.type == "reference"]
+    return render_template(
+        "metacrm/import_values.html", entity=entity,
+        entity_label=label(entity.plural_label or entity.label, entity.name), rows=rows,
+        references=references, columns=columns, empty=EMPTY,
+        carried=[(name, value) for name in CARRIED for value in form.getlist(name)])
+
+
+def _value_choices(model: Any, fdef: Any) -> list[tuple[str, str]]:
+    """The stored values a file value may be mapped to: the picklist's, or the states of
+    the field's pipeline."""
+    if fdef.type == "state":
+        pipeline = model.pipelines.get(str(fdef.option("pipeline")))
+        states = pipeline.states if pipeline is not None else ()
+        return [(state.name, label(state.label, state.name)) for state in states]
+    return [(choice.value, label(choice.label, choice.value)) for choice in fdef.choices]
+
+
+def _value_mapping(form: MultiDict[str, str]) -> dict[str, dict[str, str | None]]:
+    """The mapping's `values` from the values step's pairs and blank-cell inputs."""
+    pairs: dict[tuple[str, str], dict[str, str]] = {}
+    for name, value in form.items():
+        found = _VALUE_INPUT.match(name)
+        if found:
+            pairs.setdefault((found["field"], found["index"]), {})[found["part"]] = value
+    mapped: dict[str, dict[str, str | None]] = {}
+    for (field_name, _), pair in pairs.items():
+        target = pair.get("to", "")
+        if target:
+            mapped.setdefault(field_name, {})[pair.get("from", "")] = (
+                None if target == EMPTY else target)
+    for name, value in form.items():
+        if name.startswith("blank-") and value.strip():
+            mapped.setdefault(name[len("blank-"):], {})[""] = value.strip()
+    return mapped
+
+
+def _references(form: MultiDict[str, str]) -> dict[str, dict[str, Any]]:
+    return {name[len("create-missing-"):]: {"create_missing": True}
+            for name, value in form.items()
+            if name.startswith("create-missing-") and value == "1"}
+
+
 @web_import.post("/<entity_name>/start")
 @login_required
 def start(entity_name: str) -> Page:
     entity = _entity(entity_name)
     form = request.form
-    try:
-        content = base64.b64decode(form.get("content", ""), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationFailed(t("The file was lost on the way; upload it again."),
-                               []) from None
-    columns = {name[len("column-"):]: value or None for name, value in form.items()
-               if name.startswith("column-")}
+    content = _content(form)
+    mapping: dict[str, Any] = {"columns": _columns(form), "locale": form.get("locale", "en")}
+    if value_mapping := _value_mapping(form):
+        mapping["values"] = value_mapping
+    if references := _references(form):
+        mapping["references"] = references
     stored = _service().start(web_subject(), ImportRequest(
         entity=entity.name, file_name=form.get("file_name") or "upload.csv",
-        content=content, mapping={"columns": columns, "locale": form.get("locale", "en")},
+        content=content, mapping=mapping,
         mode=form.get("mode", "create"),
         key=tuple(k for k in form.getlist("key") if k),
         dry_run=form.get("action") == "check", silent=form.get("silent") == "1",

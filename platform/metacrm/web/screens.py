@@ -36,6 +36,7 @@ from metacrm.web import (
 from metacrm.web.designer import (
     changes,
     document_preview,
+    duplicate_rules,
     entities,
     history,
     index,
@@ -56,6 +57,7 @@ __all__ = [
     "changes",
     "dashboards_page",
     "document_preview",
+    "duplicate_rules",
     "entities",
     "history",
     "home",
