@@ -1,7 +1,8 @@
 """The shipped `service_overview` dashboard on a small fixed week of tickets (the support
 calendar: Mon–Fri 09:00–18:00 UTC with a 13:00–14:00 break): open tickets by queue and
-priority, SLA compliance per target, response and resolution times in business hours and
-the satisfaction trend by month — every figure worked out by hand below.
+priority, SLA compliance per target, response and resolution times in business hours
+(average and median) and the satisfaction trend by month — every figure worked out by
+hand below.
 
 | ticket | queue, priority | created | first response | resolved |
 | --- | --- | --- | --- | --- |
@@ -143,6 +144,10 @@ def test_response_and_resolution_times_in_business_hours(week: Desk) -> None:
             rows["high"]["average_resolution_hours"]) == ("3.00", "7.00")
     assert rows["normal"]["average_response_hours"] == "4.00"
     assert widget["result"]["totals"]["average_response_hours"] == "3.33"  # (1 + 5 + 4) / 3
+    assert widget["result"]["totals"]["median_response_hours"] == "4.00"  # of 1, 4, 5
+    assert rows["high"]["median_response_hours"] == "3.00"  # of 1 and 5: their mean
+    assert widget["result"]["totals"]["median_resolution_hours"] == "7.00"  # of 5 and 9
+    assert rows["normal"]["median_resolution_hours"] is None  # C is not resolved
     assert widget["result"]["totals"]["resolved_tickets"] == 2
 
 
