@@ -220,13 +220,14 @@ def test_view_layout_keys_belong_to_their_view_type() -> None:
 
 
 def test_report_metrics_are_checked() -> None:
-    body = document("report", "r", entity="deal", metrics=[{"op": "sum"}, {"op": "median"}],
-                    chart="radar")
+    body = document("report", "r", entity="deal",
+                    metrics=[{"op": "sum"}, {"op": "median"}, {"op": "mode"}], chart="radar")
 
     assert errors_of(body) == [
         ("/metrics/0", "missing required property 'field'"),
-        ("/metrics/1/op", '"median" is not one of "count", "count_distinct", "sum", "avg", '
-                          '"min", "max", "ratio"'),
+        ("/metrics/1", "missing required property 'field'"),
+        ("/metrics/2/op", '"mode" is not one of "count", "count_distinct", "sum", "avg", '
+                          '"median", "min", "max", "ratio"'),
         ("/chart", '"radar" is not one of "table", "bar", "column", "stacked_bar", "line", '
                    '"area", "pie", "donut", "funnel", "number"'),
     ]

@@ -1,13 +1,14 @@
 """The shipped `service_overview` dashboard on a small fixed week of tickets (the support
 calendar: Mon–Fri 09:00–18:00 UTC with a 13:00–14:00 break): open tickets by queue and
-priority, SLA compliance per target, response and resolution times in business hours and
-the satisfaction trend by month — every figure worked out by hand below.
+priority, SLA compliance per target, response and resolution times in business hours
+(average and median) and the satisfaction trend by month — every figure worked out by
+hand below.
 
 | ticket | queue, priority | created | first response | resolved |
 | --- | --- | --- | --- | --- |
-| A | support, high | Mon 09:00 | Mon 10:00 (1 h, met: 4 h) | Mon 15:00 (5 h) |
+| A (Ann's) | support, high | Mon 09:00 | Mon 10:00 (1 h, met: 4 h) | Mon 15:00 (5 h) |
 | B | support, high | Mon 09:00 | Mon 15:00 (5 h, breached) | Tue 10:00 (9 h) |
-| C | billing, normal | Mon 16:00 | Tue 11:00 (4 h, met: 8 h) | — |
+| C (Ann's) | billing, normal | Mon 16:00 | Tue 11:00 (4 h, met: 8 h) | — |
 | D | billing, urgent | Mon 09:00 | — | — |
 | E | support, low | Mon 09:00 | — (waiting for the customer) | — |
 """
@@ -26,6 +27,7 @@ from desk_harness import Desk, desk_documents
 from database_harness import postgres_schema, schema_url
 from metacrm.access.subject import AccessSubject
 from metacrm.composition import build_services
+from metacrm.kernel.errors import NotFound
 from web_harness import settings_for
 
 
@@ -34,6 +36,8 @@ def utc(day: int, hour: int) -> datetime:
 
 
 MON, TUE = 7, 8
+ANN, BOB, CYD = "21", "22", "23"
+"""Service agents: Ann owns tickets A and C; Bob is in Ann's team; Cyd in none."""
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +59,9 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
             services.close()
 
 
-def _ticket(desk: Desk, at: datetime, queue: str, priority: str) -> str:
+def _ticket(desk: Desk, at: datetime, queue: str, priority: str, owner: str = "1") -> str:
     desk.now = at
-    return str(desk.create(queue=queue, priority=priority)["id"])
+    return str(desk.create(queue=queue, priority=priority, owner=owner)["id"])
 
 
 def _respond(desk: Desk, ticket_id: str, at: datetime) -> None:
@@ -67,9 +71,9 @@ def _respond(desk: Desk, ticket_id: str, at: datetime) -> None:
 
 
 def _the_week(desk: Desk) -> None:
-    a = _ticket(desk, utc(MON, 9), "support", "high")
+    a = _ticket(desk, utc(MON, 9), "support", "high", owner=ANN)
     b = _ticket(desk, utc(MON, 9), "support", "high")
-    c = _ticket(desk, utc(MON, 16), "billing", "normal")
+    c = _ticket(desk, utc(MON, 16), "billing", "normal", owner=ANN)
     _ticket(desk, utc(MON, 9), "billing", "urgent")
     e = _ticket(desk, utc(MON, 9), "support", "low")
     desk.move(e, "wait_for_customer", utc(MON, 9))
@@ -140,6 +144,10 @@ def test_response_and_resolution_times_in_business_hours(week: Desk) -> None:
             rows["high"]["average_resolution_hours"]) == ("3.00", "7.00")
     assert rows["normal"]["average_response_hours"] == "4.00"
     assert widget["result"]["totals"]["average_response_hours"] == "3.33"  # (1 + 5 + 4) / 3
+    assert widget["result"]["totals"]["median_response_hours"] == "4.00"  # of 1, 4, 5
+    assert rows["high"]["median_response_hours"] == "3.00"  # of 1 and 5: their mean
+    assert widget["result"]["totals"]["median_resolution_hours"] == "7.00"  # of 5 and 9
+    assert rows["normal"]["median_resolution_hours"] is None  # C is not resolved
     assert widget["result"]["totals"]["resolved_tickets"] == 2
 
 
@@ -149,3 +157,28 @@ def test_the_satisfaction_trend_by_month(week: Desk) -> None:
     assert [(row["answered_at_month"], row["avg_score"], row["count"])
             for row in widget["result"]["rows"]] == [("2026-11", "3.00", 2),
                                                      ("2026-12", "5.00", 1)]
+
+
+def agent(user_id: str) -> AccessSubject:
+    """A `service_agent` with the team memberships the sign-in would give them."""
+    team = ("tier1",) if user_id in (ANN, BOB) else ()
+    return AccessSubject(user_id=user_id, username=f"agent{user_id}", roles=("service_agent",),
+                         team_ids=team, team_user_ids=(ANN, BOB) if team else ())
+
+
+def test_agents_see_the_figures_of_their_team_s_tickets_only(week: Desk) -> None:
+    """Matrix rows of the dashboard: each widget counts what the user may read — Bob (Ann's
+    team) A and C; Cyd (no team) nothing; a role it is not shared with does not see it."""
+    bob, cyd = run(week, agent(BOB)), run(week, agent(CYD))
+
+    compliance = ("sla_compliance_by_priority", "response_compliance", "number")
+    assert bob[compliance]["result"]["totals"]["response_compliance"] == "1.0000"  # A, C
+    assert bob[("ticket_times_by_priority", "average_response_hours", "bar")]["result"][
+        "totals"]["average_response_hours"] == "2.50"  # (1 + 4) / 2
+    assert [row["queue"] for row in bob[("open_tickets_by_queue", "open_tickets", "table")][
+        "result"]["rows"]] == ["billing"]  # C
+    assert cyd[compliance]["result"]["totals"]["response_compliance"] is None
+    assert cyd[("open_tickets_by_queue", "open_tickets", "table")]["result"]["rows"] == []
+    stranger = AccessSubject(user_id="24", username="rep", roles=("desk_agent",))
+    with pytest.raises(NotFound):
+        week.services.dashboards.definition(stranger, "service_overview")

@@ -15,9 +15,10 @@ from types import MappingProxyType
 from typing import Any
 
 MEASURE_OPS = frozenset({"count", "count_values", "count_distinct", "sum", "min", "max",
-                         "weighted_sum"})
+                         "weighted_sum", "values"})
 """`count_values`: records with a value; `weighted_sum`: SUM(value x weight of another
-path's value), weights in percent (the caller divides by 100)."""
+path's value), weights in percent (the caller divides by 100); `values`: the group's
+non-empty values as one comma-separated text (for a median, computed by the caller)."""
 
 
 def _empty() -> Mapping[str, Any]:

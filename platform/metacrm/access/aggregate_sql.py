@@ -35,6 +35,27 @@ def _and(parts: Sequence[sa.ColumnElement[bool] | None]) -> sa.ColumnElement[boo
     return kept[0] if len(kept) == 1 else sa.and_(*kept)
 
 
+class GroupValues(sa.types.TypeDecorator[str]):
+    """The comma-separated values of a `values` measure, each read as its column reads it:
+    a decimal stored scaled (SQLite's `ExactDecimal`) comes back as the decimal."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def __init__(self, item: sa.types.TypeEngine[Any]) -> None:
+        super().__init__()
+        self.item = item
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        read = getattr(self.item, "process_result_value", None)
+        if read is None or dialect.name == "postgresql":
+            return str(value)
+        return ",".join(str(read(int(part), dialect)) for part in str(value).split(",")
+                        if part)
+
+
 class AggregateBuilder:
     """Resolves the paths of one query and builds its statement."""
 
@@ -156,6 +177,11 @@ class AggregateBuilder:
             aggregate = sa.func.count(value)
         elif measure.op == "count_distinct":
             aggregate = sa.func.count(sa.distinct(value))
+        elif measure.op == "values":  # numbers only (the compiler checks): no comma inside
+            text = sa.cast(value, sa.Text())
+            aggregate = (sa.func.string_agg(text, ",", type_=GroupValues(value.type))
+                         if self.dialect == "postgresql"
+                         else sa.func.group_concat(text, ",", type_=GroupValues(value.type)))
         elif measure.op == "sum" and fdef.type == "integer":
             # PostgreSQL sums bigints as numeric; an integer sum stays an integer
             aggregate = sa.func.sum(value, type_=sa.BigInteger())

@@ -2,7 +2,9 @@
 grand total, averages and ratios computed from the grouped rows.
 
 Metrics become access-layer measures: `avg` is a sum and a count of values (exact
-decimals, the same on both databases); `ratio` divides two other metrics per row. Counts,
+decimals, the same on both databases); `median` reads the group's values (one text per
+group, rolled up by joining them — a median is no roll-up of its groups' medians), so it
+costs memory in the number of values; `ratio` divides two other metrics per row. Counts,
 sums, minima and maxima roll up from the groups; `count_distinct` does not, so its
 subtotals and total take one more grouped query per level.
 """
@@ -59,7 +61,8 @@ def plan_metrics(report: ReportDef) -> tuple[list[Measure], list[MetricPlan]]:
             continue
         if op == "count" and metric["field"] is not None:
             op = "count_values"  # count of the non-empty values of the field
-        ops = ("sum", "count_values") if op == "avg" else (op,)
+        ops = (("sum", "count_values") if op == "avg" else ("values",) if op == "median"
+               else (op,))
         first = len(measures)
         measures.extend(_measure(metric, part, pointer) for part in ops)
         plans.append(MetricPlan(name, op, tuple(range(first, first + len(ops)))))
@@ -73,7 +76,23 @@ def _combine(op: str, a: Any, b: Any) -> Any:
         return a
     if op in ("min", "max"):
         return min(a, b) if op == "min" else max(a, b)
+    if op == "values":
+        return f"{a},{b}"
     return a + b
+
+
+def median(values: str | None) -> Decimal | None:
+    """The median of a `values` measure (the middle value, or the mean of the middle two),
+    to two places; None without values."""
+    if not values:
+        return None
+    numbers = sorted(Decimal(part) for part in values.split(",") if part)
+    if not numbers:
+        return None
+    middle = len(numbers) // 2
+    found = (numbers[middle] if len(numbers) % 2
+             else (numbers[middle - 1] + numbers[middle]) / 2)
+    return found.quantize(AVG_PLACES)
 
 
 def _roll(rows: Sequence[tuple[Any, ...]], measures: Sequence[Measure], width: int
@@ -133,6 +152,8 @@ class SummaryRunner:
                 total, count = (values[i] for i in plan.measures)
                 out[plan.name] = (None if not count or total is None
                                   else (Decimal(total) / count).quantize(AVG_PLACES))
+            elif plan.op == "median":
+                out[plan.name] = median(values[plan.measures[0]])
             elif plan.op == "ratio":
                 continue
             else:

@@ -186,7 +186,7 @@ class ReportChecker:
             return
         system = fdef.name in ("created_at", "updated_at") and entity.field(fdef.name) is None
         type_name = "system column" if system else fdef.type
-        if op in ("sum", "avg") and type_name not in NUMERIC_TYPES:
+        if op in ("sum", "avg", "median") and type_name not in NUMERIC_TYPES:
             self.report.error(f"'{op}' needs a numeric field; '{path}' is a {type_name}",
                               f"{pointer}/field")
         elif op in ("min", "max") and ORDERED_OPERATOR not in fdef.operators and not system:
