@@ -20,6 +20,7 @@ OWN_READER_ROLE = {
     "kind": "role", "name": "mkt_own_reader", "version": 1,
     "label": {"en": "Own reader", "ru": "Свои записи"},
     "entities": {"segment": {"read": "all"}, "segment_member": {"read": "all"},
+                 "campaign": {"read": "all"},
                  "person": {"read": "own", "fields": {"email": "hidden"}},
                  "lead": {"read": "own"}}}
 

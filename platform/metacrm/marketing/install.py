@@ -1,11 +1,12 @@
-"""`install(services)`: marketing in a process — `services.marketing` with the segments
-and the consent ledger (`Marketing`)."""
+"""`install(services)`: marketing in a process — `services.marketing` with the segments,
+the consent ledger and campaign results (`Marketing`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from metacrm.marketing.campaigns import Campaigns
 from metacrm.marketing.consent import ConsentLedger
 from metacrm.marketing.segments import Segments
 
@@ -19,6 +20,7 @@ class Marketing:
 
     segments: Segments
     consent: ConsentLedger
+    campaigns: Campaigns
 
 
 def install(services: Services) -> None:
@@ -26,4 +28,5 @@ def install(services: Services) -> None:
     services.marketing = Marketing(
         segments=Segments(services.records, clock),
         consent=ConsentLedger(services.records, services.settings.effective_secret_key(),
-                              services.settings.public_url, lambda: services.mail, clock))
+                              services.settings.public_url, lambda: services.mail, clock),
+        campaigns=Campaigns(services.records))
