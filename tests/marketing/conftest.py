@@ -9,10 +9,11 @@ from contextlib import ExitStack
 
 import pytest
 from mkt_harness import Marketing, marketing_documents
+from web_world import ROLES, MarketingWeb, make_world
 
 from database_harness import postgres_schema, schema_url
 from metacrm.composition import build_services
-from web_harness import settings_for
+from web_harness import open_web, settings_for
 
 
 @pytest.fixture(scope="package")
@@ -30,3 +31,14 @@ def mkt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Marketing]:
             yield world
         finally:
             services.close()
+
+
+@pytest.fixture(scope="package")
+def mweb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarketingWeb]:
+    root = tmp_path_factory.mktemp("mweb")
+    with ExitStack() as stack:
+        url = os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{root / 'w.db'}"
+        if url.startswith("postgresql"):
+            url = schema_url(url, stack.enter_context(postgres_schema(url)))
+        web = stack.enter_context(open_web(url, root, roles=ROLES))
+        yield make_world(web)

@@ -57,7 +57,7 @@ class AudienceMember:
     """"en" | "ru" | None (another or no preferred language)."""
     values: Mapping[str, Any]
     """The record's readable fields in JSON form (as the records API returns them), for
-    merge fields; converted when first read (`LazyValues`)."""
+    merge fields; read when first used (`LazyValues`)."""
 
 
 @dataclass(frozen=True)
@@ -103,13 +103,21 @@ class Segments:
     def resolve(self, segment_id: str, *, actor: Actor) -> Iterator[AudienceMember]:
         """The segment's members now: a dynamic segment's criteria under the actor's read
         scope, a static segment's frozen members that the actor may still read; in id
-        order (dynamic) or frozen order (static), each once."""
+        order (dynamic) or frozen order (static), each once.
+
+        Only the columns a member needs (email, the title's fields, the language) are read
+        while walking; a member's `values` are read for its whole batch when the first of
+        them is used (`BatchValues`), so a mailing without merge fields never reads them."""
         segment = self.definition(segment_id, actor=actor)
-        json = self._records.runtime().json
+        runtime = self._records.runtime()
         builder = MemberBuilder(self._records.visible_entity(actor, segment.entity),
-                                partial(json.record, segment.entity))
-        for batch in self._batches(segment, actor):
-            yield from map(builder.member, batch)
+                                partial(runtime.json.record, segment.entity))
+        scoped = self._scoped(actor)
+        for batch in self._batches(segment, actor, fields=builder.fields):
+            values = BatchValues(self._records, scoped, segment.entity,
+                                 [str(record["id"]) for record in batch], builder.convert)
+            for record in batch:
+                yield builder.member(record, values)
 
     def count(self, segment_id: str, *, actor: Actor) -> int:
         """How many members `resolve` yields now, exactly."""
@@ -142,7 +150,10 @@ class Segments:
 
     def preview(self, entity: Any, criteria: Any, *, actor: Actor) -> int:
         """How many records of `entity` matching `criteria` the actor may read: the count
-        preview of a segment being built (nothing saved)."""
+        preview of a segment being built (nothing saved). Only for users who may read
+        segments (403 otherwise): it is the segment builder's tool, not a second way to
+        count records."""
+        self._scoped(actor).require(SEGMENT, "read")
         self._check(entity, criteria)
         with self._records.engine.connect() as conn:
             return self._scoped(actor).exact_count(conn, str(entity), criteria=criteria)
@@ -181,17 +192,17 @@ class Segments:
     def _scoped(self, actor: Actor) -> ScopedRepository:
         return self._records.runtime().scoped(actor)
 
-    def _batches(self, segment: SegmentDefinition, actor: Actor
+    def _batches(self, segment: SegmentDefinition, actor: Actor, fields: Sequence[str]
                  ) -> Iterator[Sequence[Mapping[str, Any]]]:
         if segment.segment_type == STATIC:
-            yield from self._static_batches(segment, actor, fields=None)
+            yield from self._static_batches(segment, actor, fields=fields)
             return
         scoped = self._scoped(actor)
         after: str | None = None
         while True:
             with self._records.engine.connect() as conn:
                 batch = scoped.rows_after(conn, segment.entity, criteria=segment.criteria,
-                                          after=after, limit=BATCH)
+                                          fields=fields, after=after, limit=BATCH)
             if batch:
                 yield batch
             if len(batch) < BATCH:
@@ -220,38 +231,51 @@ class Segments:
             after = str(rows[-1]["id"])
 
 
-class LazyValues(Mapping[str, Any]):
-    """A record's values in JSON form, converted on first use: a mailing with plain text
-    and no merge fields never pays for converting a million records (measured: the
-    conversion was a third of `resolve`, bench/segments.py)."""
+class BatchValues:
+    """The readable values of one batch of members, read in one go when the first member
+    of the batch needs them (`LazyValues`): a mailing with plain text never reads them, a
+    mailing with merge fields reads each batch once (measured: converting every field of
+    every member was most of `resolve`'s time, bench/segments.py)."""
 
-    __slots__ = ("_convert", "_record", "_values")
-
-    def __init__(self, record: Mapping[str, Any],
+    def __init__(self, records: RecordsService, scoped: ScopedRepository, entity: str,
+                 ids: Sequence[str],
                  convert: Callable[[Mapping[str, Any]], dict[str, Any]]) -> None:
-        self._record = record
+        self._records = records
+        self._scoped = scoped
+        self._entity = entity
+        self._ids = ids
         self._convert = convert
-        self._values: dict[str, Any] | None = None
+        self._loaded: dict[str, dict[str, Any]] | None = None
 
-    def _loaded(self) -> dict[str, Any]:
-        if self._values is None:
-            self._values = self._convert(self._record)
-        return self._values
+    def of(self, record_id: str) -> dict[str, Any]:
+        if self._loaded is None:
+            with self._records.engine.connect() as conn:
+                found = self._scoped.fetch(conn, self._entity, self._ids)
+            self._loaded = {key: self._convert(record) for key, record in found.items()}
+        # a member deleted or moved out of sight since the walk has no values left
+        return self._loaded.get(record_id, {})
+
+
+class LazyValues(Mapping[str, Any]):
+    """One member's values from its batch (`BatchValues`), read on first use."""
+
+    __slots__ = ("_batch", "_id")
+
+    def __init__(self, batch: BatchValues, record_id: str) -> None:
+        self._batch = batch
+        self._id = record_id
 
     def __getitem__(self, key: str) -> Any:
-        return self._loaded()[key]
+        return self._batch.of(self._id)[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._loaded())
+        return iter(self._batch.of(self._id))
 
     def __len__(self) -> int:
-        return len(self._record)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._record
+        return len(self._batch.of(self._id))
 
     def __repr__(self) -> str:
-        return f"LazyValues({self._loaded()!r})"
+        return f"LazyValues({self._batch.of(self._id)!r})"
 
 
 class MemberBuilder:
@@ -262,7 +286,7 @@ class MemberBuilder:
     def __init__(self, entity: EntityDef,
                  convert: Callable[[Mapping[str, Any]], dict[str, Any]]) -> None:
         self._entity = entity.name
-        self._convert = convert
+        self.convert = convert
         self._email = "email" if entity.field("email") is not None else None
         self._language = next((name for name in LANGUAGE_FIELDS
                                if entity.field(name) is not None), None)
@@ -271,8 +295,11 @@ class MemberBuilder:
             name for name in entity.title_field_names
             if (field := entity.field(name)) is not None
             and field.type not in ("reference", "regarding"))
+        self.fields: tuple[str, ...] = tuple(sorted(
+            {*self._text_fields, *(n for n in (self._email, self._language) if n)}))
+        """The fields a member is made of (the walk reads only these)."""
 
-    def member(self, record: Mapping[str, Any]) -> AudienceMember:
+    def member(self, record: Mapping[str, Any], values: BatchValues) -> AudienceMember:
         email = record.get(self._email) if self._email else None
         language = record.get(self._language) if self._language else None
 
@@ -285,4 +312,4 @@ class MemberBuilder:
             entity=self._entity, record_id=record_id, email=str(email) if email else None,
             name=render_title(self._title, text) or record_id,
             language=language if language in LANGUAGES else None,
-            values=LazyValues(record, self._convert))
+            values=LazyValues(values, record_id))

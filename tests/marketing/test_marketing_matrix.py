@@ -1,0 +1,108 @@
+"""Permission matrix of marketing's read paths through the API: a segment's count, the
+preview of unsaved criteria, freezing and a campaign's results — one row per path and
+user. Each count is exactly the records the user may read; a user without the entity gets
+403, a stranger 401, and a hidden field is refused in criteria like an unknown one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from web_world import MarketingWeb
+
+TAG = "matrix-tag"
+
+
+@pytest.fixture(scope="module")
+def world(mweb: MarketingWeb) -> dict[str, str]:
+    rep = mweb.ids["rep"]
+    for n in range(3):
+        mweb.create("person", last_name=f"Boss {n}", job_title=TAG,
+                    email=f"boss{n}@matrix.example")
+    for n in range(2):
+        mweb.create("person", last_name=f"Rep {n}", job_title=TAG, owner=rep,
+                    email=f"rep{n}@matrix.example")
+    campaign = mweb.create("campaign", name="Matrix campaign",
+                           actual_cost={"amount": "600", "currency": "USD"})
+    for n in range(2):
+        mweb.create("lead", last_name=f"Boss lead {n}", campaign=campaign)
+    mweb.create("lead", last_name="Rep lead", campaign=campaign, owner=rep)
+    segment = mweb.create("segment", name="Matrix", entity="person",
+                          criteria={"field": "job_title", "op": "eq", "value": TAG})
+    return {"segment": segment, "campaign": campaign}
+
+
+@pytest.mark.parametrize(("user", "expected"), [
+    ("boss", 5), ("mm", 5), ("marketer", 5), ("rep", 2), ("outsider", 403),
+    ("anonymous", 401),
+])
+def test_segment_count(mweb: MarketingWeb, world: dict[str, str], user: str,
+                       expected: int) -> None:
+    response = mweb.web.client.get(f"/api/v1/records/segment/{world['segment']}/count",
+                                   headers=mweb.headers[user])
+    if expected in (401, 403):
+        assert response.status_code == expected
+    else:
+        assert response.get_json() == {"count": expected}
+
+
+@pytest.mark.parametrize(("user", "criteria", "expected"), [
+    ("boss", {"field": "job_title", "op": "eq", "value": TAG}, 5),
+    ("rep", {"field": "job_title", "op": "eq", "value": TAG}, 2),
+    ("boss", {"field": "email", "op": "contains", "value": "@matrix.example"}, 5),
+    ("rep", {"field": "email", "op": "contains", "value": "@matrix.example"}, 422),
+    ("outsider", None, 403),
+    ("anonymous", None, 401),
+])
+def test_segment_preview(mweb: MarketingWeb, world: dict[str, str], user: str,
+                         criteria: Any, expected: int) -> None:
+    response = mweb.web.client.post("/api/v1/marketing/segment-preview",
+                                    headers=mweb.headers[user],
+                                    json={"entity": "person", "criteria": criteria})
+    if expected in (401, 403, 422):
+        assert response.status_code == expected, response.get_json()
+        if expected == 422:
+            assert response.get_json()["errors"][0]["pointer"].startswith("/criteria")
+    else:
+        assert response.get_json() == {"count": expected}
+
+
+@pytest.mark.parametrize(("user", "leads", "cost_per_lead"), [
+    ("boss", 3, "200.00"), ("mm", 3, "200.00"), ("marketer", 3, "200.00"),
+    ("rep", 1, "600.00"), ("outsider", 403, None), ("anonymous", 401, None),
+])
+def test_campaign_results(mweb: MarketingWeb, world: dict[str, str], user: str,
+                          leads: int, cost_per_lead: str | None) -> None:
+    response = mweb.web.client.get(f"/api/v1/records/campaign/{world['campaign']}/results",
+                                   headers=mweb.headers[user])
+    if leads in (401, 403):
+        assert response.status_code == leads
+        return
+    body = response.get_json()
+    assert (body["leads"], body["cost_per_lead"]) == (leads, cost_per_lead)
+
+
+def test_bad_preview_bodies_are_422_not_500(mweb: MarketingWeb, world: dict[str, str]) -> None:
+    boss = mweb.headers["boss"]
+    for body, pointer in (([], ""), ({"entity": "deal"}, "/entity"),
+                          ({"entity": "person", "extra": 1}, "/extra"),
+                          ({"entity": "person", "criteria": "x"}, "/criteria")):
+        response = mweb.web.client.post("/api/v1/marketing/segment-preview", headers=boss,
+                                        json=body)
+        assert response.status_code == 422, body
+        assert response.get_json()["errors"][0]["pointer"] == pointer
+
+
+def test_freezing_is_for_those_who_may_update_segments(mweb: MarketingWeb) -> None:
+    segment = mweb.create("segment", name="To freeze", entity="person",
+                          criteria={"field": "job_title", "op": "eq", "value": TAG})
+    refused = mweb.web.client.post(f"/api/v1/records/segment/{segment}/freeze",
+                                   headers=mweb.headers["rep"])
+    assert refused.status_code == 403
+    frozen = mweb.web.client.post(f"/api/v1/records/segment/{segment}/freeze",
+                                  headers=mweb.headers["mm"])
+    assert frozen.status_code == 200, frozen.get_json()
+    assert frozen.get_json()["data"]["member_count"] == 5
+    again = mweb.web.client.post(f"/api/v1/records/segment/{segment}/freeze",
+                                 headers=mweb.headers["mm"])
+    assert again.status_code == 409
