@@ -158,27 +158,36 @@ class ConsentLedger:
         `double_opt_in` pending until `confirm` (send the link with `send_confirmation`).
         An address already granted stays granted (a repeated sign-up does not downgrade
         it); a withdrawn one opts in again. Returns the consent (JSON form)."""
+        with self._records.transaction() as conn:
+            return self.opt_in_in(conn, email, purpose=purpose, source=source,
+                                  source_detail=source_detail, consent_text=consent_text,
+                                  double_opt_in=double_opt_in, person=person, lead=lead)
+
+    def opt_in_in(self, conn: sa.Connection, email: str, *, purpose: str, source: str,
+                  source_detail: str | None, consent_text: str | None,
+                  double_opt_in: bool, person: str | None = None,
+                  lead: str | None = None) -> dict[str, Any]:
+        """`opt_in` within the caller's transaction (a web form's lead and its consent
+        are written together)."""
         address = normal_email(email)
         now = self._clock()
         subject = self._subject()
-        with self._records.transaction() as conn:
-            current = self._consent(conn, address, purpose)
-            values: dict[str, Any] = {
-                "source": source, "source_detail": source_detail,
-                "consent_text": consent_text, "double_opt_in": double_opt_in,
-                "requested_at": now.isoformat(),
-                **({"person": person} if person else {}), **({"lead": lead} if lead else {})}
-            if current is not None and current.get("status") == GRANTED:
-                return self._records.runtime().json.record(CONSENT, current)
-            if double_opt_in:
-                values.update(status=PENDING, granted_at=None, withdrawn_at=None)
-            else:
-                values.update(status=GRANTED, granted_at=now.isoformat(), withdrawn_at=None)
-            if current is None:
-                return self._records.create_in(conn, subject, CONSENT, {
-                    "email": address, "purpose": purpose, **values})
-            return self._records.update_in(conn, subject, CONSENT, str(current["id"]),
-                                           values)
+        current = self._consent(conn, address, purpose)
+        values: dict[str, Any] = {
+            "source": source, "source_detail": source_detail,
+            "consent_text": consent_text, "double_opt_in": double_opt_in,
+            "requested_at": now.isoformat(),
+            **({"person": person} if person else {}), **({"lead": lead} if lead else {})}
+        if current is not None and current.get("status") == GRANTED:
+            return self._records.runtime().json.record(CONSENT, current)
+        if double_opt_in:
+            values.update(status=PENDING, granted_at=None, withdrawn_at=None)
+        else:
+            values.update(status=GRANTED, granted_at=now.isoformat(), withdrawn_at=None)
+        if current is None:
+            return self._records.create_in(conn, subject, CONSENT, {
+                "email": address, "purpose": purpose, **values})
+        return self._records.update_in(conn, subject, CONSENT, str(current["id"]), values)
 
     def withdraw(self, email: str, *, purpose: str = "marketing", source: str) -> None:
         """Withdraw the consent of `email` for `purpose` (nothing to do without one)."""

@@ -1,5 +1,5 @@
 """`install(services)`: marketing in a process — `services.marketing` with the segments,
-the consent ledger and campaign results (`Marketing`)."""
+the consent ledger, campaign results and web-to-lead forms (`Marketing`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from metacrm.marketing.campaigns import Campaigns
 from metacrm.marketing.consent import ConsentLedger
 from metacrm.marketing.segments import Segments
+from metacrm.marketing.web_forms import WebForms
 
 if TYPE_CHECKING:
     from metacrm.composition import Services
@@ -21,12 +22,14 @@ class Marketing:
     segments: Segments
     consent: ConsentLedger
     campaigns: Campaigns
+    web_forms: WebForms
 
 
 def install(services: Services) -> None:
     clock = lambda: services.clock()  # noqa: E731 — the clock a test sets later
+    consent = ConsentLedger(services.records, services.settings.effective_secret_key(),
+                            services.settings.public_url, lambda: services.mail, clock)
     services.marketing = Marketing(
-        segments=Segments(services.records, clock),
-        consent=ConsentLedger(services.records, services.settings.effective_secret_key(),
-                              services.settings.public_url, lambda: services.mail, clock),
-        campaigns=Campaigns(services.records))
+        segments=Segments(services.records, clock), consent=consent,
+        campaigns=Campaigns(services.records),
+        web_forms=WebForms(services.records, consent, services.settings.public_url))

@@ -30,6 +30,7 @@ from metacrm.web import (
     survey_page,
     teams_admin,
     users_admin,
+    web_form_page,
 )
 from metacrm.web.designer import (
     changes,
@@ -82,4 +83,5 @@ __all__ = [
     "teams_admin",
     "triggers",
     "users_admin",
+    "web_form_page",
 ]
