@@ -5,10 +5,13 @@ user. Each count is exactly the records the user may read; a user without the en
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from web_world import MarketingWeb
+
+from web_harness import PASSWORD
 
 TAG = "matrix-tag"
 
@@ -106,3 +109,24 @@ def test_freezing_is_for_those_who_may_update_segments(mweb: MarketingWeb) -> No
     again = mweb.web.client.post(f"/api/v1/records/segment/{segment}/freeze",
                                  headers=mweb.headers["mm"])
     assert again.status_code == 409
+
+
+_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+@pytest.mark.parametrize(("user", "expected"), [
+    ("boss", "5 now"), ("marketer", "5 now"), ("rep", "2 now"),
+])
+def test_the_segment_page_shows_the_count_the_viewer_may_see(
+        mweb: MarketingWeb, world: dict[str, str], user: str, expected: str) -> None:
+    client = mweb.web.app.test_client()
+    token = _CSRF.search(client.get("/app/login").get_data(as_text=True))
+    assert token
+    client.post("/app/login", data={"csrf_token": token.group(1), "username": user,
+                                    "password": PASSWORD})
+
+    page = client.get(f"/app/r/segment/{world['segment']}", headers={
+        "Accept-Language": "en"})
+
+    assert page.status_code == 200
+    assert expected in page.get_data(as_text=True)
