@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from web_world import MarketingWeb
 
+from metacrm.access.subject import AccessSubject
 from web_harness import PASSWORD
 
 TAG = "matrix-tag"
@@ -130,3 +131,36 @@ def test_the_segment_page_shows_the_count_the_viewer_may_see(
 
     assert page.status_code == 200
     assert expected in page.get_data(as_text=True)
+
+
+def _signed_in(mweb: MarketingWeb, user: str) -> Any:
+    client = mweb.web.app.test_client()
+    token = _CSRF.search(client.get("/app/login").get_data(as_text=True))
+    assert token
+    client.post("/app/login", data={"csrf_token": token.group(1), "username": user,
+                                    "password": PASSWORD})
+    return client
+
+
+def test_a_list_filter_is_saved_as_a_segment(mweb: MarketingWeb, world: dict[str, str]
+                                             ) -> None:
+    client = _signed_in(mweb, "marketer")
+    state = f"ff=job_title&fo=eq&fv={TAG}"
+    page = client.get(f"/app/r/person?{state}").get_data(as_text=True)
+    assert "Save as segment" in page
+    csrf = _CSRF.search(page)
+    assert csrf
+
+    saved = client.post("/app/r/person/segments", data={
+        "csrf_token": csrf.group(1), "state": state, "name": "From the list"})
+
+    assert saved.status_code == 302
+    segment_id = saved.headers["Location"].rsplit("/", 1)[1]
+    boss = AccessSubject(user_id="1", username="boss", roles=("boss",), is_admin=True)
+    segment = mweb.services.records.get(boss, "segment", segment_id)
+    assert (segment["name"], segment["entity"], segment["segment_type"]) == (
+        "From the list", "person", "dynamic")
+    assert segment["criteria"] == {"field": "job_title", "op": "eq", "value": TAG}
+    assert "5 now" in client.get(saved.headers["Location"]).get_data(as_text=True)
+    rep_page = _signed_in(mweb, "rep").get("/app/r/person").get_data(as_text=True)
+    assert "Save as segment" not in rep_page  # the rep may not create segments
