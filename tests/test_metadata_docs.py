@@ -15,7 +15,8 @@ from metacrm.fieldtypes import default_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "metadata.md").read_text(encoding="utf-8")
-DOC_OF = {"pack.schema.json": "extensions.md", "duplicate_rule.schema.json": "duplicates.md"}
+DOC_OF = {"pack.schema.json": "extensions.md", "duplicate_rule.schema.json": "duplicates.md",
+          "web_form.schema.json": "marketing.md"}
 """Schemas documented on another page than docs/metadata.md."""
 SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))
 

@@ -39,6 +39,7 @@ from metacrm.jobs.duplicate_scans import DuplicateScans
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
+from metacrm.marketing.install import Marketing
 from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
@@ -81,6 +82,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.telephony.install",
     "metacrm.jobs.duplicate_scans",
     "metacrm.service_desk.install",
+    "metacrm.marketing.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -155,6 +157,8 @@ class Services:
     ticket_replies: CustomerReplies = field(init=False, repr=False, compare=False)
     """What a customer's reply does to a ticket: the inbound mail handler's seam
     (`metacrm.service_desk.replies`)."""
+    marketing: Marketing = field(init=False, repr=False, compare=False)
+    """Segments, the consent ledger and campaigns (`metacrm.marketing`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

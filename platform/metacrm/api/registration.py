@@ -19,6 +19,7 @@ from metacrm.api.duplicates import duplicates_api
 from metacrm.api.exports import exports_api
 from metacrm.api.imports import imports_api
 from metacrm.api.knowledge import knowledge_api
+from metacrm.api.marketing import marketing_api
 from metacrm.api.mass_print import mass_print_api
 from metacrm.api.merges import merges_api
 from metacrm.api.messages import messages_api
@@ -46,6 +47,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(service_desk_api)
     app.register_blueprint(calendar_api)
     app.register_blueprint(knowledge_api)
+    app.register_blueprint(marketing_api)
     app.register_blueprint(reports_api)
     app.register_blueprint(dashboards_api)
     app.register_blueprint(imports_api)

@@ -12,7 +12,7 @@ from typing import Any
 
 KINDS: tuple[str, ...] = ("entity", "entity_extension", "pipeline", "role", "trigger", "view",
                           "report", "conversion", "business_calendar", "document_template",
-                          "duplicate_rule", "dashboard", "sla_policy")
+                          "duplicate_rule", "dashboard", "sla_policy", "web_form")
 """Every document kind; each has its schema `schemas/<kind>.schema.json`."""
 
 

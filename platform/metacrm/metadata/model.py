@@ -632,6 +632,44 @@ class SlaPolicyDef:
 
 
 @dataclass(frozen=True, slots=True)
+class WebFormFieldDef:
+    """One lead field a web form shows."""
+
+    field: str
+    label: Labels = dc_field(default_factory=_empty)
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WebFormConsentDef:
+    """A web form's consent checkbox."""
+
+    purpose: str
+    text: Labels
+    required: bool = False
+    double_opt_in: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WebFormDef:
+    """A web-to-lead form (`web_form` document, docs/marketing.md)."""
+
+    name: str
+    label: Labels
+    fields: tuple[WebFormFieldDef, ...]
+    entity: str = "lead"
+    consent: WebFormConsentDef | None = None
+    source: str = "website"
+    redirect_url: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    submissions_per_hour: int = 20
+    thank_you: Labels = dc_field(default_factory=_empty)
+    description: Labels = dc_field(default_factory=_empty)
+    pack: str = ""
+    source_ref: SourceRef = SourceRef("")
+
+
+@dataclass(frozen=True, slots=True)
 class RelatedListDef:
     """Records of `entity` whose reference `field` points at the rendered record."""
 
@@ -708,6 +746,7 @@ class CompiledModel:
     duplicate_rules: Mapping[str, DuplicateRuleDef] = dc_field(default_factory=_empty)
     dashboards: Mapping[str, DashboardDef] = dc_field(default_factory=_empty)
     sla_policies: Mapping[str, SlaPolicyDef] = dc_field(default_factory=_empty)
+    web_forms: Mapping[str, WebFormDef] = dc_field(default_factory=_empty)
     checksum: str = ""
     """Hash of the source documents: equal checksums mean an equal model."""
 

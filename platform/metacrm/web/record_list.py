@@ -88,6 +88,12 @@ def _require_read(subject: AccessSubject, entity: str) -> None:
                         [ErrorDetail(f"no role grants read on {entity!r}", "")])
 
 
+def _may_save_segment(entity: str) -> bool:
+    from metacrm.web.segment_save import may_save_segment  # it imports this module
+
+    return may_save_segment(entity)
+
+
 def _views() -> SavedViewsService:
     return SavedViewsService(services().records)
 
@@ -176,6 +182,7 @@ def list_page(entity: str) -> tuple[str, int]:
         meta_views=[(f"{META_PREFIX}{v.name}", label(v.label, v.name))
                     for v in list_views(runtime.model, entity)],
         saved_views=_views().visible(subject, entity),
+        may_save_segment=_may_save_segment,
         users=users, page_sizes=PAGE_SIZES,
         transitions=list_bulk.transition_choices(runtime.model, records, subject, entity)
         if _allowed(subject, entity, "update") else [],

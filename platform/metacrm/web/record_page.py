@@ -56,6 +56,7 @@ from metacrm.web.record_email import email_panel
 from metacrm.web.record_files import attachments_panel
 from metacrm.web.record_phone import phone_panel
 from metacrm.web.refusals import refusal_text
+from metacrm.web.segment_panel import segment_panels
 from metacrm.web.sla_panel import sla_panels
 from metacrm.web.timeline import TimelineItem, actor_ids, audit_rows, build_feed
 from metacrm.web.values import ValueDisplay, record_reader
@@ -203,6 +204,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         actions=actions, transitions=buttons, refusal=refusal,
         state_fields=[f.name for f in visible.fields if f.type == "state"],
         pack_panels=[*sla_panels(entity, record), *knowledge_panels(entity, record),
+                     *segment_panels(entity, record),
                      *pack_panels(subject, entity, record)],
         starred=bookmarks.starred(subject, entity, str(record["id"])),
         **attachments_panel(subject, entity, record_id),

@@ -29,9 +29,11 @@ from metacrm.web import (
     reports_page,
     roles_admin,
     search_page,
+    segment_save,
     survey_page,
     teams_admin,
     users_admin,
+    web_form_page,
 )
 from metacrm.web.designer import (
     changes,
@@ -84,8 +86,10 @@ __all__ = [
     "reports_page",
     "roles_admin",
     "search_page",
+    "segment_save",
     "survey_page",
     "teams_admin",
     "triggers",
     "users_admin",
+    "web_form_page",
 ]

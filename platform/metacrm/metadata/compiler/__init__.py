@@ -38,6 +38,7 @@ from metacrm.metadata.compiler.roles import build_role, check_role
 from metacrm.metadata.compiler.sla_policies import build_sla_policy, check_sla_policy
 from metacrm.metadata.compiler.triggers import build_trigger, check_trigger
 from metacrm.metadata.compiler.views import build_view, check_view
+from metacrm.metadata.compiler.web_forms import build_web_form, check_web_form
 from metacrm.metadata.documents import KINDS, Document
 from metacrm.metadata.loader import error_summary, read_documents, validate_documents
 from metacrm.metadata.model import CompiledModel
@@ -132,6 +133,9 @@ def _compile(
     sla_policies = _build_all(by_kind["sla_policy"], context, build_sla_policy)
     for policy in sla_policies.values():
         check_sla_policy(policy, calendars, context)
+    web_forms = _build_all(by_kind["web_form"], context, build_web_form)
+    for form in web_forms.values():
+        check_web_form(form, context)
     if context.errors:
         return None, context.errors
     return CompiledModel(
@@ -147,6 +151,7 @@ def _compile(
         duplicate_rules=MappingProxyType(duplicate_rules),
         dashboards=MappingProxyType(dashboards),
         sla_policies=MappingProxyType(sla_policies),
+        web_forms=MappingProxyType(web_forms),
         checksum=documents_checksum(documents),
     ), []
 
