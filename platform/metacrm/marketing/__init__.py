@@ -1,0 +1,1 @@
+"""Marketing (issue 17): campaigns, segments, consent, web forms and mass mailings."""
