@@ -39,6 +39,7 @@ from metacrm.jobs.duplicate_scans import DuplicateScans
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
+from metacrm.marketing.mailings.service import MailingService
 from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
@@ -77,6 +78,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.email.install",
     "metacrm.jobs.duplicate_scans",
     "metacrm.service_desk.install",
+    "metacrm.marketing.mailings.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -146,6 +148,8 @@ class Services:
     ticket_replies: CustomerReplies = field(init=False, repr=False, compare=False)
     """What a customer's reply does to a ticket: the inbound mail handler's seam
     (`metacrm.service_desk.replies`)."""
+    mailings: MailingService = field(init=False, repr=False, compare=False)
+    """Mass mailings: actions, tracking routes, bounce reports (`metacrm.marketing.mailings`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

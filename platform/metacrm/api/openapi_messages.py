@@ -51,6 +51,7 @@ def message_schemas() -> dict[str, Schema]:
                 "name": {"type": "string"}, "address": {"type": "string", "format": "email"},
                 "smtp_url": _TEXT, "imap_url": _TEXT, "folder": {"type": "string"},
                 "create_leads": {"type": "boolean"}, "lead_source": _TEXT, "owner": _TEXT,
+                "rate_per_hour": {"type": ["integer", "null"]},
                 "secrets_set": {"type": "array", "items": {"enum": list(SECRET_KEYS)},
                                 "description": "Which secrets are set (never their values)."},
             }},
@@ -65,6 +66,10 @@ def message_schemas() -> dict[str, Schema]:
                 "folder": {"type": "string", "maxLength": 255},
                 "create_leads": {"type": "boolean"},
                 "lead_source": _TEXT, "owner": _TEXT,
+                "rate_per_hour": {"type": ["integer", "null"], "minimum": 1,
+                                  "maximum": 1_000_000,
+                                  "description": "At most this many mass-mailing messages "
+                                                 "an hour through this mailbox."},
                 **{key: {"type": ["string", "null"], "minLength": 1, "writeOnly": True,
                          "description": "A secret: stored sealed, never shown; null "
                                         "removes it, leaving it out keeps it."}

@@ -50,6 +50,14 @@ class Received:
     duplicate: bool
     regarding: Mapping[str, str] | None = None
     lead_id: str | None = None
+    report: bool = False
+    """Taken by a report reader (a bounce, a complaint) rather than stored."""
+
+
+ReportReader = Callable[[bytes], bool]
+"""Acts on a message that is a report to the CRM rather than mail to a person (a bounce
+of a mass mailing: `metacrm.marketing.mailings`) and answers True, so it is not stored;
+False for ordinary mail. Registered in `EmailIntake.report_readers` at install."""
 
 
 def mailbox_subject(records: RecordsService, mailbox: str) -> AccessSubject:
@@ -70,13 +78,17 @@ class EmailIntake:
         self.files = files
         self.secret = secret
         self.clock = clock
+        self.report_readers: list[ReportReader] = []
 
     def receive(self, mailbox: Mailbox, raw: bytes) -> Received:
-        """Store the message in `raw` (ValidationFailed when it is none)."""
+        """Store the message in `raw` (ValidationFailed when it is none), unless a report
+        reader takes it."""
         try:
             mail = parse_mail(raw)
         except ValueError as exc:
             raise ValidationFailed("not an email message", [ErrorDetail(str(exc), "")]) from None
+        if any(reader(raw) for reader in self.report_readers):
+            return Received(mail.message_id, "", duplicate=False, report=True)
         subject = mailbox_subject(self.records, mailbox.name)
         stored = self._stored(subject, mail.message_id)
         if stored is not None:

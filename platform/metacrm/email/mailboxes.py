@@ -28,7 +28,8 @@ from metacrm.storage.system_tables import email_mailboxes
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 SECRET_KEYS = ("smtp_password", "imap_password", "inbound_secret")
-SETTING_KEYS = ("smtp_url", "imap_url", "folder", "create_leads", "lead_source", "owner")
+SETTING_KEYS = ("smtp_url", "imap_url", "folder", "create_leads", "lead_source", "owner",
+                "rate_per_hour")
 BOX = "email mailboxes"
 
 
@@ -42,6 +43,9 @@ class Mailbox:
     create_leads: bool = False
     lead_source: str | None = None
     owner: str | None = None
+    rate_per_hour: int | None = None
+    """At most this many mass-mailing messages an hour through this mailbox (the
+    provider's limit; None: no limit) — `metacrm.marketing.mailings.rate_limit`."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -56,7 +60,7 @@ class Mailbox:
         return {"name": self.name, "address": self.address, "smtp_url": self.smtp_url,
                 "imap_url": self.imap_url, "folder": self.folder,
                 "create_leads": self.create_leads, "lead_source": self.lead_source,
-                "owner": self.owner,
+                "owner": self.owner, "rate_per_hour": self.rate_per_hour,
                 "secrets_set": sorted(key for key in SECRET_KEYS if self.secrets.get(key))}
 
 
@@ -98,6 +102,11 @@ def checked_mailbox(name: str, body: Mapping[str, Any],
     for key in ("lead_source", "owner"):
         if body.get(key) is not None and not isinstance(body.get(key), str):
             raise _problem("a text", f"/{key}")
+    rate = body.get("rate_per_hour")
+    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool)
+                             or not 1 <= rate <= 1_000_000):
+        raise _problem("a whole number of messages an hour from 1 to 1000000, or null",
+                       "/rate_per_hour")
     new_secrets = dict(secrets)
     for key in SECRET_KEYS:
         if key in body:
@@ -113,7 +122,7 @@ def checked_mailbox(name: str, body: Mapping[str, Any],
         smtp_url=_checked_url(body.get("smtp_url"), ("smtp", "smtps"), "/smtp_url"),
         imap_url=_checked_url(body.get("imap_url"), ("imap", "imaps"), "/imap_url"),
         folder=folder, create_leads=create_leads, lead_source=body.get("lead_source"),
-        owner=body.get("owner"), secrets=new_secrets)
+        owner=body.get("owner"), rate_per_hour=rate, secrets=new_secrets)
 
 
 class MailboxStore:
