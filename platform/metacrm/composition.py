@@ -39,6 +39,7 @@ from metacrm.jobs.duplicate_scans import DuplicateScans
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
+from metacrm.marketing.install import Marketing
 from metacrm.marketing.mailings.service import MailingService
 from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
@@ -78,6 +79,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.email.install",
     "metacrm.jobs.duplicate_scans",
     "metacrm.service_desk.install",
+    "metacrm.marketing.install",
     "metacrm.marketing.mailings.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
@@ -148,6 +150,8 @@ class Services:
     ticket_replies: CustomerReplies = field(init=False, repr=False, compare=False)
     """What a customer's reply does to a ticket: the inbound mail handler's seam
     (`metacrm.service_desk.replies`)."""
+    marketing: Marketing = field(init=False, repr=False, compare=False)
+    """Segments, the consent ledger and campaigns (`metacrm.marketing`)."""
     mailings: MailingService = field(init=False, repr=False, compare=False)
     """Mass mailings: actions, tracking routes, bounce reports (`metacrm.marketing.mailings`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)

@@ -163,13 +163,14 @@ def test_init_installs_the_shipped_packs(tmp_path: Path, isolated_database_url: 
     assert result.exit_code == 0, result.output
     assert ("Packs: install contacts 1.0.0, install service 1.0.0, install tasks 1.0.0, "
             "install activities 1.0.0, install knowledge 1.0.0, install sales 1.0.0, "
-            "install email 1.0.0." in result.output)
+            "install email 1.0.0, install marketing 1.0.0." in result.output)
     assert sorted(shell.query("SELECT name FROM metacrm_packs")) == [
-        ("activities",), ("contacts",), ("email",), ("knowledge",), ("sales",), ("service",),
-        ("tasks",)]
+        ("activities",), ("contacts",), ("email",), ("knowledge",), ("marketing",),
+        ("sales",), ("service",), ("tasks",)]
     refused = shell.run("pack", "uninstall", "tasks")
     assert refused.exit_code == 1
     assert "sales 1.0.0 depends on tasks >=1.0" in refused.output
+    assert shell.run("pack", "uninstall", "marketing").exit_code == 0  # it depends on email
     assert shell.run("pack", "uninstall", "email").exit_code == 0  # it depends on sales
     removed = shell.run("pack", "uninstall", "sales")
     assert removed.exit_code == 0, removed.output

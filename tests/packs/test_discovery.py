@@ -73,11 +73,12 @@ def test_the_shipped_packs_have_manifests_and_ordered_dependencies() -> None:
 
     assert {name: pack.origin for name, pack in found.items()} == {
         "activities": "metadata", "contacts": "metadata", "email": "metadata",
-        "knowledge": "metadata", "sales": "metadata", "service": "metadata",
-        "tasks": "metadata"}
+        "knowledge": "metadata", "marketing": "metadata", "sales": "metadata",
+        "service": "metadata", "tasks": "metadata"}
     assert set(found["service"].manifest.depends) == {"contacts"}
     assert set(found["knowledge"].manifest.depends) == {"service"}
     assert set(found["email"].manifest.depends) == {"contacts", "sales"}
+    assert set(found["marketing"].manifest.depends) == {"contacts", "sales", "email"}
     assert set(found["sales"].manifest.depends) == {"contacts", "tasks", "activities"}
     assert set(found["activities"].manifest.depends) == {"contacts", "tasks"}
     assert set(found["tasks"].manifest.depends) == {"contacts"}

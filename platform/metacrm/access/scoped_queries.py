@@ -40,6 +40,10 @@ def _and(parts: Sequence[sa.ColumnElement[bool] | None]) -> sa.ColumnElement[boo
     return kept[0] if len(kept) == 1 else sa.and_(*kept)
 
 
+EXACT_ANY = 2**62
+"""`exact_up_to` of a count that is always exact."""
+
+
 class ScopedQueries(ScopedReads):
     """Exports, grouped sums and matches of one subject (see the module docstring)."""
 
@@ -68,6 +72,38 @@ class ScopedQueries(ScopedReads):
         ])
         return self._repository.query(conn, entity, sort=sort, limit=limit, cursor=cursor,
                                       fields=self.visible_fields(entity, None), where=where)
+
+    def rows_after(
+        self, conn: sa.Connection, entity: str, *, criteria: Any = None,
+        fields: Sequence[str] | None = None, after: str | None = None, limit: int = 5000,
+    ) -> list[Record]:
+        """One batch of a walk in id order over the readable records matching `criteria`
+        (checked against the fields the subject may see), hidden fields stripped: the
+        records whose id follows `after`, at most `limit` of them. Forbidden without a
+        read grant. Segments resolve their members with it (`metacrm.marketing`)."""
+        wanted, where = self._prepare(entity, criteria, None, (), fields)
+        return self._repository.rows_after(conn, entity, where=where, fields=wanted,
+                                           after=after, limit=limit)
+
+    def ids_after(
+        self, conn: sa.Connection, entity: str, *, criteria: Any = None,
+        after: str | None = None, limit: int = 10000,
+    ) -> list[str]:
+        """`rows_after` with only the ids."""
+        self.require(entity, "read")
+        return self._repository.ids_after(
+            conn, entity, where=self.read_condition(entity, criteria, None), after=after,
+            limit=limit)
+
+    def exact_count(self, conn: sa.Connection, entity: str, *, criteria: Any = None) -> int:
+        """How many readable records match `criteria`, exactly however many (a segment's
+        count preview: an estimate would not say whether a mailing reaches 1,001 or
+        40,000 people)."""
+        self.require(entity, "read")
+        counted = self._repository.count(conn, entity,
+                                         where=self.read_condition(entity, criteria, None),
+                                         exact_up_to=EXACT_ANY)
+        return counted.value
 
     def grouped_sums(
         self, conn: sa.Connection, entity: str, *, group_by: str, money_field: str,

@@ -394,6 +394,53 @@ class RecordRepository:
             cursor=cursor, fields=fields, read=read, where=where,
         )
 
+    def rows_after(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        *,
+        where: sa.ColumnElement[bool] | None,
+        fields: Sequence[str] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Record]:
+        """Up to `limit` records matching `where` whose id follows `after`, in id order:
+        one batch of a keyset walk over a whole result (a segment of a million persons).
+
+        A walk by primary key needs no cursor encoding and no sort check, and each batch is
+        a short statement on the primary key index — measured against a server-side cursor
+        (bench/segments.py), it is as fast and holds no transaction open while the caller
+        works through the batch (a mailing sends mail between batches)."""
+        codec = self._codec(entity)
+        slots = codec.select_fields(fields)
+        read = self._readers[entity] if fields is None else codec.reader(slots)
+        table = codec.table
+        statement = sa.select(*codec.columns_of(slots))
+        if where is not None:
+            statement = statement.where(where)
+        if after is not None:
+            statement = statement.where(table.c.id > after)
+        statement = statement.order_by(table.c.id).limit(limit)
+        return [read(row) for row in conn.execute(statement).mappings()]
+
+    def ids_after(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        *,
+        where: sa.ColumnElement[bool] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[str]:
+        """`rows_after` with only the ids: the cheapest walk over a large result."""
+        table = self._codec(entity).table
+        statement = sa.select(table.c.id)
+        if where is not None:
+            statement = statement.where(where)
+        if after is not None:
+            statement = statement.where(table.c.id > after)
+        return list(conn.execute(statement.order_by(table.c.id).limit(limit)).scalars())
+
     def page_and_count(
         self,
         conn: sa.Connection,

@@ -8,7 +8,7 @@ segments and the consent ledger) installed before it."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metacrm.email.templates import EmailTemplates
 from metacrm.marketing.mailings.ledger import RecipientLedger
@@ -20,13 +20,6 @@ if TYPE_CHECKING:
     from metacrm.composition import Services
 
 
-def _marketing(services: Services) -> Any:
-    marketing = getattr(services, "marketing", None)
-    if marketing is None:
-        raise RuntimeError("mailings need the marketing feature (segments and consent)")
-    return marketing
-
-
 def install(services: Services) -> None:
     secret = services.settings.effective_secret_key()
     tokens = MailingTokens(secret)
@@ -34,12 +27,12 @@ def install(services: Services) -> None:
     sender = MailingSender(
         services.records, ledger, tokens, lambda: services.email.mailboxes,
         EmailTemplates(services.records, services.registry),
-        lambda: _marketing(services).consent, services.subjects.subject_of, secret=secret,
+        lambda: services.marketing.consent, services.subjects.subject_of, secret=secret,
         public_url=services.settings.public_url, clock=lambda: services.clock(),
         lease=timedelta(seconds=services.settings.job_lease_seconds))
     service = MailingService(
         services.records, ledger, sender, tokens, lambda: services.email.mailboxes,
-        lambda: _marketing(services).segments, lambda: _marketing(services).consent,
+        lambda: services.marketing.segments, lambda: services.marketing.consent,
         lambda: services.dispatcher, lambda: services.clock())
     services.mailings = service
     services.consumers.register(sender)
