@@ -5,6 +5,8 @@
 * `POST .../pause`, `.../resume`, `.../cancel`;
 * `GET .../progress` — status and counters, counted now.
 
+Actions that change the mailing answer `{"data": <the mailing>}`, as the records API does.
+
 Each needs the right to update the mailing (progress: to read it); the rules are the
 service's, this module only parses.
 """
@@ -72,16 +74,16 @@ def mailing_action(record_id: str, action: str) -> Response:
         body = _body("at")
         if body.get("at") is None:
             raise ValidationFailed("invalid schedule", [ErrorDetail("when to send", "/at")])
-        return jsonify(service.schedule(subject, record_id, _moment(body.get("at"))))
+        return jsonify({"data": service.schedule(subject, record_id, _moment(body.get("at")))})
     _body()
     if action == "send":
-        return jsonify(service.schedule(subject, record_id, None))
+        return jsonify({"data": service.schedule(subject, record_id, None)})
     if action == "pause":
-        return jsonify(service.pause(subject, record_id))
+        return jsonify({"data": service.pause(subject, record_id)})
     if action == "resume":
-        return jsonify(service.resume(subject, record_id))
+        return jsonify({"data": service.resume(subject, record_id)})
     if action == "cancel":
-        return jsonify(service.cancel(subject, record_id))
+        return jsonify({"data": service.cancel(subject, record_id)})
     raise NotFound(f"a mailing has no action {action!r}")
 
 

@@ -10,8 +10,13 @@ row `sending`; whether the server accepted the message is unknown. Such rows are
 sent again: on resume, rows `sending` for longer than the lease become `failed` with
 "interrupted — may have been sent" (at most once). A second copy of a marketing message
 is the worse failure — it is what recipients report as spam — while one missed message
-in a crash is visible on the row and in the counters. The window is one SMTP transaction
-per row, so at most one message per worker is in doubt.
+in a crash is visible on the row and in the counters.
+
+Rows are claimed, and their outcomes recorded, a group at a time (`GROUP`, one
+transaction each way) rather than one by one: with two commits per message, the
+done-when test's 2,400 sends on SQLite spent most of their time waiting on commits (about
+0.1 s a recipient, a fifth of it CPU). So a crash leaves at most one group per worker in
+doubt.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ MAILING = "mailing"
 RECIPIENT = "mailing_recipient"
 ACTOR = "mailing:sender"
 INTERRUPTED = "interrupted after it was claimed: it may have been sent, so it is not sent again"
+GROUP = 20
+"""Rows claimed (and recorded) per transaction: the most a crash leaves in doubt."""
 EXACT = 10_000_000
 """Counters are exact: a mailing's rows are counted by its indexed `mailing` column."""
 COUNTED = ("sent", "skipped", "failed", "bounced", "complained")
@@ -64,19 +71,37 @@ class RecipientLedger:
 
     def claim(self, row: Mapping[str, Any]) -> bool:
         """Take a queued row for sending; False when another worker took it first."""
-        try:
-            with self.records.transaction() as conn:
-                self._system().update(conn, RECIPIENT, str(row["id"]), {
-                    "status": "sending", "claimed_at": self.clock()}, actor=ACTOR,
-                    trusted=True, expected_version=int(row["version"]))
-        except StaleRecord:
-            return False
-        return True
+        return bool(self.claim_many([row]))
+
+    def claim_many(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Take queued rows for sending in one transaction; the ones another worker took
+        first are left out of the answer."""
+        claimed: list[dict[str, Any]] = []
+        now = self.clock()
+        with self.records.transaction() as conn:
+            for row in rows:
+                try:
+                    claimed.append(dict(self._system().update(
+                        conn, RECIPIENT, str(row["id"]), {"status": "sending",
+                                                          "claimed_at": now},
+                        actor=ACTOR, trusted=True, expected_version=int(row["version"]))))
+                except StaleRecord:
+                    continue
+        return claimed
 
     def mark(self, recipient_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         with self.records.transaction() as conn:
             return dict(self._system().update(conn, RECIPIENT, recipient_id, dict(changes),
                                               actor=ACTOR, trusted=True))
+
+    def mark_many(self, outcomes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Record several rows' outcomes in one transaction."""
+        if not outcomes:
+            return
+        with self.records.transaction() as conn:
+            for recipient_id, changes in outcomes:
+                self._system().update(conn, RECIPIENT, recipient_id, dict(changes),
+                                      actor=ACTOR, trusted=True)
 
     def get(self, recipient_id: str) -> dict[str, Any] | None:
         with self.records.engine.connect() as conn:

@@ -5,9 +5,9 @@ One work item per run of a mailing (target: the mailing id). Each attempt:
 1. stops at once unless the mailing is `sending` (a pause or cancel takes effect at the
    next batch);
 2. fails the rows a dead worker left claimed (`ledger.RecipientLedger`: at most once);
-3. loops: take up to the rate allowance of `queued` rows, and for each — consent checked
-   NOW (`may_email(email, list_id=<segment>)`), claim, render, send, mark `sent`; refresh
-   the mailing's counters after each batch;
+3. loops: take up to the rate allowance of `queued` rows and, a group at a time, check
+   consent NOW (`may_email(email, list_id=<segment>)`), claim the group, render and send
+   each, record the group's outcomes; refresh the mailing's counters after each batch;
 4. when the allowance is spent, or the attempt has used half the job lease, it hands the
    item back with `RetryLater(delay)` — the dispatcher runs it again then, in this or
    another worker, and the ledger says where it stopped.
@@ -39,7 +39,7 @@ from metacrm.kernel.jobs import EventRecord, GiveUp, RetryLater, WorkItem
 from metacrm.mail.smtp import TIMEOUT_SECONDS, parse_smtp_url
 from metacrm.marketing.mailings import ab_split, rate_limit
 from metacrm.marketing.mailings.compose import OutgoingMail, compose
-from metacrm.marketing.mailings.ledger import INTERRUPTED, MAILING, RecipientLedger
+from metacrm.marketing.mailings.ledger import GROUP, INTERRUPTED, MAILING, RecipientLedger
 from metacrm.marketing.mailings.links import rewrite, url_digest
 from metacrm.marketing.mailings.ports import Consent
 from metacrm.marketing.mailings.rendering import MailingRenderer
@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 CONSUMER = "mailings.send"
 BATCH_SIZE = 100
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+
+
+def _requeued(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(str(row["id"]), {"status": "queued", "claimed_at": None}) for row in rows]
 
 
 def split_links(value: Any) -> list[str]:
@@ -224,47 +228,64 @@ class MailingSender:
         body = self._body(mailing, owner)
         session: SmtpSession | None = None
         try:
-            for row in rows:
-                email = str(row.get("email") or "")
-                if not consent.may_email(email, list_id=segment):
-                    self.ledger.mark(str(row["id"]), {"status": "skipped",
-                                                      "skip_reason": "no_consent"})
+            for start in range(0, len(rows), GROUP):
+                group = rows[start:start + GROUP]
+                allowed = [row for row in group
+                           if consent.may_email(str(row.get("email") or ""), list_id=segment)]
+                self.ledger.mark_many([(str(row["id"]), {"status": "skipped",
+                                                         "skip_reason": "no_consent"})
+                                       for row in group if row not in allowed])
+                if not allowed:
                     continue
                 if session is None:  # before the first claim: a server that is down
                     session = SmtpSession(mailbox)  # leaves every row queued
-                if not self.ledger.claim(row):
-                    continue
-                try:
-                    message = self._message(mailing, mailbox, row, owner, body)
-                except MetacrmError as exc:
-                    self.ledger.mark(str(row["id"]), {"status": "failed",
-                                                      "error": str(exc)[:2000]})
-                    continue
-                try:
-                    session.send(message, email)
-                except smtplib.SMTPRecipientsRefused as exc:
-                    self.ledger.mark(str(row["id"]), {
-                        "status": "failed", "error": f"refused: {exc.recipients}"[:2000]})
-                    continue
-                except smtplib.SMTPResponseException as exc:
-                    if exc.smtp_code >= 500:
-                        self.ledger.mark(str(row["id"]), {
-                            "status": "failed",
-                            "error": f"{exc.smtp_code} {exc.smtp_error!r}"[:2000]})
-                        continue
-                    # the server answered "not now" (4xx): it did not take the message
-                    self.ledger.mark(str(row["id"]), {"status": "queued", "claimed_at": None})
-                    raise
-                except (smtplib.SMTPException, OSError):
-                    # the connection broke mid-message: it may have been accepted
-                    self.ledger.mark(str(row["id"]), {"status": "failed",
-                                                      "error": INTERRUPTED})
-                    raise
-                self.ledger.mark(str(row["id"]), {"status": "sent", "sent_at": self.clock(),
-                                                  "message_id": message["Message-ID"]})
+                self._send_group(mailing, mailbox, session, owner, body,
+                                 self.ledger.claim_many(allowed))
         finally:
             if session is not None:
                 session.close()
+
+    def _send_group(self, mailing: Mapping[str, Any], mailbox: Mailbox,
+                    session: SmtpSession, owner: AccessSubject, body: str,
+                    claimed: Sequence[Mapping[str, Any]]) -> None:
+        """Send claimed rows and record what became of each in one transaction; when the
+        server fails mid-way, rows not tried yet go back to the queue (and the error is
+        raised for the work item's retry)."""
+        outcomes: list[tuple[str, Mapping[str, Any]]] = []
+        try:
+            for index, row in enumerate(claimed):
+                recipient_id = str(row["id"])
+                try:
+                    message = self._message(mailing, mailbox, row, owner, body)
+                except MetacrmError as exc:
+                    outcomes.append((recipient_id, {"status": "failed",
+                                                    "error": str(exc)[:2000]}))
+                    continue
+                try:
+                    session.send(message, str(row["email"]))
+                except smtplib.SMTPRecipientsRefused as exc:
+                    outcomes.append((recipient_id, {
+                        "status": "failed", "error": f"refused: {exc.recipients}"[:2000]}))
+                    continue
+                except smtplib.SMTPResponseException as exc:
+                    if exc.smtp_code >= 500:
+                        outcomes.append((recipient_id, {
+                            "status": "failed",
+                            "error": f"{exc.smtp_code} {exc.smtp_error!r}"[:2000]}))
+                        continue
+                    # "not now" (4xx): the server did not take this message
+                    outcomes.extend(_requeued(claimed[index:]))
+                    raise
+                except (smtplib.SMTPException, OSError):
+                    # the connection broke mid-message: it may have been accepted
+                    outcomes.append((recipient_id, {"status": "failed",
+                                                    "error": INTERRUPTED}))
+                    outcomes.extend(_requeued(claimed[index + 1:]))
+                    raise
+                outcomes.append((recipient_id, {"status": "sent", "sent_at": self.clock(),
+                                                "message_id": message["Message-ID"]}))
+        finally:
+            self.ledger.mark_many(outcomes)
 
     def _body(self, mailing: Mapping[str, Any], owner: AccessSubject) -> str:
         if mailing.get("body"):
@@ -273,11 +294,15 @@ class MailingSender:
         return str(template.get("body") or "")
 
     def _record(self, owner: AccessSubject, row: Mapping[str, Any]) -> Mapping[str, Any]:
-        regarding = row.get("regarding")
-        if not isinstance(regarding, Mapping) or not regarding.get("id"):
+        regarding = row.get("regarding")  # a RecordLink (engine rows) or its JSON form
+        if isinstance(regarding, Mapping):
+            entity, record_id = regarding.get("entity"), regarding.get("id")
+        else:
+            entity, record_id = getattr(regarding, "entity", None), getattr(regarding, "id", None)
+        if not entity or not record_id:
             return {}
         try:
-            return self.records.get(owner, str(regarding["entity"]), str(regarding["id"]))
+            return self.records.get(owner, str(entity), str(record_id))
         except MetacrmError:
             return {}
 
