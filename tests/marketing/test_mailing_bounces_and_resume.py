@@ -152,3 +152,46 @@ def test_ab_test_sends_the_sample_then_the_winner_to_the_rest(world: MailingWorl
     assert (progress["status"], progress["ab_winner"]) == ("sent", "b")
     assert world.received_by(world.smtp.messages) == sorted(waiting)
     assert {m.message["Subject"] for m in world.smtp.messages} == {"Subject B"}
+
+
+def test_a_test_send_goes_to_one_address_and_records_nothing(world: MailingWorld) -> None:
+    people = world.persons("testsend", 2)
+    world.grant(people)
+    mailing = world.mailing(world.segment("testsend", "Test send list"),
+                            subject="Hi {{ name }}")
+    path = f"/records/mailing/{mailing['id']}/test"
+    world.smtp.messages.clear()
+    world.call("POST", path, world.mia, 200, {"address": "me@ourco.example"})
+    [message] = world.smtp.messages
+    assert (message.recipients, message.message["Subject"]) == (
+        ["me@ourco.example"], "[Test] Hi {{ name }}")
+    assert message.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert world.call("GET", f"/records/mailing/{mailing['id']}", world.mia,
+                      200)["data"]["status"] == "draft"
+    assert _rows(world, mailing["id"]) == {}
+    problem = world.call("POST", path, world.mia, 422, {"address": "not an address"})
+    assert problem["errors"][0]["pointer"] == "/address"
+
+
+def test_the_unsubscribe_page_offers_this_list_or_everything(world: MailingWorld) -> None:
+    people = world.persons("pagechoice", 2)
+    world.grant(people)
+    segment = world.segment("pagechoice", "Page list")
+    world.smtp.messages.clear()
+    world.send(world.mailing(segment)["id"])
+    message = next(m for m in world.smtp.messages if m.recipients == [people[0]["email"]])
+    link = re.search(r"https://crm\.ourco\.example(/m/u/\S+)", message.part("text/plain"))
+    assert link is not None
+    page = world.web.client.get(link.group(1))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "pa…@example.org" in html and people[0]["email"] not in html
+    csrf = re.search(r'name="([^"]+)" value="([^"]+)"', html)
+    assert csrf is not None
+    done = world.web.client.post(f"{link.group(1)}/choose", data={
+        csrf.group(1): csrf.group(2), "scope": "all"})
+    assert done.status_code == 200
+    consent = world.services.marketing.consent
+    assert not consent.may_email(people[0]["email"], list_id=None)
+    assert consent.may_email(people[1]["email"], list_id=segment)
+    assert world.web.client.get("/m/u/forged-token").status_code == 404

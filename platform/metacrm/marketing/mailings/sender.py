@@ -133,8 +133,6 @@ class MailingSender:
                 self.refresh(mailing_id)
                 return
             variants = self._variants(mailing)
-            if variants is None:
-                continue  # the A/B winner was just decided
             mailbox = self._mailboxes().find(str(mailing.get("mailbox") or ""))
             if mailbox is None or not mailbox.smtp_url:
                 self.refresh(mailing_id, {"status": "paused"})
@@ -172,7 +170,7 @@ class MailingSender:
             self.records.runtime().system.update(conn, MAILING, mailing_id, values,
                                                  actor="mailing:sender", trusted=True)
 
-    def _variants(self, mailing: Mapping[str, Any]) -> list[str] | None:
+    def _variants(self, mailing: Mapping[str, Any]) -> list[str]:
         if not mailing.get("ab_sample_percent") or not mailing.get("subject_b"):
             return ["a"]
         if mailing.get("ab_winner"):
@@ -225,7 +223,7 @@ class MailingSender:
         if owner is None:
             self.refresh(str(mailing["id"]), {"status": "paused"})
             raise GiveUp("the mailing's owner is no active user: the mailing is paused")
-        body = self._body(mailing, owner)
+        body = self.body_of(mailing, owner)
         session: SmtpSession | None = None
         try:
             for start in range(0, len(rows), GROUP):
@@ -256,7 +254,7 @@ class MailingSender:
             for index, row in enumerate(claimed):
                 recipient_id = str(row["id"])
                 try:
-                    message = self._message(mailing, mailbox, row, owner, body)
+                    message = self.message_for(mailing, mailbox, row, owner, body)
                 except MetacrmError as exc:
                     outcomes.append((recipient_id, {"status": "failed",
                                                     "error": str(exc)[:2000]}))
@@ -287,7 +285,8 @@ class MailingSender:
         finally:
             self.ledger.mark_many(outcomes)
 
-    def _body(self, mailing: Mapping[str, Any], owner: AccessSubject) -> str:
+    def body_of(self, mailing: Mapping[str, Any], owner: AccessSubject) -> str:
+        """The body template: the mailing's text, else its email template's."""
         if mailing.get("body"):
             return str(mailing["body"])
         template = self.templates.find(owner, mailing.get("template"), "en")
@@ -306,8 +305,9 @@ class MailingSender:
         except MetacrmError:
             return {}
 
-    def _message(self, mailing: Mapping[str, Any], mailbox: Mailbox,
-                 row: Mapping[str, Any], owner: AccessSubject, body: str) -> Any:
+    def message_for(self, mailing: Mapping[str, Any], mailbox: Mailbox,
+                    row: Mapping[str, Any], owner: AccessSubject, body: str) -> Any:
+        """The MIME message of one recipient row (rendered, links rewritten, headers)."""
         recipient_id = str(row["id"])
         variant = str(row.get("variant") or "a")
         if variant == ab_split.REST:

@@ -190,7 +190,7 @@ class MailingService:
         self._check_sendable(mailing, subject)
         mailbox = self._mailboxes().get(str(mailing["mailbox"]))
         row = {"id": f"test-{new_id()}", "email": address, "contact_name": "", "variant": "a"}
-        message = self.sender._message(mailing, mailbox, row, subject, self.sender._body(
+        message = self.sender.message_for(mailing, mailbox, row, subject, self.sender.body_of(
             mailing, subject))
         del message["Subject"]
         message["Subject"] = f"[Test] {mailing.get('subject')}"
