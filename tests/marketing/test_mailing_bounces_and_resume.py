@@ -195,3 +195,29 @@ def test_the_unsubscribe_page_offers_this_list_or_everything(world: MailingWorld
     assert not consent.may_email(people[0]["email"], list_id=None)
     assert consent.may_email(people[1]["email"], list_id=segment)
     assert world.web.client.get("/m/u/forged-token").status_code == 404
+
+
+def test_the_mailbox_rate_limit_spreads_a_mailing_over_time(world: MailingWorld) -> None:
+    world.call("PUT", "/mailboxes/slow", world.root, 200, {
+        "address": "slow@ourco.example", "smtp_url": f"smtp://127.0.0.1:{world.smtp.port}",
+        "rate_per_hour": 120})  # two a minute
+    people = world.persons("ratelimit", 5)
+    world.grant(people)
+    mailing = world.mailing(world.segment("ratelimit", "Rate list"), mailbox="slow")
+    path = f"/records/mailing/{mailing['id']}/progress"
+    world.smtp.messages.clear()
+    world.call("POST", f"/records/mailing/{mailing['id']}/send", world.mia, 200)
+    progress = world.call("GET", path, world.mia, 200)
+    assert (progress["status"], progress["sent_count"]) == ("sending", 2)
+    real = world.services.clock
+    try:
+        for minutes, sent in ((1, 4), (2, 5)):
+            moment = real() + timedelta(minutes=minutes, seconds=5)
+            world.services.clock = lambda moment=moment: moment
+            world.services.dispatcher.sweep_once(moment)
+            world.services.dispatcher.kick()
+            assert world.call("GET", path, world.mia, 200)["sent_count"] == sent
+    finally:
+        world.services.clock = real
+    assert world.call("GET", path, world.mia, 200)["status"] == "sent"
+    assert world.received_by(world.smtp.messages) == sorted(p["email"] for p in people)
