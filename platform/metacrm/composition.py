@@ -40,6 +40,7 @@ from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
 from metacrm.marketing.install import Marketing
+from metacrm.marketing.mailings.service import MailingService
 from metacrm.notifications.service import NotificationService
 from metacrm.packs.lifecycle import PackLifecycle
 from metacrm.packs.stored_packs import StoredPacks
@@ -83,6 +84,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.jobs.duplicate_scans",
     "metacrm.service_desk.install",
     "metacrm.marketing.install",
+    "metacrm.marketing.mailings.install",
 )
 """Modules whose `install(services)` wires a core feature, in order (later ones may use
 what earlier ones registered)."""
@@ -159,6 +161,8 @@ class Services:
     (`metacrm.service_desk.replies`)."""
     marketing: Marketing = field(init=False, repr=False, compare=False)
     """Segments, the consent ledger and campaigns (`metacrm.marketing`)."""
+    mailings: MailingService = field(init=False, repr=False, compare=False)
+    """Mass mailings: actions, tracking routes, bounce reports (`metacrm.marketing.mailings`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
     """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)

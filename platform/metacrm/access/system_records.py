@@ -41,10 +41,22 @@ class SystemRecords:
     def update(
         self, conn: sa.Connection, entity: str, record_id: str, changes: Mapping[str, Any],
         *, actor: str | None = None, trusted: bool = False,
+        expected_version: int | None = None,
     ) -> Record:
-        """Change fields of a record as the engine (`trusted` may write read-only fields)."""
+        """Change fields of a record as the engine (`trusted` may write read-only fields;
+        with `expected_version`, only if the record is still at that version, else
+        `StaleRecord` — a claim that two workers cannot both win)."""
         return self._repository.update(conn, entity, record_id, changes, actor=actor,
-                                       trusted=trusted)
+                                       trusted=trusted, expected_version=expected_version)
+
+    def insert_many(
+        self, conn: sa.Connection, entity: str, rows: Sequence[Mapping[str, Any]], *,
+        actor: str | None = None, owner: str | None = None, trusted: bool = False,
+    ) -> list[Record]:
+        """Create many records in one statement as the engine (a mailing's recipient
+        rows); all or nothing."""
+        return self._repository.insert_many(conn, entity, rows, actor=actor, owner=owner,
+                                            trusted=trusted)
 
     def query(
         self, conn: sa.Connection, entity: str, *, criteria: Any = None,
@@ -57,10 +69,14 @@ class SystemRecords:
 
     def count(
         self, conn: sa.Connection, entity: str, *, criteria: Any = None,
-        where: sa.ColumnElement[bool] | None = None,
+        where: sa.ColumnElement[bool] | None = None, exact_up_to: int | None = None,
     ) -> RecordCount:
-        """How many records match `criteria` and `where` (a condition on `table`)."""
-        return self._repository.count(conn, entity, criteria=criteria, where=where)
+        """How many records match `criteria` and `where` (a condition on `table`); exact
+        up to `exact_up_to` (default: the list views' limit)."""
+        if exact_up_to is None:
+            return self._repository.count(conn, entity, criteria=criteria, where=where)
+        return self._repository.count(conn, entity, criteria=criteria, where=where,
+                                      exact_up_to=exact_up_to)
 
     def table(self, entity: str) -> sa.Table:
         """The entity's table, for a `where` condition of `count`."""

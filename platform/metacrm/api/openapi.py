@@ -30,6 +30,7 @@ from metacrm.api.openapi_filters import NO_NUL, NON_BLANK
 from metacrm.api.openapi_imports import IMPORTS_TAG, import_paths, import_schemas
 from metacrm.api.openapi_knowledge import knowledge_paths, knowledge_schemas
 from metacrm.api.openapi_marketing import marketing_paths, marketing_schemas
+from metacrm.api.openapi_mailings import mailing_paths, mailing_schemas
 from metacrm.api.openapi_mass_print import mass_print_paths, mass_print_schemas
 from metacrm.api.openapi_messages import MESSAGES_TAG, message_paths, message_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas
@@ -108,6 +109,8 @@ def build_openapi(
     paths.update(timeline_paths(model))
     schemas.update(service_desk_schemas(model))
     paths.update(service_desk_paths(model))
+    schemas.update(mailing_schemas(model))
+    paths.update(mailing_paths(model))
     schemas.update(calendar_schemas())
     paths.update(calendar_paths())
     schemas.update(knowledge_schemas(model))

@@ -20,6 +20,8 @@ from metacrm.api.exports import exports_api
 from metacrm.api.imports import imports_api
 from metacrm.api.knowledge import knowledge_api
 from metacrm.api.marketing import marketing_api
+from metacrm.api.mailing_links import mailing_links_api
+from metacrm.api.mailings import mailings_api
 from metacrm.api.mass_print import mass_print_api
 from metacrm.api.merges import merges_api
 from metacrm.api.messages import messages_api
@@ -56,3 +58,5 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(messages_api)
     app.register_blueprint(telephony_api)
     app.register_blueprint(mass_print_api)
+    app.register_blueprint(mailings_api)
+    app.register_blueprint(mailing_links_api)

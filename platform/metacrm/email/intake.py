@@ -59,11 +59,18 @@ class Received:
     regarding: Mapping[str, str] | None = None
     lead_id: str | None = None
     report: bool = False
-    """The message is a delivery report (a bounce) about the sent message `record_id`."""
+    """The message is a delivery report (a bounce, a complaint): about the sent message
+    `record_id`, or taken by a report reader (`record_id` empty) rather than stored."""
     ticket_id: str | None = None
     """The ticket this message opened."""
     ticket_move: str | None = None
     """The transition a customer's reply made on its ticket (e.g. `reopen`)."""
+
+
+ReportReader = Callable[[bytes], bool]
+"""Acts on a message that is a report to the CRM rather than mail to a person (a bounce
+of a mass mailing: `metacrm.marketing.mailings`) and answers True, so it is not stored;
+False for ordinary mail. Registered in `EmailIntake.report_readers` at install."""
 
 
 def mailbox_subject(records: RecordsService, mailbox: str) -> AccessSubject:
@@ -87,13 +94,17 @@ class EmailIntake:
         self.secret = secret
         self.clock = clock
         self.ticket_replies = ticket_replies
+        self.report_readers: list[ReportReader] = []
 
     def receive(self, mailbox: Mailbox, raw: bytes) -> Received:
-        """Store the message in `raw` (ValidationFailed when it is none)."""
+        """Store the message in `raw` (ValidationFailed when it is none), unless a report
+        reader takes it."""
         try:
             mail = parse_mail(raw)
         except ValueError as exc:
             raise ValidationFailed("not an email message", [ErrorDetail(str(exc), "")]) from None
+        if any(reader(raw) for reader in self.report_readers):
+            return Received(mail.message_id, "", duplicate=False, report=True)
         subject = mailbox_subject(self.records, mailbox.name)
         bounced = self._bounce(subject, mail.message_id, raw)
         if bounced is not None:

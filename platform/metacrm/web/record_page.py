@@ -51,6 +51,7 @@ from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
 from metacrm.web.knowledge_panel import knowledge_panels
+from metacrm.web.mailing_panel import mailing_panels
 from metacrm.web.pack_panels import pack_panels
 from metacrm.web.record_email import email_panel
 from metacrm.web.record_files import attachments_panel
@@ -205,6 +206,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         state_fields=[f.name for f in visible.fields if f.type == "state"],
         pack_panels=[*sla_panels(entity, record), *knowledge_panels(entity, record),
                      *segment_panels(entity, record),
+                     *mailing_panels(subject, entity, record),
                      *pack_panels(subject, entity, record)],
         starred=bookmarks.starred(subject, entity, str(record["id"])),
         **attachments_panel(subject, entity, record_id),

@@ -1,0 +1,100 @@
+"""OpenAPI paths of a mailing's actions and progress (`api.mailings`) and of the public
+tracking routes (`api.mailing_links`), listed when the model has mailings (the marketing
+pack)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metacrm.api.openapi_paths import (
+    BODY_ERRORS,
+    READ_ERRORS,
+    RECORD_ID,
+    RECORDS,
+    errors,
+    json_answer,
+    json_body,
+)
+from metacrm.api.openapi_schemas import english, ref
+from metacrm.marketing.mailings.ledger import MAILING
+from metacrm.metadata.model import CompiledModel
+
+Schema = dict[str, Any]
+COUNT = {"type": "integer", "minimum": 0}
+COUNTERS = ("recipients_count", "sent_count", "skipped_count", "failed_count",
+            "bounced_count", "complained_count", "opened_count", "clicked_count",
+            "done_count")
+ACTIONS = {
+    "send": ("mailing_send_now", "Send a draft mailing now", None),
+    "pause": ("mailing_pause", "Pause a scheduled or sending mailing", None),
+    "resume": ("mailing_resume", "Resume a paused mailing where it stopped", None),
+    "cancel": ("mailing_cancel", "Cancel a mailing; rows not sent become skipped", None),
+    "schedule": ("mailing_schedule", "Schedule a draft mailing", {
+        "type": "object", "required": ["at"], "additionalProperties": False,
+        "properties": {"at": {"type": "string", "format": "date-time"}}}),
+}
+TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def mailing_schemas(model: CompiledModel) -> dict[str, Schema]:
+    if model.entity(MAILING) is None:
+        return {}
+    return {"MailingProgress": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "status", "percent", "ab_winner", *COUNTERS],
+        "properties": {"id": {"type": "string"}, "status": {"type": "string"},
+                       "percent": {"type": "integer", "minimum": 0, "maximum": 100},
+                       "ab_winner": {"type": ["string", "null"], "enum": ["a", "b", None]},
+                       **{name: COUNT for name in COUNTERS}}}}
+
+
+def mailing_paths(model: CompiledModel) -> dict[str, Any]:
+    entity = model.entity(MAILING)
+    if entity is None:
+        return {}
+    tags = [english(entity.plural_label) or MAILING]
+    base = f"{RECORDS}/{MAILING}/{{id}}"
+    single = json_answer("The mailing after the action.", ref(f"{MAILING}.single"))
+    paths: dict[str, Any] = {}
+    for action, (operation, summary, body) in ACTIONS.items():
+        post: Schema = {"operationId": operation, "tags": tags, "summary": summary,
+                        "description": "See docs/marketing.md, \"Mass mailings\".",
+                        "responses": {"200": single,
+                                      **errors(*READ_ERRORS, *BODY_ERRORS, "409")}}
+        if body is not None:
+            post["requestBody"] = json_body(body)
+        paths[f"{base}/{action}"] = {"parameters": [RECORD_ID], "post": post}
+    paths[f"{base}/test"] = {"parameters": [RECORD_ID], "post": {
+        "operationId": "mailing_send_test", "tags": tags,
+        "summary": "Send the mailing to one address now (nothing is recorded)",
+        "requestBody": json_body({"type": "object", "required": ["address"],
+                                  "additionalProperties": False,
+                                  "properties": {"address": {"type": "string",
+                                                             "format": "email"}}}),
+        "responses": {"200": json_answer("Sent.", {
+            "type": "object", "required": ["sent_to", "message_id"],
+            "properties": {"sent_to": {"type": "string"},
+                           "message_id": {"type": "string"}}}),
+            **errors(*READ_ERRORS, *BODY_ERRORS)}}}
+    paths[f"{base}/progress"] = {"parameters": [RECORD_ID], "get": {
+        "operationId": "mailing_progress", "tags": tags,
+        "summary": "The mailing's status and counters, counted now",
+        "responses": {"200": json_answer("The progress.", ref("MailingProgress")),
+                      **errors(*READ_ERRORS)}}}
+    public = {"security": [], "tags": tags}
+    paths["/m/u/{token}"] = {"parameters": [TOKEN], "post": {
+        **public, "operationId": "mailing_one_click_unsubscribe",
+        "summary": "RFC 8058 one-click unsubscribe from the mailing's list",
+        "responses": {"200": {"description": "Unsubscribed."}, **errors("404")}}}
+    paths["/m/o/{token}"] = {"parameters": [TOKEN], "get": {
+        **public, "operationId": "mailing_open_pixel",
+        "summary": "The open-tracking pixel (a 1x1 GIF whatever the token)",
+        "responses": {"200": {"description": "A GIF image.",
+                              "content": {"image/gif": {}}}}}}
+    paths["/m/c/{token}"] = {"parameters": [TOKEN], "get": {
+        **public, "operationId": "mailing_click",
+        "summary": "A tracked click: redirects only to the mailing's own recorded link",
+        "responses": {"302": {"description": "To the link.", "headers": {
+            "Location": {"schema": {"type": "string", "format": "uri"}}}},
+            **errors("404")}}}
+    return paths
