@@ -29,8 +29,8 @@ from metacrm.api.openapi_files import FILES_TAG, file_paths, file_schemas
 from metacrm.api.openapi_filters import NO_NUL, NON_BLANK
 from metacrm.api.openapi_imports import IMPORTS_TAG, import_paths, import_schemas
 from metacrm.api.openapi_knowledge import knowledge_paths, knowledge_schemas
-from metacrm.api.openapi_marketing import marketing_paths, marketing_schemas
 from metacrm.api.openapi_mailings import mailing_paths, mailing_schemas
+from metacrm.api.openapi_marketing import marketing_paths, marketing_schemas
 from metacrm.api.openapi_mass_print import mass_print_paths, mass_print_schemas
 from metacrm.api.openapi_messages import MESSAGES_TAG, message_paths, message_schemas
 from metacrm.api.openapi_meta import meta_paths, meta_schemas

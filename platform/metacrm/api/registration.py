@@ -19,9 +19,9 @@ from metacrm.api.duplicates import duplicates_api
 from metacrm.api.exports import exports_api
 from metacrm.api.imports import imports_api
 from metacrm.api.knowledge import knowledge_api
-from metacrm.api.marketing import marketing_api
 from metacrm.api.mailing_links import mailing_links_api
 from metacrm.api.mailings import mailings_api
+from metacrm.api.marketing import marketing_api
 from metacrm.api.mass_print import mass_print_api
 from metacrm.api.merges import merges_api
 from metacrm.api.messages import messages_api
