@@ -332,8 +332,9 @@ class MailingService:
     # --- the bounce mailbox ----------------------------------------------------------------
 
     def read_report(self, raw: bytes) -> bool:
-        """Act on a bounce, complaint or mailto unsubscribe in `raw`; False when it is
-        none of those (the message is then stored as ordinary mail)."""
+        """Act on a bounce or complaint about a mailing's message, or a mailto
+        unsubscribe, in `raw`; False for anything else (a report about mail sent from a
+        record is the intake's, which marks that message failed; other mail is stored)."""
         feedback = read_feedback(raw)
         if feedback is None:
             return False
@@ -347,12 +348,13 @@ class MailingService:
             if row is not None and row.get("email"):
                 consent.unsubscribe(str(row["email"]), list_id=read.list_id, source="mailto")
             return True
-        for email in feedback.recipients:
-            consent.suppress(email, reason=feedback.kind)
         row = (self.ledger.by_message_id(feedback.original_message_id)
                if feedback.original_message_id else None)
-        if row is not None:
-            status = "bounced" if feedback.kind == "bounce" else "complained"
-            self.ledger.mark(str(row["id"]), {"status": status, "error": feedback.status})
-            self.sender.refresh(str(row["mailing"]))
+        if row is None:  # about mail sent from a record: the intake marks that message
+            return False
+        for email in feedback.recipients:
+            consent.suppress(email, reason=feedback.kind)
+        status = "bounced" if feedback.kind == "bounce" else "complained"
+        self.ledger.mark(str(row["id"]), {"status": status, "error": feedback.status})
+        self.sender.refresh(str(row["mailing"]))
         return True
