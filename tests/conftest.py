@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from database_free import mark_database_free
-from database_harness import postgres_schema, schema_url
+from database_harness import SchemaDropper, postgres_schema, schema_url
 from metacrm.storage.engine import create_database_engine
 
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -34,13 +34,23 @@ def database_url(tmp_path: Path) -> str:
     return os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
+@pytest.fixture(scope="session")
+def schema_dropper() -> Iterator[SchemaDropper]:
+    """Drops the PostgreSQL schemas of finished tests in the background (database_harness)."""
+    dropper = SchemaDropper()
+    yield dropper
+    failures = dropper.close()
+    if failures:
+        pytest.fail("test schemas left behind: " + "; ".join(failures))
+
+
 @pytest.fixture
-def isolated_database_url(database_url: str) -> Iterator[str]:
+def isolated_database_url(database_url: str, schema_dropper: SchemaDropper) -> Iterator[str]:
     """The URL of an empty database, for code that builds its own engine (CLI, services)."""
     if not database_url.startswith("postgresql"):
         yield database_url
         return
-    with postgres_schema(database_url) as schema:
+    with postgres_schema(database_url, schema_dropper) as schema:
         yield schema_url(database_url, schema)
 
 
@@ -53,10 +63,10 @@ def engine(isolated_database_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def postgres_engine() -> Iterator[sa.Engine]:
+def postgres_engine(schema_dropper: SchemaDropper) -> Iterator[sa.Engine]:
     """A PostgreSQL engine (fresh schema) whatever the suite's database, for PG-only checks."""
     url = os.environ.get("METACRM_TEST_POSTGRES_URL") or POSTGRES_URL_DEFAULT
-    with postgres_schema(url) as schema:
+    with postgres_schema(url, schema_dropper) as schema:
         engine = create_database_engine(schema_url(url, schema))
         yield engine
         engine.dispose()
