@@ -17,8 +17,12 @@ import sqlalchemy as sa
 from database_free import mark_database_free
 from database_harness import SchemaDropper, postgres_schema, schema_url
 from metacrm.storage.engine import create_database_engine
+from url_builder_cache import install as install_url_builder_cache
 
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+install_url_builder_cache()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
