@@ -34,7 +34,8 @@ def grant(name: str = "rep_email", role: str = "rep", **extra: Any) -> dict[str,
 
 
 def world(*more: dict[str, Any]) -> list[dict[str, Any]]:
-    return [entity("deal", field("title"), field("stage", "state", pipeline="deal_flow")), entity("email", field("subject")),
+    return [entity("deal", field("title"), field("stage", "state", pipeline="deal_flow")),
+            entity("email", field("subject")),
             pipeline("deal_flow", "deal", transitions=[
                 transition("win", ["open"], "done"), transition("lose", ["open"], "done")]),
             *more]
