@@ -69,12 +69,15 @@ def test_deals_by_stage_sums_the_amount(model: CompiledModel) -> None:
                                                                ("sum", "amount")]
 
 
-def test_a_task_reminds_its_owner_of_the_due_date_until_it_is_finished(
+def test_a_task_reminds_its_owner_of_the_due_time_or_date_until_it_is_finished(
         model: CompiledModel) -> None:
-    [reminder] = model.entities["task"].reminders
+    by_date, by_time = model.entities["task"].reminders
+    finished = {"field": "status", "op": "in", "value": ["done", "cancelled"]}
 
-    assert (reminder.field, reminder.to) == ("due_date", ("owner",))
-    assert reminder.unless == {"field": "status", "op": "in", "value": ["done", "cancelled"]}
+    assert (by_date.field, by_date.to) == ("due_date", ("owner",))
+    assert by_date.unless == {"or": [finished, {"field": "due_at", "op": "is_null",
+                                                "value": False}]}
+    assert (by_time.field, by_time.to, by_time.unless) == ("due_at", ("owner",), finished)
 
 
 def test_the_email_packs_grant_the_sales_and_service_roles_their_mail(
