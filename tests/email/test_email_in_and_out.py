@@ -278,6 +278,20 @@ def test_messages_and_their_attachments_are_read_through_the_access_layer(
     assert {m["id"] for m in world.timeline("deal", deal)} >= {own}
 
 
+def test_an_admin_giving_a_rep_other_email_rights_than_the_grant_is_told_both_documents(
+        world: World) -> None:
+    role = world.call("GET", "/meta/role/sales_rep", world.root, 200)["data"]
+    role["entities"]["email_message"] = {"read": "team", "create": "all"}
+
+    problem = world.call("PUT", "/meta/role/sales_rep", world.root, 422, role)
+
+    [error] = [e for e in problem["errors"] if e["pointer"] == "/entities/email_message"]
+    assert error["source"].endswith("sales_rep_email.json")
+    assert "role 'sales_rep' (api:role/sales_rep) already sets other rights" in error["message"]
+    assert world.call("GET", "/meta/role/sales_rep", world.root, 200
+                      )["data"]["entities"].get("email_message") is None  # nothing applied
+
+
 # --- the record page's compose form --------------------------------------------------------
 
 
