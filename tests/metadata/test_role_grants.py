@@ -107,7 +107,9 @@ def test_a_grant_changing_the_role_s_own_rights_names_both_documents(
 
 def test_the_same_rights_the_role_already_has_are_no_contradiction(
         registry: FieldTypeRegistry) -> None:
-    model = compiled(registry, *world(rep(email=RIGHTS), grant()))
+    """The same rights, even spelled with their defaults (an absent action is none)."""
+    spelled = RIGHTS | {"import": "none", "rules": [], "fields": {}}
+    model = compiled(registry, *world(rep(email=spelled), grant()))
 
     assert model.roles["rep"].entities["email"].read == "own"
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from metacrm.metadata.compiler.context import CompileContext, Reporter, suggestion
-from metacrm.metadata.compiler.roles import build_role, check_role
+from metacrm.metadata.compiler.roles import ACTIONS, IMPORT, build_role, check_role
 from metacrm.metadata.documents import Document, plain_json
 
 __all__ = ["apply_role_grants"]
@@ -79,17 +79,28 @@ def _check_entities(grant: Document, own: Mapping[str, Any], role_source: str,
     written, an admin's changes included) or an earlier grant's in other words."""
     for entity, rights in grant.body.get("entities", {}).items():
         pointer = f"/entities/{_escape(entity)}"
-        if entity in own and plain_json(own[entity]) != plain_json(rights):
+        if entity in own and _normal(own[entity]) != _normal(rights):
             report.error(f"role '{grant.body['role']}' ({role_source}) already sets other "
                          f"rights for '{entity}'; a grant adds rights, it does not change "
                          "them — remove the entity from one of the two documents", pointer)
             continue
         earlier = granted_by.get((str(grant.body["role"]), entity))
-        if earlier is not None and plain_json(earlier.body["entities"][entity]) != \
-                plain_json(rights):
+        if earlier is not None and _normal(earlier.body["entities"][entity]) != \
+                _normal(rights):
             report.error(f"role grant '{earlier.name}' ({earlier.source}) already grants "
                          f"other rights for '{entity}' to role '{grant.body['role']}'",
                          pointer)
+
+
+def _normal(permission: Any) -> Any:
+    """A permission with its defaults spelled out (an absent action is `none`), so the same
+    rights written two ways compare equal."""
+    if not isinstance(permission, Mapping):
+        return plain_json(permission)
+    spelled: dict[str, Any] = {action: "none" for action in (*ACTIONS, IMPORT)}
+    spelled.update({"rules": [], "fields": {}})
+    spelled.update(plain_json(permission))
+    return spelled
 
 
 def _check_dashboards(grant: Document, dashboards: Mapping[str, Any],
