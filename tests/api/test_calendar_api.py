@@ -39,8 +39,9 @@ DOCUMENTS = [
            field("ends_at", "datetime"), field("location"), field("description", "textarea"),
            field("secret"), title_field="subject",
            reminders=[{"field": "starts_at", "to": "owner"}]),
-    entity("task", field("subject"), field("due_date", "date"), title_field="subject",
-           reminders=[{"field": "due_date", "to": "owner"}]),
+    entity("task", field("subject"), field("due_date", "date"), field("due_at", "datetime"),
+           title_field="subject",
+           reminders=[{"field": "due_date", "to": "owner"}, {"field": "due_at", "to": "owner"}]),
     entity("memo", field("subject"), field("noted_at", "datetime")),
 ]
 TEAM_READ = {"read": "team", "create": "all", "update": "own"}
@@ -62,7 +63,7 @@ class World:
         self.tokens: dict[str, dict[str, str]] = {}
         for name, role_name in (("root", "boss"), ("ann", "manager"), ("rep1", "rep"),
                                 ("rep2", "rep"), ("ny", "rep"), ("msk", "rep"),
-                                ("solo", "loner")):
+                                ("solo", "loner"), ("tim", "rep")):
             self.ids[name] = str(web.create_user(name, role_name).id)
             self.tokens[name] = bearer(web.login(name))
         runtime: WebRuntime = web.app.extensions[RUNTIME_KEY]
@@ -104,6 +105,13 @@ class World:
                               "owner": self.ids["msk"]})  # 23:30 in Moscow
         self.post("meeting", {"subject": "MSK next Monday", "starts_at": "2026-03-15T21:30:00Z",
                               "owner": self.ids["msk"]})  # 00:30 on Monday in Moscow
+        self.timed_task = self.post("task", {"subject": "Call back", "due_date": "2026-03-12",
+                                             "due_at": "2026-03-12T15:00:00Z",
+                                             "owner": self.ids["tim"]})
+        self.post("task", {"subject": "Plan the week", "due_date": "2026-03-13",
+                           "owner": self.ids["tim"]})
+        self.post("task", {"subject": "Moved to May", "due_date": "2026-03-20",
+                           "due_at": "2026-05-04T08:00:00Z", "owner": self.ids["tim"]})
 
     def post(self, entity_name: str, payload: dict[str, Any]) -> str:
         response = self.web.client.post(f"/api/v1/records/{entity_name}", json=payload,
@@ -146,6 +154,20 @@ def test_the_calendar_shows_exactly_the_users_own_items_in_the_range(world: Worl
     assert "secret" not in meeting["record"]  # field security applies
     assert (task["id"], task["all_day"], task["date"]) == (world.rep1_task, True, "2026-03-11")
     assert (task["start"], task["end"]) == ("2026-03-11T00:00:00Z", "2026-03-12T00:00:00Z")
+
+
+def test_a_task_with_a_due_time_is_timed_and_one_without_is_all_day(world: World) -> None:
+    """A due time wins over the due date: the task sits in its slot (and is rescheduled by
+    moving `due_at`); a task without one is all-day on its date (moved by `due_date`)."""
+    timed, all_day = world.calendar("tim", MARCH)["data"]
+
+    assert (timed["id"], timed["all_day"], timed["field"]) == (
+        world.timed_task, False, "due_at")
+    assert (timed["start"], timed["end"]) == ("2026-03-12T15:00:00Z", "2026-03-12T15:30:00Z")
+    assert (all_day["title"], all_day["all_day"], all_day["field"], all_day["date"]) == (
+        "Plan the week", True, "due_date", "2026-03-13")
+    may = "?from=2026-05-01T00:00:00Z&to=2026-05-31T00:00:00Z"
+    assert world.titles("tim", may) == ["Moved to May"]
 
 
 def test_the_calendar_shows_exactly_the_team_members_items_to_their_manager(

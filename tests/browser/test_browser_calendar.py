@@ -43,3 +43,29 @@ def test_a_meeting_scheduled_from_a_record_page_is_on_the_calendar_in_russian(
 
     page.goto(f"/app/r/person/{person['id']}")
     expect(page.locator("main")).to_contain_text("Обсуждение договора")
+
+
+def test_dragging_tasks_moves_the_due_time_of_a_timed_one_and_the_date_of_an_all_day_one(
+        page: Page, server: Server) -> None:
+    """The page script PATCHes the field the item sits on (the rep's zone is UTC)."""
+    server.create_record(REP, "task", {"subject": "Call the bank", "due_date": "2030-05-08",
+                                       "due_at": "2030-05-08T11:00:00Z"})
+    server.create_record(REP, "task", {"subject": "Tidy the pipeline",
+                                       "due_date": "2030-05-08"})
+    sign_in(page, REP, PASSWORD)
+
+    page.goto("/app/calendar?view=day&date=2030-05-08")
+    timed = page.locator("[data-cal-item]", has_text="Call the bank")
+    expect(timed).to_have_attribute("data-start-field", "due_at")
+    timed.drag_to(page.locator("[data-cal-drop][data-hour='15']"))
+    expect(page.locator("[data-cal-drop][data-hour='15']")).to_contain_text("Call the bank")
+    expect(page.locator(".cal-all-day-row")).to_contain_text("Tidy the pipeline")
+
+    page.goto("/app/calendar?view=week&date=2030-05-08")
+    all_day = page.locator("[data-cal-item]", has_text="Tidy the pipeline")
+    expect(all_day).to_have_attribute("data-start-field", "due_date")
+    all_day.drag_to(page.locator("[data-cal-drop][data-day='2030-05-10']"))
+    expect(page.locator("[data-cal-drop][data-day='2030-05-10']")).to_contain_text(
+        "Tidy the pipeline")
+    expect(page.locator("[data-cal-drop][data-day='2030-05-08']")).to_contain_text(
+        "15:00")

@@ -80,9 +80,12 @@ class World:
                 username: str(create_user(state.appbuilder, model, username=username,
                                           role=role_name, password=PASSWORD,
                                           email=f"{username}@ourco.example").id)
-                for username, role_name in (("root", "admin"), ("rita", "sales_rep"))}
+                for username, role_name in (("root", "admin"), ("rita", "sales_rep"),
+                                            ("sam", "sales_rep"), ("kim", "knowledge_reader"))}
         self.root = bearer(web.login("root", PASSWORD))
         self.rita = bearer(web.login("rita", PASSWORD))
+        self.sam = bearer(web.login("sam", PASSWORD))
+        self.kim = bearer(web.login("kim", PASSWORD))
         self.mailbox = self.call("PUT", "/mailboxes/sales", self.root, 200, {
             "address": CRM, "smtp_url": f"smtp://127.0.0.1:{smtp.port}",
             "imap_url": imap.url("crm"), "imap_password": IMAP_PASSWORD,

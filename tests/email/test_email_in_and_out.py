@@ -237,21 +237,59 @@ def test_only_administrators_manage_mailboxes(world: World, method: str, path: s
 
 def test_messages_and_their_attachments_are_read_through_the_access_layer(
         world: World) -> None:
-    raw = mail("pat@acme.example", CRM, "For admins", "x",
-               attachment=("secret.pdf", b"%PDF-1.4 secret"))
-    message_id = world.push(raw).get_json()["data"]["id"]
+    """The matrix of email paths: a rep (the email pack's grant: own mail, send from what
+    they read) emails from their own deal and reads that mail; another rep and a role the
+    grant does not reach read none of it; mail that arrived for nobody stays the admins'."""
+    pushed = world.push(mail("pat@acme.example", CRM, "For admins", "x",
+                             attachment=("secret.pdf", b"%PDF-1.4 secret")))
+    inbound = pushed.get_json()["data"]["id"]
     deal = world.create("deal", title="Rita's", company=world.acme["id"],
                         owner=world.user_ids["rita"])["id"]
-    world.call("POST", f"/records/deal/{deal}/messages", world.root, 202,
-               {"to": ["pat@acme.example"], "subject": "from root", "body": "y"})
+    world.web.client.post(f"/api/v1/records/deal/{deal}/attachments", headers=world.rita,
+                          data={"file": (io.BytesIO(b"%PDF-1.4 offer"), "offer.pdf")},
+                          content_type="multipart/form-data")
+    [offer] = world.call("GET", f"/records/deal/{deal}/attachments", world.rita, 200)["data"]
 
-    # sales_rep's role names no email_message rights: the matrix row "none" for every path
-    world.call("GET", f"/records/email_message/{message_id}", world.rita, 403)
-    world.call("GET", f"/records/email_message/{message_id}/attachments", world.rita, 403)
-    world.call("POST", f"/records/deal/{deal}/messages", world.rita, 403,
+    sent = world.call("POST", f"/records/deal/{deal}/messages", world.rita, 202, {
+        "to": ["pat@acme.example"], "subject": "Our offer", "body": "y",
+        "attachments": [offer["id"]]})["data"]
+    own = sent["id"]
+
+    assert sent["owner"] == world.user_ids["rita"]
+    assert world.smtp.messages[-1].message["Subject"] == "Our offer"
+    assert world.call("GET", f"/records/email_message/{own}", world.rita, 200
+                      )["data"]["subject"] == "Our offer"
+    assert len(world.call("GET", f"/records/email_message/{own}/attachments", world.rita,
+                          200)["data"]) == 1
+    assert [m["id"] for m in world.timeline("deal", deal, world.rita)] == [own]
+    # another rep: not their mail (own scope), on no path
+    world.call("GET", f"/records/email_message/{own}", world.sam, 404)
+    world.call("GET", f"/records/email_message/{own}/attachments", world.sam, 404)
+    listed = world.call("GET", "/records/email_message", world.sam, 200)["data"]
+    assert own not in {m["id"] for m in listed}
+    # mail that arrived in the shared mailbox (no owner) is not the rep's
+    world.call("GET", f"/records/email_message/{inbound}", world.rita, 404)
+    world.call("GET", f"/records/email_message/{inbound}/attachments", world.rita, 404)
+    # a role no grant reaches: no email rights at all
+    world.call("GET", f"/records/email_message/{own}", world.kim, 403)
+    world.call("GET", f"/records/email_message/{own}/attachments", world.kim, 403)
+    world.call("POST", f"/records/deal/{deal}/messages", world.kim, 403,
                {"to": ["pat@acme.example"], "subject": "x", "body": "y"})
-    assert world.timeline("deal", deal, world.rita) == []
-    assert world.timeline("deal", deal) != []
+    assert {m["id"] for m in world.timeline("deal", deal)} >= {own}
+
+
+def test_an_admin_giving_a_rep_other_email_rights_than_the_grant_is_told_both_documents(
+        world: World) -> None:
+    role = world.call("GET", "/meta/role/sales_rep", world.root, 200)["data"]
+    role["entities"]["email_message"] = {"read": "team", "create": "all"}
+
+    problem = world.call("PUT", "/meta/role/sales_rep", world.root, 422, role)
+
+    [error] = [e for e in problem["errors"] if e["pointer"] == "/entities/email_message"]
+    assert error["source"].endswith("sales_rep_email.json")
+    assert "role 'sales_rep' (api:role/sales_rep) already sets other rights" in error["message"]
+    assert world.call("GET", "/meta/role/sales_rep", world.root, 200
+                      )["data"]["entities"].get("email_message") is None  # nothing applied
 
 
 # --- the record page's compose form --------------------------------------------------------
@@ -312,14 +350,15 @@ def test_the_compose_form_offers_the_record_s_files_and_sends_the_chosen_one(
     delivered = world.smtp.messages[-1].message
     assert [part.get_filename() for part in delivered.iter_attachments()] == ["quote.pdf"]
 
-def test_the_compose_form_is_not_offered_to_who_may_not_send(world: World) -> None:
+def test_the_compose_form_is_offered_to_a_rep_on_their_own_deal(world: World) -> None:
+    """Out of the box: the email pack's grant lets a sales rep email from their deal."""
     deal = world.create("deal", title="Rita's page", company=world.acme["id"],
                         owner=world.user_ids["rita"])["id"]
 
     page = signed_in(world, "rita").get(f"/app/r/deal/{deal}").get_data(as_text=True)
 
     assert "Rita&#39;s page" in page or "Rita's page" in page
-    assert "data-email-compose" not in page
+    assert "data-email-compose" in page
 
 
 def test_the_periodic_poll_passes_what_is_no_email_and_survives_a_broken_mailbox(

@@ -93,8 +93,8 @@ def test_document_must_be_an_object_of_a_known_kind(tmp_path: Path) -> None:
     assert errors == [
         "a.json: a metadata document must be a JSON object, got array",
         'b.json /kind: "widget" is not a document kind: expected one of entity, '
-        "entity_extension, pipeline, role, trigger, view, report, conversion, business_calendar, "
-        "document_template, duplicate_rule, dashboard, sla_policy, web_form",
+        "entity_extension, pipeline, role, role_grant, trigger, view, report, conversion, "
+        "business_calendar, document_template, duplicate_rule, dashboard, sla_policy, web_form",
         "c.json: missing required property 'kind'",
     ]
 

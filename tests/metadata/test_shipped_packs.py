@@ -69,9 +69,33 @@ def test_deals_by_stage_sums_the_amount(model: CompiledModel) -> None:
                                                                ("sum", "amount")]
 
 
-def test_a_task_reminds_its_owner_of_the_due_date_until_it_is_finished(
+def test_a_task_reminds_its_owner_of_the_due_time_or_date_until_it_is_finished(
         model: CompiledModel) -> None:
-    [reminder] = model.entities["task"].reminders
+    by_date, by_time = model.entities["task"].reminders
+    finished = {"field": "status", "op": "in", "value": ["done", "cancelled"]}
 
-    assert (reminder.field, reminder.to) == ("due_date", ("owner",))
-    assert reminder.unless == {"field": "status", "op": "in", "value": ["done", "cancelled"]}
+    assert (by_date.field, by_date.to) == ("due_date", ("owner",))
+    assert by_date.unless == {"or": [finished, {"field": "due_at", "op": "is_null",
+                                                "value": False}]}
+    assert (by_time.field, by_time.to, by_time.unless) == ("due_at", ("owner",), finished)
+
+
+def test_the_email_packs_grant_the_sales_and_service_roles_their_mail(
+        model: CompiledModel) -> None:
+    roles = model.roles
+    scopes = {name: (roles[name].entities["email_message"].read,
+                     roles[name].entities["email_message"].create)
+              for name in ("sales_rep", "sales_manager", "service_agent", "service_manager")}
+
+    assert scopes == {"sales_rep": ("own", "all"), "sales_manager": ("all", "all"),
+                      "service_agent": ("own", "all"), "service_manager": ("all", "all")}
+    assert "service_mail_agent" in model.dashboards["service_overview"].shared_with["roles"]
+    assert "email_message" not in roles["knowledge_reader"].entities
+
+
+def test_sales_without_the_email_pack_has_no_email_rights(registry: FieldTypeRegistry) -> None:
+    packs = [METADATA / name for name in ("contacts", "tasks", "activities", "sales")]
+
+    role = load_model(packs, registry).roles["sales_rep"]
+
+    assert "email_message" not in role.entities and "deal" in role.entities

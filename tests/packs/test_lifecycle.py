@@ -19,6 +19,7 @@ from packs_harness import (
     entity,
     field,
     installed_distribution,
+    label,
     make_lifecycle,
     manifest,
     tables,
@@ -250,6 +251,28 @@ def test_fields_a_pack_adds_to_another_packs_entity_come_back_on_reinstall(
     assert [r["name"] for r in rows(engine, packs)] == ["notes", "rating"]
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT rating FROM crm_note")).scalar() == 4
+
+
+def test_rights_a_pack_grants_to_another_packs_role_go_with_the_pack(
+        lifecycle: PackLifecycle, roots: Path) -> None:
+    writer = {"kind": "role", "name": "writer", "version": 1, "label": label("Writer"),
+              "entities": {"note": {"read": "all", "create": "all"}}}
+    write_pack(roots, manifest("desk", depends={"notes": ">=1.0"}), writer)
+    grant = {"kind": "role_grant", "name": "writer_memos", "version": 1, "role": "writer",
+             "entities": {"memo": {"read": "own", "create": "all"}}}
+    write_pack(roots, manifest("memos", depends={"desk": ">=1.0"}), entity("memo"), grant)
+    lifecycle.install("notes")
+    lifecycle.install("desk")
+
+    installed = lifecycle.install("memos").version
+    assert installed is not None
+    assert installed.model.roles["writer"].entities["memo"].read == "own"
+    assert installed.model.roles["writer"].entities["note"].read == "all"
+
+    removed = lifecycle.uninstall("memos").version
+    assert removed is not None
+    assert "memo" not in removed.model.roles["writer"].entities
+    assert removed.model.roles["writer"].entities["note"].read == "all"
 
 
 def test_a_change_planned_before_another_landed_is_refused_whole(

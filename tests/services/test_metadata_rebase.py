@@ -112,3 +112,36 @@ def test_conflicts_refuse_and_take_resolves(service: MetadataService) -> None:
                         take="pack")
     assert service.current_model().entity("company").field("title").label["en"] == "Legal name"  # type: ignore[union-attr]
     assert service.customisations() == []
+
+
+def writer_role(company_read: str) -> Document:
+    body = {"kind": "role", "name": "writer", "version": 1, "label": label("Writer"),
+            "entities": {"company": {"read": company_read}}}
+    return Document.from_body(body, source="crm/writer.json", pack="crm")
+
+
+def note_pack() -> list[Document]:
+    note = {"kind": "entity", "name": "note", "version": 1, "label": label("Note"),
+            "fields": [{"name": "body", "type": "text", "label": label("Body")}]}
+    grant = {"kind": "role_grant", "name": "writer_notes", "version": 1, "role": "writer",
+             "entities": {"note": {"read": "own", "create": "all"}}}
+    return [Document.from_body(note, source="notes/note.json", pack="notes"),
+            Document.from_body(grant, source="notes/writer_notes.json", pack="notes")]
+
+
+def test_a_pack_s_role_grant_joins_an_admin_customised_role_and_leaves_with_the_pack(
+        service: MetadataService) -> None:
+    service.rebase_onto([company(), writer_role("own")], author="cli", comment="install")
+    service.apply([company(), writer_role("all")], author="admin")  # the admin widens it
+
+    service.rebase_onto([company(), writer_role("own"), *note_pack()], author="cli",
+                        comment="install notes")
+    role = service.current_model().roles["writer"]
+    assert (role.entities["company"].read, role.entities["note"].read) == ("all", "own")
+    assert [(c.kind, c.name, c.change) for c in service.customisations()] == [
+        ("role", "writer", "changed")]
+
+    service.rebase_onto([company(), writer_role("own")], author="cli",
+                        comment="uninstall notes", confirm_destructive=True)
+    role = service.current_model().roles["writer"]
+    assert role.entities["company"].read == "all" and "note" not in role.entities

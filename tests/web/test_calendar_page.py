@@ -20,8 +20,9 @@ from web_harness import role
 MEETING = entity("meeting", field("subject"), field("starts_at", "datetime"),
                  field("ends_at", "datetime"), title_field="subject",
                  reminders=[{"field": "starts_at", "to": "owner"}])
-TASK = entity("task", field("subject"), field("due_date", "date"), title_field="subject",
-              reminders=[{"field": "due_date", "to": "owner"}])
+TASK = entity("task", field("subject"), field("due_date", "date"), field("due_at", "datetime"),
+              title_field="subject", reminders=[{"field": "due_date", "to": "owner"},
+                                                {"field": "due_at", "to": "owner"}])
 TEAM = {"read": "team", "create": "all", "update": "own"}
 REP = role("rep", entities={"meeting": TEAM, "task": TEAM})
 OWN = {"read": "own", "create": "all", "update": "own"}
@@ -106,3 +107,33 @@ def test_weeks_across_dst_in_new_york_and_moscow_and_the_team_calendar(
         ann.client.set_cookie("metacrm_language", "ru")
         russian = ann.text("/app/calendar?view=week&date=2026-03-09")
         assert "Календарь" in russian and "Неделя" in russian
+
+
+def hour_slot(page: str, hour: int) -> str:
+    """The day view's slot of that hour: from its tag to the next hour's."""
+    return page.split(f'data-hour="{hour}">')[1].split(f'data-hour="{hour + 1}">')[0]
+
+
+def test_a_timed_task_sits_in_its_hour_and_moves_by_its_due_time(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, MEETING, TASK, REP, LONER) as screens:
+        ann, _, _, _ = prepare(screens)  # Ann is in New York: 15:00 UTC is 11:00 EDT
+        timed = create(ann, "task", subject="Call the bank", due_date="2026-03-10",
+                       due_at="2026-03-10T15:00:00Z")
+        create(ann, "task", subject="Tidy the pipeline", due_date="2026-03-10")
+
+        day = ann.text("/app/calendar?view=day&date=2026-03-10")
+        all_day_row = day.split('cal-all-day-row"')[1].split("</ul>")[0]
+        eleven = hour_slot(day, 11)
+
+        assert "Tidy the pipeline" in all_day_row and "Call the bank" not in all_day_row
+        assert "Call the bank" in eleven and 'data-start-field="due_at"' in eleven
+        assert 'data-start-field="due_date"' in all_day_row
+        # The page script moves the field the item sits on: due_at, to 14:00 in New York.
+        moved = ann.client.patch(
+            f"/api/v1/records/task/{timed['id']}", json={"due_at": "2026-03-10T18:00:00Z"},
+            headers={"If-Match": f'"{timed["id"]}:{timed["version"]}"',
+                     "X-CSRFToken": ann.csrf()})
+        assert moved.status_code == 200, moved.get_json()
+        assert "Call the bank" in hour_slot(ann.text("/app/calendar?view=day&date=2026-03-10"),
+                                            14)

@@ -89,3 +89,30 @@ def test_only_admins_edit_permissions(isolated_database_url: str, tmp_path: Path
         assert clerk.get("/app/admin/permissions/clerk/gadget").status_code == 403
         forced = clerk.post("/app/admin/permissions", {"perm-clerk-gadget-read": "all"})
         assert forced.status_code == 403
+
+
+def test_the_matrix_saves_a_role_without_copying_in_what_a_pack_grants_it(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    """The matrix shows a role with its grants merged; posting those cells back unchanged
+    leaves them in the grant, so uninstalling the granting pack still takes them away."""
+    memo = entity("memo", field("title"))
+    grant = {"kind": "role_grant", "name": "clerk_memos", "version": 1, "role": "clerk",
+             "entities": {"memo": {"read": "own", "create": "all"}}}
+    with open_screens(isolated_database_url, tmp_path, GADGET, memo, CLERK, VIEWER,
+                      grant) as screens:
+        admin = screens.user("root", "boss")
+        page = admin.text("/app/admin/permissions")
+        assert 'data-permission="clerk.memo.read"' in page
+
+        response = admin.post("/app/admin/permissions", {
+            "perm-clerk-gadget-read": "all", "perm-clerk-gadget-create": "all",
+            "perm-clerk-memo-read": "own", "perm-clerk-memo-create": "all",
+            "perm-clerk-memo-update": "none", "perm-clerk-memo-delete": "none",
+            "perm-clerk-memo-export": "none", "perm-clerk-memo-import": "none"})
+        preview = response.get_data(as_text=True)
+        assert response.status_code == 200, preview[:2000]
+        [clerk] = previewed_documents(preview)[0]
+        assert sorted(clerk["entities"]) == ["gadget"]
+        apply_preview(admin, preview)
+        role = screens.web.app.extensions["metacrm"].metadata.live().model.roles["clerk"]
+        assert (role.entities["gadget"].read, role.entities["memo"].read) == ("all", "own")

@@ -1,5 +1,6 @@
 // Calendar: drag a meeting or task onto another day (or hour, in the day view) to
-// reschedule it. The move is a PATCH of the record through the records API with If-Match
+// reschedule it: the field the item sits on (its data-start-field: a meeting's starts_at, a
+// timed task's due_at, an all-day task's due_date) moves. The move is a PATCH of the record through the records API with If-Match
 // (its version when the page was drawn); a refusal shows the server's message and the item
 // stays where it was. Selecting a slot (its "+" or hour link) opens the meeting form with
 // the start filled in; that works without scripts.
@@ -43,14 +44,15 @@ async function move(item, target) {
   const day = target.dataset.day;
   const entity = item.dataset.entity;
   let body;
+  const field = item.dataset.startField;
   if (item.dataset.allDay === "true") {
-    body = { due_date: day };
+    body = { [field]: day };
   } else {
     const [, time] = item.dataset.start.split("T");
     let [hour, minute] = time.split(":").map(Number);
     if (target.dataset.hour !== undefined) { hour = Number(target.dataset.hour); minute = 0; }
     const starts = utcOf(day, hour, minute, root.dataset.zone);
-    body = { starts_at: starts };
+    body = { [field]: starts };
     if (item.dataset.endField) {
       const ends = new Date(Date.parse(starts) + Number(item.dataset.minutes) * 60000);
       body[item.dataset.endField] = ends.toISOString().replace(".000Z", "Z");

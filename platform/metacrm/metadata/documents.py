@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-KINDS: tuple[str, ...] = ("entity", "entity_extension", "pipeline", "role", "trigger", "view",
+KINDS: tuple[str, ...] = ("entity", "entity_extension", "pipeline", "role", "role_grant",
+                          "trigger", "view",
                           "report", "conversion", "business_calendar", "document_template",
                           "duplicate_rule", "dashboard", "sla_policy", "web_form")
 """Every document kind; each has its schema `schemas/<kind>.schema.json`."""

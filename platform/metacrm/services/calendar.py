@@ -6,7 +6,10 @@ What is on a calendar comes from the metadata, not from a list here: every entit
 pack's `meeting.starts_at`, the tasks pack's `task.due_date`) shows its records on their
 owner's calendar at that moment. A `datetime` field gives a timed item, ending at the
 entity's `ends_at` datetime field when it has one (else after `DEFAULT_LENGTH`); a `date`
-field gives an all-day item on that day of the user's time zone. Records matching the
+field gives an all-day item on that day of the user's time zone. An entity reminding of
+both a `date` and a `datetime` field (the task's `due_date` and optional `due_at`) shows
+each record once: timed at the datetime when it has one, else all-day on the date — and an
+item says which field it sits on (`field`), so a drag moves that one. Records matching the
 reminder's `unless` (a held or cancelled meeting, a done task) still show: a calendar is
 also what happened.
 
@@ -48,12 +51,16 @@ PAGE = 500
 
 @dataclass(frozen=True, slots=True)
 class CalendarSource:
-    """An entity on calendars: the field giving its moment and, for timed items, its end."""
+    """An entity on calendars: the field giving its moment and, for timed items, its end.
+
+    `timed`: for an all-day source, a datetime field that, when a record has it, makes the
+    record a timed item at that moment instead (ending after `DEFAULT_LENGTH`)."""
 
     entity: str
     start: str
     all_day: bool
     end: str | None = None
+    timed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,8 @@ class CalendarItem:
     all_day: bool
     day: date | None
     record: Mapping[str, Any]
+    field: str = ""
+    """The record's field the item sits on (what rescheduling it changes)."""
 
     def rendered(self, record: Mapping[str, Any]) -> CalendarItem:
         """This item carrying its record as the records API renders it."""
@@ -79,7 +88,7 @@ class CalendarItem:
                 "start": datetime_to_json(self.start), "end": datetime_to_json(self.end),
                 "all_day": self.all_day,
                 "date": self.day.isoformat() if self.day is not None else None,
-                "record": dict(self.record)}
+                "field": self.field, "record": dict(self.record)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,19 +109,24 @@ class Calendar:
 
 
 def calendar_sources(model: CompiledModel) -> tuple[CalendarSource, ...]:
-    """The entities whose reminders tell the owner of a date or datetime field."""
+    """The entities whose reminders tell the owner of a date or datetime field (the first
+    of each type): a datetime alone gives timed items, a date alone all-day ones, both an
+    all-day source whose records with the datetime are timed."""
     found: list[CalendarSource] = []
     for entity in model.entities.values():
+        first: dict[str, str] = {}
         for reminder in entity.reminders:
             fdef = entity.field(reminder.field)
-            if OWNER not in reminder.to or fdef is None or fdef.type not in ("date", "datetime"):
-                continue
+            if OWNER in reminder.to and fdef is not None and fdef.type in ("date", "datetime"):
+                first.setdefault(fdef.type, reminder.field)
+        if "date" in first:
+            found.append(CalendarSource(entity.name, first["date"], True,
+                                        timed=first.get("datetime")))
+        elif "datetime" in first:
             end = entity.field(END_FIELD)
             found.append(CalendarSource(
-                entity.name, reminder.field, fdef.type == "date",
-                END_FIELD if fdef.type == "datetime" and end is not None
-                and end.type == "datetime" else None))
-            break
+                entity.name, first["datetime"], False,
+                END_FIELD if end is not None and end.type == "datetime" else None))
     return tuple(sorted(found, key=lambda source: source.entity))
 
 
@@ -181,6 +195,8 @@ class CalendarService:
         shown = scoped.field_access(source.entity).hidden
         if source.start in shown:
             return [], False
+        if source.timed in shown:
+            source = replace(source, timed=None)
         title_field = self.records.runtime().model.entities[source.entity].title_field
         criteria = {"and": [{"field": OWNER, "op": "eq", "value": user_id},
                             *self._window(source, start, end, zone, shown)]}
@@ -197,10 +213,16 @@ class CalendarService:
     def _window(source: CalendarSource, start: datetime, end: datetime, zone: ZoneInfo,
                 hidden: frozenset[str]) -> list[Any]:
         if source.all_day:
-            return [{"field": source.start, "op": "gte",
-                     "value": start.astimezone(zone).date().isoformat()},
-                    {"field": source.start, "op": "lte",
-                     "value": end.astimezone(zone).date().isoformat()}]
+            days: list[Any] = [{"field": source.start, "op": "gte",
+                                "value": start.astimezone(zone).date().isoformat()},
+                               {"field": source.start, "op": "lte",
+                                "value": end.astimezone(zone).date().isoformat()}]
+            if source.timed is None:
+                return days
+            timed = CalendarSource(source.entity, source.timed, False)
+            return [{"or": [
+                {"and": [{"field": source.timed, "op": "is_null", "value": True}, *days]},
+                {"and": CalendarService._window(timed, start, end, zone, hidden)}]}]
         parts: list[Any] = [{"field": source.start, "op": "lt",
                              "value": datetime_to_json(end)}]
         since = {"field": source.start, "op": "gte",
@@ -229,15 +251,17 @@ class CalendarService:
 
 def _item(source: CalendarSource, record: Mapping[str, Any], title_field: str | None,
           zone: ZoneInfo) -> CalendarItem | None:
-    value = record.get(source.start)
     title = str(record.get(title_field) or "") if title_field else ""
+    if source.timed is not None and isinstance(record.get(source.timed), datetime):
+        source = CalendarSource(source.entity, source.timed, False)
+    value = record.get(source.start)
     if source.all_day:
         if not isinstance(value, date) or isinstance(value, datetime):
             return None
         begins = datetime.combine(value, time(0), zone).astimezone(UTC)
         ends = datetime.combine(value + timedelta(days=1), time(0), zone).astimezone(UTC)
         return CalendarItem(source.entity, str(record["id"]), title, begins, ends, True, value,
-                            record)
+                            record, source.start)
     if not isinstance(value, datetime):
         return None
     begins = value.astimezone(UTC)
@@ -245,4 +269,4 @@ def _item(source: CalendarSource, record: Mapping[str, Any], title_field: str | 
     ends = finish.astimezone(UTC) if isinstance(finish, datetime) and finish > value \
         else begins + DEFAULT_LENGTH
     return CalendarItem(source.entity, str(record["id"]), title, begins, ends, False, None,
-                        record)
+                        record, source.start)

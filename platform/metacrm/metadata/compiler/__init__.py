@@ -34,6 +34,7 @@ from metacrm.metadata.compiler.duplicate_rules import (
 from metacrm.metadata.compiler.entities import build_entity
 from metacrm.metadata.compiler.pipelines import build_pipeline, check_pipeline
 from metacrm.metadata.compiler.reports import build_report, check_report
+from metacrm.metadata.compiler.role_grants import apply_role_grants
 from metacrm.metadata.compiler.roles import build_role, check_role
 from metacrm.metadata.compiler.sla_policies import build_sla_policy, check_sla_policy
 from metacrm.metadata.compiler.triggers import build_trigger, check_trigger
@@ -103,6 +104,8 @@ def _compile(
     check_computed(context)
     for pipeline in context.pipelines.values():
         check_pipeline(pipeline, context)
+    by_kind["role"], by_kind["dashboard"] = apply_role_grants(
+        by_kind["role_grant"], by_kind["role"], by_kind["dashboard"], context)
     roles = _build_all(by_kind["role"], context, build_role)
     triggers = _build_all(by_kind["trigger"], context, build_trigger)
     views = _build_all(by_kind["view"], context, build_view)

@@ -16,7 +16,13 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.kernel.errors import NotFound, ValidationFailed
-from metacrm.metadata.model import CompiledModel, EntityDef, PipelineDef, RoleDef
+from metacrm.metadata.model import (
+    CompiledModel,
+    EntityDef,
+    EntityPermission,
+    PipelineDef,
+    RoleDef,
+)
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services
 from metacrm.web.designer.changes import live_body, preview_change
@@ -60,6 +66,16 @@ def matrix() -> Page:
         operations=operation_labels(), scopes=scope_labels())
 
 
+def _as_shown(posted: Mapping[str, str | None], permission: EntityPermission | None) -> bool:
+    """Whether the posted scopes are what the role has for an entity its document does not
+    name: none at all, or the rights a `role_grant` adds (those stay in the grant)."""
+    def scope(op: str) -> str:
+        if permission is None:
+            return "none"
+        return str(permission.import_ if op == "import" else getattr(permission, op))
+    return all(value == scope(op) for op, value in posted.items())
+
+
 def _save_matrix(form: MultiDict[str, str], model: CompiledModel) -> Page:
     changed = []
     for role in sorted(model.roles.values(), key=lambda r: r.name):
@@ -75,8 +91,8 @@ def _save_matrix(form: MultiDict[str, str], model: CompiledModel) -> Page:
             if not posted:
                 continue
             current = dict(entities.get(entity) or {})
-            if entity not in entities and all(value == "none" for value in posted.values()):
-                continue
+            if entity not in entities and _as_shown(posted, role.entities.get(entity)):
+                continue  # nothing granted, or what a pack's role grant gives: unchanged
             current.update(posted)
             entities[entity] = current
         if entities != (body.get("entities") or {}):
