@@ -1,10 +1,12 @@
 """A sales rep working in Russian schedules a meeting from a person's record page ("Назначить
 встречу"), saves it, and finds it on their calendar's week view and on the person's
-timeline — against `metacrm serve` with the shipped packs, in a real browser."""
+timeline; logs a call from the same page and is reminded of the meeting by the bell —
+against `metacrm serve` with the shipped packs, in a real browser."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from browser_harness import PASSWORD, Browser, Page, Server, expect, shipped_server, sign_in
@@ -43,6 +45,48 @@ def test_a_meeting_scheduled_from_a_record_page_is_on_the_calendar_in_russian(
 
     page.goto(f"/app/r/person/{person['id']}")
     expect(page.locator("main")).to_contain_text("Обсуждение договора")
+
+
+def test_a_logged_call_and_a_meeting_are_on_the_timeline_and_the_meeting_is_reminded_of(
+        page: Page, server: Server) -> None:
+    """The rep's zone is UTC; the meeting starts within their reminder time (60 minutes by
+    default), so the next tick of the server's scheduler (embedded: a thread of `serve`)
+    puts a reminder on the bell."""
+    person = server.create_record(REP, "person", {"first_name": "Анна", "last_name": "Смирнова"})
+    starts = (datetime.now(UTC) + timedelta(minutes=30)).replace(second=0, microsecond=0)
+    sign_in(page, REP, PASSWORD)
+    page.select_option("#language-select", "ru")
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+
+    page.goto(f"/app/r/person/{person['id']}")
+    page.locator("[data-quick-action=call]").click()
+    page.wait_for_url("**/app/r/call/new**")
+    page.fill("#f-subject", "Звонок по счёту")
+    page.locator("[data-action=save]").click()
+    expect(page.locator("h1")).to_contain_text("Звонок по счёту")
+
+    page.goto(f"/app/r/person/{person['id']}")
+    page.locator("[data-quick-action=meeting]").click()
+    page.wait_for_url("**/app/r/meeting/new**")
+    page.fill("#f-subject", "Встреча о продлении")
+    page.fill("#f-starts_at", starts.strftime("%Y-%m-%dT%H:%M"))
+    page.locator("[data-action=save]").click()
+    expect(page.locator("h1")).to_contain_text("Встреча о продлении")
+
+    page.goto(f"/app/r/person/{person['id']}")
+    main = page.locator("main")
+    expect(main).to_contain_text("Звонок по счёту")
+    expect(main).to_contain_text("Встреча о продлении")
+
+    for _ in range(30):
+        if page.locator("[data-bell-count]").count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    expect(page.locator("[data-bell-count]")).to_have_text("1")
+    page.locator("[data-bell]").click()
+    reminder = page.locator("main li", has_text="Встреча о продлении")
+    expect(reminder).to_contain_text(starts.strftime("%H:%M"))
 
 
 def test_dragging_tasks_moves_the_due_time_of_a_timed_one_and_the_date_of_an_all_day_one(
