@@ -99,6 +99,22 @@ def test_a_test_goes_to_the_address_and_a_bad_address_is_a_message(
     assert len(world.smtp.messages) == before + 1
 
 
+def test_a_test_of_a_mailing_with_record_fields_renders_them_empty(
+        world: MailingWorld, users: None) -> None:
+    world.persons("merge", 1)
+    mailing = world.mailing(world.segment("merge", "Merge"),
+                            subject="Hello {{ record.first_name }}",
+                            body="Dear {{ record.first_name }}{{ name }},\nOur sale.\n")
+    before = len(world.smtp.messages)
+
+    status, page = Screen(world, "mia").act(mailing["id"], "test", address="me@ourco.example")
+
+    assert status == 302
+    assert "A test was sent to me@ourco.example." in page
+    [sent] = world.smtp.messages[before:]
+    assert sent.part("text/plain").startswith("Dear ,\n")
+
+
 def test_send_now_mails_only_persons_with_consent_and_shows_the_counts(
         world: MailingWorld, users: None) -> None:
     mailing = _mailing(world, "sendnow", count=3, granted=2)
