@@ -51,6 +51,7 @@ from metacrm.web.form_layout import list_view, sections
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import label, t
 from metacrm.web.knowledge_panel import knowledge_panels
+from metacrm.web.mailing_actions import mailing_actions
 from metacrm.web.mailing_panel import mailing_panels
 from metacrm.web.pack_panels import pack_panels
 from metacrm.web.record_email import email_panel
@@ -212,6 +213,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         **attachments_panel(subject, entity, record_id),
         email_compose=email_panel(subject, entity, record),
         phone_panel=phone_panel(subject, entity, record),
+        mailing_actions=mailing_actions(entity, record, actions.update),
         duplicates=record_panel(subject, entity, str(record["id"])),
     )
     return page, status

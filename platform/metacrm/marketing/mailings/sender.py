@@ -306,15 +306,19 @@ class MailingSender:
             return {}
 
     def message_for(self, mailing: Mapping[str, Any], mailbox: Mailbox,
-                    row: Mapping[str, Any], owner: AccessSubject, body: str) -> Any:
-        """The MIME message of one recipient row (rendered, links rewritten, headers)."""
+                    row: Mapping[str, Any], owner: AccessSubject, body: str,
+                    record: Mapping[str, Any] | None = None) -> Any:
+        """The MIME message of one recipient row (rendered, links rewritten, headers);
+        `record`: the values `{{ record.<field> }}` reads (default: the row's recipient
+        as `owner` may read it)."""
         recipient_id = str(row["id"])
         variant = str(row.get("variant") or "a")
         if variant == ab_split.REST:
             variant = str(mailing.get("ab_winner") or "a")
         subject = str(mailing.get("subject_b") if variant == "b" else mailing.get("subject"))
         title, text = self.renderer.render(
-            subject, body, self._record(owner, row), name=str(row.get("contact_name") or ""),
+            subject, body, self._record(owner, row) if record is None else record,
+            name=str(row.get("contact_name") or ""),
             email=str(row.get("email") or ""), now=self.clock())
         if mailing.get("track_clicks"):
             links = split_links(mailing.get("tracked_links"))

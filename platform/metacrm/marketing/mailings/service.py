@@ -191,7 +191,7 @@ class MailingService:
         mailbox = self._mailboxes().get(str(mailing["mailbox"]))
         row = {"id": f"test-{new_id()}", "email": address, "contact_name": "", "variant": "a"}
         message = self.sender.message_for(mailing, mailbox, row, subject, self.sender.body_of(
-            mailing, subject))
+            mailing, subject), record=self._blank_member(mailing))
         del message["Subject"]
         message["Subject"] = f"[Test] {mailing.get('subject')}"
         session = SmtpSession(mailbox)
@@ -200,6 +200,15 @@ class MailingService:
         finally:
             session.close()
         return {"sent_to": address, "message_id": message["Message-ID"]}
+
+    def _blank_member(self, mailing: Mapping[str, Any]) -> dict[str, Any]:
+        """Every field of the segment's entity, empty: a test renders `{{ record.<field> }}`
+        as nothing rather than failing for want of a recipient."""
+        runtime = self.records.runtime()
+        with self.records.engine.connect() as conn:
+            segment = runtime.system.get(conn, "segment", str(mailing.get("segment") or ""))
+        entity = runtime.model.entity(str(segment.get("entity"))) if segment else None
+        return {name: "" for name in entity.field_names} if entity is not None else {}
 
     # --- starting --------------------------------------------------------------------------
 
