@@ -213,9 +213,13 @@ class MailingService:
     # --- starting --------------------------------------------------------------------------
 
     def start_due(self, now: datetime) -> None:
-        """The scheduler's task: start every scheduled mailing whose time has come."""
+        """The scheduler's task: start every scheduled mailing whose time has come
+        (nothing to do on an instance without the marketing pack)."""
+        runtime = self.records.runtime()
+        if runtime.model.entity(MAILING) is None:
+            return
         with self.records.engine.connect() as conn:
-            due = self.records.runtime().system.query(conn, MAILING, limit=100, criteria={
+            due = runtime.system.query(conn, MAILING, limit=100, criteria={
                 "and": [{"field": "status", "op": "eq", "value": "scheduled"},
                         {"field": "scheduled_at", "op": "lte", "value": now.isoformat()}]})
         for mailing in due.records:
