@@ -94,7 +94,9 @@ def test_a_rep_quotes_a_deal_prints_it_in_russian_and_invoices_it(page: Page,
 
     page.locator("form.document-generate select[name=template]").select_option("quote_ru")
     page.locator("[data-action=generate-document]").click()
-    expect(page.locator("[data-attachments]")).to_contain_text(".pdf")
+    # The PDF is rendered (WeasyPrint) before the page comes back: seconds on a loaded CI
+    # machine running both suites, past expect's 10 s default.
+    expect(page.locator("[data-attachments]")).to_contain_text(".pdf", timeout=60_000)
     attachments = api(server, "GET", f"records/quote/{quote}/attachments").json()["data"]
     pdf = next(a for a in attachments if a["template"] == "quote_ru")
     content = api(server, "GET", f"records/quote/{quote}/attachments/{pdf['id']}/content")
