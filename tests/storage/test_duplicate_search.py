@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from metacrm.storage.duplicate_search import KeyCondition, duplicate_ids, trigram_schema
-from metacrm.storage.engine import create_database_engine
 
 NAMES = ("globex international trading", "globex internatonal trading",
          "initech software", "initech softwares", "umbrella")
@@ -28,23 +27,19 @@ def make_table(engine: sa.Engine) -> sa.Table:
     return table
 
 
-def test_fuzzy_conditions_keep_their_own_thresholds(database_url: str) -> None:
-    engine = create_database_engine(database_url)
-    try:
-        table = make_table(engine)
-        loose = KeyCondition("k_name", "globex international trading co", True, 0.5)
-        strict = KeyCondition("k_alias", "initech softwar", True, 0.9)
-        with engine.begin() as conn:
-            trigrams = trigram_schema(conn) is not None
-            either = duplicate_ids(conn, table, [loose, strict], operator="or")
-            strict_first = duplicate_ids(conn, table, [strict, loose], operator="or")
-            both = duplicate_ids(conn, table, [loose, strict], operator="and")
-            exact = duplicate_ids(conn, table, [KeyCondition("k_name", "umbrella")],
-                                  operator="or", exclude=["id9"])
-        if trigrams:  # PostgreSQL with pg_trgm: similar names, each at its threshold
-            assert either == strict_first == ["id0", "id1"]
-        else:  # SQLite: fuzzy conditions compare exactly
-            assert either == strict_first == []
-        assert both == [] and exact == ["id4"]
-    finally:
-        engine.dispose()
+def test_fuzzy_conditions_keep_their_own_thresholds(engine: sa.Engine) -> None:
+    table = make_table(engine)
+    loose = KeyCondition("k_name", "globex international trading co", True, 0.5)
+    strict = KeyCondition("k_alias", "initech softwar", True, 0.9)
+    with engine.begin() as conn:
+        trigrams = trigram_schema(conn) is not None
+        either = duplicate_ids(conn, table, [loose, strict], operator="or")
+        strict_first = duplicate_ids(conn, table, [strict, loose], operator="or")
+        both = duplicate_ids(conn, table, [loose, strict], operator="and")
+        exact = duplicate_ids(conn, table, [KeyCondition("k_name", "umbrella")],
+                              operator="or", exclude=["id9"])
+    if trigrams:  # PostgreSQL with pg_trgm: similar names, each at its threshold
+        assert either == strict_first == ["id0", "id1"]
+    else:  # SQLite: fuzzy conditions compare exactly
+        assert either == strict_first == []
+    assert both == [] and exact == ["id4"]
