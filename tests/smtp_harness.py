@@ -39,6 +39,17 @@ class Received:
 class Inbox:
     messages: list[Received] = field(default_factory=list)
     port: int = 0
+    refusal: str | None = None
+    """An SMTP reply (`550 5.1.1 no such user`) given to every recipient instead of
+    accepting it: a server that refuses the mail."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any,  # noqa: N802
+                          address: str, rcpt_options: list[str]) -> str:
+        if self.refusal is not None:
+            return self.refusal
+        envelope.rcpt_tos.append(address)  # what aiosmtpd does without this hook
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -69,12 +80,13 @@ def password_checker(username: str, password: str) -> Any:
 @contextmanager
 def smtp_server(
     *, tls_context: ssl.SSLContext | None = None, implicit_tls: bool = False,
-    require_starttls: bool = False, authenticator: Any = None,
+    require_starttls: bool = False, authenticator: Any = None, refusal: str | None = None,
 ) -> Iterator[Inbox]:
     """An SMTP server on 127.0.0.1 until the block ends. `tls_context` with `implicit_tls`
     serves TLS from the first byte (smtps), without it offers STARTTLS; `authenticator`
-    checks logins (allowed without TLS; the inbox records who logged in)."""
-    inbox = Inbox(port=free_port())
+    checks logins (allowed without TLS; the inbox records who logged in); `refusal` is
+    the reply every recipient gets instead of being accepted (`Inbox.refusal`)."""
+    inbox = Inbox(port=free_port(), refusal=refusal)
     options: dict[str, Any] = {}
     if tls_context is not None and implicit_tls:
         options["ssl_context"] = tls_context

@@ -45,6 +45,12 @@ def mailing_schemas(model: CompiledModel) -> dict[str, Schema]:
         "properties": {"id": {"type": "string"}, "status": {"type": "string"},
                        "percent": {"type": "integer", "minimum": 0, "maximum": 100},
                        "ab_winner": {"type": ["string", "null"], "enum": ["a", "b", None]},
+                       "skipped_by_reason": {
+                           "type": "object", "additionalProperties": COUNT,
+                           "description": "Skipped rows per `skip_reason` (no_consent, "
+                                          "list_unsubscribed, unsubscribed, opted_out, "
+                                          "bounced, complained, blocked, no_email, "
+                                          "duplicate, cancelled); reasons that occur only."},
                        **{name: COUNT for name in COUNTERS}}}}
 
 
@@ -67,6 +73,8 @@ def mailing_paths(model: CompiledModel) -> dict[str, Any]:
     paths[f"{base}/test"] = {"parameters": [RECORD_ID], "post": {
         "operationId": "mailing_send_test", "tags": tags,
         "summary": "Send the mailing to one address now (nothing is recorded)",
+        "description": "502 when the sender mailbox's SMTP server refuses the message or "
+                       "cannot be reached; `errors` give its answer.",
         "requestBody": json_body({"type": "object", "required": ["address"],
                                   "additionalProperties": False,
                                   "properties": {"address": {"type": "string",
@@ -75,7 +83,7 @@ def mailing_paths(model: CompiledModel) -> dict[str, Any]:
             "type": "object", "required": ["sent_to", "message_id"],
             "properties": {"sent_to": {"type": "string"},
                            "message_id": {"type": "string"}}}),
-            **errors(*READ_ERRORS, *BODY_ERRORS)}}}
+            **errors(*READ_ERRORS, *BODY_ERRORS, "502")}}}
     paths[f"{base}/progress"] = {"parameters": [RECORD_ID], "get": {
         "operationId": "mailing_progress", "tags": tags,
         "summary": "The mailing's status and counters, counted now",

@@ -33,7 +33,8 @@ PROBLEM_RESPONSES = {
     "415": "The body is not declared as application/json.",
     "422": "The request does not validate; `errors` point at each problem.",
     "429": "Rate limit exceeded; see Retry-After.",
-    "502": "A provider the request goes through (telephony) refused it; `errors` say why.",
+    "502": "A provider the request goes through (telephony, a mail server) refused it; "
+           "`errors` say why.",
 }
 READ_ERRORS = ("401", "403", "404", "422", "429")
 BODY_ERRORS = ("400", "413", "415")

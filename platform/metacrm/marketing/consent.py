@@ -49,6 +49,12 @@ CONFIRM_DAYS = 14
 """How long a double opt-in confirmation link works."""
 REASONS = ("bounce", "complaint")
 PENDING, GRANTED, WITHDRAWN = "pending", "granted", "withdrawn"
+REFUSALS = ("no_email", "bounced", "complained", "blocked", "unsubscribed", "opted_out",
+            "list_unsubscribed", "no_consent")
+"""Why an address may not be mailed (`refusal`), the most lasting first: a bounce or a
+complaint outlives an unsubscribe, which outlives one list's."""
+_GLOBAL_REFUSALS = {"bounce": "bounced", "complaint": "complained", "manual": "blocked",
+                    "unsubscribe": "unsubscribed"}
 MAX_EMAIL = 320
 
 
@@ -69,6 +75,14 @@ def normal_email(email: Any, pointer: str = "/email") -> str:
         raise ValidationFailed("invalid email address", [ErrorDetail(
             "must be an email address such as name@example.com", pointer)])
     return text
+
+
+def _suppression_refusal(row: Mapping[str, Any]) -> str:
+    """The refusal a suppression row stands for: one list's unsubscribe, or why the address
+    is suppressed everywhere."""
+    if row.get("list") is not None:
+        return "list_unsubscribed"
+    return _GLOBAL_REFUSALS.get(str(row.get("reason")), "blocked")
 
 
 def _variants(email: str) -> list[str]:
@@ -97,28 +111,40 @@ class ConsentLedger:
         unsubscribed from this list (`list_id`, the segment a mailing goes to), or has no
         granted consent for `purpose`; checked at send time, so a withdrawal made a second
         ago counts."""
+        return self.refusal(email, list_id=list_id, purpose=purpose) is None
+
+    def refusal(self, email: str, *, list_id: str | None, purpose: str = "marketing"
+                ) -> str | None:
+        """Why the address may not be mailed now (None: it may), the most lasting reason
+        first when several hold (`REFUSALS`): `no_email`, `bounced`, `complained`,
+        `blocked` (a user's suppression), `unsubscribed` (from everything), `opted_out`
+        (a person's `email_opt_out`), `list_unsubscribed` (from `list_id` only),
+        `no_consent` (no granted consent for `purpose`). A mailing records it on each
+        skipped recipient, so "why did they get nothing" has an answer."""
         if not isinstance(email, str) or not email.strip():
-            return False
+            return "no_email"
         variants = _variants(email)
         system = self._records.runtime().system
+        lists: list[Any] = [{"field": "list", "op": "is_null", "value": True}]
+        if list_id is not None:
+            lists.append({"field": "list", "op": "eq", "value": list_id})
         with self._records.engine.connect() as conn:
-            granted = system.query(conn, CONSENT, limit=1, criteria={"and": [
-                {"field": "email", "op": "in", "value": variants},
-                {"field": "purpose", "op": "eq", "value": purpose},
-                {"field": "status", "op": "eq", "value": GRANTED}]})
-            if not granted.records:
-                return False
-            lists: list[Any] = [{"field": "list", "op": "is_null", "value": True}]
-            if list_id is not None:
-                lists.append({"field": "list", "op": "eq", "value": list_id})
-            suppressed = system.query(conn, SUPPRESSION, limit=1, criteria={"and": [
+            suppressed = system.query(conn, SUPPRESSION, limit=20, criteria={"and": [
                 {"field": "email", "op": "in", "value": variants}, {"or": lists}]})
-            if suppressed.records:
-                return False
+            found = {_suppression_refusal(row) for row in suppressed.records}
             opted_out = system.query(conn, PERSON, limit=1, criteria={"and": [
                 {"field": "email", "op": "in", "value": variants},
                 {"field": "email_opt_out", "op": "eq", "value": True}]})
-        return not opted_out.records
+            if opted_out.records:
+                found.add("opted_out")
+            if not found:
+                granted = system.query(conn, CONSENT, limit=1, criteria={"and": [
+                    {"field": "email", "op": "in", "value": variants},
+                    {"field": "purpose", "op": "eq", "value": purpose},
+                    {"field": "status", "op": "eq", "value": GRANTED}]})
+                if not granted.records:
+                    found.add("no_consent")
+        return next((reason for reason in REFUSALS if reason in found), None)
 
     def unsubscribe(self, email: str, *, list_id: str | None, source: str) -> None:
         """Record an unsubscribe from one list (`list_id`, a segment) or, with None, from

@@ -12,7 +12,6 @@ message on the mailing's page, never as an error page.
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.marketing.mailings.ledger import MAILING
+from metacrm.marketing.mailings.service import MailServerRefused
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import t, utc_datetime
@@ -62,6 +62,8 @@ def _reason(exc: MetacrmError) -> str:
     pointers = {e.pointer for e in exc.errors}
     if isinstance(exc, Conflict):
         return t("the mailing's status does not allow this (any more)")
+    if isinstance(exc, MailServerRefused):
+        return t("the mail server answered: %(answer)s", answer=exc.answer)
     if "/address" in pointers:
         return t("enter an email address")
     if "/at" in pointers:
@@ -116,7 +118,4 @@ def mailing_action(record_id: str, action: str) -> BaseResponse:
         if exc.status in (403, 404):
             raise
         flash(t("Not done: %(reason)s", reason=_reason(exc)), "error")
-    except (smtplib.SMTPException, OSError) as exc:  # the test's SMTP server refused
-        flash(t("Not done: %(reason)s", reason=t("the mail server answered: %(answer)s",
-                                                   answer=str(exc))), "error")
     return redirect(page)

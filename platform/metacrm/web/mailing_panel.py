@@ -1,6 +1,6 @@
 """The "Sending progress" panel of a mailing's record page: how far the mailing got and
 what its recipients did, counted now (`MailingService.progress`, which reads the mailing
-as the viewer may)."""
+as the viewer may), with the skipped recipients counted per reason."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from metacrm.access.subject import AccessSubject
-from metacrm.marketing.mailings.ledger import MAILING
+from metacrm.marketing.mailings.ledger import MAILING, RECIPIENT
 from metacrm.web.context import services
-from metacrm.web.i18n import t
+from metacrm.web.i18n import label, t
 from metacrm.web.pack_panels import PanelView
 
 
@@ -25,6 +25,8 @@ def mailing_panels(subject: AccessSubject, entity: str, record: Mapping[str, Any
                           percent=progress["percent"])),
         (t("Sent"), str(progress["sent_count"])),
         (t("Skipped"), str(progress["skipped_count"])),
+        *((t("Skipped: %(reason)s", reason=reason), str(count))
+          for reason, count in _reasons(progress["skipped_by_reason"])),
         (t("Failed"), str(progress["failed_count"])),
         (t("Bounced"), str(progress["bounced_count"])),
         (t("Complaints"), str(progress["complained_count"])),
@@ -36,3 +38,12 @@ def mailing_panels(subject: AccessSubject, entity: str, record: Mapping[str, Any
                                         variant=str(progress["ab_winner"]).upper())))
     return [PanelView(pack="marketing", title=t("Sending progress"), rows=tuple(rows),
                       links=())]
+
+
+def _reasons(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """(label, count) of each skip reason, labelled as the recipient's `skip_reason`
+    picklist says in the viewer's language (the reason itself when it has no label)."""
+    definition = services().records.runtime().model.entity(RECIPIENT)
+    field = definition.field("skip_reason") if definition is not None else None
+    labels = {choice.value: choice.label for choice in (field.choices if field else ())}
+    return [(label(labels.get(reason), reason), count) for reason, count in counts.items()]

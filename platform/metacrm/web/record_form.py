@@ -9,7 +9,8 @@ made from (`_version`): a record changed by someone else meanwhile is not overwr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
+from dataclasses import replace
 from typing import Any
 
 from flask import flash, redirect, render_template, request
@@ -23,6 +24,7 @@ from metacrm.kernel.errors import (
     StaleRecord,
     ValidationFailed,
 )
+from metacrm.marketing.mailings.content_lock import locked_fields
 from metacrm.services.record_actions import record_actions
 from metacrm.services.records import DUPLICATES
 from metacrm.web.blueprints import screen_blueprint
@@ -67,6 +69,13 @@ class FormPage:
         self.widgets: dict[str, Widget] = build_widgets(
             self.visible, access, services().registry, creating=creating, users=users,
             link_targets=readable_entities(subject))
+
+    def lock(self, names: Set[str]) -> None:
+        """Show `names` as text: fields the record's own state fixes (a started
+        mailing's content, `marketing.mailings.content_lock`); the save refuses them too."""
+        self.widgets = {name: replace(widget, read_only=True, required=False)
+                        if name in names else widget
+                        for name, widget in self.widgets.items()}
 
     def render(self, *, values: Mapping[str, FormValue], record: Mapping[str, Any] | None,
                error: MetacrmError | None = None, version: Any = None,
@@ -154,6 +163,7 @@ def edit_record(entity: str, record_id: str) -> BaseResponse | tuple[str, int]:
     form = FormPage(subject, entity, creating=False)
     record = records.get(subject, entity, record_id,
                          include=reference_fields(form.visible))
+    form.lock(locked_fields(entity, record))
     current = record_form_values(form.widgets, record)
     if request.method == "GET":
         actions = record_actions(records, subject, entity, record_id)

@@ -2,8 +2,9 @@
 (`MailingService`), the `mailings.send` consumer (sends in batches), the scheduler's
 `mailings.start` task (starts scheduled mailings when due), and a report reader on the
 email intake (bounces, complaints and `mailto:` unsubscribes arriving in any polled
-mailbox). Needs the email feature and the marketing feature (`services.marketing`:
-segments and the consent ledger) installed before it."""
+mailbox), and the lock on a started mailing's content (`content_lock`). Needs the
+email feature and the marketing feature (`services.marketing`: segments and the consent
+ledger) installed before it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from metacrm.email.templates import EmailTemplates
+from metacrm.marketing.mailings.content_lock import MailingContentLock
 from metacrm.marketing.mailings.ledger import RecipientLedger
 from metacrm.marketing.mailings.sender import MailingSender
 from metacrm.marketing.mailings.service import START_TASK, MailingService
@@ -35,6 +37,8 @@ def install(services: Services) -> None:
         lambda: services.marketing.segments, lambda: services.marketing.consent,
         lambda: services.dispatcher, lambda: services.clock())
     services.mailings = service
+    services.records.computed = MailingContentLock(services.records,
+                                                   services.records.computed)
     services.consumers.register(sender)
     services.periodic[START_TASK] = service.start_due
     services.email.intake.report_readers.append(service.read_report)

@@ -1,7 +1,8 @@
 """The recipient rows of a mailing as its send ledger.
 
 A row goes `queued` → `sending` (claimed: committed BEFORE the SMTP send) → `sent`, or to
-`skipped` (no consent at send time, no email, a duplicate address), `failed` (the server
+`skipped` (its `skip_reason`: no email, a duplicate address, cancelled, or why the
+consent ledger refused it at send time — no consent, unsubscribed, bounced...), `failed` (the server
 refused it), later `bounced` / `complained`. The claim is an update at the version the
 row was read at, so of two workers only one wins a row.
 
@@ -143,6 +144,19 @@ class RecipientLedger:
         counts["clicked_count"] = self.count(
             mailing_id, {"field": "clicked_at", "op": "is_null", "value": False})
         return counts
+
+    def skipped_by_reason(self, mailing_id: str) -> dict[str, int]:
+        """How many rows were skipped for each reason (only reasons that occur), in the
+        order of the `skip_reason` picklist; one count per reason, and none at all while
+        nothing was skipped."""
+        if not self.count(mailing_id, _eq("status", "skipped")):
+            return {}
+        definition = self.records.runtime().model.entity(RECIPIENT)
+        field = definition.field("skip_reason") if definition is not None else None
+        reasons = field.choice_values if field is not None else ()
+        counts = {reason: self.count(mailing_id, _eq("status", "skipped"),
+                                     _eq("skip_reason", reason)) for reason in reasons}
+        return {reason: count for reason, count in counts.items() if count}
 
     def variant_counts(self, mailing_id: str, variant: str) -> tuple[int, int, int]:
         """(sent, opened, clicked) of one A/B variant."""

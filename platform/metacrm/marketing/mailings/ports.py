@@ -39,6 +39,11 @@ class Consent(Protocol):
         without opt-in for `purpose`."""
         ...
 
+    def refusal(self, email: str, *, list_id: str | None, purpose: str = "marketing"
+                ) -> str | None:
+        """Why `may_email` says no (a `mailing_recipient.skip_reason` value), or None."""
+        ...
+
     def unsubscribe(self, email: str, *, list_id: str | None, source: str) -> None:
         """Unsubscribe from `list_id` (None: every marketing mail)."""
         ...

@@ -6,7 +6,8 @@ One work item per run of a mailing (target: the mailing id). Each attempt:
    next batch);
 2. fails the rows a dead worker left claimed (`ledger.RecipientLedger`: at most once);
 3. loops: take up to the rate allowance of `queued` rows and, a group at a time, check
-   consent NOW (`may_email(email, list_id=<segment>)`), claim the group, render and send
+   consent NOW (`refusal(email, list_id=<segment>)`: a refused row is skipped with
+   that reason — no consent, unsubscribed, bounced...), claim the group, render and send
    each, record the group's outcomes; refresh the mailing's counters after each batch;
 4. when the allowance is spent, or the attempt has used half the job lease, it hands the
    item back with `RetryLater(delay)` — the dispatcher runs it again then, in this or
@@ -228,11 +229,14 @@ class MailingSender:
         try:
             for start in range(0, len(rows), GROUP):
                 group = rows[start:start + GROUP]
-                allowed = [row for row in group
-                           if consent.may_email(str(row.get("email") or ""), list_id=segment)]
+                refusals = [consent.refusal(str(row.get("email") or ""), list_id=segment)
+                            for row in group]
+                allowed = [row for row, refusal in zip(group, refusals, strict=True)
+                           if refusal is None]
                 self.ledger.mark_many([(str(row["id"]), {"status": "skipped",
-                                                         "skip_reason": "no_consent"})
-                                       for row in group if row not in allowed])
+                                                         "skip_reason": refusal})
+                                       for row, refusal in zip(group, refusals, strict=True)
+                                       if refusal is not None])
                 if not allowed:
                     continue
                 if session is None:  # before the first claim: a server that is down

@@ -18,6 +18,7 @@ at send time, row by row, so an unsubscribe between the start and the send is ho
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,7 +27,13 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.email.mailboxes import MailboxStore
-from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
+from metacrm.kernel.errors import (
+    Conflict,
+    ErrorDetail,
+    MetacrmError,
+    NotFound,
+    ValidationFailed,
+)
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord
 from metacrm.marketing.mailings import ab_split
@@ -54,6 +61,37 @@ class Submitter(Protocol):
 class MailingLinkInvalid(NotFound):
     """A tracking or unsubscribe link that is forged, broken or names nothing (404: the
     page does not say which)."""
+
+
+class MailServerRefused(MetacrmError):
+    """The sender mailbox's SMTP server refused a test message or could not be reached
+    (502: the CRM is fine, the server it relays to is not); `answer` is what the server
+    said, or why it could not be reached."""
+
+    status = 502
+    title = "Bad Gateway"
+
+    def __init__(self, mailbox: str, answer: str) -> None:
+        super().__init__(f"the mail server of mailbox {mailbox!r} did not take the test: "
+                         f"{answer}", [ErrorDetail(f"the mail server answered: {answer}",
+                                                   "/mailbox")])
+        self.answer = answer
+
+
+def _smtp_answer(exc: Exception) -> str:
+    """What an SMTP failure says, for a person: the server's codes and texts, or why the
+    connection failed."""
+    def text(value: bytes | str) -> str:
+        return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{address}: {code} {text(message)}"
+                         for address, (code, message) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {text(exc.smtp_error)}"
+    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
+        return f"it could not be reached ({exc.strerror or type(exc).__name__})"
+    return str(exc) or type(exc).__name__
 
 
 def _problem(message: str, pointer: str) -> ValidationFailed:
@@ -169,7 +207,8 @@ class MailingService:
         return self.records.get(subject, MAILING, mailing_id)
 
     def progress(self, subject: AccessSubject, mailing_id: str) -> dict[str, Any]:
-        """Status and counters as `subject` may read the mailing, counted now."""
+        """Status and counters as `subject` may read the mailing, counted now, with the
+        skipped rows counted per `skip_reason` (`skipped_by_reason`)."""
         mailing = self.get(subject, mailing_id)
         counts = self.ledger.counters(mailing_id)
         done = counts["recipients_count"] - self.ledger.count(mailing_id, {
@@ -177,12 +216,14 @@ class MailingService:
         total = counts["recipients_count"]
         return {"id": mailing_id, "status": mailing.get("status"), **counts,
                 "done_count": done, "percent": round(100 * done / total) if total else 0,
+                "skipped_by_reason": self.ledger.skipped_by_reason(mailing_id),
                 "ab_winner": mailing.get("ab_winner")}
 
     def send_test(self, subject: AccessSubject, mailing_id: str, address: Any
                   ) -> dict[str, Any]:
         """Send the mailing to one address now, subject prefixed `[Test]`, merge fields
-        empty; nothing is recorded on the mailing."""
+        empty; nothing is recorded on the mailing. A server that refuses the message or
+        cannot be reached is a `MailServerRefused` (502) saying what it answered."""
         if not isinstance(address, str) or "@" not in address or len(address) > 320:
             raise ValidationFailed("invalid test address", [
                 ErrorDetail("an email address", "/address")])
@@ -194,11 +235,14 @@ class MailingService:
             mailing, subject), record=self._blank_member(mailing))
         del message["Subject"]
         message["Subject"] = f"[Test] {mailing.get('subject')}"
-        session = SmtpSession(mailbox)
         try:
-            session.send(message, address)
-        finally:
-            session.close()
+            session = SmtpSession(mailbox)
+            try:
+                session.send(message, address)
+            finally:
+                session.close()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailServerRefused(mailbox.name, _smtp_answer(exc)) from exc
         return {"sent_to": address, "message_id": message["Message-ID"]}
 
     def _blank_member(self, mailing: Mapping[str, Any]) -> dict[str, Any]:
