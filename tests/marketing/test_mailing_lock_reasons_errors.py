@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from mailing_world import MailingWorld, world
 from test_mailing_screens import Screen
 
+from metacrm.api.openapi_mailings import mailing_schemas
 from smtp_harness import free_port, smtp_server
 
 __all__ = ["world"]
@@ -114,6 +116,8 @@ def test_skipped_recipients_record_the_true_reason(world: MailingWorld) -> None:
         email[3]: "unsubscribed", email[4]: "bounced", email[5]: "complained",
         email[6]: "opted_out", email[7]: "blocked", None: "no_email"}
     assert progress["skipped_count"] == 8
+    schema = mailing_schemas(world.services.records.runtime().model)["MailingProgress"]
+    Draft202012Validator(schema).validate(progress)  # what the OpenAPI document says
     assert progress["skipped_by_reason"] == {
         "no_consent": 1, "list_unsubscribed": 1, "unsubscribed": 1, "opted_out": 1,
         "bounced": 1, "complained": 1, "blocked": 1, "no_email": 1}
