@@ -16,6 +16,9 @@ and times, as an admin and once each:
   fields: each batch's records read and converted to JSON).
 
 Then the same segment as a user who reads only their own persons (1 of 200 owners).
+`--explain` (PostgreSQL) prints the plan of one keyset batch of `member_ids` and of
+`resolve` as the admin and the rep (EXPLAIN ANALYZE of the statement the walk sent second,
+so it has an `after`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +110,35 @@ def floor(engine: sa.Engine) -> int:
         return len(conn.execute(sa.text("SELECT id FROM crm_person ORDER BY id")).all())
 
 
+@contextmanager
+def captured(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SELECTs on crm_person sent on `engine` inside the block (statement, parameters)."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+             executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "crm_person" in statement:
+            sent.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+
+
+def explain(engine: sa.Engine, what: str, walk: Any) -> None:
+    """Print the plan of the second batch statement `walk` sends (one with an `after`)."""
+    with captured(engine) as sent:
+        for _ in zip(range(30_000), walk(), strict=False):
+            pass
+    statement, parameters = sent[min(1, len(sent) - 1)]
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}",
+                                    parameters).scalars().all()
+    print(f"\n{what}:\n{statement}\n" + "\n".join(plan), flush=True)
+
+
 def timed(what: str, call: Any) -> Figure:
     started = time.perf_counter()
     rows = call()
@@ -117,6 +151,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--values", action="store_true",
                         help="also time resolve reading every member's values (slow)")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the query plans of a batch of the walks (PostgreSQL)")
     args = parser.parse_args()
     registry = default_registry()
     with scratch(args.url) as engine:
@@ -135,6 +171,12 @@ def main() -> None:
         segment = records.create(admin, "segment", {
             "name": "Everyone", "entity": "person", "criteria": CRITERIA})["id"]
         segments = Segments(records, lambda: datetime.now(UTC))
+        if args.explain:
+            for who, subject in (("admin", admin), ("own-scope rep", rep)):
+                explain(engine, f"{who}: member_ids", lambda s=subject: segments.member_ids(
+                    segment, actor=s))
+                explain(engine, f"{who}: resolve", lambda s=subject: segments.resolve(
+                    segment, actor=s))
         figures = [timed("floor: every id, one SELECT, no scope", lambda: floor(engine))]
         for who, subject in (("admin", admin), ("own-scope rep", rep)):
             figures += [
