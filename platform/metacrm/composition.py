@@ -69,6 +69,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.services.conversion",
     "metacrm.services.timeline",
     "metacrm.computed.install",
+    "metacrm.services.due_moments",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
