@@ -203,6 +203,7 @@ def build_services(settings: Settings | None = None, *,
         registry.close()
         install_packs(services, (pack_source or installed_pack_source)(services))
         services.channels.pack_provider = services.packs.channel_provider
+        services.channels.pack_channels = services.packs.channels
         return services
     except BaseException:
         if metadata is not None:
