@@ -69,6 +69,7 @@ FEATURES: tuple[str, ...] = (
     "metacrm.services.conversion",
     "metacrm.services.timeline",
     "metacrm.computed.install",
+    "metacrm.services.due_moments",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
@@ -202,6 +203,7 @@ def build_services(settings: Settings | None = None, *,
         registry.close()
         install_packs(services, (pack_source or installed_pack_source)(services))
         services.channels.pack_provider = services.packs.channel_provider
+        services.channels.pack_channels = services.packs.channels
         return services
     except BaseException:
         if metadata is not None:

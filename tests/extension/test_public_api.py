@@ -10,7 +10,8 @@ import pytest
 import metacrm.extension
 
 PUBLIC = {
-    "RECORD_EVENTS", "ActionCall", "ActionHandler", "Caller", "ChannelProvider", "Conflict",
+    "RECORD_EVENTS", "ActionCall", "ActionHandler", "AddressedChannel", "Caller",
+    "ChannelProvider", "Conflict",
     "DeliveryReceipt", "DeliveryStatus", "Event", "EventHandler", "ExtRequest", "ExtResponse",
     "ExtensionContext", "ExtensionError", "FieldTypeSpec", "FileScanner", "Forbidden",
     "HttpError", "InboundMessage", "Interceptor", "MigrationContext", "NotFound",

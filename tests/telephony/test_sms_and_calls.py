@@ -4,9 +4,13 @@ the right person's timeline (or a new lead), signatures checked, click-to-call."
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from typing import Any
+
 import pytest
 from telephony_world import PUBLIC_URL, SALES_NUMBER, SUPPORT_NUMBER, World, world
 
+from metacrm.services.preferences import save_phone
 from twilio_harness import ACCOUNT_SID, AUTH_TOKEN, sign
 
 __all__ = ["world"]
@@ -219,3 +223,45 @@ def test_the_channel_registry_has_the_core_providers(world: World) -> None:
     assert channels.record_channels() == ("email", "sms")
     with pytest.raises(LookupError, match="telegram"):
         channels.provider("telegram")  # no pack installed here
+
+
+def twiml(answer: Any) -> ET.Element:
+    assert answer.status_code == 200 and answer.mimetype == "text/xml"
+    return ET.fromstring(answer.data)  # noqa: S314 - the CRM's own answer, not untrusted
+
+
+def test_an_inbound_call_is_forwarded_to_the_phone_of_the_callers_owner(
+        world: World) -> None:
+    rita_phone = "+14155550199"
+    save_phone(world.services.engine, world.user_ids["rita"], rita_phone)
+    try:
+        answer = twiml(world.webhook("/api/v1/channels/voice/inbound",
+                                     inbound_call("CA" + "7" * 32, PAT_MOBILE)))
+    finally:
+        save_phone(world.services.engine, world.user_ids["rita"], None)
+
+    [dial] = answer.findall("Dial")
+    assert [number.text for number in dial.findall("Number")] == [rita_phone]
+    assert dial.get("action") == PUBLIC_URL + "/api/v1/channels/voice/forwarded"
+    [call] = world.list("call", "provider_id", "CA" + "7" * 32)
+    assert call["regarding"] == {"entity": "person", "id": world.pat["id"]}  # still logged
+
+    ended = {"CallSid": "CA" + "7" * 32, "AccountSid": ACCOUNT_SID, "DialCallStatus": ""}
+    answered = twiml(world.webhook("/api/v1/channels/voice/forwarded",
+                                   {**ended, "DialCallStatus": "completed"}))
+    assert [child.tag for child in answered] == ["Hangup"]
+    missed = twiml(world.webhook("/api/v1/channels/voice/forwarded",
+                                 {**ended, "DialCallStatus": "no-answer"}))
+    assert [child.tag for child in missed] == ["Say"]
+    assert "call you back" in (missed[0].text or "")
+    unsigned = world.webhook("/api/v1/channels/voice/forwarded",
+                             {**ended, "DialCallStatus": "completed"}, signature=None)
+    assert unsigned.status_code == 401
+
+
+def test_a_call_with_nobody_to_forward_to_is_told_it_will_be_called_back(
+        world: World) -> None:
+    # Pat's owner keeps no phone; a stranger's new lead has no owner
+    for sid, caller in (("CA" + "8" * 32, PAT_MOBILE), ("CA" + "9" * 32, "+14155550127")):
+        answer = twiml(world.webhook("/api/v1/channels/voice/inbound", inbound_call(sid, caller)))
+        assert [child.tag for child in answer] == ["Say"]

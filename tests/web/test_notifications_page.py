@@ -55,6 +55,7 @@ def test_the_page_speaks_russian(isolated_database_url: str, tmp_path: Path) -> 
         page = ann.client.get("/app/notifications", headers={"Accept-Language": "ru"})
         text = page.get_data(as_text=True)
         assert "Уведомления" in text and "Пока ничего нет" in text
+        assert "Присылать напоминания и по почте" in text
 
 
 def test_the_page_keeps_the_reminder_lead_and_the_digest_choice(
@@ -82,3 +83,9 @@ def test_the_page_keeps_the_reminder_lead_and_the_digest_choice(
                'email.<' in text
         kept = ann.text("/app/notifications")
         assert 'value="15"' in kept and '<option value="daily" selected>' in kept
+        assert 'name="reminder_email" value="on">' in kept  # not ticked
+
+        ann.post("/app/notifications/settings", {"reminder_minutes": "15",
+                                                 "notification_digest": "off",
+                                                 "reminder_email": "on"})
+        assert 'name="reminder_email" value="on" checked>' in ann.text("/app/notifications")

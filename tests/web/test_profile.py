@@ -214,3 +214,19 @@ def test_guessing_the_current_password_is_throttled_like_signing_in(
             "csrf_token": other.csrf(), "username": "ann", "password": PASSWORD})
         assert refused.status_code == 429
         assert ann.get(PROFILE).status_code == 200
+
+
+def test_the_phone_calls_are_forwarded_to_is_kept_in_international_format(
+        isolated_database_url: str, tmp_path: Path) -> None:
+    with open_screens(isolated_database_url, tmp_path, MEETING, CLERK) as screens:
+        ann = screens.user("ann", "clerk")
+        refused = ann.post("/app/account/phone", {"phone": "call me maybe"})
+        assert refused.status_code == 422
+        assert "international format" in field_error(refused.get_data(as_text=True), "phone")
+
+        saved = ann.post("/app/account/phone", {"phone": "+1 (415) 555-2671"})
+        assert saved.status_code == 303
+        assert 'name="phone" value="+14155552671"' in ann.text(PROFILE)
+
+        assert ann.post("/app/account/phone", {"phone": ""}).status_code == 303
+        assert 'name="phone" value=""' in ann.text(PROFILE)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -39,7 +39,10 @@ class TelegramError(Exception):
 
 
 class TelegramProvider:
-    """`ChannelProvider` of the Bot API."""
+    """`ChannelProvider` of the Bot API; a person's chat id is their address, so the record
+    page offers Telegram on people who have one (`AddressedChannel`)."""
+
+    recipient_fields: ClassVar[Mapping[str, str]] = {"person": "telegram_chat_id"}
 
     def __init__(self, token: str, api_base: str = DEFAULT_API_BASE,
                  transport: httpx.BaseTransport | None = None) -> None:

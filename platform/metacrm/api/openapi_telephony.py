@@ -87,7 +87,13 @@ def telephony_paths(model: CompiledModel) -> dict[str, Any]:
             "The message's status (and error) follow.", done),
         "/api/v1/channels/voice/inbound": _webhook(
             "receive_call", "A call to one of the CRM's numbers (the provider's webhook)",
-            "Logged once per CallSid on the caller's record, else on a new lead.", twiml),
+            "Logged once per CallSid on the caller's record, else on a new lead; forwarded "
+            "(`<Dial>`) to the phone of that record's owner when they keep one on their "
+            "profile, else the caller is told they will be called back.", twiml),
+        "/api/v1/channels/voice/forwarded": _webhook(
+            "forwarded_call", "The forwarded dial of an inbound call ended",
+            "Hangs up when the person answered (`DialCallStatus` completed), else tells "
+            "the caller they will be called back.", twiml),
         "/api/v1/channels/voice/status": _webhook(
             "call_status", "A call's final status callback",
             "The call's duration and outcome follow.", done),

@@ -8,7 +8,10 @@ missing one is 401, and nothing is stored):
   (an empty `<Response/>`: no automatic answer);
 * `POST /api/v1/channels/sms/status` — a sent SMS's status callback -> 204;
 * `POST /api/v1/channels/voice/inbound` — a call to one of the CRM's numbers is logged ->
-  200 TwiML telling the caller they will be called back;
+  200 TwiML forwarding it to the phone of the caller's record's owner (`<Dial>`), else
+  telling the caller they will be called back;
+* `POST /api/v1/channels/voice/forwarded` — the forwarded dial ended -> 200 TwiML: hang
+  up when the person answered, else tell the caller they will be called back;
 * `POST /api/v1/channels/voice/status` — a call's final status (duration, outcome) -> 204.
 
 Click-to-call: `POST /api/v1/records/<entity>/<id>/calls` `{"agent", "to"?, "from"?}` ->
@@ -25,6 +28,12 @@ from metacrm.api.messages import Unauthorized
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
+from metacrm.telephony.forwarding import (
+    CALL_BACK_TWIML,
+    FORWARDED_PATH,
+    after_dial_twiml,
+    dial_twiml,
+)
 from metacrm.telephony.install import TelephonyFeature
 from metacrm.telephony.twilio_signature import HEADER, is_signed
 
@@ -32,8 +41,6 @@ telephony_api = Blueprint("metacrm_telephony", __name__, url_prefix=API_PREFIX)
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 64 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-CALL_TWIML = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you for calling. '
-              "We will call you back shortly.</Say></Response>")
 
 
 def telephony() -> TelephonyFeature:
@@ -83,8 +90,17 @@ def sms_status() -> Response:
 @telephony_api.post("/channels/voice/inbound")
 def inbound_call() -> Response:
     feature = telephony()
-    feature.intake.receive_call(signed_form(feature))
-    return _twiml(CALL_TWIML)
+    received = feature.intake.receive_call(signed_form(feature))
+    number = feature.forwarding.number(received.owner) if feature.forwarding else None
+    if number is None:
+        return _twiml(CALL_BACK_TWIML)
+    return _twiml(dial_twiml(number, feature.public_url + FORWARDED_PATH))
+
+
+@telephony_api.post("/channels/voice/forwarded")
+def forwarded_call() -> Response:
+    feature = telephony()
+    return _twiml(after_dial_twiml(signed_form(feature).get("DialCallStatus")))
 
 
 @telephony_api.post("/channels/voice/status")

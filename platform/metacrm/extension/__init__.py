@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from metacrm.extension.actions import ActionCall, ActionHandler
 from metacrm.extension.channels import (
+    AddressedChannel,
     ChannelProvider,
     DeliveryReceipt,
     DeliveryStatus,
@@ -45,6 +46,7 @@ __all__ = [
     "RECORD_EVENTS",
     "ActionCall",
     "ActionHandler",
+    "AddressedChannel",
     "Caller",
     "ChannelProvider",
     "Conflict",

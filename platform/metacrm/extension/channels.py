@@ -74,5 +74,13 @@ class ReportsDelivery(Protocol):
         ...
 
 
-__all__ = ["ChannelProvider", "DeliveryReceipt", "DeliveryStatus", "InboundMessage",
+class AddressedChannel(Protocol):
+    """A provider that says where its recipients' addresses are kept, so the record page
+    offers its channel on records having one: `{"person": "telegram_chat_id"}`."""
+
+    recipient_fields: Mapping[str, str]
+
+
+__all__ = ["AddressedChannel", "ChannelProvider", "DeliveryReceipt", "DeliveryStatus",
+           "InboundMessage",
            "OutboundMessage", "ReportsDelivery"]

@@ -1,6 +1,7 @@
 """What each user picked for their notifications, kept in `metacrm_user_preferences`
 beside their language: how early reminders come (`reminder_minutes`) and whether unread
-notifications are mailed to them once a day (`notification_digest`)."""
+notifications are mailed to them once a day (`notification_digest`), and whether each
+reminder is also mailed to them as it comes (`reminder_email`, off by default)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,19 @@ DIGEST_CHOICES = (DIGEST_OFF, DIGEST_DAILY)
 class NotificationPreferences:
     reminder_minutes: int = DEFAULT_REMINDER_MINUTES
     notification_digest: str = DIGEST_OFF
+    reminder_email: bool = False
 
 
-def checked(reminder_minutes: object, notification_digest: object) -> NotificationPreferences:
+YES = (True, "on", "true", "1", "yes")
+NO = (False, None, "", "off", "false", "0", "no")
+
+
+def checked(reminder_minutes: object, notification_digest: object,
+            reminder_email: object = False) -> NotificationPreferences:
     """The preferences from a form or request, or ValidationFailed pointing at each bad one."""
     errors: list[ErrorDetail] = []
+    if reminder_email not in YES and reminder_email not in NO:
+        errors.append(ErrorDetail("must be true or false", "/reminder_email"))
     minutes = DEFAULT_REMINDER_MINUTES
     try:
         minutes = int(str(reminder_minutes).strip())
@@ -45,25 +54,27 @@ def checked(reminder_minutes: object, notification_digest: object) -> Notificati
                                   "/notification_digest"))
     if errors:
         raise ValidationFailed("invalid notification preferences", errors)
-    return NotificationPreferences(minutes, str(notification_digest))
+    return NotificationPreferences(minutes, str(notification_digest), reminder_email in YES)
 
 
 def load(engine: sa.Engine, user_id: str) -> NotificationPreferences:
     with engine.connect() as conn:
         row = conn.execute(sa.select(
             user_preferences.c.reminder_minutes, user_preferences.c.notification_digest,
+            user_preferences.c.reminder_email,
         ).where(user_preferences.c.user_id == user_id)).first()
     if row is None:
         return NotificationPreferences()
     return NotificationPreferences(
         DEFAULT_REMINDER_MINUTES if row.reminder_minutes is None else row.reminder_minutes,
-        row.notification_digest or DIGEST_OFF)
+        row.notification_digest or DIGEST_OFF, bool(row.reminder_email))
 
 
 def save(engine: sa.Engine, user_id: str, chosen: NotificationPreferences, at: datetime
          ) -> None:
     values = {"reminder_minutes": chosen.reminder_minutes,
-              "notification_digest": chosen.notification_digest, "updated_at": at}
+              "notification_digest": chosen.notification_digest,
+              "reminder_email": chosen.reminder_email, "updated_at": at}
     with engine.begin() as conn:
         updated = conn.execute(user_preferences.update().where(
             user_preferences.c.user_id == user_id).values(**values)).rowcount
@@ -82,6 +93,16 @@ def reminder_minutes(conn: sa.Connection, user_ids: Iterable[str]) -> dict[str, 
             user_preferences.c.reminder_minutes.is_not(None)))
         leads.update({row.user_id: int(row.reminder_minutes) for row in rows})
     return leads
+
+
+def mailed_reminders(conn: sa.Connection, user_ids: Iterable[str]) -> set[str]:
+    """Those of the users who asked for their reminders by email too."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return set()
+    rows = conn.execute(sa.select(user_preferences.c.user_id).where(
+        user_preferences.c.user_id.in_(wanted), user_preferences.c.reminder_email.is_(True)))
+    return {row.user_id for row in rows}
 
 
 def longest_reminder_minutes(conn: sa.Connection) -> int:

@@ -12,6 +12,9 @@ past reminds nobody (a task created overdue, or a scheduler stopped meanwhile).
 Safe with several schedulers: the notification's `source` is the reminder's record, field
 and moment, and `store.add` adds one per (user, source) — a second tick, or a second
 scheduler, adds nothing, while a moved due date makes a new source and reminds again.
+A user who asked for reminders by email (`reminder_email`) also gets a work item for the
+`notifications.reminder_mail` consumer, written with the notification, so the mail goes out
+once, after the commit, with the job queue's retries (`metacrm.notifications.reminder_mail`).
 Records are found with the records repository and criteria (no SQL on record tables), like
 the time triggers (`metacrm.automation.schedule`).
 """
@@ -30,6 +33,7 @@ from metacrm.criteria.context import CriteriaContext
 from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.metadata.model import CompiledModel, EntityDef, ReminderDef
 from metacrm.notifications import preferences, store
+from metacrm.notifications.reminder_mail import Submit, submit_reminder_mail
 from metacrm.services.records import RecordsService
 from metacrm.storage.system_tables import user_preferences
 
@@ -67,10 +71,14 @@ class DueReminders:
     """The periodic task; `services.periodic[TASK_NAME]`."""
 
     def __init__(self, engine: sa.Engine, records: RecordsService,
-                 model: Callable[[], CompiledModel]) -> None:
+                 model: Callable[[], CompiledModel], submit: Submit | None = None,
+                 kick: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.records = records
         self.model = model
+        self.submit = submit
+        """Queues a reminder's mail (None: reminders stay on the bell only)."""
+        self.kick = kick
 
     def __call__(self, now: datetime) -> None:
         for entity in self.model().entities.values():
@@ -85,7 +93,7 @@ class DueReminders:
         fdef = entity.field(reminder.field)
         if fdef is None:
             return 0
-        added = 0
+        added = mailed = 0
         is_date = fdef.type == "date"
         with self.engine.begin() as conn:
             ahead = timedelta(minutes=preferences.longest_reminder_minutes(conn))
@@ -93,6 +101,7 @@ class DueReminders:
             recipients = {user for _, _, users in due for user in users}
             leads = preferences.reminder_minutes(conn, recipients)
             zones = _zones(conn, recipients) if is_date else {}
+            by_mail = preferences.mailed_reminders(conn, recipients) if self.submit else set()
             for record_id, value, users in due:
                 for user in users:
                     moment = reminder_moment(value, zones.get(user) or "UTC")
@@ -100,9 +109,18 @@ class DueReminders:
                             or moment - timedelta(minutes=leads[user]) > now:
                         continue
                     source = reminder_source(entity.name, record_id, reminder.field, moment)
-                    added += store.add(conn, user_id=user, kind=store.REMINDER,
-                                       source=source, at=now, entity=entity.name,
-                                       record_id=record_id, message=datetime_to_json(moment))
+                    if not store.add(conn, user_id=user, kind=store.REMINDER, source=source,
+                                     at=now, entity=entity.name, record_id=record_id,
+                                     message=datetime_to_json(moment)):
+                        continue
+                    added += 1
+                    if user in by_mail and self.submit is not None:
+                        submit_reminder_mail(conn, self.submit, user_id=user,
+                                             entity=entity.name, record_id=record_id,
+                                             moment=datetime_to_json(moment), at=now)
+                        mailed += 1
+        if mailed and self.kick is not None:
+            self.kick()
         return added
 
     def _due(self, conn: sa.Connection, entity: EntityDef, reminder: ReminderDef,

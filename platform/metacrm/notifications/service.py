@@ -103,15 +103,17 @@ class NotificationService:
             return store.mark_read(conn, subject.user_id, ids, self.clock())
 
     def preferences(self, subject: AccessSubject) -> NotificationPreferences:
-        """The subject's reminder lead and digest choice (defaults until they choose)."""
+        """The subject's reminder lead, reminder email and digest choices (defaults until
+        they choose)."""
         if subject.user_id is None:
             return NotificationPreferences()
         return preferences.load(self.engine, subject.user_id)
 
     def save_preferences(self, subject: AccessSubject, reminder_minutes: object,
-                         notification_digest: object) -> NotificationPreferences:
+                         notification_digest: object, reminder_email: object = False
+                         ) -> NotificationPreferences:
         """Check and keep the subject's choices; ValidationFailed names each bad one."""
-        chosen = preferences.checked(reminder_minutes, notification_digest)
+        chosen = preferences.checked(reminder_minutes, notification_digest, reminder_email)
         if subject.user_id is not None:
             preferences.save(self.engine, subject.user_id, chosen, self.clock())
         return chosen

@@ -38,11 +38,17 @@ def _no_packs(channel: str) -> ChannelProvider:
     raise LookupError(f"no installed pack provides channel {channel!r}")
 
 
+def _no_pack_channels() -> tuple[str, ...]:
+    return ()
+
+
 class ChannelRegistry:
     def __init__(self, pack_provider: PackProviders = _no_packs) -> None:
         self._providers: dict[str, ChannelProvider] = {}
         self._senders: dict[str, RecordSender] = {}
         self.pack_provider = pack_provider
+        self.pack_channels: Callable[[], tuple[str, ...]] = _no_pack_channels
+        """The channels the loaded packs provide (the pack host's `channels`)."""
 
     def register(self, channel: str, provider: ChannelProvider) -> None:
         if channel in self._providers:

@@ -60,6 +60,19 @@ def save_preferences(engine: sa.Engine, user_id: str, preferences: UserPreferenc
     _upsert(engine, user_id, asdict(preferences))
 
 
+def saved_phone(engine: sa.Engine, user_id: str) -> str | None:
+    """The user's own phone (E.164) where calls about their records are forwarded."""
+    with engine.connect() as conn:
+        phone = conn.execute(sa.select(user_preferences.c.phone).where(
+            user_preferences.c.user_id == user_id)).scalar_one_or_none()
+    return str(phone) if phone else None
+
+
+def save_phone(engine: sa.Engine, user_id: str, phone: str | None) -> None:
+    """Keep the user's phone (already checked and in E.164; None: forget it)."""
+    _upsert(engine, user_id, {"phone": phone})
+
+
 def save_language(engine: sa.Engine, user_id: str, language: str) -> None:
     """Change the language only (the top bar's language picker)."""
     _upsert(engine, user_id, {"language": language})

@@ -387,12 +387,16 @@ user_preferences = sa.Table(
     sa.Column("reminder_minutes", sa.Integer, nullable=True),
     sa.Column("notification_digest", sa.String(16), nullable=True),
     sa.Column("digest_sent_at", UTCDateTime(), nullable=True),
+    sa.Column("reminder_email", sa.Boolean, nullable=True),
+    sa.Column("phone", sa.String(32), nullable=True),
 )
 """`metacrm_user_preferences` — what each user picked: for the screens their language, time
 zone (an IANA name; date-times are stored in UTC and shown in it), date and number formats
 (empty means the default: the request's language, UTC, the language's formats); for
 notifications how many minutes before a due moment to be reminded (NULL: the default), the
-email digest (`daily`; NULL: off) and when the last digest went out."""
+email digest (`daily`; NULL: off), when the last digest went out, and whether reminders are
+also mailed (`reminder_email`; NULL: no); for telephony the user's own phone (E.164), where
+calls about their records are forwarded (NULL: none)."""
 
 calendar_feed_tokens = sa.Table(
     "metacrm_calendar_feed_tokens",

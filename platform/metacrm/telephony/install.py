@@ -2,7 +2,8 @@
 
 Registers `services.telephony` (`TelephonyFeature`, None without `METACRM_TWILIO_*`), the
 `sms` provider in the channel registry and the `sms` record sender (so `POST …/messages`
-with `channel: sms` reaches it). Status callbacks point at `METACRM_PUBLIC_URL`.
+with `channel: sms` reaches it), and the forwarding of inbound calls to the phone of the
+caller's record's owner (`telephony.forwarding`). Status callbacks point at `METACRM_PUBLIC_URL`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from metacrm.services.preferences import saved_phone
 from metacrm.settings import TelephonySettings
+from metacrm.telephony.forwarding import ForwardTargets
 from metacrm.telephony.intake import TelephonyIntake
 from metacrm.telephony.outbound import TelephonyOutbound
 from metacrm.telephony.provider import CHANNEL, SmsProvider
@@ -32,6 +35,8 @@ class TelephonyFeature:
     intake: TelephonyIntake
     outbound: TelephonyOutbound
     public_url: str
+    forwarding: ForwardTargets | None = None
+    """Whose phone an inbound call rings (None: nobody's; the caller is called back)."""
 
 
 def install(services: Services) -> None:
@@ -47,6 +52,10 @@ def install(services: Services) -> None:
     intake = TelephonyIntake(services.records, settings, provider, lambda: services.clock())
     outbound = TelephonyOutbound(services.records, settings, client, callbacks,
                                  lambda: services.clock())
-    services.telephony = TelephonyFeature(settings, provider, intake, outbound, public)
+    forwarding = ForwardTargets(
+        lambda user: saved_phone(services.engine, user),
+        lambda user: services.subjects.subject_of(user) is not None)
+    services.telephony = TelephonyFeature(settings, provider, intake, outbound, public,
+                                          forwarding)
     services.channels.register(CHANNEL, provider)
     services.channels.register_record_sender(CHANNEL, outbound)

@@ -49,6 +49,8 @@ class Received:
     duplicate: bool
     regarding: Mapping[str, str] | None = None
     lead_id: str | None = None
+    owner: str | None = None
+    """The user who owns what was stored (the owner of the caller's record), if anyone."""
 
 
 def telephony_subject(records: RecordsService) -> AccessSubject:
@@ -101,7 +103,7 @@ class TelephonyIntake:
         subject = telephony_subject(self.records)
         stored = self._stored(subject, entity, provider_id)
         if stored is not None:
-            return Received(stored, duplicate=True)
+            return Received(stored, duplicate=True, owner=self._owner(subject, entity, stored))
         number = phones.e164(caller)
         contacts = phones.contacts_of(self.records, subject, number) if number else []
         regarding = ({"entity": contacts[0].entity, "id": contacts[0].id}
@@ -121,8 +123,14 @@ class TelephonyIntake:
             stored = self._stored(subject, entity, provider_id)
             if stored is None:
                 raise
-            return Received(stored, duplicate=True)
-        return Received(record_id, duplicate=False, regarding=regarding, lead_id=lead_id)
+            return Received(stored, duplicate=True, owner=self._owner(subject, entity, stored))
+        return Received(record_id, duplicate=False, regarding=regarding, lead_id=lead_id,
+                        owner=owner)
+
+    def _owner(self, subject: AccessSubject, entity: str, record_id: str) -> str | None:
+        """The owner of a stored item (a webhook retried: it is forwarded as the first)."""
+        owner = self.records.get(subject, entity, record_id).get("owner")
+        return str(owner) if owner else None
 
     def receive_sms(self, payload: Mapping[str, Any]) -> Received:
         """Store the inbound SMS a provider webhook carries (ValidationFailed if none)."""

@@ -3,7 +3,8 @@
 The same service as `GET /api/v1/notifications` (`metacrm.notifications`): each notice only
 while the user may read its record, titled as the user may see it. Marking read is a form
 post answered with a redirect, so reloading the page never posts again. The page also
-keeps the user's notification settings: how early reminders come and the daily email digest.
+keeps the user's notification settings: how early reminders come, whether they are also
+mailed, and the daily email digest.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def page() -> str:
     return _render(_service().preferences(web_subject()), {})
 
 
-def _render(settings: NotificationPreferences | dict[str, str], errors: dict[str, str]
+def _render(settings: NotificationPreferences | dict[str, object], errors: dict[str, str]
             ) -> str:
     unread_only = request.args.get("show") == "unread"
     cursor = request.args.get("cursor") or None
@@ -70,7 +71,8 @@ def _render(settings: NotificationPreferences | dict[str, str], errors: dict[str
     rows = [_row(item) for item in listed.items]
     if isinstance(settings, NotificationPreferences):
         settings = {"reminder_minutes": str(settings.reminder_minutes),
-                    "notification_digest": settings.notification_digest}
+                    "notification_digest": settings.notification_digest,
+                    "reminder_email": settings.reminder_email}
     return render_template("metacrm/notifications.html", rows=rows, unread=listed.unread,
                            unread_only=unread_only, next_cursor=listed.next_cursor,
                            settings=settings, errors=errors, digest_choices=DIGEST_CHOICES,
@@ -81,12 +83,15 @@ def _render(settings: NotificationPreferences | dict[str, str], errors: dict[str
 @web_notifications.post("/settings")
 @login_required
 def save_settings() -> BaseResponse | tuple[str, int]:
-    """Keep the reminder lead and the digest choice; a bad value is shown beside its field."""
-    form = {"reminder_minutes": request.form.get("reminder_minutes", ""),
-            "notification_digest": request.form.get("notification_digest", "")}
+    """Keep the reminder lead, the reminder email and the digest choice; a bad value is
+    shown beside its field."""
+    form: dict[str, object] = {
+        "reminder_minutes": request.form.get("reminder_minutes", ""),
+        "notification_digest": request.form.get("notification_digest", ""),
+        "reminder_email": bool(request.form.get("reminder_email"))}
     try:
         _service().save_preferences(web_subject(), form["reminder_minutes"],
-                                    form["notification_digest"])
+                                    form["notification_digest"], form["reminder_email"])
     except ValidationFailed as error:
         messages = {
             "/reminder_minutes": t("Enter a whole number of minutes from 0 to %(max)s.",

@@ -1,5 +1,6 @@
 """The profile page, `/app/account/profile`: the user's language, time zone, date and number
-formats, their password, and the way to their API tokens.
+formats, their own phone (where inbound calls about their records are forwarded), their
+password, and the way to their API tokens.
 
 Preferences are saved in `metacrm_user_preferences` (services.preferences) and take effect
 on the next page of this session (`web.blueprints.session_preferences`). Every input is
@@ -28,7 +29,13 @@ from metacrm.identity.password_change import (
     current_password_matches,
 )
 from metacrm.services import calendar_feed
-from metacrm.services.preferences import UserPreferences, save_preferences
+from metacrm.services.preferences import (
+    UserPreferences,
+    save_phone,
+    save_preferences,
+    saved_phone,
+)
+from metacrm.telephony.phones import e164
 from metacrm.web.auth import ONE_YEAR
 from metacrm.web.blueprints import remember_preferences, screen_blueprint, session_preferences
 from metacrm.web.context import login_required, services, web_actor
@@ -101,11 +108,13 @@ def number_format_labels() -> dict[str, str]:
 
 
 def _page(*, chosen: UserPreferences, errors: dict[str, str] | None = None,
-          status: int = 200) -> tuple[str, int]:
+          status: int = 200, phone: str | None = None) -> tuple[str, int]:
+    if phone is None:
+        phone = saved_phone(services().engine, _actor_id()) or ""
     return render_template(
         TEMPLATE, chosen=chosen, errors=errors or {}, zones=zone_choices(),
         date_formats=date_format_labels(), number_formats=number_format_labels(),
-        min_password=MIN_PASSWORD_LENGTH, default_zone=DEFAULT_TIME_ZONE,
+        min_password=MIN_PASSWORD_LENGTH, default_zone=DEFAULT_TIME_ZONE, phone=phone,
         current_language=current_language(),
         feed_since=calendar_feed.token_created_at(services().engine, _actor_id())), status
 
@@ -155,6 +164,21 @@ def _preference_errors(chosen: UserPreferences) -> dict[str, str]:
     if chosen.number_format not in NUMBER_FORMATS:
         errors["number_format"] = t("Pick one of the number formats in the list.")
     return errors
+
+
+@web_profile.post("/phone")
+@login_required
+def phone() -> BaseResponse | tuple[str, int]:
+    """Keep the user's own phone (international format; empty: none)."""
+    given = (request.form.get("phone") or "").strip()
+    number = e164(given) if given else None
+    if given and number is None:
+        return _page(chosen=session_preferences(_actor_id()), status=422, phone=given[:64],
+                     errors={"phone": t("Enter the number in international format, with "
+                                        "the country code, such as +14155552671.")})
+    save_phone(services().engine, _actor_id(), number)
+    flash(t("Phone saved."), "success")
+    return redirect(url_for("web_profile.profile"), code=303)
 
 
 @web_profile.post("/password")

@@ -54,6 +54,7 @@ from metacrm.web.knowledge_panel import knowledge_panels
 from metacrm.web.mailing_actions import mailing_actions
 from metacrm.web.mailing_panel import mailing_panels
 from metacrm.web.pack_panels import pack_panels
+from metacrm.web.record_channels import channel_panel
 from metacrm.web.record_email import email_panel
 from metacrm.web.record_files import attachments_panel
 from metacrm.web.record_phone import phone_panel
@@ -213,6 +214,7 @@ def render_record(entity: str, record_id: str, *, refusal: TransitionRefusal | N
         **attachments_panel(subject, entity, record_id),
         email_compose=email_panel(subject, entity, record),
         phone_panel=phone_panel(subject, entity, record),
+        channel_compose=channel_panel(entity, record),
         mailing_actions=mailing_actions(entity, record, actions.update),
         duplicates=record_panel(subject, entity, str(record["id"])),
     )
