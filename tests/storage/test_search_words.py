@@ -74,20 +74,22 @@ def test_an_index_without_a_word_list_finds_typos_until_a_migration_adds_the_lis
     postgres_engine: sa.Engine,
 ) -> None:
     url = postgres_engine.url.render_as_string(hide_password=False)
-    apply_metadata(url, [COMPANY])
+    by_name = {**COMPANY, "search_fields": ["name"]}
+    apply_metadata(url, [by_name])
     table = company_table()
     with postgres_engine.begin() as conn:
         add(conn, table, id="c1", name="Umbrella Pharmaceuticals")
+        add(conn, table, id="c3", name="Umbrella Logistics")  # a word of two records
         search_words.drop(conn, TABLE)  # as indexed by the version before word lists
     with postgres_engine.begin() as conn:
         assert not search_words.exists(conn, TABLE)
-        assert misspelt(conn, table, ["name"], "umbrela") == ["c1"]
-    with_phone = {**COMPANY, "fields": [
-        *COMPANY["fields"], {"name": "phone", "type": "text", "label": LABEL}]}
+        assert misspelt(conn, table, ["name"], "umbrela") == ["c1", "c3"]
+    with_phone = {**by_name, "fields": [
+        *by_name["fields"], {"name": "phone", "type": "text", "label": LABEL}]}
     apply_metadata(url, [with_phone])
     with postgres_engine.begin() as conn:
         assert search_words.exists(conn, TABLE)
         assert ("name", "umbrella") in listed(conn)  # the rows already there
-        assert misspelt(conn, table, ["name"], "umbrela") == ["c1"]
+        assert misspelt(conn, table, ["name"], "umbrela") == ["c1", "c3"]
         add(conn, table, id="c2", name="Globex Corporation")
         assert misspelt(conn, table, ["name"], "globx") == ["c2"]

@@ -63,14 +63,14 @@ def _literal(value: str) -> str:
 
 
 def _words_of(source: str, columns: Sequence[str]) -> str:
-    """SELECT of the (column, word) pairs of `source`'s rows, one per pair, sorted (a fixed
+    """SELECT of the distinct (column, word) pairs of `source`'s rows, sorted (a fixed
     order in which concurrent saves take the unique index's locks)."""
     # Identifiers from the metadata, quoted (`_quote`), and their names as quoted literals.
     arms = " UNION ".join(
         f"SELECT {_literal(column)} AS col, w AS word FROM {source}, "  # noqa: S608
         f"regexp_split_to_table(lower({_quote(column)}), '[^[:alnum:]]+') AS w"
         for column in columns)
-    return (f"SELECT col, word FROM ({arms}) AS words "  # noqa: S608
+    return (f"SELECT DISTINCT col, word FROM ({arms}) AS words "  # noqa: S608
             f"WHERE length(word) >= {MIN_WORD_LENGTH} AND word ~ '[^[:digit:]]' "
             f"ORDER BY col, word")
 
