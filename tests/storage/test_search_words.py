@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from metacrm.storage import search_words
-from metacrm.storage.search_postgres import PostgresSearchIndex
+from metacrm.storage.search_postgres import TRIGRAM_INDEX, PostgresSearchIndex, index_name
 from web_harness import apply_metadata
 
 LABEL = {"en": "x", "ru": "x"}
@@ -18,6 +18,7 @@ COMPANY = {"kind": "entity", "name": "company", "version": 1, "label": LABEL,
                       {"name": "note", "type": "text", "label": LABEL}],
            "search_fields": ["name", "note"]}
 TABLE = "crm_company"
+OLD_TRIGRAMS = index_name(TRIGRAM_INDEX, TABLE, "name")
 
 
 def company_table() -> sa.Table:
@@ -80,7 +81,10 @@ def test_an_index_without_a_word_list_finds_typos_until_a_migration_adds_the_lis
     with postgres_engine.begin() as conn:
         add(conn, table, id="c1", name="Umbrella Pharmaceuticals")
         add(conn, table, id="c3", name="Umbrella Logistics")  # a word of two records
-        search_words.drop(conn, TABLE)  # as indexed by the version before word lists
+        # as indexed by the version before word lists: a trigram index of each column
+        search_words.drop(conn, TABLE)
+        conn.execute(sa.text(f'CREATE INDEX "{OLD_TRIGRAMS}" ON {TABLE} '
+                             f'USING gin (name public.gin_trgm_ops)'))
     with postgres_engine.begin() as conn:
         assert not search_words.exists(conn, TABLE)
         assert misspelt(conn, table, ["name"], "umbrela") == ["c1", "c3"]
@@ -90,6 +94,8 @@ def test_an_index_without_a_word_list_finds_typos_until_a_migration_adds_the_lis
     with postgres_engine.begin() as conn:
         assert search_words.exists(conn, TABLE)
         assert ("name", "umbrella") in listed(conn)  # the rows already there
+        assert not conn.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"),
+                                {"name": f'"{OLD_TRIGRAMS}"'}).scalar_one()
         assert misspelt(conn, table, ["name"], "umbrela") == ["c1", "c3"]
         add(conn, table, id="c2", name="Globex Corporation")
         assert misspelt(conn, table, ["name"], "globx") == ["c2"]

@@ -1,8 +1,8 @@
 """PostgreSQL's search index: full text in the `english` and `russian` configurations,
 pg_trgm for typos.
 
-Per search column a stored generated `tsvector` column (its document) with a GIN index,
-and a trigram GIN index of the column itself:
+Per search column a stored generated `tsvector` column (its document) with a GIN index;
+per table a word list of the search columns for typos:
 
 * the document is `to_tsvector('english', d) || to_tsvector('russian', d)` where `d` is the
   value with every run of non-alphanumerics made a space (an e-mail address or a phone
@@ -54,6 +54,9 @@ TYPO_SIMILARITY = 0.5
 """`pg_trgm.word_similarity_threshold` of the typo pass: «contarct» finds «contract»."""
 MIN_TYPO_LENGTH = 4
 """Shorter words are matched as prefixes only: a typo in three letters is another word."""
+TRIGRAM_INDEX = "trg"
+"""The kind in the name of a column's trigram index, which earlier versions built for the
+typo pass (a table without a word list still uses it)."""
 CONFIGURATIONS = ("english", "russian")
 SEARCH_PAGE_COST = 1.1
 """`random_page_cost` of a search's transaction: record pages are in memory, not a disk
@@ -129,19 +132,19 @@ class PostgresSearchIndex:
             conn.execute(sa.text(
                 f"CREATE INDEX {_quote(index_name(DOCUMENT_INDEX, table, column))} ON "
                 f"{_quote(table)} USING gin ({_quote(document_column(column))})"))
-            if schema is not None:
-                conn.execute(sa.text(
-                    f"CREATE INDEX {_quote(index_name('trg', table, column))} ON "
-                    f"{_quote(table)} USING gin ({_quote(column)} {_quote(schema)}.gin_trgm_ops)"))
         search_words.create(conn, table, columns, schema)
         self._catalog.pop(table, None)
 
     def add_word_list(self, conn: sa.Connection, table: str, columns: Sequence[str]) -> bool:
         """Give a table indexed before word lists were kept its list (no table rewrite:
-        one read of the search columns); False when it has one already."""
+        one read of the search columns) in place of its columns' trigram indexes, which
+        only the typo pass without a list used; False when it has a list already."""
         if search_words.exists(conn, table):
             return False
         search_words.create(conn, table, columns, ensure_trigram_extension(conn))
+        for column in columns:
+            conn.execute(sa.text(
+                f"DROP INDEX IF EXISTS {_quote(index_name(TRIGRAM_INDEX, table, column))}"))
         self._catalog.pop(table, None)
         return True
 

@@ -5,8 +5,8 @@ Matching a misspelling against the records themselves (pg_trgm over the column) 
 every row that shares trigrams with it — the 21,000 «Johnson» rows at a million records
 for «Jonhson». The words are far fewer than the rows: the typo pass looks the misspelt word
 up here (trigram similarity narrows the candidates, `search_text.close_words` picks the
-close ones as SQLite's vocabulary lookup does), then searches the records for those words
-exactly, through the documents' GIN indexes.
+close ones, by the word and by its stem, as SQLite's vocabulary lookup does), then
+searches the records for those words exactly, through the documents' GIN indexes.
 
 `sx_words_<table>` holds (column, word) pairs: the lower-cased runs of letters and digits
 (as the documents cut them) of 3+ characters with a letter. Statement-level triggers add
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from metacrm.storage.search_text import close_words
+from metacrm.storage.search_text import close_words, stem
 
 PREFIX = "sx_"
 MIN_WORD_LENGTH = 3
@@ -117,8 +117,9 @@ def exists(conn: sa.Connection, table: str) -> bool:
 
 def close(conn: sa.Connection, table: str, columns: Sequence[str], term: str,
           trigram_schema: str) -> list[str]:
-    """Words of `columns` close to the misspelt `term` (`search_text.close_words`), not
-    those it already starts (the prefix pass found those)."""
+    """Words of `columns` close to the misspelt `term` or whose stem is close to its stem
+    (`search_text.close_words`), not those it already starts (the prefix pass found
+    those)."""
     similar = getattr(sa.func, trigram_schema).similarity  # pg_trgm's, schema-qualified
     words = sa.table(words_table(table), sa.column("col", sa.Text), sa.column("word", sa.Text))
     term_value = sa.literal(term, sa.Text)
@@ -130,4 +131,12 @@ def close(conn: sa.Connection, table: str, columns: Sequence[str], term: str,
         .order_by(similar(words.c.word, term_value).desc(), words.c.word)
         .limit(CANDIDATES)).scalars()
     distinct = list(dict.fromkeys(str(word) for word in candidates))
-    return [word for word in close_words(term, distinct) if not word.startswith(term)]
+    by_stem: dict[str, list[str]] = {}
+    for word in distinct:
+        by_stem.setdefault(stem(word), []).append(word)
+    # an inflected word is compared by its stem too («продлении» ~ «продлить»: «продлен»,
+    # «продл»), as SQLite's index of stems is
+    chosen = close_words(term, distinct) + [
+        word for close_stem in close_words(stem(term), list(by_stem))
+        for word in by_stem[close_stem]]
+    return [word for word in dict.fromkeys(chosen) if not word.startswith(term)]
