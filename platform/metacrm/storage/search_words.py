@@ -8,8 +8,11 @@ up here (trigram similarity narrows the candidates, `search_text.close_words` pi
 close ones, by the word and by its stem, as SQLite's vocabulary lookup does), then
 searches the records for those words exactly, through the documents' GIN indexes.
 
-`sx_words_<table>` holds (column, word) pairs: the lower-cased runs of letters and digits
-(as the documents cut them) of 3+ characters with a letter. Statement-level triggers add
+`sx_words_<table>` holds (column, word) pairs: the lower-cased runs of letters (as the
+documents cut them) of 3+ characters. A run with a digit (a number, a code, the local
+part of an e-mail address) is matched as typed, not as a misspelling: such runs would
+make most of a million-record list (one per e-mail address) and, sharing trigrams by
+the thousand (`smith14`, `smith21`, …), most of a lookup's candidates. Statement-level triggers add
 the words of inserted and updated rows (`ON CONFLICT DO NOTHING`: no row lock on a word
 already listed, so saves of records sharing a word do not queue behind each other's
 commits). Words of deleted or changed values stay until `metacrm search reindex` builds
@@ -71,7 +74,7 @@ def _words_of(source: str, columns: Sequence[str]) -> str:
         f"regexp_split_to_table(lower({_quote(column)}), '[^[:alnum:]]+') AS w"
         for column in columns)
     return (f"SELECT DISTINCT col, word FROM ({arms}) AS words "  # noqa: S608
-            f"WHERE length(word) >= {MIN_WORD_LENGTH} AND word ~ '[^[:digit:]]' "
+            f"WHERE length(word) >= {MIN_WORD_LENGTH} AND word !~ '[[:digit:]]' "
             f"ORDER BY col, word")
 
 
