@@ -1,8 +1,8 @@
 """PostgreSQL's search index: full text in the `english` and `russian` configurations,
 pg_trgm for typos.
 
-Per search column a stored generated `tsvector` column (its document) with a GIN index,
-and a trigram GIN index of the column itself:
+Per search column a stored generated `tsvector` column (its document) with a GIN index;
+per table a word list of the search columns for typos:
 
 * the document is `to_tsvector('english', d) || to_tsvector('russian', d)` where `d` is the
   value with every run of non-alphanumerics made a space (an e-mail address or a phone
@@ -12,8 +12,11 @@ and a trigram GIN index of the column itself:
   query expression against the index expressions, and `ts_rank` recomputes the vectors of
   the ranked rows; a column is read, not computed. PostgreSQL fills it on every write, and
   on the rows already there when it is added;
-* the trigram index serves `term <% column` (word similarity) for typos (when pg_trgm is
-  installed, as for fuzzy duplicate rules).
+* the typo pass (when pg_trgm is installed, as for fuzzy duplicate rules) looks a
+  misspelt word up in the table's word list (`storage.search_words`, kept by a trigger)
+  and searches the close words it finds exactly, through the documents; a table indexed
+  before word lists were kept uses the column's trigram index (`term <% column`) until
+  the next migration adds its list (`add_word_list`).
 
 A query is an AND over its words of an OR over the visible columns, which PostgreSQL
 answers with bitmap AND/OR over those indexes — a field hidden from the caller is simply
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from metacrm.storage import search_words
 from metacrm.storage.migration.match_keys import ensure_trigram_extension
 from metacrm.storage.search_index import (
     PREFIX_WEIGHT,
@@ -50,6 +54,9 @@ TYPO_SIMILARITY = 0.5
 """`pg_trgm.word_similarity_threshold` of the typo pass: «contarct» finds «contract»."""
 MIN_TYPO_LENGTH = 4
 """Shorter words are matched as prefixes only: a typo in three letters is another word."""
+TRIGRAM_INDEX = "trg"
+"""The kind in the name of a column's trigram index, which earlier versions built for the
+typo pass (a table without a word list still uses it)."""
 CONFIGURATIONS = ("english", "russian")
 SEARCH_PAGE_COST = 1.1
 """`random_page_cost` of a search's transaction: record pages are in memory, not a disk
@@ -100,11 +107,20 @@ def _tsquery(term: str) -> sa.ColumnElement[object]:
     return either
 
 
+def _exact_tsquery(words: Sequence[str]) -> sa.ColumnElement[object]:
+    """Any of `words` (letters and digits only) as a whole stemmed word, either language."""
+    text = sa.literal(" | ".join(words), sa.Text)
+    english, russian = (sa.func.to_tsquery(sa.literal_column(f"'{config}'::regconfig"), text)
+                        for config in CONFIGURATIONS)
+    return english.op("||")(russian)
+
+
 class PostgresSearchIndex:
     """`SearchIndex` on PostgreSQL (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._catalog: dict[str, tuple[str | None, frozenset[str]]] = {}
+        self._catalog: dict[str, tuple[str | None, frozenset[str], bool]] = {}
+        self._close: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
 
     def create(self, conn: sa.Connection, table: str, columns: Sequence[str]) -> None:
         schema = ensure_trigram_extension(conn)
@@ -116,13 +132,24 @@ class PostgresSearchIndex:
             conn.execute(sa.text(
                 f"CREATE INDEX {_quote(index_name(DOCUMENT_INDEX, table, column))} ON "
                 f"{_quote(table)} USING gin ({_quote(document_column(column))})"))
-            if schema is not None:
-                conn.execute(sa.text(
-                    f"CREATE INDEX {_quote(index_name('trg', table, column))} ON "
-                    f"{_quote(table)} USING gin ({_quote(column)} {_quote(schema)}.gin_trgm_ops)"))
+        search_words.create(conn, table, columns, schema)
         self._catalog.pop(table, None)
 
+    def add_word_list(self, conn: sa.Connection, table: str, columns: Sequence[str]) -> bool:
+        """Give a table indexed before word lists were kept its list (no table rewrite:
+        one read of the search columns) in place of its columns' trigram indexes, which
+        only the typo pass without a list used; False when it has a list already."""
+        if search_words.exists(conn, table):
+            return False
+        search_words.create(conn, table, columns, ensure_trigram_extension(conn))
+        for column in columns:
+            conn.execute(sa.text(
+                f"DROP INDEX IF EXISTS {_quote(index_name(TRIGRAM_INDEX, table, column))}"))
+        self._catalog.pop(table, None)
+        return True
+
     def drop(self, conn: sa.Connection, table: str) -> None:
+        search_words.drop(conn, table)
         for name in self._indexes(conn, table):
             conn.execute(sa.text(f"DROP INDEX IF EXISTS {_quote(name)}"))
         for column in self.documents(conn, table):
@@ -160,14 +187,15 @@ class PostgresSearchIndex:
     def match(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
               terms: Sequence[str], *, typos: bool) -> sa.ColumnElement[bool]:
         schema = self._typo_schema(conn, table.name) if typos else None
+        listed = schema is not None and self._table_catalog(conn, table.name)[2]
         per_term = []
         for term in terms:
-            query = _tsquery(term)
+            query = self._term_query(conn, table.name, columns, term, typos=typos)
             arms: list[sa.ColumnElement[bool]] = []
             for column in columns:
                 arms.append(self._document(conn, table, column).op(
                     "@@", is_comparison=True)(query))
-                if schema is not None and len(term) >= MIN_TYPO_LENGTH:
+                if schema is not None and not listed and len(term) >= MIN_TYPO_LENGTH:
                     arms.append(sa.literal(term, sa.Text).op(
                         f"OPERATOR({schema}.<%)", is_comparison=True)(table.c[column]))
             per_term.append(sa.or_(*arms))
@@ -179,9 +207,10 @@ class PostgresSearchIndex:
 
     def _rank(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
               terms: Sequence[str], *, typos: bool) -> sa.ColumnElement[float]:
-        query = _tsquery(terms[0])
+        query = self._term_query(conn, table.name, columns, terms[0], typos=typos)
         for term in terms[1:]:
-            query = query.op("&&")(_tsquery(term))
+            query = query.op("&&")(self._term_query(conn, table.name, columns, term,
+                                                    typos=typos))
         # ts_rank's normalisation 1: divided by 1 + log(length), so shorter values first
         scores: list[sa.ColumnElement[float]] = [
             weight * sa.func.ts_rank(self._document(conn, table, column), query, 1)
@@ -198,6 +227,22 @@ class PostgresSearchIndex:
             total = total + score
         return total
 
+    def _term_query(self, conn: sa.Connection, table: str, columns: Sequence[str],
+                    term: str, *, typos: bool) -> sa.ColumnElement[object]:
+        """The tsquery of one word: a prefix, or in the typo pass with a word list also
+        the listed words close to it (`storage.search_words`), matched whole."""
+        query = _tsquery(term)
+        if not typos or len(term) < MIN_TYPO_LENGTH:
+            return query
+        schema, _documents, listed = self._table_catalog(conn, table)
+        if schema is None or not listed:
+            return query
+        key = (table, tuple(columns), term)
+        if key not in self._close:
+            self._close[key] = search_words.close(conn, table, columns, term, schema)
+        close = self._close[key]
+        return query.op("||")(_exact_tsquery(close)) if close else query
+
     def _document(self, conn: sa.Connection, table: sa.Table,
                   column: str) -> sa.ColumnElement[object]:
         """The column's document: its generated column, or (a table not yet reindexed
@@ -208,12 +253,12 @@ class PostgresSearchIndex:
         return sa.literal_column(f"({document_sql(_quote(table.name) + '.' + _quote(column))})")
 
     def _table_catalog(self, conn: sa.Connection,
-                       table: str) -> tuple[str | None, frozenset[str]]:
-        """pg_trgm's schema (None: not installed) and the table's document columns, read in
-        one round trip once per adapter (one search) and table.
+                       table: str) -> tuple[str | None, frozenset[str], bool]:
+        """pg_trgm's schema (None: not installed), the table's document columns and whether
+        it has a word list, read in one round trip once per adapter (one search) and table.
 
         The same round trip sets, for the rest of the transaction, the typo pass's
-        TYPO_SIMILARITY and `random_page_cost` SEARCH_PAGE_COST: with the default (4, a
+        thresholds and `random_page_cost` SEARCH_PAGE_COST: with the default (4, a
         disk seek) the planner ANDs a selective read scope (a rep's own records: the owner
         index) with the GIN bitmaps of every word, which for a common word costs more than
         reading the scope's rows and testing their stored documents."""
@@ -225,12 +270,17 @@ class PostgresSearchIndex:
                 "AND attgenerated = 's' AND NOT attisdropped "
                 "AND starts_with(attname, :prefix)), "
                 "set_config('random_page_cost', :page_cost, true), "
-                "set_config('pg_trgm.word_similarity_threshold', :similarity, true)"),
+                "set_config('pg_trgm.word_similarity_threshold', :similarity, true), "
+                "set_config('pg_trgm.similarity_threshold', :candidates, true), "
+                "to_regclass(:words) IS NOT NULL"),
                 {"table": _quote(table), "prefix": PREFIX,
                  "page_cost": str(SEARCH_PAGE_COST),
-                 "similarity": str(TYPO_SIMILARITY)}).one()
+                 "similarity": str(TYPO_SIMILARITY),
+                 "candidates": str(search_words.CANDIDATE_SIMILARITY),
+                 "words": _quote(search_words.words_table(table))}).one()
             self._catalog[table] = (None if row[0] is None else str(row[0]),
-                                    frozenset(str(name) for name in row[1] or ()))
+                                    frozenset(str(name) for name in row[1] or ()),
+                                    bool(row[5]))
         return self._catalog[table]
 
     def _typo_schema(self, conn: sa.Connection, table: str) -> str | None:

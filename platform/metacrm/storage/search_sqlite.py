@@ -16,18 +16,15 @@ and may renumber its rows; `apply_plan` then rebuilds the index (`exists` is fal
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from metacrm.storage.search_index import PREFIX_WEIGHT, Ranking, prefix_bonus
-from metacrm.storage.search_text import SQLITE_FUNCTION, stem
+from metacrm.storage.search_text import SQLITE_FUNCTION, close_words, stem
 
 MIN_TYPO_LENGTH = 4
-CLOSE_TERMS = 3
-CLOSENESS = 0.75
 VOCABULARY_SCAN = 20_000
 """Most vocabulary terms (of one first letter) compared with a misspelt word."""
 
@@ -131,5 +128,4 @@ class SqliteSearchIndex:
             f"SELECT term FROM {_quote(_vocabulary(table))} "  # noqa: S608 - quoted identifier
             f"WHERE term >= :low AND term < :high "
             f"LIMIT {VOCABULARY_SCAN}"), {"low": first, "high": chr(ord(first) + 1)}).scalars()
-        return difflib.get_close_matches(stemmed, [str(c) for c in candidates],
-                                         n=CLOSE_TERMS, cutoff=CLOSENESS)
+        return close_words(stemmed, [str(c) for c in candidates])

@@ -10,7 +10,9 @@ Russian stem, any other its English one, so «договоров» and «дог�
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 import snowballstemmer
@@ -22,6 +24,11 @@ _WORD = re.compile(r"\w+")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ENGLISH = snowballstemmer.stemmer("english")
 _RUSSIAN = snowballstemmer.stemmer("russian")
+
+CLOSE_WORDS = 3
+"""Most close words a misspelt word stands for in the typo pass."""
+CLOSENESS = 0.75
+"""difflib's ratio from which a word counts as a misspelling of another."""
 
 SQLITE_FUNCTION = "metacrm_search_text"
 """The SQL function SQLite connections get (`search_document`), used by the index triggers."""
@@ -50,3 +57,9 @@ def search_document(value: object) -> str | None:
     if value is None:
         return None
     return " ".join(stem(word) for word in words(str(value)))
+
+
+def close_words(word: str, candidates: Sequence[str]) -> list[str]:
+    """The (at most CLOSE_WORDS) candidates `word` is a likely misspelling of, closest
+    first: both databases' typo passes pick from their index's words this way."""
+    return difflib.get_close_matches(word, candidates, n=CLOSE_WORDS, cutoff=CLOSENESS)

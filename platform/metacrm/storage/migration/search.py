@@ -56,20 +56,26 @@ def restore_lost_search_indexes(ctx: ApplyContext) -> None:
     on PostgreSQL a retyped search column takes its document column with it
     (`release_search_documents`). A table indexed by an earlier version (expression
     indexes) is left as it is: it still searches, and converting it rewrites the table,
-    which only `metacrm search reindex` does (docs/operations.md)."""
+    which only `metacrm search reindex` does (docs/operations.md). A PostgreSQL table
+    indexed before word lists were kept gets its list (`PostgresSearchIndex.add_word_list`:
+    a read of the table, no rewrite)."""
     from metacrm.storage.search_postgres import PostgresSearchIndex
 
     index = search_index_for(ctx.connection)
     inspector = sa.inspect(ctx.connection)
     for entity in ctx.new_model.entities.values():
         columns = search_columns(entity, ctx.registry)
-        if columns and inspector.has_table(entity.table) and not index.exists(
+        if not columns or not inspector.has_table(entity.table):
+            continue
+        if index.exists(ctx.connection, entity.table):
+            if isinstance(index, PostgresSearchIndex):
+                index.add_word_list(ctx.connection, entity.table, columns)
+            continue
+        if isinstance(index, PostgresSearchIndex) and index.earlier_version(
                 ctx.connection, entity.table):
-            if isinstance(index, PostgresSearchIndex) and index.earlier_version(
-                    ctx.connection, entity.table):
-                continue
-            index.drop(ctx.connection, entity.table)
-            index.create(ctx.connection, entity.table, columns)
+            continue
+        index.drop(ctx.connection, entity.table)
+        index.create(ctx.connection, entity.table, columns)
 
 
 def reindex(connection: sa.Connection, entities: Iterable[EntityDef],
