@@ -148,8 +148,9 @@ def test_an_administrator_shares_a_kept_report_with_everyone(world: World) -> No
     assert shared.headers["Location"].endswith("/app/reports/deals_by_region")
 
     bob = world.screens.sign_in("bob")  # runs it within his own scope
-    assert cells(bob.text("/app/reports/deals_by_region")) == [
-        ["Europe", "1", "300"], ["Total", "1", "300"]]
+    page = bob.text("/app/reports/deals_by_region")
+    assert cells(page) == [["Europe", "1", "300"], ["Total", "1", "300"]]
+    assert 'data-report-table="deals_by_region"' in page  # the shared page's table is named
     history = world.screens.web.client.get("/api/v1/meta/report/deals_by_region",
                                            headers=world._token())
     assert history.status_code == 200
