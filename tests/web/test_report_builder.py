@@ -109,6 +109,8 @@ def test_a_rep_previews_and_keeps_a_summary_of_her_own_records(world: World) -> 
 
     exported = ann.get(f"/app/reports/mine/{report_id}/export?format=csv")
     assert exported.status_code == 200
+    assert exported.headers["Content-Disposition"] == \
+        f'attachment; filename="report-{report_id}.csv"'
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert [(r["region"], r["m1_count"], r["m2_sum"]) for r in rows] == [
         ("eu", "1", "100"), ("us", "1", "50")]
@@ -151,6 +153,12 @@ def test_an_administrator_shares_a_kept_report_with_everyone(world: World) -> No
     page = bob.text("/app/reports/deals_by_region")
     assert cells(page) == [["Europe", "1", "300"], ["Total", "1", "300"]]
     assert 'data-report-table="deals_by_region"' in page  # the shared page's table is named
+    exported = bob.get("/app/reports/deals_by_region/export?format=csv")
+    assert exported.status_code == 200
+    assert exported.headers["Content-Disposition"] == \
+        'attachment; filename="deals_by_region.csv"'
+    assert "300" in exported.get_data(as_text=True)
+    assert bob.get("/app/reports/deals_by_region/export?format=pdf").status_code == 404
     history = world.screens.web.client.get("/api/v1/meta/report/deals_by_region",
                                            headers=world._token())
     assert history.status_code == 200
