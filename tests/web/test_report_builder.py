@@ -105,6 +105,7 @@ def test_a_rep_previews_and_keeps_a_summary_of_her_own_records(world: World) -> 
     report_id = world.keep(ann, "My regions")
     page = ann.text(f"/app/reports/mine/{report_id}")
     assert cells(page) == [["Europe", "1", "100"], ["USA", "1", "50"], ["Total", "2", "150"]]
+    assert "data-report-chart" in page and "reports.js" in page  # a summary draws a chart
     assert f'data-private-report="{report_id}"' in ann.text("/app/reports")
 
     exported = ann.get(f"/app/reports/mine/{report_id}/export?format=csv")
@@ -153,6 +154,7 @@ def test_an_administrator_shares_a_kept_report_with_everyone(world: World) -> No
     page = bob.text("/app/reports/deals_by_region")
     assert cells(page) == [["Europe", "1", "300"], ["Total", "1", "300"]]
     assert 'data-report-table="deals_by_region"' in page  # the shared page's table is named
+    assert ("reports.js" in page) == ("data-report-chart" in page)  # a chart gets its script
     exported = bob.get("/app/reports/deals_by_region/export?format=csv")
     assert exported.status_code == 200
     assert exported.headers["Content-Disposition"] == \
