@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -36,6 +36,7 @@ from metacrm.identity.subjects import SubjectDirectory
 from metacrm.imports.service import ImportService
 from metacrm.jobs.dispatcher import Dispatcher, RelayListener
 from metacrm.jobs.duplicate_scans import DuplicateScans
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.jobs import ConsumerRegistry, JobQueue, MailChannel
 from metacrm.kernel.users import UserDirectory
 from metacrm.mail import mail_channel
@@ -95,10 +96,6 @@ PeriodicTask = Callable[[datetime], None]
 triggers, the sweeper); must be safe with several schedulers running."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Services:
     """Everything a process works with, built once per process."""
@@ -109,7 +106,8 @@ class Services:
     metadata: MetadataService
     teams: TeamDirectory
     records: RecordsService
-    clock: Callable[[], datetime] = _utc_now
+    clock: Clock = utc_now
+    """The process's one clock (`metacrm.kernel.clock`); components take `now`."""
     consumers: ConsumerRegistry = field(default_factory=ConsumerRegistry)
     periodic: dict[str, PeriodicTask] = field(default_factory=dict)
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
@@ -171,6 +169,10 @@ class Services:
     instance folder when `settings.mail_outbox` (the demo); None otherwise, and senders
     then fail with "METACRM_SMTP_URL is not set" (`metacrm.mail.require_mail`)."""
 
+    def now(self) -> datetime:
+        """The time by `clock` — also after `clock` is replaced (a test moving time)."""
+        return self.clock()
+
     def close(self) -> None:
         """Release the database connections (the process or the test is done)."""
         self.metadata.close()
@@ -192,12 +194,15 @@ def build_services(settings: Settings | None = None, *,
         metadata.watch_versions()
         teams = TeamDirectory(engine)
         teams.initialize()
+        services: Services  # the records service reads the one clock, late-bound
+        records = RecordsService(engine, metadata, registry, teams,
+                                 clock=lambda: services.clock())
         services = Services(
             settings=settings, registry=registry, engine=engine, metadata=metadata,
-            teams=teams, records=RecordsService(engine, metadata, registry, teams),
+            teams=teams, records=records,
         )
         install_jobs(services)
-        services.mail = mail_channel(settings)
+        services.mail = mail_channel(settings, services.now)
         for module in (*FEATURES, *settings.extensions):
             install_module(module, services)
         registry.close()

@@ -105,10 +105,13 @@ def test_a_rep_previews_and_keeps_a_summary_of_her_own_records(world: World) -> 
     report_id = world.keep(ann, "My regions")
     page = ann.text(f"/app/reports/mine/{report_id}")
     assert cells(page) == [["Europe", "1", "100"], ["USA", "1", "50"], ["Total", "2", "150"]]
+    assert "data-report-chart" in page and "reports.js" in page  # a summary draws a chart
     assert f'data-private-report="{report_id}"' in ann.text("/app/reports")
 
     exported = ann.get(f"/app/reports/mine/{report_id}/export?format=csv")
     assert exported.status_code == 200
+    assert exported.headers["Content-Disposition"] == \
+        f'attachment; filename="report-{report_id}.csv"'
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert [(r["region"], r["m1_count"], r["m2_sum"]) for r in rows] == [
         ("eu", "1", "100"), ("us", "1", "50")]
@@ -148,8 +151,16 @@ def test_an_administrator_shares_a_kept_report_with_everyone(world: World) -> No
     assert shared.headers["Location"].endswith("/app/reports/deals_by_region")
 
     bob = world.screens.sign_in("bob")  # runs it within his own scope
-    assert cells(bob.text("/app/reports/deals_by_region")) == [
-        ["Europe", "1", "300"], ["Total", "1", "300"]]
+    page = bob.text("/app/reports/deals_by_region")
+    assert cells(page) == [["Europe", "1", "300"], ["Total", "1", "300"]]
+    assert 'data-report-table="deals_by_region"' in page  # the shared page's table is named
+    assert ("reports.js" in page) == ("data-report-chart" in page)  # a chart gets its script
+    exported = bob.get("/app/reports/deals_by_region/export?format=csv")
+    assert exported.status_code == 200
+    assert exported.headers["Content-Disposition"] == \
+        'attachment; filename="deals_by_region.csv"'
+    assert "300" in exported.get_data(as_text=True)
+    assert bob.get("/app/reports/deals_by_region/export?format=pdf").status_code == 404
     history = world.screens.web.client.get("/api/v1/meta/report/deals_by_region",
                                            headers=world._token())
     assert history.status_code == 200

@@ -8,14 +8,12 @@ construction — no service can build a SELECT on a record table and forget the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from metacrm.access.policy import AccessPolicy
 from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.access.subject import AccessSubject
 from metacrm.access.system_records import SystemRecords
 from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.kernel.clock import Clock
 from metacrm.metadata.model import CompiledModel
 from metacrm.storage.repository import RecordRepository
 from metacrm.storage.tables import RecordTables
@@ -26,7 +24,7 @@ class RecordAccess:
 
     def __init__(
         self, model: CompiledModel, tables: RecordTables, registry: FieldTypeRegistry,
-        *, clock: Callable[[], datetime],
+        *, clock: Clock,
     ) -> None:
         self._repository = RecordRepository(model, tables, registry, clock=clock)
         self.policy = AccessPolicy(model, registry)

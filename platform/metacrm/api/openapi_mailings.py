@@ -9,11 +9,11 @@ from typing import Any
 from metacrm.api.openapi_paths import (
     BODY_ERRORS,
     READ_ERRORS,
-    RECORD_ID,
     RECORDS,
     errors,
     json_answer,
-    json_body,
+    on_record,
+    operation,
 )
 from metacrm.api.openapi_schemas import english, ref
 from metacrm.marketing.mailings.ledger import MAILING
@@ -62,33 +62,23 @@ def mailing_paths(model: CompiledModel) -> dict[str, Any]:
     base = f"{RECORDS}/{MAILING}/{{id}}"
     single = json_answer("The mailing after the action.", ref(f"{MAILING}.single"))
     paths: dict[str, Any] = {}
-    for action, (operation, summary, body) in ACTIONS.items():
-        post: Schema = {"operationId": operation, "tags": tags, "summary": summary,
-                        "description": "See docs/marketing.md, \"Mass mailings\".",
-                        "responses": {"200": single,
-                                      **errors(*READ_ERRORS, *BODY_ERRORS, "409")}}
-        if body is not None:
-            post["requestBody"] = json_body(body)
-        paths[f"{base}/{action}"] = {"parameters": [RECORD_ID], "post": post}
-    paths[f"{base}/test"] = {"parameters": [RECORD_ID], "post": {
-        "operationId": "mailing_send_test", "tags": tags,
-        "summary": "Send the mailing to one address now (nothing is recorded)",
-        "description": "502 when the sender mailbox's SMTP server refuses the message or "
-                       "cannot be reached; `errors` give its answer.",
-        "requestBody": json_body({"type": "object", "required": ["address"],
-                                  "additionalProperties": False,
-                                  "properties": {"address": {"type": "string",
-                                                             "format": "email"}}}),
-        "responses": {"200": json_answer("Sent.", {
+    for action, (operation_id, summary, body) in ACTIONS.items():
+        paths[f"{base}/{action}"] = on_record("post", operation(
+            operation_id, tags, summary, single, (*READ_ERRORS, *BODY_ERRORS, "409"),
+            description="See docs/marketing.md, \"Mass mailings\".", body=body))
+    paths[f"{base}/test"] = on_record("post", operation(
+        "mailing_send_test", tags, "Send the mailing to one address now (nothing is recorded)",
+        json_answer("Sent.", {
             "type": "object", "required": ["sent_to", "message_id"],
-            "properties": {"sent_to": {"type": "string"},
-                           "message_id": {"type": "string"}}}),
-            **errors(*READ_ERRORS, *BODY_ERRORS, "502")}}}
-    paths[f"{base}/progress"] = {"parameters": [RECORD_ID], "get": {
-        "operationId": "mailing_progress", "tags": tags,
-        "summary": "The mailing's status and counters, counted now",
-        "responses": {"200": json_answer("The progress.", ref("MailingProgress")),
-                      **errors(*READ_ERRORS)}}}
+            "properties": {"sent_to": {"type": "string"}, "message_id": {"type": "string"}}}),
+        (*READ_ERRORS, *BODY_ERRORS, "502"),
+        description="502 when the sender mailbox's SMTP server refuses the message or "
+                    "cannot be reached; `errors` give its answer.",
+        body={"type": "object", "required": ["address"], "additionalProperties": False,
+              "properties": {"address": {"type": "string", "format": "email"}}}))
+    paths[f"{base}/progress"] = on_record("get", operation(
+        "mailing_progress", tags, "The mailing's status and counters, counted now",
+        json_answer("The progress.", ref("MailingProgress")), READ_ERRORS))
     public = {"security": [], "tags": tags}
     paths["/m/u/{token}"] = {"parameters": [TOKEN], "post": {
         **public, "operationId": "mailing_one_click_unsubscribe",

@@ -8,11 +8,10 @@ from typing import Any
 from metacrm.api.openapi_paths import (
     BODY_ERRORS,
     READ_ERRORS,
-    RECORD_ID,
     RECORDS,
-    errors,
     json_answer,
-    json_body,
+    on_record,
+    operation,
 )
 from metacrm.api.openapi_schemas import english, ref
 from metacrm.marketing.segments import AUDIENCE_ENTITIES
@@ -65,35 +64,24 @@ def marketing_paths(model: CompiledModel) -> dict[str, Any]:
     segments = english(segment.plural_label) or SEGMENT
     campaigns = english(campaign.plural_label) or CAMPAIGN
     return {
-        f"{RECORDS}/{SEGMENT}/{{id}}/count": {"parameters": [RECORD_ID], "get": {
-            "operationId": "segment_count", "tags": [segments],
-            "summary": "How many members the segment resolves to now",
-            "description": "Counted exactly, within the caller's read scope and field "
-                           "security. See docs/marketing.md.",
-            "responses": {"200": json_answer("The count.", ref("SegmentCount")),
-                          **errors(*READ_ERRORS)},
-        }},
-        f"{RECORDS}/{SEGMENT}/{{id}}/freeze": {"parameters": [RECORD_ID], "post": {
-            "operationId": "segment_freeze", "tags": [segments],
-            "summary": "Freeze a dynamic segment into a static list",
-            "description": "The members the caller resolves now become the segment's "
-                           "members; 409 when the segment is already static.",
-            "responses": {"200": json_answer("The segment.", ref(f"{SEGMENT}.single")),
-                          **errors(*READ_ERRORS, "409")},
-        }},
-        "/api/v1/marketing/segment-preview": {"post": {
-            "operationId": "segment_preview", "tags": [segments],
-            "summary": "Count the records criteria not yet saved would select",
-            "requestBody": json_body(ref("SegmentPreview")),
-            "responses": {"200": json_answer("The count.", ref("SegmentCount")),
-                          **errors(*READ_ERRORS, *BODY_ERRORS)},
-        }},
-        f"{RECORDS}/{CAMPAIGN}/{{id}}/results": {"parameters": [RECORD_ID], "get": {
-            "operationId": "campaign_results", "tags": [campaigns],
-            "summary": "What a campaign brought against what it cost",
-            "description": "Leads, persons, deals and won revenue naming the campaign, cost "
-                           "per lead and ROI, counted within the caller's read scope.",
-            "responses": {"200": json_answer("The results.", ref("CampaignResults")),
-                          **errors(*READ_ERRORS)},
-        }},
+        f"{RECORDS}/{SEGMENT}/{{id}}/count": on_record("get", operation(
+            "segment_count", [segments], "How many members the segment resolves to now",
+            json_answer("The count.", ref("SegmentCount")), READ_ERRORS,
+            description="Counted exactly, within the caller's read scope and field "
+                        "security. See docs/marketing.md.")),
+        f"{RECORDS}/{SEGMENT}/{{id}}/freeze": on_record("post", operation(
+            "segment_freeze", [segments], "Freeze a dynamic segment into a static list",
+            json_answer("The segment.", ref(f"{SEGMENT}.single")), (*READ_ERRORS, "409"),
+            description="The members the caller resolves now become the segment's "
+                        "members; 409 when the segment is already static.")),
+        "/api/v1/marketing/segment-preview": {"post": operation(
+            "segment_preview", [segments],
+            "Count the records criteria not yet saved would select",
+            json_answer("The count.", ref("SegmentCount")), (*READ_ERRORS, *BODY_ERRORS),
+            body=ref("SegmentPreview"))},
+        f"{RECORDS}/{CAMPAIGN}/{{id}}/results": on_record("get", operation(
+            "campaign_results", [campaigns], "What a campaign brought against what it cost",
+            json_answer("The results.", ref("CampaignResults")), READ_ERRORS,
+            description="Leads, persons, deals and won revenue naming the campaign, cost "
+                        "per lead and ROI, counted within the caller's read scope.")),
     }

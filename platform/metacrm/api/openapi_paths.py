@@ -282,3 +282,22 @@ class EntityPaths:
 
     def filter_value_schema(self, field: FieldDef, op: str) -> Schema:
         return query_filter_value_schema(field, op, self.schemas.registry)
+
+
+def operation(operation_id: str, tags: list[str], summary: str, answer: Schema,
+              error_statuses: tuple[str, ...], *, description: str | None = None,
+              body: Schema | None = None) -> Schema:
+    """One operation answering `answer` (200) or the problems of `error_statuses`; the
+    pack APIs' action and read operations are all of this shape."""
+    found: Schema = {"operationId": operation_id, "tags": tags, "summary": summary}
+    if description:
+        found["description"] = description
+    if body is not None:
+        found["requestBody"] = json_body(body)
+    found["responses"] = {"200": answer, **errors(*error_statuses)}
+    return found
+
+
+def on_record(method: str, found: Schema) -> Schema:
+    """The path item of `found` on one record (`…/{id}/…`, the `id` path parameter)."""
+    return {"parameters": [RECORD_ID], method: found}

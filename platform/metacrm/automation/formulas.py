@@ -21,7 +21,6 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import TemplateExpression
-from jinja2.parser import Parser
 from jinja2.runtime import Undefined
 
 from metacrm.automation.sandbox import make_sandbox
@@ -32,6 +31,7 @@ from metacrm.fieldtypes.money import Money
 from metacrm.fieldtypes.numeric import decimal_to_json
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.metadata.compiler.computed import read_expression
 from metacrm.metadata.model import EntityDef, FieldDef
 
 MAX_FORMULA = 2_000
@@ -87,12 +87,7 @@ class Formulas:
         self._compiled: dict[str, TemplateExpression] = {}
 
     def _parse(self, text: str) -> nodes.Expr:
-        parser = Parser(self._environment, text, state="variable")
-        expression = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("unexpected text after the expression",
-                                      parser.stream.current.lineno)
-        return expression
+        return read_expression(self._environment, text)
 
     def check(self, text: Any, pointer: str, entity: EntityDef) -> list[ErrorDetail]:
         """Problems with a formula for a trigger on `entity` (syntax, unknown names and

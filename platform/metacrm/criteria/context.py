@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from metacrm.kernel.clock import utc_now
+
 VARIABLES = ("$user", "$team", "$now", "$today")
 DATE_UNITS = ("days", "weeks", "months")
 TIME_UNITS = ("minutes", "hours", *DATE_UNITS)
@@ -23,17 +25,13 @@ MIN_DATETIME = datetime.min.replace(tzinfo=UTC)
 MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class CriteriaContext:
     """Who is asking and when: the values of `$user`, `$team`, `$now` and `$today`."""
 
     user_id: str | None = None
     team_ids: tuple[str, ...] = ()
-    now: datetime = field(default_factory=_utc_now)
+    now: datetime = field(default_factory=utc_now)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:

@@ -6,15 +6,22 @@ a `message/delivery-status` part with one block per recipient (`Action: failed`,
 returned message or its headers (`message/rfc822` or `text/rfc822-headers`), whose
 `Message-ID` names the message the CRM sent. Only `failed` actions count: `delayed`,
 `delivered`, `relayed` and `expanded` reports (a `Bounce` with no `reason`) leave the
-message as it is.
+message as it is. The report is read by `metacrm.mail.delivery_reports`, as mass
+mailings read theirs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.message import Message
-from email.parser import HeaderParser
+
+from metacrm.mail.delivery_reports import (
+    DELIVERY_STATUS,
+    failed_recipients,
+    report_type,
+    returned_message_id,
+)
 
 MAX_REASON = 2000
 
@@ -26,48 +33,21 @@ class Bounce:
     """Why delivery failed; None when the report is of no failure (a delay...)."""
 
 
-def _returned_message_id(part: Message) -> str | None:
-    if part.get_content_type() == "message/rfc822":
-        payload = part.get_payload()
-        inner = payload[0] if isinstance(payload, list) and payload else None
-        value = inner.get("Message-ID") if isinstance(inner, Message) else None
-    else:  # text/rfc822-headers
-        text = part.get_payload(decode=True)
-        value = HeaderParser().parsestr(text.decode("utf-8", "replace")).get(
-            "Message-ID") if isinstance(text, bytes) else None
-    return str(value).strip() if value else None
-
-
-def _failures(part: Message) -> list[str]:
-    payload = part.get_payload()
-    blocks = [b for b in payload if isinstance(b, Message)] if isinstance(payload, list) else []
-    found: list[str] = []
-    for block in blocks[1:]:  # the first block is about the reporting server
-        if str(block.get("Action", "")).strip().lower() != "failed":
-            continue
-        recipient = str(block.get("Final-Recipient", "")).partition(";")[2].strip()
-        status = str(block.get("Status", "")).strip()
-        diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).partition(";")[2].split())
-        found.append(" ".join(filter(None, (recipient + ":" if recipient else "", status,
-                                            diagnostic))))
-    return found
+def _failure(block: Mapping[str, str]) -> str:
+    """`a@b.c: 5.1.1 550 5.1.1 <a@b.c>: user unknown` of one failed recipient block."""
+    recipient = block.get("final-recipient", "").partition(";")[2].strip()
+    status = block.get("status", "").strip()
+    diagnostic = " ".join(block.get("diagnostic-code", "").partition(";")[2].split())
+    return " ".join(filter(None, (recipient + ":" if recipient else "", status, diagnostic)))
 
 
 def bounce_of(raw: bytes) -> Bounce | None:
     """The failure `raw` reports, when it is a DSN about a message; else None."""
     message = message_from_bytes(raw, policy=policy.compat32)
-    report_type = message.get_param("report-type")
-    if message.get_content_type() != "multipart/report" or not isinstance(
-            report_type, str) or report_type.lower() != "delivery-status":
+    if report_type(message) != DELIVERY_STATUS:
         return None
-    failures: list[str] = []
-    original: str | None = None
-    for part in message.walk():
-        kind = part.get_content_type()
-        if kind == "message/delivery-status":
-            failures += _failures(part)
-        elif kind in ("message/rfc822", "text/rfc822-headers") and original is None:
-            original = _returned_message_id(part)
+    original = returned_message_id(message)
     if not original:
         return None
+    failures = [_failure(block) for block in failed_recipients(message)]
     return Bounce(original, "; ".join(failures)[:MAX_REASON] or None)

@@ -28,19 +28,18 @@ No Flask here: the web layer passes the account name and the client address.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from metacrm.fieldtypes.sqltypes import UTCDateTime
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.errors import MetacrmError
 
 ACCOUNT_MAX_LENGTH = 256
 ADDRESS_MAX_LENGTH = 64
 
-Clock = Callable[[], datetime]
 
 guard_metadata = sa.MetaData()
 
@@ -93,10 +92,6 @@ class LoginThrottled(MetacrmError):
         self.retry_after = retry_after
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LoginGuard:
     """Counts failed logins in the database and says how long the next attempt must wait.
 
@@ -104,7 +99,7 @@ class LoginGuard:
     """
 
     def __init__(self, engine: sa.Engine, limits: LoginLimits | None = None, *,
-                 clock: Clock = _utc_now) -> None:
+                 clock: Clock = utc_now) -> None:
         self.engine = engine
         self.limits = limits or LoginLimits()
         self.clock = clock

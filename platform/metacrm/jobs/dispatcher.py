@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
 from metacrm.jobs.attempts import AttemptRunner
+from metacrm.kernel.clock import Clock
 from metacrm.kernel.jobs import (
     Consumer,
     ConsumerRegistry,
@@ -63,7 +64,6 @@ MAX_STASHED = 10_000
 """Relayed-but-not-yet-committed batches remembered at most (a rolled-back command leaves
 its batch behind; the stash is emptied when full — the sweeper covers what it forgets)."""
 
-Clock = Callable[[], datetime]
 
 
 @runtime_checkable

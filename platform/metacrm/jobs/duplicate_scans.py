@@ -12,7 +12,6 @@ hides the records it no longer covers. The consumer takes no outbox events
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from metacrm.access.subject import AccessSubject
@@ -49,7 +48,7 @@ class DuplicateScans:
         """Queue a scan of `entity` for `subject` (403 without read rights)."""
         self.records.runtime().scoped(subject).require(entity, "read")
         scan_id = new_id()
-        now = datetime.now(UTC)
+        now = self.records.now()
         event = EventRecord(scan_id, "duplicates.scan", entity, scan_id,
                             {"user": subject.user_id}, now)
         with self.records.engine.begin() as conn:
@@ -66,7 +65,7 @@ class DuplicateScans:
     def handle(self, item: WorkItem) -> None:
         event = item.event
         subject = self.subject_of(str(event.payload.get("user", "")))
-        now = datetime.now(UTC)
+        now = self.records.now()
         if subject is None:
             with self.records.engine.begin() as conn:
                 store.finish_scan(conn, event.record_id, groups=None,
@@ -78,11 +77,11 @@ class DuplicateScans:
         except MetacrmError as refused:
             with self.records.engine.begin() as conn:
                 store.finish_scan(conn, event.record_id, groups=None, error=refused.message,
-                                  at=datetime.now(UTC))
+                                  at=self.records.now())
             return
         with self.records.engine.begin() as conn:
             store.finish_scan(conn, event.record_id, groups=[g.to_json() for g in groups],
-                              error=None, at=datetime.now(UTC))
+                              error=None, at=self.records.now())
 
     def retry_delay(self, item: WorkItem) -> None:
         return None

@@ -10,6 +10,7 @@ error wherever mail is sent.
 
 from __future__ import annotations
 
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.errors import MetacrmError
 from metacrm.kernel.jobs import MailChannel
 from metacrm.settings import Settings
@@ -25,9 +26,9 @@ class MailNotConfigured(MetacrmError):
 OUTBOX_DATABASE = "mail-outbox.db"
 
 
-def mail_channel(settings: Settings) -> MailChannel | None:
+def mail_channel(settings: Settings, clock: Clock = utc_now) -> MailChannel | None:
     """The SMTP channel of `settings.smtp_url` (its URL checked now); else the outbox in the
-    instance folder when `settings.mail_outbox`; else None."""
+    instance folder when `settings.mail_outbox` (stamping mail by `clock`); else None."""
     if settings.smtp_url:
         from metacrm.mail.smtp import SmtpMailChannel
 
@@ -36,7 +37,8 @@ def mail_channel(settings: Settings) -> MailChannel | None:
         from metacrm.mail.outbox import OutboxMailChannel
 
         settings.instance_path.mkdir(parents=True, exist_ok=True)
-        return OutboxMailChannel(f"sqlite:///{settings.instance_path / OUTBOX_DATABASE}")
+        return OutboxMailChannel(f"sqlite:///{settings.instance_path / OUTBOX_DATABASE}",
+                                 clock)
     return None
 
 

@@ -13,26 +13,20 @@ end — measured, every demo mail then failed after the 30 s lock timeout.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.jobs import MailMessage
 from metacrm.mail.message_rules import checked_message
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.mail_outbox import KeptMail, create_outbox_table, keep_mail, kept_mail
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class OutboxMailChannel:
     """Keeps every message in `metacrm_mail_outbox` of the database at `url` (the table is
     created when missing)."""
 
-    def __init__(self, url: str, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, url: str, clock: Clock = utc_now) -> None:
         self.engine: sa.Engine = create_database_engine(url)
         self.clock = clock
         with self.engine.begin() as connection:

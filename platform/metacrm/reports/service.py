@@ -12,8 +12,8 @@ new data source is a `ReportSource` registered there. (Not yet exposed through
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.access.subject import AccessSubject
 from metacrm.access.teams import descendants
 from metacrm.criteria.tree import MAX_LIST_VALUES
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
 from metacrm.metadata.compiler.context import CompileContext
 from metacrm.metadata.compiler.reports import build_report, check_report
@@ -145,7 +146,7 @@ class ReportService:
     """Reports of the live metadata and ad-hoc ones, run for one subject at a time."""
 
     def __init__(self, records: RecordsService, *, fiscal_start: int = 1,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = utc_now) -> None:
         self.records = records
         self.fiscal_start = fiscal_start
         self.clock = clock
@@ -297,4 +298,4 @@ def install(services: Services) -> None:
     """Make the report service available as `services.reports`."""
     services.reports = ReportService(
         services.records, fiscal_start=services.settings.fiscal_year_start,
-        clock=services.clock)
+        clock=services.now)

@@ -17,12 +17,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import IO, Any
+
+from metacrm.metadata.model import EntityDef
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER_TYPES = frozenset({"integer", "decimal", "percent"})
@@ -43,6 +45,25 @@ class ExportColumn:
     name: str
     part: str = ""
     """`amount` / `currency` for the two columns of a money field."""
+
+
+def export_columns(entity: EntityDef, names: Sequence[str], *, raw: bool,
+                   header: Callable[[str], str],
+                   currency_header: Callable[[str], str]) -> list[ExportColumn]:
+    """The file's columns of fields `names`: a money field takes two (amount, then
+    currency: `<name>_currency` in a raw file, else `currency_header(<its header>)`).
+    Headers are field names in a raw file, else `header(<name>)`."""
+    found: list[ExportColumn] = []
+    for name in names:
+        fdef = entity.field(name)
+        title = name if raw else header(name)
+        if fdef is not None and fdef.type == "money":
+            found.append(ExportColumn(title, name, "amount"))
+            found.append(ExportColumn(f"{name}_currency" if raw else currency_header(title),
+                                      name, "currency"))
+        else:
+            found.append(ExportColumn(title, name))
+    return found
 
 
 class _Untyped(Enum):

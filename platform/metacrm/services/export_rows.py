@@ -17,8 +17,15 @@ from typing import Any
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFailed
 from metacrm.metadata.model import EntityDef, FieldDef
-from metacrm.services.export_files import UNTYPED, Cell, ExportColumn, raw_cell, typed_cell
-from metacrm.services.record_export import check_sort
+from metacrm.services.export_files import (
+    UNTYPED,
+    Cell,
+    ExportColumn,
+    export_columns,
+    raw_cell,
+    typed_cell,
+)
+from metacrm.services.record_export import exportable_entity
 from metacrm.services.record_titles import PlainTitles
 from metacrm.services.records import RecordsService
 
@@ -51,12 +58,7 @@ def plan_export(
 ) -> RecordExport:
     """The export of `entity` as `subject` may take it: Forbidden (403) without read and
     export grants, ValidationFailed for a sort or field the subject cannot see."""
-    runtime = records.runtime()
-    scoped = runtime.scoped(subject)
-    scoped.require(entity, "read")
-    scoped.require(entity, "export")
-    visible = runtime.policy.visible_entity(subject, entity)
-    check_sort(visible.field_names, sort)
+    visible = exportable_entity(records, subject, entity, sort)
     names = list(fields) if fields else list(visible.field_names)
     unknown = [ErrorDetail(f"{name!r} is not a field", f"/fields/{index}")
                for index, name in enumerate(names)
@@ -70,16 +72,13 @@ def plan_export(
                                                 criteria, q, tuple(sort)))
 
 
-def _columns(entity: EntityDef, names: Sequence[str], raw: bool) -> Iterator[ExportColumn]:
-    for name in names:
+def _columns(entity: EntityDef, names: Sequence[str], raw: bool) -> list[ExportColumn]:
+    def header(name: str) -> str:
         fdef = entity.field(name)
-        header = name if raw or fdef is None else _label(fdef.label, name)
-        if fdef is not None and fdef.type == "money":
-            yield ExportColumn(header, name, "amount")
-            yield ExportColumn(f"{name}_currency" if raw else f"{header} (currency)", name,
-                               "currency")
-        else:
-            yield ExportColumn(header, name)
+        return name if fdef is None else _label(fdef.label, name)
+
+    return export_columns(entity, names, raw=raw, header=header,
+                          currency_header=lambda title: f"{title} (currency)")
 
 
 def _rows(

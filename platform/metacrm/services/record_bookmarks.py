@@ -8,14 +8,14 @@ role changed, the entity gone — simply is not shown, and hidden fields never r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
+from metacrm.kernel.clock import Clock
 from metacrm.kernel.errors import MetacrmError
 from metacrm.services.records import RecordsService
 from metacrm.storage.system_tables import favourite_records, recent_records
@@ -24,10 +24,6 @@ RECENT_KEPT = 10
 """How many recently opened records are kept per user (older ones are pruned)."""
 FAVOURITES_SHOWN = 50
 """How many starred records the navigation lists (newest first)."""
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -46,10 +42,11 @@ class RecordBookmarks:
     """Remember opened and starred records per user; list those still readable."""
 
     def __init__(self, records: RecordsService, *,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Clock | None = None) -> None:
         self.records = records
         self.engine = records.engine
-        self.clock = clock
+        self.clock: Clock = clock or records.now
+        """The records service's clock unless told otherwise."""
 
     # --- recent -----------------------------------------------------------------------------
 

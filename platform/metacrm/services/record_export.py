@@ -16,6 +16,7 @@ from typing import Any
 from metacrm.access.subject import AccessSubject
 from metacrm.criteria.tree import SYSTEM_FIELDS
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
+from metacrm.metadata.model import EntityDef
 from metacrm.services.records import RecordsService
 
 EXPORT_LIMIT = 10_000
@@ -46,12 +47,9 @@ def export_records(
     """Records of `entity` matching `criteria`, `q` (and `ids` when given) that `subject`
     may read and export. Forbidden (403) without an export grant; ValidationFailed for a
     criteria tree or sort naming a field the subject cannot see."""
+    visible = exportable_entity(records, subject, entity, sort)
     runtime = records.runtime()
     scoped = runtime.scoped(subject)
-    scoped.require(entity, "read")
-    scoped.require(entity, "export")
-    visible = runtime.policy.visible_entity(subject, entity)
-    check_sort(visible.field_names, sort)
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     truncated = False
@@ -71,6 +69,20 @@ def export_records(
                 truncated = cursor is not None
                 break
     return ExportRows(found, visible.field_names, truncated)
+
+
+def exportable_entity(records: RecordsService, subject: AccessSubject, entity: str,
+                      sort: Sequence[str]) -> EntityDef:
+    """`entity` as `subject` sees it, once they may read AND export it: Forbidden (403)
+    without both grants, ValidationFailed for a sort naming a field they cannot see.
+    Every export (the screens' and the API's) is checked here before a row is read."""
+    runtime = records.runtime()
+    scoped = runtime.scoped(subject)
+    scoped.require(entity, "read")
+    scoped.require(entity, "export")
+    visible = runtime.policy.visible_entity(subject, entity)
+    check_sort(visible.field_names, sort)
+    return visible
 
 
 def check_sort(names: Sequence[str], sort: Sequence[str]) -> None:

@@ -10,9 +10,7 @@ cheap check `MetadataService.live()` already makes — and never otherwise.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from metacrm.access.policy import AccessPolicy
 from metacrm.access.record_access import RecordAccess
@@ -20,6 +18,7 @@ from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.access.subject import AccessSubject
 from metacrm.access.system_records import SystemRecords
 from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.kernel.clock import Clock
 from metacrm.metadata.model import CompiledModel
 from metacrm.services.metadata_service import LiveModel, MetadataService
 from metacrm.services.pipeline_states import StateRules
@@ -53,7 +52,7 @@ class RecordsRuntime:
 
 
 def build_runtime(
-    live: LiveModel, registry: FieldTypeRegistry, clock: Callable[[], datetime]
+    live: LiveModel, registry: FieldTypeRegistry, clock: Clock
 ) -> RecordsRuntime:
     json = RecordJson(live.model, registry)
     return RecordsRuntime(
@@ -71,7 +70,7 @@ class RuntimeCache:
 
     def __init__(
         self, metadata: MetadataService, registry: FieldTypeRegistry,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._metadata = metadata
         self._registry = registry

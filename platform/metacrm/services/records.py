@@ -17,9 +17,9 @@ records outside the read scope), StaleRecord 412, Conflict 409.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from metacrm.access.scoped_repository import KEEP, BeforeSave, Unchanged
 from metacrm.access.subject import AccessSubject, ActorLike
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.errors import (
     ErrorDetail,
     Forbidden,
@@ -58,10 +59,6 @@ DUPLICATES = "_duplicates"
 """Key of a saved record's JSON listing the records a warn duplicate rule matched."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def split_owner(payload: Mapping[str, Any]) -> tuple[dict[str, Any], str | Unchanged]:
     """The field values of a create payload and the owner it asks for (KEEP: none)."""
     values = dict(payload)
@@ -79,7 +76,7 @@ class RecordsService:
         registry: FieldTypeRegistry,
         teams: TeamDirectory,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.engine = engine
         self.metadata = metadata
@@ -99,7 +96,7 @@ class RecordsService:
         self.computed: SaveInterceptors = NO_INTERCEPTORS
         """Computed fields (`metacrm.computed`): after the interceptors, on what they set."""
         self.validations: SaveInterceptors = ValidationRules(
-            lambda: self.runtime().model, registry)
+            lambda: self.runtime().model, registry, clock)
         """The entities' validation rules: last, on the record as it will be written."""
 
     def before_save(self, conn: sa.Connection, subject: AccessSubject, entity: str

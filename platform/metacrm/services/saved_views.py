@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -125,7 +125,7 @@ class SavedViewsService:
             raise Forbidden("only a signed-in user may save views")
         name = (name or "").strip()
         _check(name, definition)
-        now = datetime.now(UTC)
+        now = self.records.now()
         values = {"shared": bool(shared), "definition": definition.to_json()}
         with self.records.engine.begin() as conn:
             existing = conn.execute(sa.select(saved_views.c.id).where(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from metacrm.access.scoped_repository import BeforeSave
 from metacrm.access.subject import AccessSubject
 from metacrm.criteria.predicate import CriteriaTypes, compile_predicate
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import CompiledModel, Labels, ValidationRuleDef
 from metacrm.services.save_hooks import merged_record
@@ -52,16 +53,19 @@ def _english(message: Labels, fallback: str) -> str:
 class ValidationRules:
     """The before-save callbacks of validation rules (`services.save_hooks.SaveInterceptors`)."""
 
-    def __init__(self, model: Callable[[], CompiledModel], registry: CriteriaTypes) -> None:
+    def __init__(self, model: Callable[[], CompiledModel], registry: CriteriaTypes,
+                 clock: Clock = utc_now) -> None:
         self.model = model
         self.registry = registry
+        self.clock = clock
+        """`$now`/`$today` in a rule: the records service's clock."""
 
     def hook(self, conn: sa.Connection, subject: AccessSubject, entity: str
              ) -> BeforeSave | None:
         definition = self.model().entities[entity]
         if not definition.validations:
             return None
-        context = subject.criteria_context()
+        context = subject.criteria_context(self.clock())
         rules = [(rule,
                   None if rule.when is None else compile_predicate(
                       rule.when, definition, self.registry, context),

@@ -17,13 +17,13 @@ from __future__ import annotations
 import copy
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from metacrm.criteria.context import CriteriaContext
 from metacrm.fieldtypes.registry import FieldTypeRegistry
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.errors import ErrorDetail, NotFound, StaleRecord, ValidationFailed
 from metacrm.kernel.ids import new_id
 from metacrm.metadata.model import CompiledModel
@@ -53,10 +53,6 @@ KEEP = Unchanged.KEEP
 RANK_CANDIDATES = 300
 """Most matching rows a search ranks (`RecordRepository.ranked`)."""
 
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _check_version(expected_version: Any) -> None:
@@ -93,7 +89,7 @@ class RecordRepository:
         tables: RecordTables,
         registry: FieldTypeRegistry,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.model = model
         self.tables = tables

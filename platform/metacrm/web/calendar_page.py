@@ -84,7 +84,7 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def _anchor(text: str | None, zone: ZoneInfo) -> date:
     if not text:
-        return datetime.now(UTC).astimezone(zone).date()
+        return services().records.now().astimezone(zone).date()
     problem = ValidationFailed(t("invalid date"), [ErrorDetail(
         t("Give the date as YYYY-MM-DD."), "/date")])
     try:
@@ -133,7 +133,7 @@ def calendar_page() -> tuple[str, int] | BaseResponse:
         TEMPLATE, view=view, anchor=anchor, days=days, hours=hours, user=user,
         zone_name=zone_name, members=_members(subject), own=user == subject.user_id,
         previous=step(view, anchor, False), following=step(view, anchor, True),
-        today=datetime.now(UTC).astimezone(zone).date(), truncated=found.truncated,
+        today=services().records.now().astimezone(zone).date(), truncated=found.truncated,
         calendar_user_zone=found.time_zone), 200
 
 

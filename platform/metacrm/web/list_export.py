@@ -31,6 +31,7 @@ from metacrm.services.export_files import (
     Cell,
     ExportColumn,
     csv_lines,
+    export_columns,
     raw_cell,
     typed_cell,
     write_xlsx,
@@ -58,18 +59,10 @@ class ExportTable:
         self.columns = self._columns(["id", *names] if raw else names)
 
     def _columns(self, names: Sequence[str]) -> list[ExportColumn]:
-        found = []
-        for name in names:
-            fdef = self.entity.field(name)
-            title = name if self.raw else field_label(self.entity, name)
-            if fdef is not None and fdef.type == "money":
-                found.append(ExportColumn(title, name, "amount"))
-                found.append(ExportColumn(
-                    f"{name}_currency" if self.raw else t("%(field)s (currency)", field=title),
-                    name, "currency"))
-            else:
-                found.append(ExportColumn(title, name))
-        return found
+        return export_columns(
+            self.entity, names, raw=self.raw,
+            header=lambda name: field_label(self.entity, name),
+            currency_header=lambda title: t("%(field)s (currency)", field=title))
 
     @property
     def headers(self) -> list[str]:

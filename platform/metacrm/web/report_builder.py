@@ -24,7 +24,6 @@ from werkzeug.datastructures import MultiDict
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, MetacrmError
 from metacrm.metadata.model import EntityDef, ReportDef
-from metacrm.reports.export import XLSX_MIMETYPE
 from metacrm.reports.private_reports import BUILDER_KINDS, PrivateReports
 from metacrm.reports.result import ReportResult
 from metacrm.services.metadata_admin import MetadataAdmin
@@ -34,7 +33,12 @@ from metacrm.web.i18n import label, t
 from metacrm.web.list_columns import filter_fields, filter_value_text, operator_label
 from metacrm.web.list_query import ROW_FIELD, ROW_OP, ROW_VALUE, resolve
 from metacrm.web.record_list import _active_users
-from metacrm.web.reports_page import ReportTable, web_reports
+from metacrm.web.reports_page import (
+    ReportTable,
+    report_file,
+    requested_file_format,
+    web_reports,
+)
 from metacrm.web.values import record_reader
 
 NUMERIC = frozenset({"integer", "decimal", "percent", "money"})
@@ -198,17 +202,11 @@ def mine(report_id: str) -> str:
 @web_reports.get("/mine/<report_id>/export")
 @login_required
 def mine_export(report_id: str) -> Response:
-    file_format = request.args.get("format", "csv")
-    if file_format not in ("csv", "xlsx"):
-        abort(404)
+    file_format = requested_file_format()
     subject = web_subject()
     _kept, report = _private().definition(subject, report_id)
-    stream = services().services.reports.export(subject, report, {}, file_format)
-    response = Response(stream, mimetype="text/csv" if file_format == "csv"
-                        else XLSX_MIMETYPE)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="report-{report_id}.{file_format}"')
-    return response
+    return report_file(services().services.reports.export(subject, report, {}, file_format),
+                       file_format, f"report-{report_id}")
 
 
 @web_reports.post("/mine/<report_id>/delete")

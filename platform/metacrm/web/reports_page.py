@@ -9,7 +9,7 @@ labels, record titles, user names). The period filter is the `period` query para
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -196,17 +196,27 @@ class ReportTable:
 @login_required
 def export(name: str) -> Response:
     """The whole result as a CSV or XLSX file (`format`), streamed."""
-    file_format = request.args.get("format", "csv")
-    if file_format not in ("csv", "xlsx"):
-        abort(404)
+    file_format = requested_file_format()
     service = _service()
     subject = web_subject()
     report = service.definition(subject, name)
-    stream = service.export(subject, report, _parameters(), file_format)
+    return report_file(service.export(subject, report, _parameters(), file_format),
+                       file_format, report.name)
+
+
+def requested_file_format() -> str:
+    """`csv` or `xlsx` from the `format` argument (csv by default); 404 for another."""
+    file_format = request.args.get("format", "csv")
+    if file_format not in ("csv", "xlsx"):
+        abort(404)
+    return file_format
+
+
+def report_file(stream: Iterable[Any], file_format: str, name: str) -> Response:
+    """A report's result streamed as the attachment `<name>.<file_format>`."""
     response = Response(stream, mimetype="text/csv" if file_format == "csv"
                         else XLSX_MIMETYPE)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{report.name}.{file_format}"')
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
     return response
 
 

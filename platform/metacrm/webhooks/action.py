@@ -14,13 +14,14 @@ run contacts nothing: it describes the request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from math import floor
 from typing import Any
 
 from metacrm.automation.actions import ActionContext
 from metacrm.fieldtypes.temporal import datetime_to_json
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.errors import ErrorDetail, MetacrmError
 from metacrm.kernel.ids import new_id
 from metacrm.metadata.model import CompiledModel, EntityDef
@@ -40,17 +41,13 @@ class WebhookCallFailed(MetacrmError):
     title = "Bad gateway"
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class CallWebhookAction:
     """`call_webhook` (see the module docstring)."""
 
     name = ACTION_NAME
 
     def __init__(self, sender: WebhookSender,
-                 wall_clock: Callable[[], datetime] = _wall_clock) -> None:
+                 wall_clock: Clock = utc_now) -> None:
         self.sender = sender
         self._wall_clock = wall_clock
 

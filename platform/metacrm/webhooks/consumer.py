@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from metacrm.kernel.clock import Clock, utc_now
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord, GiveUp, RetryLater, WorkItem
 from metacrm.webhooks import attempts, subscriptions
@@ -45,10 +46,6 @@ RETRY_FOR = timedelta(hours=72)
 DISABLE_AFTER = timedelta(days=3)
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class WebhookConsumer:
     """Delivers record events to webhook subscriptions (registered as `webhook`)."""
 
@@ -56,7 +53,7 @@ class WebhookConsumer:
 
     def __init__(
         self, services: Services, sender: WebhookSender, cache: SubscriptionCache, *,
-        wall_clock: Callable[[], datetime] = _wall_clock,
+        wall_clock: Clock = utc_now,
         jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self.services = services

@@ -7,7 +7,8 @@ Only reports of final failure count as bounces: a DSN recipient block with
 final soft failures suppress the address — a server that gave up is not told to try
 again by the next mailing. The original message's Message-ID is read from the report's
 `text/rfc822-headers` or `message/rfc822` part, so the bounce is also recorded on the
-recipient row it answers. Anything else (an out-of-office reply, spam) is ignored.
+recipient row it answers (the reports are read by `metacrm.mail.delivery_reports`, as
+the email channel reads its bounces). Anything else (an out-of-office reply, spam) is ignored.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ from email import message_from_bytes, policy
 from email.message import Message
 from typing import Literal
 
+from metacrm.mail.delivery_reports import (
+    DELIVERY_STATUS,
+    FEEDBACK_REPORT,
+    failed_recipients,
+    part_blocks,
+    report_type,
+    returned_header,
+    returned_message_id,
+)
+
 Kind = Literal["bounce", "complaint", "unsubscribe"]
 UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*unsubscribe\s+(\S+)\s*$", re.IGNORECASE)
 ADDRESS = re.compile(r"[^@\s<>;]+@[^@\s<>;]+")
-HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
 
 
 @dataclass(frozen=True)
@@ -41,78 +51,17 @@ def _address(value: str | None) -> str | None:
     return found.group(0).lower() if found else None
 
 
-def _fields(text: str) -> list[dict[str, str]]:
-    """Blocks of `Name: value` lines separated by blank lines (continuations joined)."""
-    blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    last = ""
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if not line.strip():
-            if current:
-                blocks.append(current)
-            current, last = {}, ""
-            continue
-        if line[0] in " \t" and last:
-            current[last] += " " + line.strip()
-            continue
-        match = HEADER_LINE.match(line)
-        if match:
-            last = match.group(1).lower()
-            current[last] = match.group(2).strip()
-    if current:
-        blocks.append(current)
-    return blocks
-
-
-def _part_text(part: Message) -> str:
-    payload = part.get_payload()
-    if isinstance(payload, list):  # message/delivery-status: parsed as header blocks
-        return "\n\n".join(str(block).strip() for block in payload)
-    raw = part.get_payload(decode=True)
-    if isinstance(raw, bytes):
-        return raw.decode(part.get_content_charset() or "utf-8", "replace")
-    return str(payload)
-
-
-def _inner_header(part: Message, name: str) -> str | None:
-    """Header `name` of the message a `message/rfc822` part holds."""
-    inner = part.get_payload()
-    if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-        value = inner[0].get(name)
-        return str(value).strip() if value else None
-    return None
-
-
-def _original_message_id(report: Message) -> str | None:
-    for part in report.walk():
-        kind = part.get_content_type()
-        if kind == "text/rfc822-headers":
-            for block in _fields(_part_text(part)):
-                if "message-id" in block:
-                    return block["message-id"]
-        if kind == "message/rfc822":
-            found = _inner_header(part, "Message-ID")
-            if found:
-                return found
-    return None
-
-
 def _dsn(report: Message) -> MailFeedback | None:
     recipients: list[str] = []
     status = None
-    for part in report.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        for block in _fields(_part_text(part)):
-            if block.get("action", "").lower() != "failed":
-                continue
-            address = _address(block.get("final-recipient") or block.get("original-recipient"))
-            if address and address not in recipients:
-                recipients.append(address)
-                status = status or block.get("status", "").split(" ")[0] or None
+    for block in failed_recipients(report):
+        address = _address(block.get("final-recipient") or block.get("original-recipient"))
+        if address and address not in recipients:
+            recipients.append(address)
+            status = status or block.get("status", "").split(" ")[0] or None
     if not recipients:
         return None
-    return MailFeedback("bounce", tuple(recipients), _original_message_id(report), status)
+    return MailFeedback("bounce", tuple(recipients), returned_message_id(report), status)
 
 
 def _arf(report: Message) -> MailFeedback | None:
@@ -120,14 +69,14 @@ def _arf(report: Message) -> MailFeedback | None:
         if part.get_content_type() != "message/feedback-report":
             continue
         fields: dict[str, str] = {}
-        for block in _fields(_part_text(part)):
+        for block in part_blocks(part):
             fields.update(block)
         address = _address(fields.get("original-rcpt-to"))
-        original = _original_message_id(report)
+        original = returned_message_id(report)
         if address is None:
             for inner in report.walk():
                 if inner.get_content_type() == "message/rfc822":
-                    address = address or _address(_inner_header(inner, "To"))
+                    address = address or _address(returned_header(inner, "To"))
         return MailFeedback("complaint", (address,) if address else (), original,
                             fields.get("feedback-type"))
     return None
@@ -136,12 +85,11 @@ def _arf(report: Message) -> MailFeedback | None:
 def read_feedback(raw: bytes) -> MailFeedback | None:
     """What `raw` (a whole message from the bounce mailbox) reports, or None."""
     message = message_from_bytes(raw, policy=policy.compat32)
-    if message.get_content_type() == "multipart/report":
-        report_type = (message.get_param("report-type") or "")
-        report_type = report_type.lower() if isinstance(report_type, str) else ""
-        if report_type == "delivery-status":
+    kind = report_type(message)
+    if kind is not None:
+        if kind == DELIVERY_STATUS:
             return _dsn(message)
-        if report_type == "feedback-report":
+        if kind == FEEDBACK_REPORT:
             return _arf(message)
         return None
     subject = UNSUBSCRIBE_SUBJECT.match(str(message.get("Subject") or ""))

@@ -55,14 +55,22 @@ class FormulaSyntaxError(ValueError):
     """The expression does not parse."""
 
 
+def read_expression(environment: Environment, text: str) -> nodes.Expr:
+    """`text` as one Jinja2 expression; TemplateSyntaxError when it does not parse or has
+    text after the expression. Stored formulas (here) and trigger formulas
+    (`automation.formulas`) are read alike."""
+    parser = Parser(environment, text, state="variable")
+    tree = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("unexpected text after the expression",
+                                  parser.stream.current.lineno)
+    return tree
+
+
 def parse_formula(expression: str) -> FormulaDef:
     """What `expression` reads; FormulaSyntaxError when it is not one expression."""
     try:
-        parser = Parser(_PARSER_ENVIRONMENT, expression, state="variable")
-        tree = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("unexpected text after the expression",
-                                      parser.stream.current.lineno)
+        tree = read_expression(_PARSER_ENVIRONMENT, expression)
     except TemplateSyntaxError as exc:
         raise FormulaSyntaxError(exc.message or "invalid expression") from None
     names: list[str] = []
