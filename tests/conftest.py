@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from browser_runs import mark_browser_tests
 from database_free import mark_database_free
 from database_harness import SchemaDropper, postgres_schema, schema_url
 from metacrm.storage.engine import create_database_engine
@@ -27,9 +28,11 @@ install_url_builder_cache()
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `no_database` the tests that reach no suite database (database_free.py): the
-    PostgreSQL run of .ci/run deselects them, the SQLite run runs them."""
+    PostgreSQL run of .ci/run deselects them, the SQLite run runs them. Mark `browser` the
+    browser tests (browser_runs.py): the PostgreSQL run keeps only those `postgres_too`."""
     roots = [config.rootpath / path for path in config.getini("testpaths")]
     mark_database_free(items, roots or [config.rootpath])
+    mark_browser_tests(items, Path(__file__).parent / "browser")
 
 
 @pytest.fixture
