@@ -61,6 +61,20 @@ def isolated_database_url(database_url: str, schema_dropper: SchemaDropper) -> I
         yield schema_url(database_url, schema)
 
 
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory: pytest.TempPathFactory,
+                        schema_dropper: SchemaDropper) -> Iterator[str]:
+    """The URL of an empty database shared by one module's tests: for a module-scoped app
+    whose tests only read, or make records of their own (an app costs far more than a test's
+    requests, most of all on PostgreSQL). A SQLite file or a PostgreSQL schema."""
+    url = os.environ.get("METACRM_TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('module') / 'test.db'}"
+        return
+    with postgres_schema(url, schema_dropper) as schema:
+        yield schema_url(url, schema)
+
+
 @pytest.fixture
 def engine(isolated_database_url: str) -> Iterator[sa.Engine]:
     """An engine on an empty database: a fresh SQLite file or a fresh PostgreSQL schema."""
