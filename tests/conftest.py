@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from browser_runs import mark_browser_tests
 from database_free import mark_database_free
 from database_harness import SchemaDropper, postgres_schema, schema_url
 from metacrm.storage.engine import create_database_engine
@@ -27,9 +28,11 @@ install_url_builder_cache()
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `no_database` the tests that reach no suite database (database_free.py): the
-    PostgreSQL run of .ci/run deselects them, the SQLite run runs them."""
+    PostgreSQL run of .ci/run deselects them, the SQLite run runs them. Mark `browser` the
+    browser tests (browser_runs.py): the PostgreSQL run keeps only those `postgres_too`."""
     roots = [config.rootpath / path for path in config.getini("testpaths")]
     mark_database_free(items, roots or [config.rootpath])
+    mark_browser_tests(items, Path(__file__).parent / "browser")
 
 
 @pytest.fixture
@@ -56,6 +59,20 @@ def isolated_database_url(database_url: str, schema_dropper: SchemaDropper) -> I
         return
     with postgres_schema(database_url, schema_dropper) as schema:
         yield schema_url(database_url, schema)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory: pytest.TempPathFactory,
+                        schema_dropper: SchemaDropper) -> Iterator[str]:
+    """The URL of an empty database shared by one module's tests: for a module-scoped app
+    whose tests only read, or make records of their own (an app costs far more than a test's
+    requests, most of all on PostgreSQL). A SQLite file or a PostgreSQL schema."""
+    url = os.environ.get("METACRM_TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('module') / 'test.db'}"
+        return
+    with postgres_schema(url, schema_dropper) as schema:
+        yield schema_url(url, schema)
 
 
 @pytest.fixture

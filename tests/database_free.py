@@ -27,7 +27,8 @@ import pytest
 
 MARKER = "no_database"
 DATABASE_FIXTURES = frozenset(
-    {"database_url", "isolated_database_url", "engine", "postgres_engine"})
+    {"database_url", "isolated_database_url", "module_database_url", "engine",
+     "postgres_engine"})
 DATABASE_WORDS = (
     "METACRM_TEST_DATABASE_URL",
     "METACRM_TEST_POSTGRES_URL",

@@ -4,6 +4,7 @@ authenticating as their user only while the user is active."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,12 +14,28 @@ from metacrm.identity.token_store import find_token
 from web_harness import Web, bearer, open_web
 
 
-@pytest.fixture
-def web(isolated_database_url: str, tmp_path: Path) -> Iterator[Web]:
-    with open_web(isolated_database_url, tmp_path) as web:
+@contextmanager
+def open_token_web(database_url: str, root: Path) -> Iterator[Web]:
+    with open_web(database_url, root) as web:
         web.create_user("ann", "clerk")
         web.create_user("bob", "clerk")
         web.create_user("root", "boss")
+        yield web
+
+
+@pytest.fixture
+def web(isolated_database_url: str, tmp_path: Path) -> Iterator[Web]:
+    with open_token_web(isolated_database_url, tmp_path) as web:
+        yield web
+
+
+@pytest.fixture(scope="module")
+def shared_web(module_database_url: str,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    """One app for the tests whose requests are refused before any login (nothing is
+    stored): an app costs far more than a refused request. Tests that log in keep their
+    own app — FAB allows 10 logins per 20 seconds."""
+    with open_token_web(module_database_url, tmp_path_factory.mktemp("tokens")) as web:
         yield web
 
 
@@ -56,8 +73,8 @@ def test_wrong_password_is_a_401_problem(web: Web) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_anonymous_request_is_a_401_problem_not_a_redirect(web: Web) -> None:
-    response = web.client.get("/api/v1/tokens")
+def test_anonymous_request_is_a_401_problem_not_a_redirect(shared_web: Web) -> None:
+    response = shared_web.client.get("/api/v1/tokens")
 
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
@@ -231,8 +248,8 @@ def test_token_creation_needs_a_json_body(web: Web) -> None:
     ["mcrm_", "mcrm_0123456789ab", "mcrm_0123456789ab_", "mcrm_zzzzzzzzzzzz_secret",
      "mcrm_0123456789ab_not-a-real-secret", "not.a.jwt", "a.b.c"],
 )
-def test_made_up_credentials_are_refused_with_401(web: Web, token: str) -> None:
-    response = web.client.get("/api/v1/tokens", headers=bearer(token))
+def test_made_up_credentials_are_refused_with_401(shared_web: Web, token: str) -> None:
+    response = shared_web.client.get("/api/v1/tokens", headers=bearer(token))
 
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"

@@ -25,6 +25,9 @@ from browser_harness import (
     sign_in,
 )
 
+# Fields and entities added on a running server: schema changes its open connections see.
+pytestmark = pytest.mark.postgres_too
+
 
 @pytest.fixture(scope="module")
 def server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

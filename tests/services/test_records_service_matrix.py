@@ -38,6 +38,7 @@ from metacrm.services.record_export import export_records
 from metacrm.services.record_titles import PlainTitles
 from metacrm.services.related_records import related_lists
 from metacrm.services.transitions import TransitionService
+from metacrm.storage.engine import create_database_engine
 from metacrm.storage.system_tables import favourite_records
 
 DEALS = {  # title: (owner, region, amount, company)
@@ -117,8 +118,21 @@ class Seeded:
         return self.world.subject(expect.user, expect.roles)
 
 
+@pytest.fixture(scope="module")
+def seeded(module_database_url: str) -> Iterator[Seeded]:
+    """One seeded database for the tests that only read (and write nothing — no record,
+    notification, bookmark — that another test could see): the model's tables and the
+    records cost more than a test's reads, most of all on PostgreSQL."""
+    engine = create_database_engine(module_database_url)
+    try:
+        yield Seeded(World(engine))
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
-def seeded(engine: sa.Engine) -> Iterator[Seeded]:
+def fresh_seeded(engine: sa.Engine) -> Iterator[Seeded]:
+    """A seeded database of the test's own, for a test that writes."""
     yield Seeded(World(engine))
 
 
@@ -192,9 +206,9 @@ def test_reads_return_exactly_the_records_in_scope(seeded: Seeded, expect: Expec
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
-def test_updates_reach_exactly_the_update_scope(seeded: Seeded, expect: Expect) -> None:
-    records, subject = seeded.records, seeded.subject(expect)
-    for title, record_id in seeded.deal.items():
+def test_updates_reach_exactly_the_update_scope(fresh_seeded: Seeded, expect: Expect) -> None:
+    records, subject = fresh_seeded.records, fresh_seeded.subject(expect)
+    for title, record_id in fresh_seeded.deal.items():
         result = outcome(records.update, subject, "deal", record_id, {"amount": "1"})
         if expect.read is None or not expect.update:
             expected = "forbidden"
@@ -203,15 +217,15 @@ def test_updates_reach_exactly_the_update_scope(seeded: Seeded, expect: Expect) 
         else:
             expected = "forbidden" if title in expect.read else "not_found"
         assert result == expected, title
-        stored = records.get(seeded.world.admin, "deal", record_id)
+        stored = records.get(fresh_seeded.world.admin, "deal", record_id)
         assert (stored["amount"], stored["version"]) == (
             ("1.00", 2) if expected == "ok" else (f"{DEALS[title][2]}.00", 1))
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
-def test_deletes_reach_exactly_the_delete_scope(seeded: Seeded, expect: Expect) -> None:
-    records, subject = seeded.records, seeded.subject(expect)
-    for title, record_id in seeded.deal.items():
+def test_deletes_reach_exactly_the_delete_scope(fresh_seeded: Seeded, expect: Expect) -> None:
+    records, subject = fresh_seeded.records, fresh_seeded.subject(expect)
+    for title, record_id in fresh_seeded.deal.items():
         result = outcome(records.delete, subject, "deal", record_id)
         if expect.delete is None:
             expected = "forbidden"
@@ -220,13 +234,13 @@ def test_deletes_reach_exactly_the_delete_scope(seeded: Seeded, expect: Expect) 
         else:
             expected = "forbidden" if expect.read and title in expect.read else "not_found"
         assert result == expected, title
-    remaining = records.list(seeded.world.admin, "deal").records
-    assert {seeded.title[r["id"]] for r in remaining} == ALL - (expect.delete or set())
+    remaining = records.list(fresh_seeded.world.admin, "deal").records
+    assert {fresh_seeded.title[r["id"]] for r in remaining} == ALL - (expect.delete or set())
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
-def test_creates_follow_the_create_scope(seeded: Seeded, expect: Expect) -> None:
-    records, subject = seeded.records, seeded.subject(expect)
+def test_creates_follow_the_create_scope(fresh_seeded: Seeded, expect: Expect) -> None:
+    records, subject = fresh_seeded.records, fresh_seeded.subject(expect)
     payload = {"title": "New", "region": "eu"}
     if not expect.create:
         with pytest.raises(Forbidden):
@@ -266,9 +280,9 @@ def test_hidden_fields_are_unknown_to_filters_sorts_and_field_lists(seeded: Seed
         hidden.value.errors[0].message)
 
 
-def test_hidden_and_read_only_fields_cannot_be_written(seeded: Seeded) -> None:
-    rep, records = seeded.world.subject("rep1"), seeded.records
-    deal = seeded.deal["D1"]
+def test_hidden_and_read_only_fields_cannot_be_written(fresh_seeded: Seeded) -> None:
+    rep, records = fresh_seeded.world.subject("rep1"), fresh_seeded.records
+    deal = fresh_seeded.deal["D1"]
     for changes, pointer in (({"margin": "1"}, "/margin"), ({"margin": "77.77"}, "/margin"),
                              ({"discount": "5"}, "/discount")):
         with pytest.raises(Forbidden) as refused:
@@ -280,7 +294,7 @@ def test_hidden_and_read_only_fields_cannot_be_written(seeded: Seeded) -> None:
     # sending a read-only field's stored value back is not a change
     unchanged = records.update(rep, "deal", deal, {"discount": None, "title": "D1"})
     assert unchanged["version"] == 1
-    admin_view = records.get(seeded.world.admin, "deal", deal)
+    admin_view = records.get(fresh_seeded.world.admin, "deal", deal)
     assert admin_view["margin"] == "77.77"
 
 
@@ -356,20 +370,20 @@ def test_related_lists_show_only_readable_referencing_records(seeded: Seeded,
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
-def test_notifications_show_only_readable_records(seeded: Seeded, expect: Expect) -> None:
+def test_notifications_show_only_readable_records(fresh_seeded: Seeded, expect: Expect) -> None:
     """Told about every deal, a subject sees (and counts) exactly the deals it may read."""
-    subject = seeded.subject(expect)
+    subject = fresh_seeded.subject(expect)
     assert subject.user_id is not None
     now = datetime.now(UTC)
-    with seeded.records.engine.begin() as conn:
-        for record_id in seeded.deal.values():
+    with fresh_seeded.records.engine.begin() as conn:
+        for record_id in fresh_seeded.deal.values():
             notification_store.add(conn, user_id=subject.user_id, kind="automation",
                                    source=f"test:{record_id}", at=now, entity="deal",
                                    record_id=record_id, message="about a deal")
-    service = NotificationService(seeded.records.engine, seeded.records, lambda: now)
+    service = NotificationService(fresh_seeded.records.engine, fresh_seeded.records, lambda: now)
     page = service.list(subject, limit=50)
     readable = expect.read or frozenset()
-    assert {seeded.title[item.stored.record_id or ""] for item in page.items} == readable
+    assert {fresh_seeded.title[item.stored.record_id or ""] for item in page.items} == readable
     assert page.unread == service.unread_count(subject) == len(readable)
     assert_nothing_hidden([item.to_json() for item in page.items], expect)
 
@@ -388,28 +402,29 @@ class _Mailbox:
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
-def test_the_email_digest_lists_only_readable_records(seeded: Seeded, expect: Expect) -> None:
+def test_the_email_digest_lists_only_readable_records(fresh_seeded: Seeded, expect: Expect) -> None:
     """Told about every deal and opted in to the digest, a subject is mailed about exactly
     the deals it may read, with no hidden value."""
-    subject = seeded.subject(expect)
+    subject = fresh_seeded.subject(expect)
     assert subject.user_id is not None
     now = datetime.now(UTC)
-    engine = seeded.records.engine
+    engine = fresh_seeded.records.engine
     with engine.begin() as conn:
-        for record_id in seeded.deal.values():
+        for record_id in fresh_seeded.deal.values():
             notification_store.add(conn, user_id=subject.user_id, kind="automation",
                                    source=f"test:{record_id}", at=now, entity="deal",
                                    record_id=record_id, message="about a deal")
     notification_preferences.save(engine, subject.user_id,
                                   NotificationPreferences(60, "daily"), now)
     mailbox = _Mailbox()
-    digest = DailyDigest(engine, NotificationService(engine, seeded.records, lambda: now),
+    digest = DailyDigest(engine, NotificationService(engine, fresh_seeded.records, lambda: now),
                          lambda user_id: subject, mailbox, lambda: mailbox,  # type: ignore[arg-type]
-                         lambda: seeded.records.runtime().model)
+                         lambda: fresh_seeded.records.runtime().model)
     digest(now + timedelta(minutes=1))
     readable = expect.read or frozenset()
     text = "".join(message.text for message in mailbox.sent)
-    assert {title for title, record_id in seeded.deal.items() if record_id in text} == readable
+    assert {title for title, record_id in fresh_seeded.deal.items()
+            if record_id in text} == readable
     assert len(mailbox.sent) == (1 if readable else 0)
     for secret in SECRETS:
         assert secret not in text
@@ -475,34 +490,34 @@ def test_global_search_finds_exactly_the_readable_records(seeded: Seeded,
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)
-def test_recent_records_and_favourites_show_only_readable_records(seeded: Seeded,
+def test_recent_records_and_favourites_show_only_readable_records(fresh_seeded: Seeded,
                                                                   expect: Expect) -> None:
     """Pointers to every deal (opened and starred once, e.g. before a reassignment): the
     navigation lists exactly the deals the subject may read; starring one it may not read
     is refused like reading it."""
-    subject = seeded.subject(expect)
+    subject = fresh_seeded.subject(expect)
     assert subject.user_id is not None
-    bookmarks = RecordBookmarks(seeded.records)
+    bookmarks = RecordBookmarks(fresh_seeded.records)
     now = datetime.now(UTC)
-    with seeded.records.engine.begin() as conn:
-        for record_id in seeded.deal.values():
+    with fresh_seeded.records.engine.begin() as conn:
+        for record_id in fresh_seeded.deal.values():
             conn.execute(favourite_records.insert().values(
                 user_id=subject.user_id, entity="deal", record_id=record_id, created_at=now))
-    for record_id in seeded.deal.values():
+    for record_id in fresh_seeded.deal.values():
         bookmarks.opened(subject, "deal", record_id)
     readable = expect.read or frozenset()
     recent = bookmarks.recent(subject)
     favourites = bookmarks.favourites(subject)
-    assert {seeded.title[b.record_id] for b in recent} == readable
-    assert {seeded.title[b.record_id] for b in favourites} == readable
+    assert {fresh_seeded.title[b.record_id] for b in recent} == readable
+    assert {fresh_seeded.title[b.record_id] for b in favourites} == readable
     assert_nothing_hidden([dict(b.record) for b in [*recent, *favourites]], expect)
-    with seeded.records.engine.begin() as conn:
+    with fresh_seeded.records.engine.begin() as conn:
         conn.execute(favourite_records.delete())
-    for title, record_id in seeded.deal.items():
+    for title, record_id in fresh_seeded.deal.items():
         refused = outcome(bookmarks.star, subject, "deal", record_id, True)
         assert refused == ("ok" if title in readable else
                            "forbidden" if expect.read is None else "not_found")
-    assert {seeded.title[b.record_id] for b in bookmarks.favourites(subject)} == readable
+    assert {fresh_seeded.title[b.record_id] for b in bookmarks.favourites(subject)} == readable
 
 
 @pytest.mark.parametrize("expect", EXPECTATIONS, ids=IDS)

@@ -14,6 +14,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +115,28 @@ class World:
         return response.get_json()["data"]
 
 
-@pytest.fixture
-def world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
-    with open_screens(isolated_database_url, tmp_path, COMPANY, DEAL, FLOW, DEAL_REPORT,
+@contextmanager
+def open_world(database_url: str, root: Path) -> Iterator[World]:
+    with open_screens(database_url, root, COMPANY, DEAL, FLOW, DEAL_REPORT,
                       STAGE_REPORT, MATRIX_REPORT, DASHBOARD, DEAL_SHEET, *ROLES) as screens:
         yield World(screens)
+
+
+@pytest.fixture(scope="module")
+def world(module_database_url: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world for the tests that change nothing another test could see (no record page
+    opened — it lands among the user's recent records —, no record, notification,
+    favourite, job, rule or language added): an app and its users cost more than a test."""
+    with open_world(module_database_url, tmp_path_factory.mktemp("matrix")) as shared:
+        yield shared
+
+
+@pytest.fixture
+def fresh_world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
+    """A world of the test's own, for a test that leaves traces on the screens."""
+    with open_world(isolated_database_url, tmp_path) as own:
+        yield own
 
 
 def deal_titles(page: str) -> set[str]:
@@ -126,21 +144,21 @@ def deal_titles(page: str) -> set[str]:
 
 
 @pytest.mark.parametrize("user", sorted(EXPECTED))
-def test_every_screen_shows_exactly_the_scope(world: World, user: str) -> None:
+def test_every_screen_shows_exactly_the_scope(fresh_world: World, user: str) -> None:
     _role, readable, sees_secret, exported = EXPECTED[user]
-    browser: Browser = world.screens.sign_in(user)
+    browser: Browser = fresh_world.screens.sign_in(user)
     screens = {
         "list": "/app/r/deal",
         "search": "/app/r/deal?q=a",
         "board": "/app/r/deal/board",
-        "related": f"/app/r/company/{world.company}",
+        "related": f"/app/r/company/{fresh_world.company}",
     }
     if readable is None:
         for name in ("list", "search", "board"):
             assert browser.get(screens[name]).status_code == 403, name
         assert deal_titles(browser.text(screens["related"])) == set()
         assert browser.get("/app/lookup/deal?q=a").status_code == 403
-        assert browser.get(f"/app/r/deal/{world.ids['Alpha']}").status_code == 403
+        assert browser.get(f"/app/r/deal/{fresh_world.ids['Alpha']}").status_code == 403
         return
     for name, path in screens.items():
         page = browser.text(path)
@@ -153,9 +171,9 @@ def test_every_screen_shows_exactly_the_scope(world: World, user: str) -> None:
     assert count and count.group(1).strip().startswith(str(len(readable)))
     assert f"€{10 * len(readable)}" in board.replace(",", "").replace(".00", "")
     lookup = browser.get("/app/lookup/deal?q=a").get_json()
-    assert {world.title[item["id"]] for item in lookup["results"]} == {
+    assert {fresh_world.title[item["id"]] for item in lookup["results"]} == {
         t for t in readable if "a" in t.lower()}
-    for title, record_id in world.ids.items():
+    for title, record_id in fresh_world.ids.items():
         for path in (f"/app/r/deal/{record_id}", f"/app/r/deal/{record_id}/edit"):
             response = browser.get(path)
             if title in readable:
@@ -175,19 +193,19 @@ def test_every_screen_shows_exactly_the_scope(world: World, user: str) -> None:
 
 
 @pytest.mark.parametrize("user", sorted(EXPECTED))
-def test_the_notifications_page_shows_exactly_the_scope(world: World, user: str) -> None:
+def test_the_notifications_page_shows_exactly_the_scope(fresh_world: World, user: str) -> None:
     """Told about every deal, each user's notifications page names only the deals they may
     read, with no hidden value."""
     _role, readable, sees_secret, _exported = EXPECTED[user]
-    user_id = world.user_id(user)
-    services = world.screens.web.app.extensions["metacrm"].services
+    user_id = fresh_world.user_id(user)
+    services = fresh_world.screens.web.app.extensions["metacrm"].services
     with services.engine.begin() as conn:
-        for title, record_id in world.ids.items():
+        for title, record_id in fresh_world.ids.items():
             notification_store.add(conn, user_id=user_id, kind="automation",
                                    source=f"matrix:{title}", at=services.clock(),
                                    entity="deal", record_id=record_id,
                                    message=f"About {title}")
-    page = world.screens.sign_in(user).text("/app/notifications")
+    page = fresh_world.screens.sign_in(user).text("/app/notifications")
     shown = {title for title in DEALS if f"Deal: {title}<" in page}
     assert shown == (readable or set())
     assert {title for title in DEALS if f"About {title}" in page} == (readable or set())
@@ -221,22 +239,22 @@ def test_global_search_shows_exactly_the_scope(world: World, user: str) -> None:
 
 
 @pytest.mark.parametrize("user", sorted(EXPECTED))
-def test_recent_records_and_favourites_show_exactly_the_scope(world: World,
+def test_recent_records_and_favourites_show_exactly_the_scope(fresh_world: World,
                                                               user: str) -> None:
     """With every deal among their recent records and favourites (as after a reassignment
     or a role change), the navigation names only the deals the user may read, and starring
     one they may not read is refused."""
     _role, readable, sees_secret, _exported = EXPECTED[user]
-    user_id = world.user_id(user)
-    services = world.screens.web.app.extensions["metacrm"].services
+    user_id = fresh_world.user_id(user)
+    services = fresh_world.screens.web.app.extensions["metacrm"].services
     with services.engine.begin() as conn:
-        for record_id in world.ids.values():
+        for record_id in fresh_world.ids.values():
             for table, column in ((recent_records, "opened_at"),
                                   (favourite_records, "created_at")):
                 conn.execute(table.insert().values(user_id=user_id, entity="deal",
                                                    record_id=record_id,
                                                    **{column: services.clock()}))
-    browser = world.screens.sign_in(user)
+    browser = fresh_world.screens.sign_in(user)
     page = browser.text("/app/")
     for key in ("recent", "favourites"):
         found = page.split(f'data-nav-bookmarks="{key}"', 1)
@@ -244,7 +262,7 @@ def test_recent_records_and_favourites_show_exactly_the_scope(world: World,
         assert deal_titles(section) == (readable or set()), key
     if not sees_secret:
         assert SECRET not in page
-    for title, record_id in world.ids.items():
+    for title, record_id in fresh_world.ids.items():
         response = browser.post(f"/app/r/deal/{record_id}/star", {"starred": "1"})
         assert response.status_code == (
             302 if title in (readable or set()) else 403 if readable is None else 404)
@@ -305,8 +323,8 @@ def test_the_dashboard_and_its_drill_down_show_exactly_the_scope(world: World,
         assert deal_titles(browser.text(link.replace("&amp;", "&"))) == readable, link
 
 
-def test_the_dashboard_screen_speaks_russian(world: World) -> None:
-    browser: Browser = world.screens.sign_in("max")
+def test_the_dashboard_screen_speaks_russian(fresh_world: World) -> None:
+    browser: Browser = fresh_world.screens.sign_in("max")
     browser.post("/app/language", {"language": "ru", "next": "/app/"})
     page = browser.text("/app/dashboards/deal_desk?period=nonsense")
 
@@ -350,18 +368,18 @@ def test_the_document_template_preview_is_for_administrators_only(world: World,
 
 
 @pytest.mark.parametrize("user", sorted(EXPECTED))
-def test_mass_print_from_the_list_prints_exactly_the_scope(world: World, user: str) -> None:
+def test_mass_print_from_the_list_prints_exactly_the_scope(fresh_world: World, user: str) -> None:
     """Every deal's id is posted to the bulk bar's Print ZIP (as a forged form could): the
     ZIP holds exactly the deals the user may read, without hidden values; the others are
     listed as not printed; nobody else sees the job."""
     _role, readable, sees_secret, _exported = EXPECTED[user]
-    browser = world.screens.sign_in(user)
+    browser = fresh_world.screens.sign_in(user)
     if readable is None:
         assert browser.get("/app/r/deal").status_code == 403
     else:
         assert 'data-bulk="print"' in browser.text("/app/r/deal")
     ordered = browser.post("/app/r/deal/bulk", {
-        "action": "print", "print_template": "deal_sheet", "ids": list(world.ids.values())})
+        "action": "print", "print_template": "deal_sheet", "ids": list(fresh_world.ids.values())})
     if readable is None:
         assert ordered.status_code == 403
         return
@@ -377,18 +395,19 @@ def test_mass_print_from_the_list_prints_exactly_the_scope(world: World, user: s
                     for name in archive.namelist() if name.endswith(".pdf"))
     assert {title for title in DEALS if title in text} == readable
     assert (SECRET in text) == sees_secret
-    other = world.screens.sign_in("root" if user != "root" else "ann")
+    other = fresh_world.screens.sign_in("root" if user != "root" else "ann")
     assert other.get(job_page).status_code == 404
     assert other.get(f"{job_page}/download").status_code == 404
 
 
 @pytest.mark.parametrize("user", [*sorted(EXPECTED), "root"])
 def test_the_duplicate_rule_designer_and_its_matches_are_for_administrators_only(
-        world: World, user: str) -> None:
+        fresh_world: World, user: str) -> None:
     """The rule designer's "Show the matches" lists existing records: only an admin role
     reaches it, so it never names a record another role may not read."""
-    browser = world.screens.sign_in(user)
-    world.api("deal", {"title": "Alpha", "owner": world.user_id("bob")})  # a twin of Alpha
+    browser = fresh_world.screens.sign_in(user)
+    twin = {"title": "Alpha", "owner": fresh_world.user_id("bob")}  # a twin of Alpha
+    fresh_world.api("deal", twin)
     matches = browser.post("/app/admin/duplicate-rules/new", {
         "entity": "deal", "name": "deal_twins", "action": "matches",
         "condition-0-field": "title", "condition-0-normalise": "case_spaces"})
