@@ -1,8 +1,8 @@
 """"As of" runs over HTTP: `POST /api/v1/reports/<name>/run` with `as_of` rebuilds a
 summary or list report from the audit trail — the deals, their stages and amounts as they
 stood then — under the caller's CURRENT scope and field security (the permission matrix of
-this read path is `test_as_of_permission_matrix`). The replay of both audit forms (one
-row per created record, one row per field) is checked on its own first.
+this read path is `test_as_of_permission_matrix`). The roll-back of today's records through
+the trail's rows after the instant is checked on its own first.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from api_harness import ADMIN_ROLE, Api, entity, field, labels, open_api, problem
 
 from database_harness import postgres_schema, schema_url
-from metacrm.access.as_of_reads import replay
+from metacrm.access.as_of_reads import roll_back
 from web_harness import role
 
 DEAL = entity(
@@ -124,32 +124,34 @@ def _figures(body: dict[str, Any]) -> dict[str, tuple[int, str | None]]:
     return {row["stage"]: (row["count"], row["total"]) for row in body["rows"]}
 
 
-def _row(at: datetime, record: str, action: str, field_name: str | None, new: Any
-         ) -> SimpleNamespace:
-    return SimpleNamespace(record_id=record, action=action, field=field_name, new=new, at=at)
+def _row(record: str, action: str, field_name: str | None, old: Any) -> SimpleNamespace:
+    return SimpleNamespace(record_id=record, action=action, field=field_name, old=old)
 
 
-def test_the_replay_reads_both_audit_forms() -> None:
-    t = datetime(2026, 3, 1, tzinfo=UTC)
-    rows = [
-        _row(t, "whole", "created", None, {"stage": "open", "amount": usd("1")}),
-        _row(t, "fields", "created", "stage", "open"),       # the older per-field form
-        _row(t, "fields", "created", "amount", usd("2")),
-        _row(t + timedelta(hours=1), "whole", "transitioned", "stage", "won"),
-        _row(t + timedelta(hours=1), "fields", "updated", "amount", usd("3")),
-        _row(t + timedelta(hours=2), "fields", "deleted", "stage", "open"),
-        _row(t + timedelta(hours=3), "late", "created", None, {"stage": "open"}),
+def test_the_roll_back_undoes_the_rows_after_the_instant() -> None:
+    today = {"kept": {"stage": "won", "amount": "3"}, "late": {"stage": "open"},
+             "untouched": {"stage": "open", "amount": "9"}}
+    after_the_instant = [  # newest first
+        _row("gone", "deleted", "stage", "open"),    # one row per final value
+        _row("gone", "deleted", "amount", "2"),
+        _row("gone", "updated", "amount", "1"),
+        _row("late", "created", None, None),         # the whole-record create
+        _row("kept", "transitioned", "stage", "open"),
+        _row("kept", "updated", "amount", "1"),
+        _row("kept", "updated", "secret", "x"),      # not wanted: not read
+        _row("older", "created", "stage", None),     # the older per-field create form
+        _row("older", "created", "amount", None),
     ]
 
-    then = replay(rows, t + timedelta(minutes=30))
-    assert then["whole"].values["stage"] == "open" and then["whole"].alive
-    assert then["fields"].values["amount"] == usd("2") and then["fields"].alive
-    assert then["fields"].deleted_since and not then["late"].alive
+    then = roll_back(today, after_the_instant, {"stage", "amount"}, lambda _, v: v)
 
-    later = replay(rows, t + timedelta(hours=1, minutes=30))
-    assert later["whole"].values["stage"] == "won"
-    assert later["fields"].values["amount"] == usd("3")
-    assert not replay(rows, t + timedelta(hours=2))["fields"].alive
+    assert {i: (r.alive, r.values) for i, r in then.items() if r.alive} == {
+        "kept": (True, {"stage": "open", "amount": "1"}),
+        "untouched": (True, {"stage": "open", "amount": "9"}),
+        "gone": (True, {"stage": "open", "amount": "1"}),
+    }
+    assert not then["late"].alive and not then["older"].alive
+    assert then["kept"].changed_since and not then["untouched"].changed_since
 
 
 def test_as_of_before_a_change_gives_the_old_figures(world: World) -> None:
@@ -170,6 +172,22 @@ def test_as_of_list_shows_the_records_as_they_were(world: World) -> None:
     rows = {row["title"]: (row["stage"], row["amount"]) for row in response.get_json()["rows"]}
     assert rows == {"A": ("open", usd("100.00")), "B": ("open", usd("50.00")),
                     "D": ("open", usd("20.00")), "E": ("open", usd("10.00"))}
+
+
+def test_as_of_list_gives_the_times_and_owners_of_then(world: World) -> None:
+    report = {"kind": "report", "name": "stamps", "version": 1, "label": labels("Stamps"),
+              "entity": "deal", "type": "list",
+              "columns": ["title", "owner", "created_at", "updated_at"]}
+    response = world.client.post("/api/v1/reports/run", headers=world.headers["max"], json={
+        "report": report, "parameters": {"as_of": world.instant.isoformat()}})
+
+    assert response.status_code == 200, response.get_json()
+    rows = {row["title"]: row for row in response.get_json()["rows"]}
+    assert sorted(rows) == ["A", "B", "D", "E"]
+    for title, row in rows.items():  # A and E changed since, B deleted since: as created
+        assert row["created_at"] == row["updated_at"], title
+        assert datetime.fromisoformat(row["updated_at"]) < world.instant, title
+    assert rows["E"]["owner"] == world.ids["rita"]  # reassigned to ron after the instant
 
 
 def test_bad_as_of_is_refused_with_its_place(world: World) -> None:

@@ -120,13 +120,13 @@ class ScopedAggregates(ScopedQueries):
         condition = _and([self.policy.condition(self.subject, entity, operation, table,
                                                 self.context) for operation in operations])
         unrestricted = all(scope.unrestricted for scope in scopes)
-        out: list[dict[str, Any]] = []
-        for record in past_records(conn, visible, table, condition, unrestricted, instant):
-            values: dict[str, Any] = {"id": record.id}
-            for name, fdef in fields.items():
-                values[name] = self._normalised(fdef, record.values.get(name))
-            out.append(values)
-        return out
+
+        def decode(name: str, value: Any) -> Any:
+            return self._normalised(fields[name], value)
+
+        return [{"id": record.id, **{name: record.values.get(name) for name in fields}}
+                for record in past_records(conn, self._repository, visible, condition,
+                                           unrestricted, instant, fields, decode)]
 
     def _normalised(self, fdef: FieldDef, value: Any) -> Any:
         """A JSON value of the trail as the field's Python value (None when the field's
