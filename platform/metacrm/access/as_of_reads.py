@@ -64,10 +64,13 @@ def roll_back(today: Mapping[str, Mapping[str, Any]], rows: Iterable[Any],
               wanted: Collection[str], decode: Decode) -> dict[str, PastRecord]:
     """The records at the instant: `today`'s records (id -> values) with `rows` undone
     (the audit rows after the instant, newest first: record_id, action, field, old).
-    Only the `wanted` fields are put back. Records of the rows missing from `today`
-    start as not existing now (deleted since, or outside what `today` holds)."""
+    Only the `wanted` fields are put back, each decoded once (its oldest value after the
+    instant is the one it had then). Records of the rows missing from `today` start as
+    not existing now (deleted since, or outside what `today` holds)."""
     records = {record_id: PastRecord(record_id, dict(values))
                for record_id, values in today.items()}
+    undone: dict[str, dict[str, Any]] = {}
+    """Per record, the trail's value (JSON form) of each field put back, not yet decoded."""
     for row in rows:
         record = records.get(row.record_id)
         if record is None:
@@ -76,15 +79,21 @@ def roll_back(today: Mapping[str, Mapping[str, Any]], rows: Iterable[Any],
         if row.action == "created":  # before its create (or restore) it did not exist
             record.alive = False
             record.values = {}
+            undone.pop(record.id, None)
         elif row.action == "deleted":
             if not record.alive:  # the newest row of the deletion: the record is back
                 record.alive = True
                 record.values = {}
+                undone.pop(record.id, None)
             if row.field is not None and row.field in wanted:
-                record.values[row.field] = decode(row.field, row.old)
+                undone.setdefault(record.id, {})[row.field] = row.old
         elif (row.action in VALUE_ACTIONS and record.alive and row.field is not None
               and row.field in wanted):
-            record.values[row.field] = decode(row.field, row.old)
+            undone.setdefault(record.id, {})[row.field] = row.old
+    for record_id, values in undone.items():
+        record = records[record_id]
+        if record.alive:
+            record.values.update((name, decode(name, raw)) for name, raw in values.items())
     return records
 
 
@@ -104,14 +113,18 @@ def past_records(conn: sa.Connection, repository: RecordRepository, entity: Enti
     if scope is not None:
         condition = sa.and_(condition, scope)
     today = _today(conn, repository, entity, condition, wanted)
+    after = sa.select(audit.c.record_id, audit.c.action, audit.c.field, audit.c.old).where(
+        audit.c.entity == entity.name, audit.c.at > instant)
+    stamps = bool(STAMPS & set(wanted))
+    if not stamps:  # only the rows of wanted fields (any row moves `updated_at`)
+        after = after.where(sa.or_(audit.c.action.in_(("created", "deleted")),
+                                   audit.c.field.in_(list(wanted))))
     rows = conn.execute(
-        sa.select(audit.c.record_id, audit.c.action, audit.c.field, audit.c.old)
-        .where(audit.c.entity == entity.name, audit.c.at > instant)
-        .order_by(audit.c.at.desc(), audit.c.event_id.desc(), audit.c.id.desc()))
+        after.order_by(audit.c.at.desc(), audit.c.event_id.desc(), audit.c.id.desc()))
     records = roll_back(today, rows, wanted, decode)
     kept = [record for record_id, record in sorted(records.items())
             if record.alive and (record_id in today or unrestricted)]
-    if STAMPS & set(wanted):
+    if stamps:
         _restamp(conn, entity.name, [r for r in kept if r.changed_since], instant)
     return kept
 
