@@ -34,7 +34,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.composition import build_services
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.documents import Document
-from metacrm.reports.service import FEATURE, ReportService
+from metacrm.reports.service import ReportService
 from metacrm.services.metadata_service import MetadataService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
@@ -146,7 +146,7 @@ def main() -> None:
             database_url=url, metadata_paths=(Path(folder) / "packs",), redis_url=None,
             secret_key=secrets.token_urlsafe(32), instance_path=Path(folder)))
         try:
-            reports = services.feature(FEATURE, ReportService)
+            reports: ReportService = services.reports
             report = reports.compile(REPORT)
 
             def engine_run() -> Any:

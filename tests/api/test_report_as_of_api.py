@@ -1,8 +1,8 @@
 """"As of" runs over HTTP: `POST /api/v1/reports/<name>/run` with `as_of` rebuilds a
 summary or list report from the audit trail — the deals, their stages and amounts as they
 stood then — under the caller's CURRENT scope and field security (the permission matrix of
-this read path is `test_as_of_permission_matrix`). The replay of both audit forms (one
-row per created record, one row per field) is checked on its own first.
+this read path is `test_as_of_permission_matrix`). The roll-back of today's records through
+the trail's rows after the instant is checked on its own first.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ import pytest
 from api_harness import ADMIN_ROLE, Api, entity, field, labels, open_api, problem
 
 from database_harness import postgres_schema, schema_url
-from metacrm.access.as_of_reads import replay
+from metacrm.access.as_of_reads import roll_back
 from web_harness import role
 
+COMPANY = entity("company", field("name", required=True), field("industry"),
+                 title_field="name")
 DEAL = entity(
     "deal",
     field("title", required=True),
+    field("company", "reference", entity="company"),
     field("stage", "state", pipeline="deal_flow"),
     field("amount", "money", currency="USD"),
     title_field="title",
@@ -38,7 +41,8 @@ FLOW = {"kind": "pipeline", "name": "deal_flow", "version": 1, "label": labels("
 ROLES = (
     ADMIN_ROLE,
     role("rep", entities={"deal": {"read": "own", "create": "own", "update": "own"}}),
-    role("manager", entities={"deal": {"read": "all", "export": "all"}}),
+    role("manager", entities={"deal": {"read": "all", "export": "all"},
+                              "company": {"read": "all"}}),
     role("blind", entities={"deal": {"read": "all", "fields": {"amount": "hidden"}}}),
     role("outsider"),
     role("clerk"),
@@ -50,6 +54,9 @@ LISTING = {"kind": "report", "name": "deal_list", "version": 1, "label": labels(
            "entity": "deal", "type": "list", "columns": ["title", "stage", "amount"]}
 FUNNEL = {"kind": "report", "name": "funnel", "version": 1, "label": labels("Funnel"),
           "entity": "deal", "type": "funnel"}
+BY_INDUSTRY = {"kind": "report", "name": "by_industry", "version": 1,
+               "label": labels("By industry"), "entity": "deal",
+               "group_by": ["company.industry"], "metrics": [{"op": "count"}]}
 USERS = {"rita": "rep", "ron": "rep", "max": "manager", "bo": "blind", "out": "outsider"}
 
 
@@ -58,8 +65,9 @@ def usd(amount: str) -> dict[str, str]:
 
 
 class World:
-    """Deals A, B (rita's), D, E (ron's: E was rita's until after the instant); after the
-    instant A is won at 500, B deleted, C created."""
+    """Deals A, B (rita's, of company X: tech), D (ron's, of company Y: retail), E (ron's:
+    rita's until after the instant); after the instant A is won at 500, B deleted, C
+    created, X turned to media and D moved to X."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -68,9 +76,12 @@ class World:
         for user, role_name in USERS.items():
             self.headers[user] = api.user(user, role_name)
         self.ids = {name: self.user_id(name) for name in [*USERS, "root"]}
-        deal = {title: self.post(title, owner, amount) for title, owner, amount in (
-            ("A", "rita", "100.00"), ("B", "rita", "50.00"), ("D", "ron", "20.00"),
-            ("E", "rita", "10.00"))}
+        company = {name: self.created("company", {"name": name, "industry": industry})
+                   for name, industry in (("X", "tech"), ("Y", "retail"))}
+        deal = {title: self.post(title, owner, amount, company.get(of))
+                for title, owner, amount, of in (
+                    ("A", "rita", "100.00", "X"), ("B", "rita", "50.00", "X"),
+                    ("D", "ron", "20.00", "Y"), ("E", "rita", "10.00", None))}
         time.sleep(0.05)
         self.instant = datetime.now(UTC)
         time.sleep(0.05)
@@ -82,19 +93,25 @@ class World:
         response = self.client.delete(f"/api/v1/records/deal/{deal['B']}", headers=api.admin)
         assert response.status_code == 204, response.get_data(True)
         self.post("C", "ron", "300.00")
+        self.patch(company["X"], {"industry": "media"}, "company")
+        self.patch(deal["D"], {"company": company["X"]})
 
     def user_id(self, username: str) -> str:
         with self.api.web.app.app_context():
             return str(self.api.web.identity.appbuilder.sm.find_user(username=username).id)
 
-    def post(self, title: str, owner: str, amount: str) -> str:
-        response = self.client.post("/api/v1/records/deal", headers=self.api.admin, json={
-            "title": title, "owner": self.ids[owner], "amount": usd(amount)})
+    def post(self, title: str, owner: str, amount: str, company: str | None = None) -> str:
+        return self.created("deal", {"title": title, "owner": self.ids[owner],
+                                     "amount": usd(amount), "company": company})
+
+    def created(self, name: str, values: dict[str, Any]) -> str:
+        response = self.client.post(f"/api/v1/records/{name}", headers=self.api.admin,
+                                    json=values)
         assert response.status_code == 201, response.get_json()
         return str(response.get_json()["data"]["id"])
 
-    def patch(self, record_id: str, changes: dict[str, Any]) -> None:
-        response = self.client.patch(f"/api/v1/records/deal/{record_id}", json=changes,
+    def patch(self, record_id: str, changes: dict[str, Any], name: str = "deal") -> None:
+        response = self.client.patch(f"/api/v1/records/{name}/{record_id}", json=changes,
                                      headers=self.api.admin)
         assert response.status_code == 200, response.get_json()
 
@@ -110,7 +127,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("as_of")
     url = os.environ.get("METACRM_TEST_DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
-    documents = (DEAL, FLOW, *ROLES, BY_STAGE, LISTING, FUNNEL)
+    documents = (COMPANY, DEAL, FLOW, *ROLES, BY_STAGE, BY_INDUSTRY, LISTING, FUNNEL)
     if url.startswith("postgresql"):
         with postgres_schema(url) as schema, open_api(schema_url(url, schema), root,
                                                       *documents) as api:
@@ -124,32 +141,34 @@ def _figures(body: dict[str, Any]) -> dict[str, tuple[int, str | None]]:
     return {row["stage"]: (row["count"], row["total"]) for row in body["rows"]}
 
 
-def _row(at: datetime, record: str, action: str, field_name: str | None, new: Any
-         ) -> SimpleNamespace:
-    return SimpleNamespace(record_id=record, action=action, field=field_name, new=new, at=at)
+def _row(record: str, action: str, field_name: str | None, old: Any) -> SimpleNamespace:
+    return SimpleNamespace(record_id=record, action=action, field=field_name, old=old)
 
 
-def test_the_replay_reads_both_audit_forms() -> None:
-    t = datetime(2026, 3, 1, tzinfo=UTC)
-    rows = [
-        _row(t, "whole", "created", None, {"stage": "open", "amount": usd("1")}),
-        _row(t, "fields", "created", "stage", "open"),       # the older per-field form
-        _row(t, "fields", "created", "amount", usd("2")),
-        _row(t + timedelta(hours=1), "whole", "transitioned", "stage", "won"),
-        _row(t + timedelta(hours=1), "fields", "updated", "amount", usd("3")),
-        _row(t + timedelta(hours=2), "fields", "deleted", "stage", "open"),
-        _row(t + timedelta(hours=3), "late", "created", None, {"stage": "open"}),
+def test_the_roll_back_undoes_the_rows_after_the_instant() -> None:
+    today = {"kept": {"stage": "won", "amount": "3"}, "late": {"stage": "open"},
+             "untouched": {"stage": "open", "amount": "9"}}
+    after_the_instant = [  # newest first
+        _row("gone", "deleted", "stage", "open"),    # one row per final value
+        _row("gone", "deleted", "amount", "2"),
+        _row("gone", "updated", "amount", "1"),
+        _row("late", "created", None, None),         # the whole-record create
+        _row("kept", "transitioned", "stage", "open"),
+        _row("kept", "updated", "amount", "1"),
+        _row("kept", "updated", "secret", "x"),      # not wanted: not read
+        _row("older", "created", "stage", None),     # the older per-field create form
+        _row("older", "created", "amount", None),
     ]
 
-    then = replay(rows, t + timedelta(minutes=30))
-    assert then["whole"].values["stage"] == "open" and then["whole"].alive
-    assert then["fields"].values["amount"] == usd("2") and then["fields"].alive
-    assert then["fields"].deleted_since and not then["late"].alive
+    then = roll_back(today, after_the_instant, {"stage", "amount"}, lambda _, v: v)
 
-    later = replay(rows, t + timedelta(hours=1, minutes=30))
-    assert later["whole"].values["stage"] == "won"
-    assert later["fields"].values["amount"] == usd("3")
-    assert not replay(rows, t + timedelta(hours=2))["fields"].alive
+    assert {i: (r.alive, r.values) for i, r in then.items() if r.alive} == {
+        "kept": (True, {"stage": "open", "amount": "1"}),
+        "untouched": (True, {"stage": "open", "amount": "9"}),
+        "gone": (True, {"stage": "open", "amount": "1"}),
+    }
+    assert not then["late"].alive and not then["older"].alive
+    assert then["kept"].changed_since and not then["untouched"].changed_since
 
 
 def test_as_of_before_a_change_gives_the_old_figures(world: World) -> None:
@@ -172,6 +191,41 @@ def test_as_of_list_shows_the_records_as_they_were(world: World) -> None:
                     "D": ("open", usd("20.00")), "E": ("open", usd("10.00"))}
 
 
+def test_as_of_list_gives_the_times_and_owners_of_then(world: World) -> None:
+    report = {"kind": "report", "name": "stamps", "version": 1, "label": labels("Stamps"),
+              "entity": "deal", "type": "list",
+              "columns": ["title", "owner", "created_at", "updated_at", "company.industry"]}
+    response = world.client.post("/api/v1/reports/run", headers=world.headers["max"], json={
+        "report": report, "parameters": {"as_of": world.instant.isoformat()}})
+
+    assert response.status_code == 200, response.get_json()
+    rows = {row["title"]: row for row in response.get_json()["rows"]}
+    assert sorted(rows) == ["A", "B", "D", "E"]
+    for title, row in rows.items():  # A and E changed since, B deleted since: as created
+        assert row["created_at"] == row["updated_at"], title
+        assert datetime.fromisoformat(row["updated_at"]) < world.instant, title
+    assert rows["E"]["owner"] == world.ids["rita"]  # reassigned to ron after the instant
+    assert {t: row["company.industry"] for t, row in rows.items()} == {
+        "A": "tech", "B": "tech", "D": "retail", "E": None}
+
+
+def test_as_of_groups_through_a_reference_as_both_records_were(world: World) -> None:
+    def industries(user: str, **parameters: Any) -> dict[str | None, int]:
+        response = world.run(user, "by_industry", **parameters)
+        assert response.status_code == 200, response.get_json()
+        return {row["company_industry"]: row["count"] for row in response.get_json()["rows"]}
+
+    then = {"as_of": world.instant.isoformat()}
+    assert industries("max") == {"media": 2, None: 2}  # A and D at X, now media
+    # then: X was tech with A and B, D was at Y (retail), E had no company
+    assert industries("max", **then) == {"tech": 2, "retail": 1, None: 1}
+    assert industries("root", **then) == {"tech": 2, "retail": 1, None: 1}
+    # rita may not read companies: refused naming the path, as in a live run
+    for parameters in ({}, then):
+        response = world.run("rita", "by_industry", **parameters)
+        assert "/group_by/0" in {e["pointer"] for e in problem(response, 422)["errors"]}
+
+
 def test_bad_as_of_is_refused_with_its_place(world: World) -> None:
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     for value in ("yesterday", "2026-03-01T00:00:00", future, 5):
@@ -179,6 +233,11 @@ def test_bad_as_of_is_refused_with_its_place(world: World) -> None:
         assert [e["pointer"] for e in body["errors"]] == ["/as_of"], (value, body)
     body = problem(world.as_of("max", "funnel"), 422)
     assert "cannot be run as of" in body["errors"][0]["message"]
+    unknown = {"kind": "report", "name": "odd", "version": 1, "label": labels("Odd"),
+               "entity": "deal", "group_by": ["company.size"], "metrics": [{"op": "count"}]}
+    response = world.client.post("/api/v1/reports/run", headers=world.headers["max"], json={
+        "report": unknown, "parameters": {"as_of": world.instant.isoformat()}})
+    assert "/report/group_by/0" in {e["pointer"] for e in problem(response, 422)["errors"]}
 
 
 MATRIX: dict[str, Any] = {

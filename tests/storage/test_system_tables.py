@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from metacrm.services.preferences import UserPreferences, save_preferences, saved_preferences
-from metacrm.storage.system_tables import create_system_tables, user_preferences, webhooks
+from metacrm.storage.system_tables import (
+    audit,
+    create_system_tables,
+    user_preferences,
+    webhooks,
+)
 from metacrm.webhooks import subscriptions
 
 
@@ -67,3 +72,23 @@ def test_an_existing_preferences_table_gains_the_profile_columns_and_keeps_the_l
     assert saved_preferences(engine, "7") == UserPreferences(language="ru")
     save_preferences(engine, "7", UserPreferences("ru", "Europe/Moscow", "iso", "plain"))
     assert saved_preferences(engine, "7").time_zone == "Europe/Moscow"
+
+
+def test_an_existing_audit_table_gains_the_entity_time_index(engine: sa.Engine) -> None:
+    """"As of" runs read an entity's trail after an instant: databases made before the
+    (entity, at) index get it on the next start, and a second start adds nothing."""
+    with engine.begin() as conn:
+        create_system_tables(conn)
+        conn.exec_driver_sql("DROP INDEX ix_metacrm_audit_entity_at")
+    assert "ix_metacrm_audit_entity_at" not in _indexes(engine, audit.name)
+
+    for _ in range(2):
+        with engine.begin() as conn:
+            create_system_tables(conn)
+
+    assert _indexes(engine, audit.name)["ix_metacrm_audit_entity_at"] == ["entity", "at"]
+
+
+def _indexes(engine: sa.Engine, table: str) -> dict[str, list[str]]:
+    return {str(index["name"]): [str(c) for c in index["column_names"]]
+            for index in sa.inspect(engine).get_indexes(table)}

@@ -25,7 +25,14 @@ DEAL = entity("deal", field("title", required=True),
               field("region", "picklist", choices=[{"value": "eu", "label": labels("Europe")},
                                                    {"value": "us", "label": labels("USA")}]),
               field("amount", "integer"), field("close_date", "date"),
-              field("secret", "integer"), title_field="title")
+              field("secret", "integer"), field("stage", "state", pipeline="deal_flow"),
+              title_field="title")
+FLOW = {"kind": "pipeline", "name": "deal_flow", "version": 1, "label": labels("Flow"),
+        "entity": "deal", "initial_state": "open",
+        "states": [{"name": "open", "label": labels("Open")},
+                   {"name": "won", "label": labels("Won"), "category": "won"}],
+        "transitions": [{"name": "win", "label": labels("Win"), "from": ["open"],
+                         "to": "won"}]}
 MEMO = entity("memo", field("title", required=True), title_field="title")
 ROLES = (
     role("rep", entities={"deal": {"read": "own", "create": "own", "update": "own",
@@ -80,7 +87,7 @@ class World:
 
 @pytest.fixture
 def world(isolated_database_url: str, tmp_path: Path) -> Iterator[World]:
-    with open_screens(isolated_database_url, tmp_path, DEAL, MEMO, *ROLES) as screens:
+    with open_screens(isolated_database_url, tmp_path, DEAL, FLOW, MEMO, *ROLES) as screens:
         yield World(screens)
 
 
@@ -123,6 +130,34 @@ def test_a_rep_previews_and_keeps_a_summary_of_her_own_records(world: World) -> 
     monthly = world.build(ann, "preview", g=["close_date", ""], gb=["month", ""])
     assert [row[0] for row in cells(monthly.get_data(as_text=True))[:2]] == [
         "2026-01", "2026-02"]
+
+
+def test_a_matrix_and_a_funnel_are_previewed_and_kept(world: World) -> None:
+    def headers(page: str) -> list[str]:
+        table = page[page.index("data-report-table"):]
+        return [h.strip() for h in re.findall(r"<th[^>]*>([^<]*)</th>", table)]
+
+    # regions down, close-date months across: deals counted per cell, totals per region
+    matrix = world.build(world.root, "preview", type="matrix", mc=["close_date"],
+                         mcb=["month"])
+    assert matrix.status_code == 200, matrix.get_data(as_text=True)[:2000]
+    page = matrix.get_data(as_text=True)
+    assert headers(page) == ["region", "2026-01", "2026-02", "m1 count", "m2 sum"]
+    assert cells(page) == [["Europe", "2", "", "2", "400"], ["USA", "", "1", "1", "50"],
+                           ["Total", "", "", "3", "450"]]
+    report_id = world.keep(world.root, "Regions by month", type="matrix",
+                           mc=["close_date"], mcb=["month"])
+    assert cells(world.root.text(f"/app/reports/mine/{report_id}")) == cells(page)
+
+    # ann's deals entered the pipeline's first state; none was won
+    funnel = world.build(world.screens.sign_in("ann"), "preview", type="funnel")
+    assert funnel.status_code == 200, funnel.get_data(as_text=True)[:2000]
+    assert [row[:2] for row in cells(funnel.get_data(as_text=True))] == [
+        ["Open", "2"], ["Won", "0"], ["Total", "2"]]
+
+    across = world.build(world.root, "preview", type="matrix")
+    assert across.status_code == 422
+    assert "Choose the field across the columns." in across.get_data(as_text=True)
 
 
 def test_what_she_may_not_see_is_refused_with_the_reason(world: World) -> None:
@@ -173,6 +208,7 @@ def test_the_builder_speaks_russian(world: World) -> None:
     ann.post("/app/language", {"language": "ru", "next": "/app/"})
     page = ann.text("/app/reports/builder?entity=deal")
     assert "Построить отчёт" in page and "Группировать по" in page and "Квартал" in page
+    assert "Матрица (строки × столбцы)" in page and "Воронка (этапы процесса)" in page
 
 
 MATRIX: dict[str, Any] = {

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from metacrm.access.aggregate_query import AggregateQuery, StateEntry
 from metacrm.access.aggregate_sql import AggregateBuilder, _and
-from metacrm.access.as_of_reads import past_records
+from metacrm.access.as_of_reads import PastRecord, past_records
 from metacrm.access.scoped_queries import ScopedQueries
 from metacrm.criteria.tree import SYSTEM_FIELDS
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
@@ -96,37 +96,82 @@ class ScopedAggregates(ScopedQueries):
                       operations: Sequence[str] = ("read",)) -> list[dict[str, Any]]:
         """The records of `entity` alive at `instant` inside the subject's scopes of
         `operations` (their current rights, see `as_of_reads`), each `{"id", path:
-        normalised value}` for the `paths` ((path, pointer) pairs: fields of the entity
-        itself or system columns). Forbidden without a grant of each operation;
-        ValidationFailed naming hidden, unknown or reference paths."""
+        normalised value}` for the `paths` ((path, pointer) pairs: fields of the entity,
+        system columns, or one step through a reference, `company.industry` — the
+        reference as it was then, to the referenced record as it was then). Forbidden
+        without a grant of each operation; ValidationFailed naming hidden or unknown
+        paths."""
         scopes = [self.require(entity, operation) for operation in operations]
         visible = self.policy.visible_entity(self.subject, entity)
         errors: list[ErrorDetail] = []
         fields: dict[str, FieldDef] = {}
+        via: dict[str, dict[str, FieldDef]] = {}
+        """Reference field -> the fields of its target the paths read through it."""
         for path, pointer in paths:
-            if "." in path:
-                errors.append(ErrorDetail(
-                    f"{path!r}: an as_of run reads the fields of {entity!r} itself, not "
-                    "through a reference", pointer))
-                continue
-            fdef = visible.field(path) or SYSTEM_FIELDS.get(path)
+            head, _, tail = path.partition(".")
+            fdef = visible.field(head) or SYSTEM_FIELDS.get(head)
             if fdef is None:
-                errors.append(ErrorDetail(f"{path!r} is not a field of {entity!r}", pointer))
+                errors.append(ErrorDetail(f"{head!r} is not a field of {entity!r}", pointer))
+            elif not tail:
+                fields[head] = fdef
+            elif fdef.type != "reference" or fdef.target_entity is None:
+                errors.append(ErrorDetail(f"{head!r} is not a reference of {entity!r}",
+                                          pointer))
             else:
-                fields[path] = fdef
+                target = fdef.target_entity
+                tdef = (self.policy.visible_entity(self.subject, target).field(tail)
+                        or SYSTEM_FIELDS.get(tail))
+                if tdef is None:
+                    errors.append(ErrorDetail(f"{tail!r} is not a field of {target!r}",
+                                              pointer))
+                else:
+                    fields[head] = fdef
+                    via.setdefault(head, {})[tail] = tdef
         if errors:
             raise ValidationFailed("invalid report", errors)
         table = self._repository.table(entity)
         condition = _and([self.policy.condition(self.subject, entity, operation, table,
                                                 self.context) for operation in operations])
         unrestricted = all(scope.unrestricted for scope in scopes)
-        out: list[dict[str, Any]] = []
-        for record in past_records(conn, visible, table, condition, unrestricted, instant):
-            values: dict[str, Any] = {"id": record.id}
-            for name, fdef in fields.items():
-                values[name] = self._normalised(fdef, record.values.get(name))
-            out.append(values)
+        out = [{"id": record.id, **record.values}
+               for record in self._past(conn, entity, condition, unrestricted, instant,
+                                        fields)]
+        for head, tails in via.items():
+            referenced = self._referenced_as_of(conn, str(fields[head].target_entity),
+                                                instant, tails)
+            for values in out:
+                then = referenced.get(values.get(head) or "", {})
+                values.update({f"{head}.{tail}": then.get(tail) for tail in tails})
         return out
+
+    def _past(self, conn: sa.Connection, entity: str, scope: sa.ColumnElement[bool] | None,
+              unrestricted: bool, instant: datetime, fields: Mapping[str, FieldDef]
+              ) -> list[PastRecord]:
+        """`past_records` of `entity` with `fields` as their Python values."""
+        visible = self.policy.visible_entity(self.subject, entity)
+
+        def decode(name: str, value: Any) -> Any:
+            return self._normalised(fields[name], value)
+
+        records = past_records(conn, self._repository, visible, scope, unrestricted,
+                               instant, fields, decode)
+        for record in records:
+            record.values = {name: record.values.get(name) for name in fields}
+        return records
+
+    def _referenced_as_of(self, conn: sa.Connection, target: str, instant: datetime,
+                          fields: Mapping[str, FieldDef]) -> dict[str, dict[str, Any]]:
+        """The records of `target` at the instant the subject may read today (id -> the
+        `fields`), for paths through a reference: like a live run's join, a referenced
+        record outside the read scope (or an entity not readable at all) reads as no
+        record, so its values are empty."""
+        scope = self.scope(target, "read")
+        if not scope.allowed:
+            return {}
+        condition = self.policy.condition(self.subject, target, "read",
+                                          self._repository.table(target), self.context)
+        return {record.id: record.values for record in self._past(
+            conn, target, condition, scope.unrestricted, instant, fields)}
 
     def _normalised(self, fdef: FieldDef, value: Any) -> Any:
         """A JSON value of the trail as the field's Python value (None when the field's

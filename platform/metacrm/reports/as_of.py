@@ -24,7 +24,7 @@ from metacrm.criteria.predicate import compile_predicate
 from metacrm.criteria.tree import SYSTEM_FIELDS, criteria_fields
 from metacrm.fieldtypes.money import Money
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.metadata.model import DimensionDef, EntityDef, ReportDef
+from metacrm.metadata.model import DimensionDef, EntityDef, FieldDef, ReportDef
 from metacrm.reports.result import ReportResult, ResultColumn, json_value
 from metacrm.reports.run_options import RunOptions
 from metacrm.reports.summary import SummaryRunner, _sort_key
@@ -199,11 +199,11 @@ def as_of_list(conn: sa.Connection, scoped: ScopedRepository, report: ReportDef,
                        ("read", "export"))
     registry = scoped.registry
     names = [dim.path for dim in report.columns]
-    fields = [past.entity.field(n) or SYSTEM_FIELDS[n] for n in names]
+    fields = {n: _field_of(scoped, past.entity, n) for n in names}
 
     def cell(name: str, value: Any) -> Any:
-        fdef = past.entity.field(name)
-        if value is None or fdef is None:
+        fdef = fields[name]
+        if value is None or fdef.name in SYSTEM_FIELDS:
             return json_value(value)
         return registry.get(fdef.type).to_json(fdef, value)
 
@@ -211,5 +211,16 @@ def as_of_list(conn: sa.Connection, scoped: ScopedRepository, report: ReportDef,
             for record in past.matching()]
     columns = [ResultColumn("id", {"en": "ID", "ru": "ID"}, "field", "id")]
     columns.extend(ResultColumn(n, dim.label or f.label, "field", f.type)
-                   for n, dim, f in zip(names, report.columns, fields, strict=True))
+                   for n, dim, f in zip(names, report.columns, fields.values(), strict=True))
     return ReportResult(columns, rows)
+
+
+def _field_of(scoped: ScopedRepository, entity: EntityDef, path: str) -> FieldDef:
+    """The field a column's path names (checked by `records_as_of`): the entity's own, a
+    system column, or the field of the referenced entity behind `reference.field`."""
+    head, _, tail = path.partition(".")
+    own = entity.field(head) or SYSTEM_FIELDS[head]
+    if not tail:
+        return own
+    target = scoped.policy.visible_entity(scoped.subject, str(own.target_entity))
+    return target.field(tail) or SYSTEM_FIELDS[tail]

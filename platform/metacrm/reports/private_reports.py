@@ -26,7 +26,7 @@ from metacrm.metadata.model import ReportDef
 from metacrm.reports.service import ReportService
 from metacrm.storage.system_tables import private_reports
 
-BUILDER_KINDS = ("summary", "list")
+BUILDER_KINDS = ("summary", "matrix", "funnel", "list")
 """Report types the builder makes."""
 MAX_LABEL = 200
 MAX_PER_USER = 200
@@ -50,11 +50,11 @@ class PrivateReports:
         return self.reports.records.engine
 
     def compile(self, subject: AccessSubject, body: Mapping[str, Any]) -> ReportDef:
-        """The document checked as an ad-hoc report the subject may run: summary or list,
+        """The document checked as an ad-hoc report the subject may run: a builder kind,
         over an entity they may read (403 otherwise)."""
         if body.get("type", "summary") not in BUILDER_KINDS:
             raise ValidationFailed("invalid report", [ErrorDetail(
-                f"the builder makes {' or '.join(BUILDER_KINDS)} reports", "/type")])
+                f"the builder makes {', '.join(BUILDER_KINDS)} reports", "/type")])
         report = self.reports.compile(body)
         if not self.reports.readable(subject, report):
             raise Forbidden(f"your roles do not allow read on {report.entity!r} records")

@@ -1,10 +1,11 @@
-"""The report builder screens: a user builds a summary or list report over an entity they
-may read, previews it, keeps it as a private report; administrators share one as a
-`report` metadata document (docs/reports.md "Report builder").
+"""The report builder screens: a user builds a summary, matrix (rows x columns), funnel
+(the entity's pipeline stages) or list report over an entity they may read, previews it,
+keeps it as a private report; administrators share one as a `report` metadata document
+(docs/reports.md "Report builder").
 
 * `/app/reports/builder` — the form (entity, kind, up to two dimensions with date buckets,
-  up to three metrics, the list's columns, a filter with the list's filter builder) and, on
-  "Preview", the result as the report page shows it;
+  a matrix's column dimension, up to three metrics, the list's columns, a filter with the
+  list's filter builder) and, on "Preview", the result as the report page shows it;
 * `/app/reports/mine/<id>` — a kept report run as its author, with CSV and XLSX of the whole
   result (`/export?format=`), delete, and for administrators "Share" (`/share`).
 
@@ -51,6 +52,11 @@ def _bucket_choices() -> list[tuple[str, str]]:
             ("month", t("Month")), ("quarter", t("Quarter")), ("year", t("Year"))]
 
 
+def _kind_labels() -> dict[str, str]:
+    return {"summary": t("Summary"), "matrix": t("Matrix (rows × columns)"),
+            "funnel": t("Funnel (pipeline stages)"), "list": t("List")}
+
+
 def _metric_choices() -> list[tuple[str, str]]:
     return [("count", t("Count")), ("count_distinct", t("Count distinct")),
             ("sum", t("Sum")), ("avg", t("Average")), ("min", t("Minimum")),
@@ -84,25 +90,14 @@ def body_of(form: MultiDict[str, str], entity: EntityDef) -> tuple[dict[str, Any
         if not columns:
             problems.append(t("Choose at least one column."))
         body["columns"] = columns
-    else:
-        dims: list[Any] = []
-        for path, bucket in zip(form.getlist("g"), form.getlist("gb") or [""] * DIMENSIONS,
-                                strict=False):
-            if path:
-                dims.append({"field": path, "bucket": bucket} if bucket else path)
-        body["group_by"] = dims
-        metrics: list[dict[str, Any]] = []
-        for index, (op, field) in enumerate(zip(form.getlist("mo"), form.getlist("mf"),
-                                                strict=False)):
-            if not op:
-                continue
-            metric: dict[str, Any] = {"op": op, "name": f"m{index + 1}_{op}"}
-            if field:
-                metric["field"] = field
-            metrics.append(metric)
-        if not metrics:
-            metrics = [{"op": "count"}]
-        body["metrics"] = metrics
+    elif body["type"] != "funnel":  # a funnel counts entries into its pipeline's states
+        body["group_by"] = _dimensions(form.getlist("g"), form.getlist("gb"))
+        body["metrics"] = _metrics(form)
+    if body["type"] == "matrix":
+        across = _dimensions(form.getlist("mc")[:1], form.getlist("mcb")[:1])
+        if not across:
+            problems.append(t("Choose the field across the columns."))
+        body["columns"] = across
     pairs = [("custom", "1"), *((name, value) for name, value in form.items(multi=True)
                                 if name in (ROW_FIELD, ROW_OP, ROW_VALUE))]
     state = resolve(pairs, ViewDefinition(), entity, services().registry)
@@ -111,6 +106,27 @@ def body_of(form: MultiDict[str, str], entity: EntityDef) -> tuple[dict[str, Any
     if state.criteria is not None:
         body["filter"] = state.criteria
     return body, problems
+
+
+def _dimensions(paths: Sequence[str], buckets: Sequence[str]) -> list[Any]:
+    """The chosen dimensions: a path, or `{"field", "bucket"}` when a bucket is chosen."""
+    padded = list(buckets) + [""] * (len(paths) - len(buckets))
+    return [{"field": path, "bucket": bucket} if bucket else path
+            for path, bucket in zip(paths, padded, strict=False) if path]
+
+
+def _metrics(form: MultiDict[str, str]) -> list[dict[str, Any]]:
+    """The chosen metrics (a count when none is)."""
+    metrics: list[dict[str, Any]] = []
+    for index, (op, field) in enumerate(zip(form.getlist("mo"), form.getlist("mf"),
+                                            strict=False)):
+        if not op:
+            continue
+        metric: dict[str, Any] = {"op": op, "name": f"m{index + 1}_{op}"}
+        if field:
+            metric["field"] = field
+        metrics.append(metric)
+    return metrics or [{"op": "count"}]
 
 
 def _problems(error: MetacrmError) -> list[str]:
@@ -137,7 +153,8 @@ def builder() -> Any:
     context: dict[str, Any] = {"entities": entities, "form": form, "problems": [],
                                "preview": None,
                                "buckets": _bucket_choices(), "ops": _metric_choices(),
-                               "kinds": BUILDER_KINDS, "dimension_slots": range(DIMENSIONS),
+                               "kinds": BUILDER_KINDS, "kind_labels": _kind_labels(),
+                               "dimension_slots": range(DIMENSIONS),
                                "metric_slots": range(METRICS)}
     if entity_name not in names:
         if form.get("entity"):  # named, but not one the user may read

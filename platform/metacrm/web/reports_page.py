@@ -22,6 +22,7 @@ from metacrm.reports.parameters import NAMED_PERIODS
 from metacrm.reports.private_reports import PrivateReports
 from metacrm.reports.result import ReportResult, ResultColumn
 from metacrm.reports.service import ReportService
+from metacrm.reports.summary import dimension_name
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import format_number, label, t
@@ -109,9 +110,21 @@ class ReportTable:
         self.bar_metric = metrics[0].name if metrics and report.type in (
             "summary", "funnel") and result.column_values is None else None
         self.dims = [c.name for c in self.columns if c.role == "dimension"]
+        self.across = list(result.column_values or ())
+        """A matrix's column values: one column each (its first metric), after the rows'
+        dimensions and before their totals per metric."""
+        self.first_metric = metrics[0].name if metrics else ""
 
     def headers(self) -> list[str]:
-        return [label(c.label, c.name.replace("_", " ")) for c in self.columns]
+        names = [label(c.label, c.name.replace("_", " ")) for c in self.columns]
+        if not self.across:
+            return names
+        paths = self.paths()
+        across = ResultColumn(dimension_name(self.report.columns[0]), {}, "dimension",
+                              "text")
+        width = len(self.dims)
+        return [*names[:width], *(self.text(across, value, paths).text
+                                  for value in self.across), *names[width:]]
 
     def paths(self) -> dict[str, str]:
         """Result column -> the field path it shows (for value labels)."""
@@ -154,10 +167,23 @@ class ReportTable:
 
     def rows(self) -> list[Row]:
         paths = self.paths()
-        out = [Row([self.text(c, self.value_of(row, c), paths) for c in self.columns])
+        out = [Row(self._matrix([self.text(c, self.value_of(row, c), paths)
+                                 for c in self.columns], row))
                for row in self.result.rows]
         out.extend(self._totals(paths))
         return out
+
+    def _matrix(self, cells: list[Cell], row: Mapping[str, Any] | None) -> list[Cell]:
+        """A matrix row's cells with its value per column value put in after its
+        dimensions (none for the totals row)."""
+        if not self.across:
+            return cells
+        metric = next(c for c in self.columns if c.name == self.first_metric)
+        by_value = row.get("cells", {}) if row is not None else {}
+        across = [self.text(metric, (by_value.get(str(value)) or {}).get(metric.name), {})
+                  if row is not None else Cell("", True) for value in self.across]
+        width = len(self.dims)
+        return [*cells[:width], *across, *cells[width:]]
 
     def chart(self) -> dict[str, Any] | None:
         """What `reports.js` draws: the rows' dimension texts as labels and the first
@@ -189,7 +215,7 @@ class ReportTable:
                  else self.text(column, totals.get(column.name), paths)
                  if column.role == "metric" else Cell("", False)
                  for index, column in enumerate(self.columns)]
-        return [Row(cells, "total")]
+        return [Row(self._matrix(cells, None), "total")]
 
 
 @web_reports.get("/<name>/export")
