@@ -239,6 +239,18 @@ class ImportService:
                     seen.setdefault(row.cells.get(column, "").strip(), None)
         return {column: list(seen) for column, seen in found.items()}
 
+    def saved_mapping(self, subject: AccessSubject, entity: str, name: str
+                      ) -> dict[str, Any]:
+        """The saved mapping `name` of `entity` as stored (the wizard fills its steps from
+        it); the import right is enough, as for the preview that lists the names."""
+        self._entity(subject, entity, None)
+        with self.engine.connect() as conn:
+            saved = ledger.load_mapping(conn, entity, name)
+        if saved is None:
+            raise ValidationFailed("unknown mapping", [ErrorDetail(
+                f"{entity!r} has no saved mapping {name!r}", "/mapping")])
+        return saved
+
     def start(self, subject: AccessSubject, request: ImportRequest, *, run_now: bool = True
               ) -> ledger.StoredImport:
         """Check and store an import, then hand it to the job queue (`run_now`) or leave
