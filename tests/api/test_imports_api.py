@@ -412,6 +412,11 @@ def test_a_batch_large_enough_for_the_set_based_write_keeps_every_check(
                 audit.c.record_id == record["id"])).scalar_one()
         assert audited == 1
     assert "bulk17@example.com" not in stored and "bulk40@example.com" not in stored
+    error_file = api.client.get(status["error_file"], headers=api.importer)
+    failing = list(csv.DictReader(io.StringIO(
+        error_file.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [(row["name"], row["age"]) for row in failing] == [("Bulk 17", "37"),
+                                                              ("Bulk 40", "old")]
 
     reverted = api.client.post(f"{URL}/{data['id']}/revert", headers=api.importer)
     assert reverted.status_code == 200, reverted.get_json()
