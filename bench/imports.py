@@ -16,7 +16,8 @@ a core).
 
 `--ab PAIRS` compares instead, on PostgreSQL, silent: the batches' new records written with
 `executemany` (a statement per row) and with COPY into a staging table + INSERT ... SELECT
-(`storage.copy_insert`, what imports use), PAIRS times each, interleaved.
+(`storage.copy_insert`, what imports use for the records and the ledger rows), PAIRS times
+each, interleaved.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+import metacrm.imports.ledger as import_ledger
 import metacrm.storage.repository as record_repository
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -167,13 +169,15 @@ def compare_copy(url: str, content: bytes, rows: int, pairs: int) -> None:
     applies = record_repository.copy_applies
     for pair in range(pairs):
         for label, use_copy in (("executemany", False), ("COPY + INSERT..SELECT", True)):
-            record_repository.copy_applies = (  # type: ignore[assignment]
-                applies if use_copy else (lambda _conn, _rows: False))
+            chosen = applies if use_copy else (lambda _conn, _rows: False)
+            for module in (record_repository, import_ledger):
+                module.copy_applies = chosen  # type: ignore[attr-defined]
             try:
                 with database("postgresql", url) as fresh:
                     elapsed, cpu, counts = import_once(fresh, content, True)
             finally:
-                record_repository.copy_applies = applies
+                for module in (record_repository, import_ledger):
+                    module.copy_applies = applies  # type: ignore[attr-defined]
             assert counts.get("created") == rows, counts
             print(f"pair {pair + 1} {label:22} {elapsed:8.2f} s  {rows / elapsed:10,.0f} rows/s"
                   f"   (this process's CPU: {cpu:.2f} s, {rows / cpu:,.0f} rows per CPU "
