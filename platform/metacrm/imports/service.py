@@ -60,6 +60,7 @@ from metacrm.services.records import RecordsService
 from metacrm.services.unit_of_work import write_transaction
 from metacrm.storage import outbox, trailing_writes
 from metacrm.storage.outbox import OutboxEvent
+from metacrm.storage.trigram_upkeep import flush_trigram_indexes
 
 _log = logging.getLogger(__name__)
 
@@ -448,6 +449,13 @@ class ImportService:
 
     def _finish(self, stored: ledger.StoredImport, processed: int, state: _RunState,
                 plan: ImportPlan, dry: bool) -> None:
+        if not dry and (state.counts[ledger.CREATED] or state.counts[ledger.UPDATED]):
+            # the imported keys would otherwise wait in the trigram indexes' pending lists,
+            # which every fuzzy duplicate check scans whole (`storage.trigram_upkeep`)
+            entity = self.records.runtime().model.entities.get(stored.entity)
+            if entity is not None:
+                with self.engine.begin() as conn:
+                    flush_trigram_indexes(conn, entity)
         now = self._clock()
         with write_transaction(self.engine) as conn:
             ledger.update(conn, stored.id, status=ledger.COMPLETED, finished_at=now,
