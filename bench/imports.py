@@ -1,7 +1,7 @@
 """Benchmark: importing an N-row CSV into a 10-field entity, against psycopg's COPY.
 
     python bench/imports.py [--rows 1000000] [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-                            [--skip-sqlite] [--skip-postgres]
+                            [--skip-sqlite] [--skip-postgres] [--ab PAIRS]
 
 The entity is bench/api.py's `gadget` (text, integer, decimal, money, date, datetime,
 boolean, picklist, email, user); the CSV fills nine of them (the user field stays empty).
@@ -13,6 +13,11 @@ storage form are loaded into an identical table with psycopg's `COPY ... FROM ST
 validation, no audit): the floor. Prints rows/s per run (wall clock), and the CPU time of
 this process (the Python side: on a shared machine the wall clock also counts waiting for
 a core).
+
+`--ab PAIRS` compares instead, on PostgreSQL, silent: the batches' new records written with
+`executemany` (a statement per row) and with COPY into a staging table + INSERT ... SELECT
+(`storage.copy_insert`, what imports use for the records and the ledger rows), PAIRS times
+each, interleaved.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
+
+import metacrm.imports.ledger as import_ledger
+import metacrm.storage.repository as record_repository
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -156,6 +164,26 @@ def copy_floor(url: str, content: bytes) -> float:
         engine.dispose()
 
 
+def compare_copy(url: str, content: bytes, rows: int, pairs: int) -> None:
+    """Interleaved silent PostgreSQL imports with and without the set-based write."""
+    applies = record_repository.copy_applies
+    for pair in range(pairs):
+        for label, use_copy in (("executemany", False), ("COPY + INSERT..SELECT", True)):
+            chosen = applies if use_copy else (lambda _conn, _rows: False)
+            for module in (record_repository, import_ledger):
+                module.copy_applies = chosen  # type: ignore[attr-defined]
+            try:
+                with database("postgresql", url) as fresh:
+                    elapsed, cpu, counts = import_once(fresh, content, True)
+            finally:
+                for module in (record_repository, import_ledger):
+                    module.copy_applies = applies  # type: ignore[attr-defined]
+            assert counts.get("created") == rows, counts
+            print(f"pair {pair + 1} {label:22} {elapsed:8.2f} s  {rows / elapsed:10,.0f} rows/s"
+                  f"   (this process's CPU: {cpu:.2f} s, {rows / cpu:,.0f} rows per CPU "
+                  "second)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -163,9 +191,13 @@ def main() -> None:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--ab", type=int, default=0, metavar="PAIRS")
     args = parser.parse_args()
     content = make_csv(args.rows)
     print(f"{args.rows:,} rows, {len(content) / 1e6:.1f} MB of CSV")
+    if args.ab:
+        compare_copy(args.url, content, args.rows, args.ab)
+        return
     results: list[tuple[str, str, float]] = []
     kinds = [k for k, skip in (("postgresql", args.skip_postgres),
                                ("sqlite", args.skip_sqlite)) if not skip]

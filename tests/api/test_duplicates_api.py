@@ -246,3 +246,25 @@ def test_a_bulk_create_with_a_duplicate_inside_it_is_refused_whole(api: Api) -> 
     listed = api.client.get("/api/v1/records/person?filter[email]=bulk@dup.example",
                             headers=api.admin).get_json()
     assert listed["meta"]["count"] == 0
+
+
+def test_an_import_leaves_no_pending_trigram_entries_for_the_fuzzy_checks(api: Api) -> None:
+    """A GIN index's pending list is scanned whole by every fuzzy check; an import flushes
+    the one its rows filled (on PostgreSQL), so the next saves do not pay for it."""
+    import sqlalchemy as sa
+    from test_imports_api import started, upload
+
+    names = "\n".join(f"Wonka Acme {n} Trading LLC" for n in range(300))
+    data = started(upload(api, api.admin, f"name\n{names}\n".encode(), "firms.csv",
+                          entity="company", mapping={"columns": {"name": "name"}}))
+    status = api.client.get(f"/api/v1/imports/{data['id']}", headers=api.admin)
+    assert status.get_json()["data"]["counts"]["created"] == 300
+    if not _is_postgres(api):
+        return  # no trigram index: SQLite matches fuzzy rules exactly
+    with api.web.identity.engine.begin() as conn:
+        indexes = conn.execute(sa.text(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND indexdef LIKE '%gin_trgm_ops%'")).scalars().all()
+        pending = [conn.execute(sa.text("SELECT gin_clean_pending_list(to_regclass(:n))"),
+                                {"n": name}).scalar_one() for name in indexes]
+    assert len(indexes) == 1 and pending == [0]

@@ -355,3 +355,69 @@ def test_missing_references_are_created_once_and_reverted_with_the_import(api: A
         "/api/v1/records/company?limit=100", headers=api.admin).get_json()["data"]}
     assert not {"Newco A", "Newco B"} & after
     assert "R1" not in contacts(api)
+
+
+def test_a_batch_large_enough_for_the_set_based_write_keeps_every_check(
+        api: Api, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of more than `COPY_MIN_ROWS` rows (written on PostgreSQL with COPY into a
+    staging table and one INSERT ... SELECT) store the same values and fail the same rows
+    as small ones: a taken unique email (only the database knows) and a bad number."""
+    from metacrm.api import RUNTIME_KEY
+    from metacrm.storage import repository
+    from metacrm.storage.copy_insert import COPY_MIN_ROWS, copy_insert
+
+    copied: list[int] = []
+
+    def counted(conn: Any, table: Any, rows: Any) -> None:
+        copy_insert(conn, table, rows)
+        copied.append(len(rows))
+
+    monkeypatch.setattr(repository, "copy_insert", counted)
+    batch = COPY_MIN_ROWS + 10
+    lines = ["name;email;age;score;born;company"]
+    for n in range(2 * batch):
+        email = "anna@example.com" if n == 17 else f"bulk{n}@example.com"
+        age = "old" if n == 40 else str(20 + n % 50)
+        lines.append(f"Bulk {n};{email};{age};{n},5;{1 + n % 28:02d}.03.1990;Acme")
+    service = api.web.app.extensions[RUNTIME_KEY].services.imports
+    service.batch_size = batch
+    try:
+        data = started(upload(api, api.importer, "\n".join(lines).encode(), "bulk.csv",
+                              entity="contact", mapping={**MAPPING, "columns": {
+                                  c: c for c in ("name", "email", "age", "score", "born",
+                                                 "company")}}))
+    finally:
+        service.batch_size = 1000
+    status = api.client.get(f"{URL}/{data['id']}", headers=api.importer).get_json()["data"]
+    assert status["status"] == "completed", status
+    assert (status["counts"]["created"], status["counts"]["failed"]) == (2 * batch - 2, 2)
+    # the second batch went in by COPY; the first one's taken email made it row by row
+    postgres = api.web.identity.engine.dialect.name == "postgresql"
+    assert copied == ([batch] if postgres else [])
+    failed = {error["row"]: error["reason"] for error in status["errors"]}
+    assert set(failed) == {19, 42}  # the header is row 1
+    assert "unique" in failed[19] or "exists" in failed[19]
+    assert "not a" in failed[42] or "integer" in failed[42]
+
+    stored = contacts(api)
+    acme = api.client.get("/api/v1/records/company?filter[name]=Acme",
+                          headers=api.admin).get_json()["data"][0]["id"]
+    for n in (3, batch + 3):
+        record = stored[f"bulk{n}@example.com"]
+        assert (record["name"], record["age"], record["score"], record["born"],
+                record["company"]) == (f"Bulk {n}", 20 + n % 50, f"{n}.50",
+                                       f"1990-03-{1 + n % 28:02d}", acme)
+        with api.web.identity.engine.connect() as conn:
+            audited = conn.execute(sa.select(sa.func.count()).select_from(audit).where(
+                audit.c.record_id == record["id"])).scalar_one()
+        assert audited == 1
+    assert "bulk17@example.com" not in stored and "bulk40@example.com" not in stored
+    error_file = api.client.get(status["error_file"], headers=api.importer)
+    failing = list(csv.DictReader(io.StringIO(
+        error_file.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [(row["name"], row["age"]) for row in failing] == [("Bulk 17", "37"),
+                                                              ("Bulk 40", "old")]
+
+    reverted = api.client.post(f"{URL}/{data['id']}/revert", headers=api.importer)
+    assert reverted.status_code == 200, reverted.get_json()
+    assert not any(email.startswith("bulk") for email in contacts(api))

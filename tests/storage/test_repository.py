@@ -446,3 +446,58 @@ def test_a_bad_expected_version_is_a_validation_error(env: Env) -> None:
     with pytest.raises(ValidationFailed) as failure, env.engine.begin() as conn:
         env.repo.update(conn, "company", created["id"], {}, expected_version="1")  # type: ignore[arg-type]
     assert pointers(failure) == {"/version"}
+
+
+def _companies(count: int, prefix: str, parent: str) -> list[dict[str, Any]]:
+    return [{**FULL_COMPANY, "name": f"{prefix} {n}", "tax_id": f"{prefix}-{n}",
+             "parent": parent, "employees": n, "tags": ["a", "b"] if n % 2 else None,
+             "data": {"n": n, "odd": bool(n % 2)} if n % 5 else None, "revenue": None if n % 3 else
+             {"amount": f"{n}.5", "currency": "EUR"}} for n in range(count)]
+
+
+def _stored(env: Env, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ignored = ("id", "code", "name", "tax_id", "created_at", "updated_at")
+    with env.engine.connect() as conn:
+        rows = [env.repo.get(conn, "company", r["id"]) for r in records]
+    return [{k: v for k, v in row.items() if k not in ignored} for row in rows if row]
+
+
+def test_a_copy_insert_stores_exactly_what_executemany_stores(env: Env) -> None:
+    """Imports write batches with COPY into a staging table and INSERT ... SELECT on
+    PostgreSQL (`bulk_copy=True`); every field type must be stored as the plain INSERT would."""
+    from metacrm.storage.copy_insert import COPY_MIN_ROWS, copy_applies
+
+    parent = env.insert("company", {"name": "Parent"})
+    count = COPY_MIN_ROWS + 10
+    with env.engine.begin() as conn:
+        rows = _companies(count, "P", parent["id"])
+        assert copy_applies(conn, rows) == (env.engine.dialect.name == "postgresql")
+        plain = env.repo.insert_many(conn, "company", rows, actor="u1")
+    with env.engine.begin() as conn:  # two batches in one transaction: the stage empties
+        copied = env.repo.insert_many(conn, "company", _companies(count, "C", parent["id"]),
+                                      actor="u1", bulk_copy=True)
+        copied += env.repo.insert_many(conn, "company", _companies(count, "D", parent["id"]),
+                                       actor="u1", bulk_copy=True)
+    assert _stored(env, copied) == _stored(env, plain) * 2
+    with env.engine.connect() as conn:
+        assert [env.repo.get(conn, "company", r["id"]) for r in copied] == copied
+        total = conn.execute(sa.select(sa.func.count()).select_from(
+            env.tables.tables["company"])).scalar_one()
+    assert total == 1 + 3 * count
+
+
+def test_a_copy_insert_refuses_a_taken_unique_value_like_executemany(env: Env) -> None:
+    from metacrm.storage.copy_insert import COPY_MIN_ROWS
+
+    parent = env.insert("company", {"name": "Parent", "tax_id": "X-7"})
+    rows = _companies(COPY_MIN_ROWS + 5, "X", parent["id"])
+    for bulk_copy in (False, True):
+        with pytest.raises(Conflict) as failure, env.engine.begin() as conn:
+            env.repo.insert_many(conn, "company", rows, bulk_copy=bulk_copy)
+        assert pointers(failure) == {"/tax_id"}
+    with env.engine.begin() as conn:  # a refused batch in a savepoint; the next one writes
+        with pytest.raises(Conflict), conn.begin_nested():
+            env.repo.insert_many(conn, "company", rows, bulk_copy=True)
+        written = env.repo.insert_many(conn, "company", rows[8:], bulk_copy=True)
+    assert len(written) == len(rows) - 8
+    assert env.get("company", written[0]["id"]) == written[0]

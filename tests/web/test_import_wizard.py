@@ -152,3 +152,91 @@ def test_the_values_step_maps_a_files_values_to_a_picklists(screens: Screens) ->
                                     headers=token).get_json()["data"]
     assert {p["name"]: p.get("level") for p in stored} == {"Vera": "junior", "Gleb": "senior",
                                                            "Ivan": None}
+
+
+GRADES = b"Name,Grade\nVera,Jr\nGleb,Sr\nIvan,??\n"
+
+
+def test_a_saved_mapping_picked_on_the_mapping_step_fills_the_columns_and_values(
+        screens: Screens) -> None:
+    """A mapping saved by one import ("Save this mapping as") is offered on the next
+    upload's mapping step; "Use this mapping" chooses its columns and number format, the
+    values step starts from its values, and importing with it applies them."""
+    lena = screens.sign_in("lena")
+    page = lena.post("/app/import/person", {"file": (io.BytesIO(GRADES), "grades.csv")},
+                     content_type="multipart/form-data").get_data(as_text=True)
+    form = mapping_form(page)
+    assert form["column-Grade"] == ""  # "Grade" is not suggested for "Level"
+    saving = lena.post("/app/import/person/start", {
+        **form, "column-Grade": "level", "mode": "create", "locale": "ru",
+        "action": "check", "save_mapping": "grades",
+        "value-level-0-from": "Jr", "value-level-0-to": "junior",
+        "value-level-1-from": "Sr", "value-level-1-to": "senior",
+        "value-level-2-from": "??", "value-level-2-to": "__empty__"})
+    assert saving.status_code == 302
+
+    page = lena.post("/app/import/person", {"file": (io.BytesIO(GRADES), "grades2.csv")},
+                     content_type="multipart/form-data").get_data(as_text=True)
+    picker = re.search(r'<select id="import-saved" name="saved_mapping">(.*?)</select>',
+                       page, re.S)
+    assert picker is not None and '<option value="grades">grades</option>' in picker.group(1)
+
+    used = lena.post("/app/import/person/mapping", {**mapping_form(page),
+                                                    "saved_mapping": "grades"})
+    filled = used.get_data(as_text=True)
+    assert used.status_code == 200, filled[:1000]
+    form = mapping_form(filled)
+    assert (form["column-Name"], form["column-Grade"]) == ("name", "level")
+    assert '<option value="ru" selected>' in filled
+    assert '<option value="grades" selected>grades</option>' in filled
+
+    form = {**form, "saved_mapping": "grades", "mode": "create", "locale": "ru"}
+    values = lena.post("/app/import/person/values", form).get_data(as_text=True)
+    chosen = dict(re.findall(r'data-file-value="([^"]*)">.*?<option value="([^"]*)" selected>',
+                             values, re.S))
+    assert chosen == {"Jr": "junior", "Sr": "senior", "??": "__empty__"}
+
+    run = lena.post("/app/import/person/start", {**form, "action": "run"})
+    status = lena.text(run.headers["Location"])
+    assert "3 created" in status and "0 failed" in status, status
+    token = bearer(screens.web.login("lena"))
+    stored = screens.web.client.get("/api/v1/records/person?filter[name][in]=Vera,Gleb,Ivan",
+                                    headers=token).get_json()["data"]
+    assert {p["name"]: p.get("level") for p in stored} == {"Vera": "junior", "Gleb": "senior",
+                                                           "Ivan": None}
+
+
+def test_the_values_step_overrides_a_picked_saved_mapping(screens: Screens) -> None:
+    """What the user changes on the values step wins over the saved mapping's values."""
+    lena = screens.sign_in("lena")
+    saved = lena.post("/app/import/person", {"file": (io.BytesIO(GRADES), "grades.csv")},
+                      content_type="multipart/form-data").get_data(as_text=True)
+    lena.post("/app/import/person/start", {
+        **mapping_form(saved), "column-Grade": "level", "mode": "create", "action": "check",
+        "save_mapping": "juniors", "value-level-0-from": "Jr", "value-level-0-to": "junior",
+        "value-level-1-from": "Sr", "value-level-1-to": "junior"})
+    content = b"Name,Grade\nMila,Sr\n"
+    page = lena.post("/app/import/person", {"file": (io.BytesIO(content), "mila.csv")},
+                     content_type="multipart/form-data").get_data(as_text=True)
+    form = mapping_form(lena.post("/app/import/person/mapping", {
+        **mapping_form(page), "saved_mapping": "juniors"}).get_data(as_text=True))
+    run = lena.post("/app/import/person/start", {
+        **form, "saved_mapping": "juniors", "mode": "create", "action": "run",
+        "value-level-0-from": "Sr", "value-level-0-to": "senior"})
+    assert "1 created" in lena.text(run.headers["Location"])
+    token = bearer(screens.web.login("lena"))
+    stored = screens.web.client.get("/api/v1/records/person?filter[name]=Mila",
+                                    headers=token).get_json()["data"]
+    assert [p.get("level") for p in stored] == ["senior"]
+
+
+def test_picking_a_saved_mapping_needs_the_import_right_and_a_known_name(
+        screens: Screens) -> None:
+    lena, rita = screens.sign_in("lena"), screens.sign_in("rita")
+    form = mapping_form(uploaded(lena))
+    refused = rita.post("/app/import/person/mapping", {**form, "saved_mapping": "grades"})
+    assert refused.status_code == 403
+    unknown = lena.post("/app/import/person/mapping", {**form, "saved_mapping": "nope"})
+    assert unknown.status_code in (400, 422)
+    assert "nope" in unknown.get_data(as_text=True)
+    assert lena.post("/app/import/person/mapping", form).status_code in (400, 422)

@@ -114,18 +114,20 @@ class ScopedRepository(ScopedAggregates):
         *, owners: Sequence[str | Unchanged] | None = None,
         engine_values: Sequence[Mapping[str, Any]] | None = None,
         before_save: BeforeSave | None = None,
+        bulk_copy: bool = False,
     ) -> list[Record]:
-        """Create many records, all or nothing; pointers `/<index>/<field>`."""
+        """Create many records, all or nothing; pointers `/<index>/<field>`. `bulk_copy`:
+        the repository's set-based write (PostgreSQL; the same checks)."""
         if isinstance(rows, Mapping | str) or not isinstance(rows, Sequence):
             raise ValidationFailed(f"invalid {entity} records",
                                    [ErrorDetail("must be a list of records", "")])
         return self._insert(conn, entity, rows, owners or [KEEP] * len(rows),
-                            engine_values or [{}] * len(rows), _many, before_save)
+                            engine_values or [{}] * len(rows), _many, before_save, bulk_copy)
 
     def _insert(
         self, conn: sa.Connection, entity: str, rows: Sequence[Mapping[str, Any]],
         owners: Sequence[str | Unchanged], engine_values: Sequence[Mapping[str, Any]],
-        pointer: Pointer, before_save: BeforeSave | None = None,
+        pointer: Pointer, before_save: BeforeSave | None = None, bulk_copy: bool = False,
     ) -> list[Record]:
         scope = self.require(entity, "create")
         access = self.field_access(entity)
@@ -162,7 +164,8 @@ class ScopedRepository(ScopedAggregates):
                                                owner=resolved[0], trusted=trusted)]
         else:
             records = self._repository.insert_many(conn, entity, rows, actor=actor,
-                                                   owners=resolved, trusted=trusted)
+                                                   owners=resolved, trusted=trusted,
+                                                   bulk_copy=bulk_copy)
         inside = self.check(entity, "create")
         outside = [
             ErrorDetail("the record would be outside what your roles may create",

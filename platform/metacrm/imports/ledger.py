@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from metacrm.storage.copy_insert import copy_applies, copy_insert
 from metacrm.storage.system_tables import import_mappings, import_rows, imports
 
 QUEUED, RUNNING, COMPLETED, FAILED, REVERTED = (
@@ -105,11 +106,15 @@ def claim(conn: sa.Connection, import_id: str, now: datetime, stale_before: date
 
 
 def write_rows(conn: sa.Connection, import_id: str, rows: Sequence[LedgerRow]) -> None:
-    if rows:
-        conn.execute(import_rows.insert(), [
-            {"import_id": import_id, "row_number": r.row_number, "outcome": r.outcome,
-             "entity": r.entity, "record_id": r.record_id, "previous": r.previous,
-             "source": r.source, "reason": r.reason} for r in rows])
+    """A batch's ledger rows; on PostgreSQL by COPY (`storage.copy_insert`), like its
+    records."""
+    values = [{"import_id": import_id, "row_number": r.row_number, "outcome": r.outcome,
+               "entity": r.entity, "record_id": r.record_id, "previous": r.previous,
+               "source": r.source, "reason": r.reason} for r in rows]
+    if copy_applies(conn, values):
+        copy_insert(conn, import_rows, values)
+    elif values:
+        conn.execute(import_rows.insert(), values)
 
 
 def next_reference_row(conn: sa.Connection, import_id: str) -> int:

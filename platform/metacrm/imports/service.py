@@ -60,6 +60,7 @@ from metacrm.services.records import RecordsService
 from metacrm.services.unit_of_work import write_transaction
 from metacrm.storage import outbox, trailing_writes
 from metacrm.storage.outbox import OutboxEvent
+from metacrm.storage.trigram_upkeep import flush_trigram_indexes
 
 _log = logging.getLogger(__name__)
 
@@ -238,6 +239,18 @@ class ImportService:
                 if len(seen) < VALUE_CHOICES:
                     seen.setdefault(row.cells.get(column, "").strip(), None)
         return {column: list(seen) for column, seen in found.items()}
+
+    def saved_mapping(self, subject: AccessSubject, entity: str, name: str
+                      ) -> dict[str, Any]:
+        """The saved mapping `name` of `entity` as stored (the wizard fills its steps from
+        it); the import right is enough, as for the preview that lists the names."""
+        self._entity(subject, entity, None)
+        with self.engine.connect() as conn:
+            saved = ledger.load_mapping(conn, entity, name)
+        if saved is None:
+            raise ValidationFailed("unknown mapping", [ErrorDetail(
+                f"{entity!r} has no saved mapping {name!r}", "/mapping")])
+        return saved
 
     def start(self, subject: AccessSubject, request: ImportRequest, *, run_now: bool = True
               ) -> ledger.StoredImport:
@@ -436,6 +449,13 @@ class ImportService:
 
     def _finish(self, stored: ledger.StoredImport, processed: int, state: _RunState,
                 plan: ImportPlan, dry: bool) -> None:
+        if not dry and (state.counts[ledger.CREATED] or state.counts[ledger.UPDATED]):
+            # the imported keys would otherwise wait in the trigram indexes' pending lists,
+            # which every fuzzy duplicate check scans whole (`storage.trigram_upkeep`)
+            entity = self.records.runtime().model.entities.get(stored.entity)
+            if entity is not None:
+                with self.engine.begin() as conn:
+                    flush_trigram_indexes(conn, entity)
         now = self._clock()
         with write_transaction(self.engine) as conn:
             ledger.update(conn, stored.id, status=ledger.COMPLETED, finished_at=now,

@@ -5,7 +5,9 @@ asked (`duplicates`), then the new records are inserted with ONE executemany thr
 importer's scoped repository — the same validation, field security, scopes, references
 and save interceptors as the records API — and the matched ones updated one by one. A row
 the repository refuses is taken out (its pointer names it) and the batch retried without
-it, in a savepoint, so a failing row never leaves anything half-written. Then the audit
+it, in a savepoint, so a failing row never leaves anything half-written. On PostgreSQL the
+validated rows of a batch are written with COPY into a staging table and one INSERT ...
+SELECT (`storage.copy_insert`) instead of a statement per row. Then the audit
 trail (one whole-record row per created record), the events (not in silent mode) and the
 ledger rows are written, each with one statement per table.
 """
@@ -201,7 +203,7 @@ class BatchWriter:
                     records = scoped.insert_many(
                         conn, self.plan.entity, [a[0] for a in args],
                         owners=[a[1] for a in args], engine_values=[a[2] for a in args],
-                        before_save=hook)
+                        before_save=hook, bulk_copy=True)
                 return list(zip(pending, records, strict=True))
             except (ValidationFailed, Forbidden) as exc:
                 named = self._named_rows(exc, pending)

@@ -12,6 +12,12 @@ the file's distinct values with the field's values to map them to (`Prospecting`
 `qualification` stage), and for a column going to a reference whether missing referenced
 records are created and what a blank cell names — the mapping's `values` and `references`
 (docs/import.md), carried to "Check" and "Import" like the columns.
+
+A saved mapping (`--save-mapping`, the mapping step's "Save this mapping as") is picked on
+the mapping step: "Use this mapping" shows the step again with its columns and number
+format chosen, and carries its name, so the values step starts from its values and the
+import keeps what the form does not show (`owner`, `date_format`, `timezone`, reference
+rules) — what the user changes on the steps wins.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ CHOICE_TYPES = ("picklist", "multi_picklist", "state")
 """Field types whose file values the values step maps one by one."""
 EMPTY = "__empty__"
 """The value choice "leave the field empty" (a `null` in the mapping's values)."""
-CARRIED = ("file_name", "content", "mode", "key", "locale", "silent", "save_mapping")
+CARRIED = ("file_name", "content", "mode", "key", "locale", "silent", "save_mapping",
+           "saved_mapping")
 """Inputs of the mapping step the values step passes on unchanged."""
 _VALUE_INPUT = re.compile(r"^value-(?P<field>[a-z][a-z0-9_]*)-(?P<index>\d+)-(?P<part>from|to)$")
 
@@ -85,14 +92,43 @@ def upload(entity_name: str) -> Page:
             except ValidationFailed as exc:
                 error = "; ".join(e.message for e in exc.errors) or exc.message
             else:
-                return render_template(
-                    "metacrm/import_mapping.html", entity=entity,
-                    entity_label=label(entity.plural_label or entity.label, entity.name),
-                    preview=preview, choices=_choices(entity), file_name=file_name,
-                    content=base64.b64encode(content).decode(), modes=MODES)
+                return _mapping_step(entity, preview, file_name, content, None)
     return render_template("metacrm/import_upload.html", entity=entity, error=error,
                            entity_label=label(entity.plural_label or entity.label,
                                               entity.name))
+
+
+def _mapping_step(entity: EntityDef, preview: Mapping[str, Any], file_name: str,
+                  content: bytes, saved: tuple[str, Mapping[str, Any]] | None) -> str:
+    """The mapping step, its columns chosen from the saved mapping `saved` (name, body)
+    or, without one, as suggested."""
+    chosen = saved[1] if saved else preview["suggested_mapping"]
+    columns = chosen.get("columns") or {}
+    return render_template(
+        "metacrm/import_mapping.html", entity=entity,
+        entity_label=label(entity.plural_label or entity.label, entity.name),
+        preview=preview, choices=_choices(entity), file_name=file_name,
+        content=base64.b64encode(content).decode(), modes=MODES,
+        selected={column: columns.get(column) for column in preview["columns"]},
+        locale=chosen.get("locale") or "en", saved_name=saved[0] if saved else "")
+
+
+@web_import.post("/<entity_name>/mapping")
+@login_required
+def use_saved(entity_name: str) -> Page:
+    """"Use this mapping": the mapping step again, filled from the chosen saved mapping."""
+    entity = _entity(entity_name)
+    form = request.form
+    name = (form.get("saved_mapping") or "").strip()
+    if not name:
+        raise ValidationFailed(t("Choose a saved mapping."), [
+            ErrorDetail(t("Choose a saved mapping."), "/saved_mapping")])
+    content = _content(form)
+    file_name = form.get("file_name") or "upload.csv"
+    service, subject = _service(), web_subject()
+    saved = service.saved_mapping(subject, entity.name, name)
+    preview = service.preview(subject, entity.name, file_name, content)
+    return _mapping_step(entity, preview, file_name, content, (name, saved))
 
 
 def _content(form: Mapping[str, str]) -> bytes:
@@ -119,13 +155,21 @@ def values(entity_name: str) -> Page:
     choice_columns = {column: fdef for column, name in columns.items()
                       if name and (fdef := entity.field(name)) is not None
                       and fdef.type in CHOICE_TYPES}
+    saved = _saved(entity, form)
     found = _service().column_values(web_subject(), entity.name,
                                      form.get("file_name") or "upload.csv", _content(form),
                                      list(choice_columns))
+    saved_values = saved.get("values") or {}
+    saved_references = saved.get("references") or {}
     rows = [{"column": column, "field": fdef, "values": found[column],
-             "choices": _value_choices(model, fdef)}
+             "choices": _value_choices(model, fdef),
+             "chosen": _chosen_values(saved_values.get(fdef.name) or {})}
             for column, fdef in choice_columns.items()]
-    references = [{"column": column, "field": fdef} for column, name in columns.items()
+    references = [{"column": column, "field": fdef,
+                   "create_missing": bool((saved_references.get(fdef.name) or {})
+                                          .get("create_missing")),
+                   "blank": (saved_values.get(fdef.name) or {}).get("") or ""}
+                  for column, name in columns.items()
                   if name and (fdef := entity.field(name)) is not None
                   and fdef.type == "reference"]
     return render_template(
@@ -133,6 +177,18 @@ def values(entity_name: str) -> Page:
         entity_label=label(entity.plural_label or entity.label, entity.name), rows=rows,
         references=references, columns=columns, empty=EMPTY,
         carried=[(name, value) for name in CARRIED for value in form.getlist(name)])
+
+
+def _saved(entity: EntityDef, form: Mapping[str, str]) -> Mapping[str, Any]:
+    """The saved mapping the user picked on the mapping step (carried by name), or {}."""
+    name = form.get("saved_mapping") or ""
+    return _service().saved_mapping(web_subject(), entity.name, name) if name else {}
+
+
+def _chosen_values(saved: Mapping[str, Any]) -> dict[str, str]:
+    """A saved mapping's values of one field as the values step's choices."""
+    return {source: EMPTY if target is None else str(target)
+            for source, target in saved.items()}
 
 
 def _value_choices(model: Any, fdef: Any) -> list[tuple[str, str]]:
@@ -170,17 +226,40 @@ def _references(form: MultiDict[str, str]) -> dict[str, dict[str, Any]]:
             if name.startswith("create-missing-") and value == "1"}
 
 
+def _form_mapping(form: MultiDict[str, str], saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapping the steps' form describes, over the picked saved mapping: the form's
+    columns and number format; for a field the values step showed, its choices (else the
+    saved values); reference rules with the form's "create missing" where it was shown."""
+    mapping: dict[str, Any] = {key: value for key, value in saved.items()
+                               if key not in ("columns", "values", "references")}
+    mapping["columns"] = _columns(form)
+    mapping["locale"] = form.get("locale", "en")
+    shown = {found["field"] for name in form if (found := _VALUE_INPUT.match(name))}
+    shown |= {name[len("blank-"):] for name in form if name.startswith("blank-")}
+    value_mapping: dict[str, Any] = {name: dict(values) for name, values
+                                     in (saved.get("values") or {}).items()
+                                     if name not in shown}
+    value_mapping.update(_value_mapping(form))
+    if value_mapping:
+        mapping["values"] = value_mapping
+    references: dict[str, dict[str, Any]] = {
+        name: dict(rule) for name, rule in (saved.get("references") or {}).items()}
+    chosen = _references(form)
+    for name in shown:
+        if name in references or name in chosen:
+            references.setdefault(name, {})["create_missing"] = name in chosen
+    if references:
+        mapping["references"] = references
+    return mapping
+
+
 @web_import.post("/<entity_name>/start")
 @login_required
 def start(entity_name: str) -> Page:
     entity = _entity(entity_name)
     form = request.form
     content = _content(form)
-    mapping: dict[str, Any] = {"columns": _columns(form), "locale": form.get("locale", "en")}
-    if value_mapping := _value_mapping(form):
-        mapping["values"] = value_mapping
-    if references := _references(form):
-        mapping["references"] = references
+    mapping = _form_mapping(form, _saved(entity, form))
     stored = _service().start(web_subject(), ImportRequest(
         entity=entity.name, file_name=form.get("file_name") or "upload.csv",
         content=content, mapping=mapping,
