@@ -71,7 +71,7 @@ from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 

@@ -239,7 +239,7 @@ def instance(database_url: str, scratch: Path, redis_url: str | None) -> Iterato
     from metacrm.composition import build_services
     from metacrm.fieldtypes import default_registry
     from metacrm.metadata.documents import Document
-    from metacrm.services.metadata_service import MetadataService
+    from metacrm.services.metadata.service import MetadataService
     from metacrm.settings import Settings
     from metacrm.storage.engine import create_database_engine
     from metacrm.webhooks.service import WebhookService

@@ -29,7 +29,7 @@ from metacrm.composition import build_services
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.documents import Document
 from metacrm.reports.dashboards import DashboardService
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 from reports import ADMIN, DEFAULT_URL, DOCUMENTS, fill, label, p95, scratch_schema, timed

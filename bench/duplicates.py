@@ -43,9 +43,9 @@ from metacrm.fieldtypes.match_keys import match_key
 from metacrm.kernel.errors import DuplicateFound
 from metacrm.kernel.ids import new_id
 from metacrm.metadata.documents import Document
-from metacrm.services.duplicate_review import DuplicateReview
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.records import RecordsService
+from metacrm.services.duplicates.review import DuplicateReview
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.service import RecordsService
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.trigram_upkeep import flush_trigram_indexes
 

@@ -48,7 +48,7 @@ from metacrm.composition import build_services
 from metacrm.fieldtypes import default_registry
 from metacrm.imports.service import ImportRequest, ImportService
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 

@@ -35,7 +35,7 @@ from metacrm.composition import build_services
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.documents import Document
 from metacrm.reports.service import ReportService
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 

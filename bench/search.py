@@ -42,10 +42,10 @@ from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes import default_registry
 from metacrm.kernel.ids import new_id
 from metacrm.metadata.documents import Document
-from metacrm.services.global_search import GlobalSearch
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.record_titles import PlainTitles
-from metacrm.services.records import RecordsService
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.global_search import GlobalSearch
+from metacrm.services.records.service import RecordsService
+from metacrm.services.records.titles import PlainTitles
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.migration.search import reindex
 from metacrm.storage.search_index import search_index_for

@@ -44,8 +44,8 @@ from metacrm.kernel.ids import new_id
 from metacrm.marketing.segments import Segments
 from metacrm.metadata.documents import Document
 from metacrm.metadata.loader import load_documents
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.records import RecordsService
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.service import RecordsService
 from metacrm.settings import DEFAULT_METADATA_PATH
 from metacrm.storage.search_index import search_index_for
 

@@ -95,7 +95,7 @@ def main() -> int:
     from metacrm.composition import build_services
     from metacrm.identity.actor import Actor
     from metacrm.metadata.documents import Document
-    from metacrm.services.timeline import FEATURE, TimelineService
+    from metacrm.services.timeline.service import FEATURE, TimelineService
     from metacrm.settings import Settings
 
     with database(args.url) as url, tempfile.TemporaryDirectory() as scratch:

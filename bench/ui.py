@@ -34,7 +34,7 @@ from metacrm.cli.main import pack_documents
 from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import DEFAULT_METADATA_PATH, Settings
 from metacrm.storage.engine import create_database_engine
 

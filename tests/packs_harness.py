@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from metacrm.fieldtypes import default_registry
 from metacrm.packs.discovery import ENTRY_POINT_GROUP
 from metacrm.packs.lifecycle import PackLifecycle
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 
 SECRET_KEY = "a-test-instance-secret-key"
 

@@ -26,7 +26,7 @@ from metacrm.identity.bridge import IdentityState, identity_state
 from metacrm.identity.roles import fab_admin_role
 from metacrm.identity.users import NewUser, create_user
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 

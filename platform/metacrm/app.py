@@ -28,7 +28,7 @@ from metacrm.composition import Services, build_services
 from metacrm.identity.bridge import fab_config, initial_admin_role, install_identity
 from metacrm.identity.current import rate_limit_key
 from metacrm.identity.login_guard import LoginThrottled
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import Settings
 from metacrm.web import register_web
 from metacrm.web.fab_theme import INDEX_VIEW

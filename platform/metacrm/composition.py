@@ -51,12 +51,12 @@ from metacrm.reports.snapshots import ReportSnapshots
 from metacrm.service_desk.clocks import SlaClocks
 from metacrm.service_desk.replies import CustomerReplies
 from metacrm.service_desk.surveys import Surveys
-from metacrm.services.channels import ChannelRegistry
-from metacrm.services.conversion import ConversionService
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.records import RecordsService
-from metacrm.services.timeline import TimelineService
-from metacrm.services.transitions import TransitionService
+from metacrm.services.channels.registry import ChannelRegistry
+from metacrm.services.conversion.service import ConversionService
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.service import RecordsService
+from metacrm.services.timeline.service import TimelineService
+from metacrm.services.transitions.service import TransitionService
 from metacrm.settings import Settings
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.periodic_slots import claim_period
@@ -66,11 +66,11 @@ from metacrm.webhooks.service import WebhookService
 T = TypeVar("T")
 
 FEATURES: tuple[str, ...] = (
-    "metacrm.services.transitions",
-    "metacrm.services.conversion",
-    "metacrm.services.timeline",
+    "metacrm.services.transitions.service",
+    "metacrm.services.conversion.service",
+    "metacrm.services.timeline.service",
     "metacrm.computed.install",
-    "metacrm.services.due_moments",
+    "metacrm.services.calendar.due_moments",
     "metacrm.automation.install",
     "metacrm.webhooks.install",
     "metacrm.notifications.install",
@@ -111,7 +111,7 @@ class Services:
     consumers: ConsumerRegistry = field(default_factory=ConsumerRegistry)
     periodic: dict[str, PeriodicTask] = field(default_factory=dict)
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
-    """Channel providers and record senders by channel type (`metacrm.services.channels`);
+    """Channel providers and record senders by channel type (`metacrm.services.channels.registry`);
     the packs' providers are asked after the core's."""
 
     dispatcher: Dispatcher = field(init=False, repr=False, compare=False)
@@ -122,9 +122,9 @@ class Services:
     packs: PackHost = field(init=False, repr=False, compare=False)
     """The installed extension packs' contributions in this process (`install_packs`)."""
     transitions: TransitionService = field(init=False, repr=False, compare=False)
-    """Pipeline transitions (`metacrm.services.transitions`)."""
+    """Pipeline transitions (`metacrm.services.transitions.service`)."""
     conversion: ConversionService = field(init=False, repr=False, compare=False)
-    """Lead conversion (`metacrm.services.conversion`)."""
+    """Lead conversion (`metacrm.services.conversion.service`)."""
     automation: AutomationService = field(init=False, repr=False, compare=False)
     """Triggers, their actions registry, runs log and dry runs (`metacrm.automation`)."""
     webhooks: WebhookService = field(init=False, repr=False, compare=False)
@@ -163,7 +163,7 @@ class Services:
     mailings: MailingService = field(init=False, repr=False, compare=False)
     """Mass mailings: actions, tracking routes, bounce reports (`metacrm.marketing.mailings`)."""
     timeline: TimelineService = field(init=False, repr=False, compare=False)
-    """Records' activity feeds and their sources (`metacrm.services.timeline`)."""
+    """Records' activity feeds and their sources (`metacrm.services.timeline.service`)."""
     mail: MailChannel | None = field(default=None, repr=False, compare=False)
     """Outgoing mail (`metacrm.mail`): SMTP from `settings.smtp_url`, or the outbox in the
     instance folder when `settings.mail_outbox` (the demo); None otherwise, and senders

@@ -28,8 +28,8 @@ from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
 from metacrm.metadata.loader import read_documents
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.validation_rules import RuleViolated
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.validation_rules import RuleViolated
 from metacrm.storage.engine import create_database_engine
 from web_harness import PASSWORD, Web, bearer, open_web
 

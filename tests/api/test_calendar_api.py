@@ -18,8 +18,8 @@ import pytest
 
 from database_harness import postgres_schema, schema_url
 from metacrm.api import RUNTIME_KEY, WebRuntime
-from metacrm.services import calendar_feed
-from metacrm.services.preferences import UserPreferences, save_preferences
+from metacrm.services.calendar import feed as calendar_feed
+from metacrm.services.users.preferences import UserPreferences, save_preferences
 from web_harness import Web, bearer, open_web, role
 
 LABEL = {"en": "Thing", "ru": "Штука"}

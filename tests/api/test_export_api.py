@@ -117,7 +117,7 @@ def test_bad_parameters_are_problems(api: Api, query: str, pointer: str) -> None
 
 
 def test_control_characters_are_dropped_from_xlsx_cells_not_refused() -> None:
-    from metacrm.services.export_files import write_xlsx
+    from metacrm.services.export.files import write_xlsx
 
     out = io.BytesIO()
     write_xlsx(out, "gizmo", ["name"], [["bell\x07 and =1+1"]])

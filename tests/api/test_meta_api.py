@@ -10,8 +10,8 @@ import pytest
 from api_harness import GADGET, Api, entity, field, open_api, pointers, problem
 
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_admin import MetadataAdmin
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.admin import MetadataAdmin
+from metacrm.services.metadata.service import MetadataService
 
 
 @pytest.fixture

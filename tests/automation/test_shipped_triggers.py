@@ -23,8 +23,8 @@ from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
 from metacrm.kernel.errors import MetacrmError
 from metacrm.metadata.loader import read_documents
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.related_records import related_lists
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.related import related_lists
 from metacrm.storage.engine import create_database_engine
 from smtp_harness import Inbox, smtp_server
 from web_harness import PASSWORD, Web, open_web

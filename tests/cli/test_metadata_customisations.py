@@ -15,7 +15,7 @@ from test_metadata_commands import WEBSITE, Workspace, company_document, label
 from database_harness import postgres_schema, schema_url
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.storage.engine import create_database_engine
 
 PHONE = {"name": "phone", "type": "phone", "label": label("Phone", "Телефон")}

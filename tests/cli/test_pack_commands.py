@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from metacrm.cli.main import main
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.loader import load_documents
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.storage.engine import create_database_engine
 from packs_harness import entity, field, manifest, write_pack
 

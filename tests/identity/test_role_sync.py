@@ -14,7 +14,7 @@ from metacrm.identity.roles import SELF_SERVICE_PERMISSIONS, sync_roles
 from metacrm.kernel.errors import ValidationFailed
 from metacrm.metadata.documents import Document
 from metacrm.metadata.model import CompiledModel
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.storage.engine import create_database_engine
 from web_harness import Web, apply_metadata, bearer, open_web, role
 

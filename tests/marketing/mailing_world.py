@@ -26,7 +26,7 @@ from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
 from metacrm.metadata.loader import read_documents
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.storage.engine import create_database_engine
 from smtp_harness import Inbox, Received, smtp_server
 from web_harness import PASSWORD, Web, bearer, open_web

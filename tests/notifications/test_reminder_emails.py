@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from metacrm.kernel.errors import ValidationFailed
 from metacrm.notifications.reminder_mail import CONSUMER_NAME
 from metacrm.notifications.reminders import TASK_NAME
-from metacrm.services.preferences import UserPreferences, save_preferences
+from metacrm.services.users.preferences import UserPreferences, save_preferences
 from metacrm.storage.system_tables import work_items
 from smtp_harness import Inbox, smtp_server
 from web_harness import Web, bearer, open_web, role

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_reminders import CHORE, REP, World
 
-from metacrm.services.preferences import UserPreferences, save_preferences
+from metacrm.services.users.preferences import UserPreferences, save_preferences
 from web_harness import PASSWORD, open_web, role
 
 

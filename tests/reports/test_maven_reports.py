@@ -47,7 +47,7 @@ from metacrm.fieldtypes import default_registry
 from metacrm.kernel.ids import new_id
 from metacrm.metadata.documents import Document
 from metacrm.metadata.loader import load_documents
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import DEFAULT_METADATA_PATH
 from metacrm.storage.engine import create_database_engine
 from web_harness import settings_for

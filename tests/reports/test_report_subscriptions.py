@@ -17,7 +17,7 @@ import pytest
 from openpyxl import load_workbook
 
 from metacrm.reports.subscriptions import TASK_NAME, ReportSubscriptions
-from metacrm.services.preferences import UserPreferences, save_preferences
+from metacrm.services.users.preferences import UserPreferences, save_preferences
 from smtp_harness import Inbox, Received, smtp_server
 from web_harness import Web, bearer, open_web, role
 

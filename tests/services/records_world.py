@@ -22,8 +22,8 @@ from metacrm.access.subject import AccessSubject
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.records import RecordsService
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.service import RecordsService
 
 LABEL = {"en": "Label", "ru": "Метка"}
 EU_ONLY = {"field": "region", "op": "eq", "value": "eu"}

@@ -16,8 +16,8 @@ from records_world import LABEL, World, entity, field, role
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Conflict, Forbidden, NotFound, StaleRecord, ValidationFailed
-from metacrm.services.conversion import ConversionService
-from metacrm.services.transitions import TransitionService
+from metacrm.services.conversion.service import ConversionService
+from metacrm.services.transitions.service import TransitionService
 from metacrm.storage import audit, outbox
 
 

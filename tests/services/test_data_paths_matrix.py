@@ -16,9 +16,9 @@ from records_world import DOCUMENTS, LABEL, ROLES_OF, World
 from test_records_service_matrix import DEALS, EXPECTATIONS, IDS, SECRETS, Expect
 
 from metacrm.kernel.errors import Forbidden, NotFound
-from metacrm.services.duplicate_review import DuplicateReview
-from metacrm.services.export_rows import plan_export
-from metacrm.services.record_merge import MergeService
+from metacrm.services.duplicates.review import DuplicateReview
+from metacrm.services.export.rows import plan_export
+from metacrm.services.records.merge import MergeService
 
 RULE = {"kind": "duplicate_rule", "name": "deal_by_title", "version": 1, "label": LABEL,
         "entity": "deal", "action": "warn",

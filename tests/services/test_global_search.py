@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from metacrm.kernel.errors import ValidationFailed
-from metacrm.services.global_search import (
+from metacrm.services.records.global_search import (
     EXACT,
     OTHER_FIELD,
     PREFIX,

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from records_world import DOCUMENTS, LABEL, World, documents
 
-from metacrm.services.duplicate_review import DuplicateReview
+from metacrm.services.duplicates.review import DuplicateReview
 
 
 def rule(*normalise: str, match: str = "exact") -> dict[str, Any]:

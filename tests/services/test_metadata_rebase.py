@@ -13,7 +13,7 @@ from test_metadata_service import columns, company, insert_company, label
 from metacrm.fieldtypes import FieldTypeRegistry, default_registry
 from metacrm.kernel.errors import MetadataConflict
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 
 
 def extension(*fields: dict[str, Any]) -> Document:

@@ -17,8 +17,9 @@ from metacrm.kernel.errors import (
 )
 from metacrm.metadata.compiler import compile_model
 from metacrm.metadata.documents import Document
-from metacrm.services import metadata_service, model_cache
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata import model_cache
+from metacrm.services.metadata import service as metadata_service
+from metacrm.services.metadata.service import MetadataService
 from metacrm.storage.migration import APPLIERS, CreateIndex
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from records_world import World
 
-from metacrm.services.record_bookmarks import RECENT_KEPT, RecordBookmarks
+from metacrm.services.users.bookmarks import RECENT_KEPT, RecordBookmarks
 from metacrm.storage.system_tables import recent_records
 
 

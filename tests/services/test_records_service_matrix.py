@@ -30,14 +30,14 @@ from metacrm.notifications.digest import DailyDigest
 from metacrm.notifications.preferences import NotificationPreferences
 from metacrm.notifications.service import NotificationService
 from metacrm.reports.service import ReportService
-from metacrm.services.board_totals import money_sums
-from metacrm.services.conversion_matching import find_match
-from metacrm.services.global_search import GlobalSearch
-from metacrm.services.record_bookmarks import RecordBookmarks
-from metacrm.services.record_export import export_records
-from metacrm.services.record_titles import PlainTitles
-from metacrm.services.related_records import related_lists
-from metacrm.services.transitions import TransitionService
+from metacrm.services.conversion.matching import find_match
+from metacrm.services.export.records import export_records
+from metacrm.services.records.global_search import GlobalSearch
+from metacrm.services.records.related import related_lists
+from metacrm.services.records.titles import PlainTitles
+from metacrm.services.transitions.board_totals import money_sums
+from metacrm.services.transitions.service import TransitionService
+from metacrm.services.users.bookmarks import RecordBookmarks
 from metacrm.storage.engine import create_database_engine
 from metacrm.storage.system_tables import favourite_records
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from records_world import DOCUMENTS, World, entity, field, role
 
 from metacrm.kernel.errors import ValidationFailed
-from metacrm.services.related_records import related_lists
+from metacrm.services.records.related import related_lists
 
 TASK = entity("task", field("subject", "text", required=True),
               field("regarding", "regarding", entities=["company", "deal"]))

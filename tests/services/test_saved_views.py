@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from records_world import DOCUMENTS, World, role
 
 from metacrm.kernel.errors import Forbidden, NotFound, ValidationFailed
-from metacrm.services.record_export import export_records
-from metacrm.services.saved_views import SavedViewsService, ViewDefinition
+from metacrm.services.export.records import export_records
+from metacrm.services.users.saved_views import SavedViewsService, ViewDefinition
 
 BIG = ViewDefinition(columns=("title", "amount"),
                      filter={"field": "amount", "op": "gt", "value": "100"},

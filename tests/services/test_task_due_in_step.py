@@ -1,4 +1,4 @@
-"""A task's due date and due time agree after every save (`metacrm.services.due_moments`):
+"""A task's due date and due time agree after every save (`metacrm.services.calendar.due_moments`):
 the due date is the due time's date in the owner's zone; moving only the date of a timed
 task keeps its wall-clock time; clearing the date clears the time; clearing the time keeps
 an all-day task of that date."""
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from metacrm.services.preferences import UserPreferences, save_preferences
+from metacrm.services.users.preferences import UserPreferences, save_preferences
 from web_harness import Web, bearer, open_web, role
 
 ROOT = Path(__file__).resolve().parents[2]

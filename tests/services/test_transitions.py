@@ -20,7 +20,7 @@ from metacrm.kernel.errors import (
     StaleRecord,
     ValidationFailed,
 )
-from metacrm.services.transitions import TransitionService
+from metacrm.services.transitions.service import TransitionService
 from metacrm.storage import audit, outbox
 
 REASONS = [{"value": "price", "label": LABEL}, {"value": "other", "label": LABEL}]

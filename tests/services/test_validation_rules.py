@@ -15,7 +15,7 @@ from records_world import World, entity, field, role
 from metacrm.automation.formulas import Formulas
 from metacrm.computed.evaluate import Evaluator
 from metacrm.computed.saves import ComputedSaves
-from metacrm.services.validation_rules import RuleViolated
+from metacrm.services.records.validation_rules import RuleViolated
 
 LOST = {"field": "status", "op": "eq", "value": "lost"}
 STATUSES = [{"value": v, "label": {"en": v, "ru": v}} for v in ("open", "won", "lost")]

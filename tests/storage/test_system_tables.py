@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from metacrm.services.preferences import UserPreferences, save_preferences, saved_preferences
+from metacrm.services.users.preferences import UserPreferences, save_preferences, saved_preferences
 from metacrm.storage.system_tables import (
     audit,
     create_system_tables,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from metacrm.fieldtypes import default_registry
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.storage.engine import create_database_engine
 
 LABEL = {"en": "Gadget", "ru": "Штука"}

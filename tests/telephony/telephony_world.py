@@ -22,7 +22,7 @@ from metacrm.fieldtypes import default_registry
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.users import create_user
 from metacrm.metadata.loader import read_documents
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import TelephonyNumber, TelephonySettings
 from metacrm.storage.engine import create_database_engine
 from twilio_harness import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, sign, twilio_server

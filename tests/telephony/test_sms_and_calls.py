@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telephony_world import PUBLIC_URL, SALES_NUMBER, SUPPORT_NUMBER, World, world
 
-from metacrm.services.preferences import save_phone
+from metacrm.services.users.preferences import save_phone
 from twilio_harness import ACCOUNT_SID, AUTH_TOKEN, sign
 
 __all__ = ["world"]

@@ -14,7 +14,7 @@ from screen_harness import Browser, Screens, entity, field, open_screens
 import metacrm.web.calendar_page
 import metacrm.web.record_form  # noqa: F401  (make the screen blueprints)
 from metacrm.api import RUNTIME_KEY, WebRuntime
-from metacrm.services.preferences import UserPreferences, save_preferences
+from metacrm.services.users.preferences import UserPreferences, save_preferences
 from web_harness import role
 
 MEETING = entity("meeting", field("subject"), field("starts_at", "datetime"),

@@ -12,7 +12,7 @@ from test_designer_pipelines import previewed_documents
 
 import metacrm.web.designer.duplicate_rules  # noqa: F401  (makes the blueprint first)
 from metacrm.metadata.model import EntityDef
-from metacrm.services.duplicate_rule_preview import (
+from metacrm.services.duplicates.rule_preview import (
     PreviewCondition,
     preview_rule,
     similarity,

@@ -11,8 +11,8 @@ from screen_harness import Browser, Screens, entity, field, open_screens
 
 import metacrm.web.designer.history  # noqa: F401  (makes the blueprint before the app)
 from metacrm.metadata.documents import Document
-from metacrm.services.metadata_admin import MetadataAdmin
-from metacrm.services.metadata_history import diff_documents, line_diff
+from metacrm.services.metadata.admin import MetadataAdmin
+from metacrm.services.metadata.history import diff_documents, line_diff
 from web_harness import role
 
 GADGET = entity("gadget", field("title", required=True))

@@ -17,7 +17,7 @@ import pytest
 from webhook_harness import DEAL, DEAL_FLOW, DOCUMENTS, LABEL, WebhookWorld, webhook_world
 
 from metacrm.api.openapi import build_openapi
-from metacrm.services.record_merge import MergeService
+from metacrm.services.records.merge import MergeService
 from web_harness import role
 from webhook_receiver import Delivery, Receiver, receiver
 

@@ -55,7 +55,7 @@ Guard = Callable[[Record, dict[str, Any]], None]
 BeforeSave = Callable[[Record | None, Mapping[str, Any]], Mapping[str, Any]]
 """Called with the stored record (None on create) and the values about to be written, after
 the subject's rights were checked; returns values to add, written with engine rights (they
-may fill read-only fields), or raises to refuse the save (`services.save_hooks`)."""
+may fill read-only fields), or raises to refuse the save (`services.records.save_hooks`)."""
 
 Pointer = Callable[[int, str], str]
 

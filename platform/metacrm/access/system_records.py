@@ -100,7 +100,7 @@ class SystemRecords:
         return key_groups(conn, self._repository.table(entity), column, limit=limit,
                           after=after)
 
-    # --- merging records (services.record_merge): engine work on every reference ---------
+    # --- merging records (services.records.merge): engine work on every reference ---------
 
     def snapshot(self, conn: sa.Connection, entity: str, ids: Sequence[str]
                  ) -> list[dict[str, Any]]:

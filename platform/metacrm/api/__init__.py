@@ -16,8 +16,8 @@ from flask import current_app
 
 from metacrm.access.teams import TeamDirectory
 from metacrm.fieldtypes import FieldTypeRegistry
-from metacrm.services.metadata_service import MetadataService
-from metacrm.services.records import RecordsService
+from metacrm.services.metadata.service import MetadataService
+from metacrm.services.records.service import RecordsService
 from metacrm.settings import Settings
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@
 "truncated", "data": [item...]}`: `from`/`to` are ISO date-times with an offset (or `Z`),
 or dates (midnight in that user's time zone); times in the answer are UTC, `time_zone`
 names the user's zone. `user` (a user id, default the caller) needs a read scope covering
-that user's records (403 otherwise). Thin: the rules are `metacrm.services.calendar`'s.
+that user's records (403 otherwise). Thin: the rules are `metacrm.services.calendar.service`'s.
 
 `GET /api/v1/calendar/<user>.ics?token=…`: the user's feed (text/calendar), authenticated
 by its token alone; an unknown user, a revoked or wrong token all answer the same 404.
@@ -21,8 +21,8 @@ from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.context import request_subject
 from metacrm.api.filter_parsing import escape
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
-from metacrm.services import calendar_feed
-from metacrm.services.calendar import CalendarService, user_zone
+from metacrm.services.calendar import feed as calendar_feed
+from metacrm.services.calendar.service import CalendarService, user_zone
 
 calendar_api = Blueprint("metacrm_calendar", __name__, url_prefix=f"{API_PREFIX}/calendar")
 

@@ -23,7 +23,7 @@ from metacrm.api.etag import expected_version, record_etag
 from metacrm.api.idempotency import idempotent
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
-from metacrm.services.conversion import ConversionService
+from metacrm.services.conversion.service import ConversionService
 
 conversion_api = Blueprint("metacrm_conversion", __name__, url_prefix=f"{API_PREFIX}/records")
 

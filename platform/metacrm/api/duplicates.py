@@ -4,7 +4,7 @@ and the scan of an entity for groups of duplicates.
 `GET /records/<entity>/<id>/duplicates`, `POST /records/<entity>/duplicates/check`
 (`{"values": {...}, "exclude": id?}`) and `GET /records/<entity>/duplicates/scan` answer
 `{"data": [...], "meta": {"hidden_duplicates": n, "blocked": bool}}`; only records the
-caller may read are named (services.duplicate_review). `POST /records/<entity>/duplicates/
+caller may read are named (services.duplicates.review). `POST /records/<entity>/duplicates/
 scans` queues the scan as a background job (202) and `GET .../scans/<id>` reads it
 (jobs.duplicate_scans).
 """
@@ -19,8 +19,8 @@ from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.jobs.duplicate_scans import DuplicateScans
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.duplicate_review import DuplicateReview
-from metacrm.services.duplicates import DuplicateCheck
+from metacrm.services.duplicates.checks import DuplicateCheck
+from metacrm.services.duplicates.review import DuplicateReview
 
 duplicates_api = Blueprint("metacrm_duplicates", __name__, url_prefix=f"{API_PREFIX}/records")
 

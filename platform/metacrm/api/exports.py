@@ -2,7 +2,7 @@
 export, with the list's `filter[...]`, `q`, `sort` and `fields` parameters; display values
 (`raw=1`: JSON values, ids first). CSV is streamed as it is read; XLSX is written to a
 temporary file row by row and then sent in chunks — constant memory either way
-(services.export_rows, services.export_files)."""
+(services.export.rows, services.export.files)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from metacrm.api import API_PREFIX
 from metacrm.api.context import api_services, request_subject, visible_entity
 from metacrm.api.request_parsing import parse_list_args
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.export_files import CSV_MIMETYPE, XLSX_MIMETYPE, csv_lines, write_xlsx
-from metacrm.services.export_rows import RecordExport, plan_export
+from metacrm.services.export.files import CSV_MIMETYPE, XLSX_MIMETYPE, csv_lines, write_xlsx
+from metacrm.services.export.rows import RecordExport, plan_export
 
 exports_api = Blueprint("metacrm_exports", __name__, url_prefix=f"{API_PREFIX}/records")
 

@@ -1,4 +1,4 @@
-"""Merging records in the API (services.record_merge).
+"""Merging records in the API (services.records.merge).
 
 `POST /records/<entity>/merge/preview` `{"ids": [...]}` → the records side by side;
 `POST /records/<entity>/merge` `{"ids", "survivor", "values"}` → 200
@@ -17,7 +17,7 @@ from metacrm.api.idempotency import idempotent
 from metacrm.api.problems import json_body
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.record_merge import MergeService
+from metacrm.services.records.merge import MergeService
 
 merges_api = Blueprint("metacrm_merges", __name__, url_prefix=f"{API_PREFIX}/records")
 

@@ -4,7 +4,7 @@
   "bcc", "subject", "body" | "template", "language", "mailbox"}` -> 202 `{"data": <the
   email_message record>}`: stored as `queued`, sent by the job queue; its `status` becomes
   `sent` or `failed` with the `error`. The `channel` (default `email`) picks the record
-  sender in the channel registry (`services.channels`): `sms` stores an `sms_message`.
+  sender in the channel registry (`services.channels.registry`): `sms` stores an `sms_message`.
 * `POST /api/v1/channels/email/inbound?mailbox=NAME` with a `message/rfc822` body signed
   `X-Metacrm-Signature: sha256=<HMAC-SHA256 of the body under the mailbox's
   inbound_secret>` -> 202 `{"data": {"id", "message_id", "duplicate"}}` (public: the

@@ -36,7 +36,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.documents import KINDS
-from metacrm.services.metadata_admin import MetadataAdmin, MetadataChange
+from metacrm.services.metadata.admin import MetadataAdmin, MetadataChange
 from metacrm.storage.metadata_store import VersionSummary
 
 DOCUMENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")

@@ -20,7 +20,7 @@ from metacrm.api.openapi_paths import (
 )
 from metacrm.api.openapi_schemas import ref
 from metacrm.metadata.model import CompiledModel
-from metacrm.services.record_merge import MAX_RECORDS, MIN_RECORDS, UNDO_DAYS
+from metacrm.services.records.merge import MAX_RECORDS, MIN_RECORDS, UNDO_DAYS
 
 Schema = dict[str, Any]
 DATA_TAG = {"name": "data",

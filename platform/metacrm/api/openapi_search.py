@@ -6,7 +6,7 @@ from typing import Any
 
 from metacrm.api.openapi_paths import errors, json_answer
 from metacrm.api.openapi_schemas import ref
-from metacrm.services.global_search import (
+from metacrm.services.records.global_search import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     MAX_QUERY_LENGTH,

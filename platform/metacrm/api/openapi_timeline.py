@@ -7,7 +7,7 @@ from typing import Any
 from metacrm.api.openapi_paths import READ_ERRORS, RECORD_ID, RECORDS, errors, json_answer
 from metacrm.api.openapi_schemas import english, ref
 from metacrm.metadata.model import CompiledModel
-from metacrm.services.timeline import DEFAULT_LIMIT, MAX_KINDS, MAX_LIMIT
+from metacrm.services.timeline.service import DEFAULT_LIMIT, MAX_KINDS, MAX_LIMIT
 
 Schema = dict[str, Any]
 

@@ -40,7 +40,7 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.kernel.ids import looks_like_id
-from metacrm.services.records import DUPLICATES
+from metacrm.services.records.service import DUPLICATES
 
 records_api = Blueprint("metacrm_records", __name__, url_prefix=f"{API_PREFIX}/records")
 

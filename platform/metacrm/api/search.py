@@ -3,7 +3,7 @@
 `GET /api/v1/search?q=…[&entity=…][&limit=5]` -> `{"data": [{"entity", "label", "count",
 "count_is_estimate", "hits": [{"entity", "id", "title"}, ...]}, ...]}`: per entity the
 caller may read and search, its best `limit` full-text hits (exact and prefix title
-matches first), entities without hits left out (`metacrm.services.global_search`).
+matches first), entities without hits left out (`metacrm.services.records.global_search`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from metacrm.api import API_PREFIX
 from metacrm.api.context import api_services, request_subject
 from metacrm.api.filter_parsing import escape
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.global_search import DEFAULT_LIMIT, MAX_LIMIT, GlobalSearch
-from metacrm.services.record_titles import PlainTitles
+from metacrm.services.records.global_search import DEFAULT_LIMIT, MAX_LIMIT, GlobalSearch
+from metacrm.services.records.titles import PlainTitles
 
 search_api = Blueprint("metacrm_search", __name__, url_prefix=f"{API_PREFIX}/search")
 

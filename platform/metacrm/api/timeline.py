@@ -3,7 +3,7 @@
 `GET /api/v1/records/<entity>/<id>/timeline[?kind=call&kind=change&cursor=…&limit=…]` ->
 `{"data": [entry...], "next_cursor": "…" | null, "kinds": [...]}`. `kind` may repeat or
 be comma-separated; `kinds` lists every kind this record's timeline may show. Thin: the
-rules, access and every error are `TimelineService`'s (`metacrm.services.timeline`).
+rules, access and every error are `TimelineService`'s (`metacrm.services.timeline.service`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from metacrm.api import API_PREFIX, web_runtime
 from metacrm.api.context import live_entity, request_subject
 from metacrm.api.filter_parsing import escape
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.timeline import DEFAULT_LIMIT, TimelineService
+from metacrm.services.timeline.service import DEFAULT_LIMIT, TimelineService
 
 timeline_api = Blueprint("metacrm_timeline", __name__, url_prefix=f"{API_PREFIX}/records")
 

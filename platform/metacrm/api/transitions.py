@@ -11,7 +11,7 @@
   with the records the conversion makes.
 
 Thin: parse, authenticate, call `TransitionService` (feature `transitions`), render. The
-rules and every error answer are the service's (see `metacrm.services.transitions`).
+rules and every error answer are the service's (see `metacrm.services.transitions.service`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from metacrm.api.filter_parsing import escape
 from metacrm.api.problems import json_body, problem_response
 from metacrm.api.request_parsing import reject_parameters
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.transition_guards import ConversionRequired
-from metacrm.services.transitions import TransitionService
+from metacrm.services.transitions.guards import ConversionRequired
+from metacrm.services.transitions.service import TransitionService
 
 transitions_api = Blueprint("metacrm_transitions", __name__,
                             url_prefix=f"{API_PREFIX}/records")

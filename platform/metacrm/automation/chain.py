@@ -3,7 +3,7 @@
 A change made by a user starts a chain (its id is the event's id, depth 0). When a trigger
 runs for an event, the changes its actions make produce events one level deeper, carrying
 the chain with the runs made so far (`"ran": ["<trigger>:<record id>", ...]`, stamped by
-`ChangeRecorder` from `metacrm.services.event_chain`). Two rules, both reported in the runs
+`ChangeRecorder` from `metacrm.services.records.event_chain`). Two rules, both reported in the runs
 log as `skipped` with the reason:
 
 * a trigger runs at most once per record in one chain (a trigger that changes the record it
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from metacrm.services.event_chain import CHAIN_KEY
+from metacrm.services.records.event_chain import CHAIN_KEY
 
 DEFAULT_DEPTH_LIMIT = 5
 MAX_RAN = 200

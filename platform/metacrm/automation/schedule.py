@@ -38,7 +38,7 @@ from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord
 from metacrm.metadata.model import TriggerDef
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.records.unit_of_work import write_transaction
 from metacrm.storage import automation_runs
 from metacrm.storage.automation_runs import SKIPPED, SLOT_SUBJECT, RunEntry
 

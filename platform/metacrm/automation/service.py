@@ -24,7 +24,7 @@ from metacrm.automation.matching import TriggerMatcher
 from metacrm.automation.runner import ActionRunner, RunTarget
 from metacrm.kernel.errors import ErrorDetail, Forbidden, ValidationFailed
 from metacrm.metadata.model import CompiledModel, TriggerDef
-from metacrm.services.event_chain import chain_scope
+from metacrm.services.records.event_chain import chain_scope
 from metacrm.storage import automation_runs
 from metacrm.storage.automation_runs import STATUSES, RunEntry
 from metacrm.storage.system_tables import ID_LENGTH

@@ -1,6 +1,6 @@
 """Sync triggers: run inside the transaction of the change that fired them.
 
-`SyncTriggers` is a `TransactionListener` (`metacrm.services.unit_of_work`): before a write
+`SyncTriggers` is a `TransactionListener` (`metacrm.services.records.unit_of_work`): before a write
 command commits, it runs the actions of the enabled sync triggers its events fire (and whose
 conditions hold) on the command's own connection. The unit of work hands it the events those
 actions produce in turn, round after round; the chain they carry stops loops and cascades.

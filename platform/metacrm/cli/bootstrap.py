@@ -17,7 +17,7 @@ from metacrm.metadata.compiler import load_model
 from metacrm.metadata.documents import Document
 from metacrm.metadata.loader import read_documents
 from metacrm.packs.lifecycle import PackLifecycle
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """Computed fields of OTHER records, kept up to date in the change's transaction.
 
-A write listener (`services.unit_of_work.TransactionListener`): before the commit it reads
+A write listener (`services.records.unit_of_work.TransactionListener`): before the commit it reads
 the command's events and recomputes
 
 * rollups: a child created, deleted, re-parented (both parents), or changed in a field the
@@ -34,8 +34,8 @@ from metacrm.metadata.model import FormulaDef, RollupDef
 from metacrm.storage.outbox import CHANGE_EVENTS, OutboxEvent
 
 if TYPE_CHECKING:
-    from metacrm.services.record_runtime import RecordsRuntime
-    from metacrm.services.records import RecordsService
+    from metacrm.services.records.runtime import RecordsRuntime
+    from metacrm.services.records.service import RecordsService
 
 MAX_FANOUT = 1_000
 """Records whose formulas one changed record may recompute in its transaction."""

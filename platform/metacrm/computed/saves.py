@@ -1,7 +1,7 @@
 """Computed fields in the save path: a record's own formulas and lookup defaults.
 
 `ComputedSaves.hook` is the before-save callback of one write command (see
-`services.save_hooks`): it runs after the subject's rights were checked and after the
+`services.records.save_hooks`): it runs after the subject's rights were checked and after the
 packs' interceptors, on the values about to be written, and returns what to add — written
 with engine rights, so a formula fills its read-only field while a client writing one is
 refused (422 "is read-only", naming the field).
@@ -36,15 +36,15 @@ from metacrm.computed.plan import ComputedPlan, EntityPlan
 from metacrm.fieldtypes.base import FieldValueError
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import EntityDef, FieldDef, LookupDefault, RollupDef
-from metacrm.services.save_hooks import merged_record
+from metacrm.services.records.save_hooks import merged_record
 from metacrm.storage.record_codec import Record
 
 if TYPE_CHECKING:
-    from metacrm.services.records import RecordsService
+    from metacrm.services.records.service import RecordsService
 
 
 class ComputedSaves:
-    """The before-save callbacks of computed fields (`services.save_hooks.SaveInterceptors`)."""
+    """The before-save callbacks of computed fields (`save_hooks.SaveInterceptors`)."""
 
     def __init__(self, records: RecordsService, evaluator: Evaluator) -> None:
         self.records = records

@@ -28,7 +28,7 @@ from metacrm.documents.service import DocumentService, Submitter
 from metacrm.kernel.errors import ErrorDetail, Forbidden, MetacrmError, NotFound, ValidationFailed
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.records.unit_of_work import write_transaction
 from metacrm.storage.system_tables import print_jobs
 
 CONSUMER_NAME = "mass_print"

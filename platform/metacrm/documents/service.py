@@ -29,8 +29,8 @@ from metacrm.kernel.errors import ErrorDetail, Forbidden, NotFound, ValidationFa
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord
 from metacrm.metadata.model import DocumentTemplateDef
-from metacrm.services.records import RecordsService
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.records.service import RecordsService
+from metacrm.services.records.unit_of_work import write_transaction
 from metacrm.storage import work_item_store
 
 CONSUMER_NAME = "documents"

@@ -41,7 +41,7 @@ from metacrm.email.mailboxes import Mailbox
 from metacrm.email.mime import ParsedMail, parse_mail
 from metacrm.files.service import FileService
 from metacrm.kernel.errors import Conflict, ErrorDetail, Forbidden, NotFound, ValidationFailed
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 log = logging.getLogger(__name__)
 MESSAGE_ENTITY = "email_message"

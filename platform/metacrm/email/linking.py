@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden, NotFound
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 CONTACT_ENTITIES = ("person", "company", "lead")
 PARTICIPANT_ENTITY = "email_participant"

@@ -29,7 +29,7 @@ from metacrm.files.service import FileService
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 CHANNEL = "email"
 CONSUMER_NAME = "email.send"

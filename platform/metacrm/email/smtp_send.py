@@ -32,7 +32,7 @@ from metacrm.files.service import FileService
 from metacrm.kernel.errors import MetacrmError
 from metacrm.kernel.jobs import EventRecord, GiveUp, RetryLater, WorkItem
 from metacrm.mail.smtp import TIMEOUT_SECONDS, parse_smtp_url
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=5))
 SlotClaim = Callable[[str, datetime, timedelta], bool]

@@ -18,7 +18,7 @@ from metacrm.automation.sandbox import FieldValues
 from metacrm.automation.templates import Templates
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 TEMPLATE_ENTITY = "email_template"
 FALLBACK_LANGUAGE = "en"

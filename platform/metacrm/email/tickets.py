@@ -26,7 +26,7 @@ from metacrm.email.linking import Contact, Participant
 from metacrm.email.mailboxes import Mailbox
 from metacrm.email.mime import ParsedMail
 from metacrm.kernel.errors import Forbidden, NotFound
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 TICKET_ENTITY = "ticket"
 PERSON_ENTITY = "person"

@@ -23,7 +23,7 @@ from metacrm.extension_host.service_account import pack_subject
 from metacrm.kernel.errors import ErrorDetail
 from metacrm.kernel.jobs import EventRecord, WorkItem
 from metacrm.metadata.model import CompiledModel, EntityDef
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 SUBSCRIBER_RETRIES = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
                       timedelta(minutes=30), timedelta(hours=2))

@@ -58,7 +58,7 @@ from metacrm.extension_host.specs import NoPacks, PackSource, PackSpec, declared
 from metacrm.extension_host.tables import HostTables
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.jobs import ConsumerRegistry
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 _log = logging.getLogger(__name__)
 

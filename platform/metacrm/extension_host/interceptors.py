@@ -1,4 +1,4 @@
-"""Packs' interceptors in the records write path (`services.save_hooks.SaveInterceptors`).
+"""Packs' interceptors in the records write path (`services.records.save_hooks.SaveInterceptors`).
 
 For a write command on an entity some pack intercepts, `hook` returns the callback the
 scoped repository runs per record before writing it: the record is shown to each
@@ -23,8 +23,8 @@ from metacrm.extension_host.contributions import InterceptorEntry
 from metacrm.extension_host.service_account import TransactionReader
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import EntityDef
-from metacrm.services.records import RecordsService
-from metacrm.services.save_hooks import json_defaults, json_value
+from metacrm.services.records.save_hooks import json_defaults, json_value
+from metacrm.services.records.service import RecordsService
 from metacrm.storage.record_codec import Record
 
 Chain = Sequence[tuple[str, InterceptorEntry]]

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from metacrm.access.subject import AccessSubject
 from metacrm.extension import RecordList
 from metacrm.extension_host.specs import pack_role, pack_username
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 
 def pack_subject(name: str) -> AccessSubject:

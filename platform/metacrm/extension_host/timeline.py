@@ -17,7 +17,7 @@ from typing import Any
 
 from metacrm.extension import Caller, TimelineItem, TimelineQuery
 from metacrm.extension_host.contributions import TimelineEntrySource
-from metacrm.services.timeline import Position, TimelineEntry, TimelineRequest
+from metacrm.services.timeline.service import Position, TimelineEntry, TimelineRequest
 
 _log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound, ValidationFai
 from metacrm.kernel.files import BlobNotFound, FileStore
 from metacrm.kernel.ids import new_id
 from metacrm.metadata.model import EntityDef
-from metacrm.services.records import RecordsService
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.records.service import RecordsService
+from metacrm.services.records.unit_of_work import write_transaction
 from metacrm.storage import audit
 from metacrm.storage.system_tables import FILE_NAME_LENGTH
 

@@ -30,7 +30,7 @@ from metacrm.identity.session_store import create_session_tables
 from metacrm.identity.token_store import create_token_table
 from metacrm.identity.ttl_cache import TtlCache
 from metacrm.identity.user_cache import UserCache
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 
 EXTENSION_KEY = "metacrm.identity"
 PUBLIC_ROLE = "Public"

@@ -17,7 +17,7 @@ from metacrm.access.teams import TeamDirectory
 from metacrm.identity.actor import Actor
 from metacrm.identity.user_cache import UserCache
 from metacrm.kernel.users import UserDirectory, UserIdentity, user_number
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 
 
 class SubjectDirectory:

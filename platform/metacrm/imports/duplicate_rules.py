@@ -1,6 +1,6 @@
 """The entity's duplicate rules as the import's duplicate check (`imports.duplicates`).
 
-Each row of a batch is checked the way a save is (`services.duplicates.DuplicateChecker`):
+Each row of a batch is checked the way a save is (`services.duplicates.checks.DuplicateChecker`):
 against the stored records — only the rules checking that kind of save (`on` create or
 update), the row's own record excluded on an update — and, since the batch is not stored
 yet, against the batch's earlier rows. A `block` rule's match fails the row with the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.imports.duplicates import DuplicateVerdict
-from metacrm.services.duplicates import DuplicateCheck, DuplicateChecker
+from metacrm.services.duplicates.checks import DuplicateCheck, DuplicateChecker
 
 
 class RulesCheck:

@@ -13,7 +13,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.imports import ledger
 from metacrm.imports.status import REVERT_DAYS
 from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 
 def revert_import(records: RecordsService, subject: AccessSubject,

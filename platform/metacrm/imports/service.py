@@ -56,8 +56,8 @@ from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord
 from metacrm.kernel.users import UserDirectory
 from metacrm.metadata.model import EntityDef
-from metacrm.services.records import RecordsService
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.records.service import RecordsService
+from metacrm.services.records.unit_of_work import write_transaction
 from metacrm.storage import outbox, trailing_writes
 from metacrm.storage.outbox import OutboxEvent
 from metacrm.storage.trigram_upkeep import flush_trigram_indexes

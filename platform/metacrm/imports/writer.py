@@ -31,8 +31,8 @@ from metacrm.imports.ledger import CREATED, ROW_FAILED, UNCHANGED, UPDATED, Ledg
 from metacrm.imports.lookups import Lookups, key_of
 from metacrm.imports.mapping import OWNER, ImportMapping
 from metacrm.kernel.errors import ErrorDetail, Forbidden, MetacrmError, ValidationFailed
-from metacrm.services.record_runtime import RecordsRuntime
-from metacrm.services.save_hooks import SaveInterceptors
+from metacrm.services.records.runtime import RecordsRuntime
+from metacrm.services.records.save_hooks import SaveInterceptors
 
 MODES = ("create", "update", "upsert")
 MAX_RETRIES = 3

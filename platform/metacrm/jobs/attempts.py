@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from metacrm.kernel.jobs import Consumer, ConsumerRegistry, GiveUp, RetryLater, WorkItem
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.records.unit_of_work import write_transaction
 from metacrm.storage import work_item_store
 
 _log = logging.getLogger("metacrm.jobs.dispatcher")

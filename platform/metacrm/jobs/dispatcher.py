@@ -38,7 +38,7 @@ from metacrm.kernel.jobs import (
     JobQueue,
     QueueUnavailable,
 )
-from metacrm.services.unit_of_work import write_transaction
+from metacrm.services.records.unit_of_work import write_transaction
 from metacrm.storage import work_item_store
 from metacrm.storage.outbox import OutboxEvent, mark_published, published_on_write
 

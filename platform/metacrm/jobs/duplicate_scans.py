@@ -18,8 +18,8 @@ from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import MetacrmError, NotFound
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord, GiveUp, WorkItem
-from metacrm.services.duplicate_review import DuplicateReview
-from metacrm.services.records import RecordsService
+from metacrm.services.duplicates.review import DuplicateReview
+from metacrm.services.records.service import RecordsService
 from metacrm.storage import duplicate_scan_store as store
 
 if TYPE_CHECKING:

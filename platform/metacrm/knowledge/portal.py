@@ -19,7 +19,7 @@ from typing import Any
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, NotFound
 from metacrm.knowledge.suggestions import ARTICLE, PUBLISHED
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 ACTOR = "kb:portal"
 LANGUAGES = ("en", "ru")

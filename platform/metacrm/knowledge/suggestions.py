@@ -14,7 +14,7 @@ from typing import Any
 
 from metacrm.access.scoped_reads import MAX_SEARCH_LENGTH
 from metacrm.access.subject import AccessSubject
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 ARTICLE = "kb_article"
 TICKET = "ticket"

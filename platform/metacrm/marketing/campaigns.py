@@ -18,7 +18,7 @@ from typing import Any
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden, ValidationFailed
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 CAMPAIGN = "campaign"
 LINKED = ("lead", "person", "deal")

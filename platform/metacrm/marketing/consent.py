@@ -38,7 +38,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
 from metacrm.kernel.jobs import MailChannel, MailMessage
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 CONSENT = "consent"
 SUPPRESSION = "email_suppression"

@@ -26,7 +26,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Conflict, ErrorDetail, ValidationFailed
 from metacrm.metadata.model import EntityDef
 from metacrm.metadata.titles import render_title
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 Actor: TypeAlias = AccessSubject
 """Who resolves a segment: the access subject the records service acts for (the contract

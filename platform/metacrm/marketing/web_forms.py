@@ -47,7 +47,7 @@ from metacrm.kernel.errors import (
 )
 from metacrm.marketing.consent import ConsentLedger
 from metacrm.metadata.model import WebFormDef
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 HONEYPOT = "website_url"
 """The hidden field people leave empty and form-filling bots fill in."""

@@ -235,7 +235,7 @@ class EntityDef:
     reminders: tuple[ReminderDef, ...] = ()
     """Due-date reminders (`metacrm.notifications.reminders`)."""
     validations: tuple[ValidationRuleDef, ...] = ()
-    """Rules every save must keep (`metacrm.services.validation_rules`)."""
+    """Rules every save must keep (`metacrm.services.records.validation_rules`)."""
     match_keys: tuple[MatchKeyDef, ...] = ()
     """Normalised keys the duplicate rules of the entity compare: one stored, indexed
     column each (`storage.tables.match_key_columns`)."""

@@ -26,7 +26,7 @@ from metacrm.kernel.users import UserDirectory
 from metacrm.metadata.model import CompiledModel
 from metacrm.notifications import preferences
 from metacrm.notifications.service import MAX_LIMIT, Notification, NotificationService
-from metacrm.services.preferences import saved_time_zone
+from metacrm.services.users.preferences import saved_time_zone
 
 _log = logging.getLogger(__name__)
 

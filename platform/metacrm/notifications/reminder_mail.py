@@ -27,8 +27,8 @@ from metacrm.kernel.errors import MetacrmError
 from metacrm.kernel.ids import new_id
 from metacrm.kernel.jobs import EventRecord, GiveUp, MailChannel, MailMessage, WorkItem
 from metacrm.kernel.users import UserDirectory
-from metacrm.services.preferences import saved_language, saved_time_zone
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
+from metacrm.services.users.preferences import saved_language, saved_time_zone
 
 CONSUMER_NAME = "notifications.reminder_mail"
 EVENT_TYPE = "notification.reminder"

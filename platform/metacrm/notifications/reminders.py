@@ -34,7 +34,7 @@ from metacrm.fieldtypes.temporal import datetime_to_json
 from metacrm.metadata.model import CompiledModel, EntityDef, ReminderDef
 from metacrm.notifications import preferences, store
 from metacrm.notifications.reminder_mail import Submit, submit_reminder_mail
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 from metacrm.storage.system_tables import user_preferences
 
 _log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
 from metacrm.notifications import preferences, store
 from metacrm.notifications.preferences import NotificationPreferences
 from metacrm.notifications.store import StoredNotification
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 MAX_LIMIT = 100
 MAX_IDS = 100

@@ -38,7 +38,7 @@ from metacrm.metadata.loader import read_json
 from metacrm.metadata.schema_errors import json_pointer
 from metacrm.packs.service_account import service_subject
 from metacrm.packs.step_context import StepContext, StepRecords
-from metacrm.services.record_json import RecordJson
+from metacrm.services.records.json_values import RecordJson
 from metacrm.storage import metadata_store
 from metacrm.storage.tables import build_record_tables
 

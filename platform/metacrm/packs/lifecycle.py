@@ -60,7 +60,7 @@ from metacrm.packs.store import (
     stored_settings,
     write_settings,
 )
-from metacrm.services.metadata_service import MetadataService
+from metacrm.services.metadata.service import MetadataService
 from metacrm.storage.migration import ArchiveTable
 from metacrm.storage.system_tables import saved_views, webhooks
 

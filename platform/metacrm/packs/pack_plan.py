@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from metacrm.metadata.documents import Document
 from metacrm.packs.data_migrations import DataMigration
-from metacrm.services.metadata_service import AppliedVersion, PlanReport
+from metacrm.services.metadata.service import AppliedVersion, PlanReport
 from metacrm.storage.migration import ArchiveColumn, ArchiveTable
 
 Action = Literal["install", "upgrade", "uninstall"]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from metacrm.access.scoped_repository import ScopedRepository
 from metacrm.extension import RecordList, Records
-from metacrm.services.record_json import RecordJson
+from metacrm.services.records.json_values import RecordJson
 
 
 class StepRecords:

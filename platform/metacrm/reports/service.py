@@ -39,8 +39,8 @@ from metacrm.reports.parameters import run_options
 from metacrm.reports.result import ReportResult
 from metacrm.reports.run_options import RunOptions
 from metacrm.reports.summary import SummaryRunner
-from metacrm.services.preferences import saved_preferences
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
+from metacrm.services.users.preferences import saved_preferences
 
 if TYPE_CHECKING:
     from metacrm.composition import Services

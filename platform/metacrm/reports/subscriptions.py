@@ -34,7 +34,7 @@ from metacrm.metadata.model import ReportDef, SubscriptionDef
 from metacrm.reports.report_mail import Recipient, report_message
 from metacrm.reports.service import ReportService
 from metacrm.reports.snapshots import latest_slot
-from metacrm.services.preferences import saved_language, saved_time_zone
+from metacrm.services.users.preferences import saved_language, saved_time_zone
 from metacrm.storage.system_tables import report_deliveries
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from metacrm.composition import Services
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
 from metacrm.seeding.dataset import SeedRecord, Step
 from metacrm.seeding.values import SeedContext
-from metacrm.services.records import OWNER
+from metacrm.services.records.service import OWNER
 
 
 class RecordSeeder:

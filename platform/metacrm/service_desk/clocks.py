@@ -22,7 +22,7 @@ from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.business_time import BusinessCalendar
 from metacrm.kernel.sla_clock import ClockReading, Segment, read_clock
 from metacrm.metadata.model import SLA_METRICS, CompiledModel, EntityDef, SlaPolicyDef
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 TICKET = "ticket"
 STOPPED_BY = {"first_response": "first_response_at", "resolution": "resolved_at"}

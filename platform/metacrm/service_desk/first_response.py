@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.service_desk.clocks import TICKET
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 ACTOR = "mail:first_response"
 FIELD = "first_response_at"

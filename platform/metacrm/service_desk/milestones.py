@@ -35,7 +35,7 @@ from metacrm.notifications import store
 from metacrm.service_desk.clocks import TICKET, TicketClocks, read_ticket
 from metacrm.service_desk.outcomes import outcome_fields
 from metacrm.service_desk.saves import closed_states
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 from metacrm.storage.periodic_slots import claim_period
 
 _log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from metacrm.access.subject import AccessSubject
 from metacrm.service_desk.clocks import TICKET
-from metacrm.services.records import RecordsService
-from metacrm.services.transitions import TransitionService
+from metacrm.services.records.service import RecordsService
+from metacrm.services.transitions.service import TransitionService
 
 ACTOR = "mail:inbound"
 ON_REPLY = {"resolved": "reopen", "pending_customer": "start_work"}

@@ -25,8 +25,8 @@ from metacrm.kernel.sla_clock import Segment, with_state
 from metacrm.metadata.model import CompiledModel
 from metacrm.service_desk.clocks import TICKET, choose_policy, read_ticket, segments_of
 from metacrm.service_desk.outcomes import outcome_fields
-from metacrm.services.records import RecordsService
-from metacrm.services.save_hooks import SaveInterceptors, chained, json_defaults, json_value
+from metacrm.services.records.save_hooks import SaveInterceptors, chained, json_defaults, json_value
+from metacrm.services.records.service import RecordsService
 from metacrm.storage.record_codec import Record
 
 STATE_FIELD = "status"

@@ -11,7 +11,7 @@ from datetime import timedelta
 from metacrm.kernel.jobs import EventRecord, GiveUp, WorkItem
 from metacrm.service_desk.clocks import TICKET
 from metacrm.service_desk.surveys import Surveys
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 CONSUMER_NAME = "service_desk.surveys"
 RESOLVED = "resolved"

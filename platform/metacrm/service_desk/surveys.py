@@ -21,7 +21,7 @@ from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from metacrm.kernel.jobs import MailChannel, MailMessage
 from metacrm.service_desk.clocks import TICKET
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 RESPONSE = "csat_response"
 TOKEN_DAYS = 30

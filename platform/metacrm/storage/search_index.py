@@ -1,7 +1,7 @@
 """The `SearchIndex` port: ranked, typo-tolerant prefix search over an entity's search
 fields, kept in step with the records by the database itself.
 
-Global search (`services.global_search`) — and later the knowledge base — asks the port for
+Global search (`services.records.global_search`) — and later the knowledge base — asks the port for
 two SQL expressions on an entity's table: a condition (the records matching every word of
 the query, each word a prefix, in any of the given columns) and a rank (higher is better).
 The access layer ANDs its read scope into the condition and passes only the columns of

@@ -433,7 +433,7 @@ calendar_feed_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 """`metacrm_calendar_feed_tokens` — each user's iCal feed token, as its SHA-256 (the token
-itself is shown once, on the profile page); no row: no feed (`services.calendar_feed`)."""
+itself is shown once, on the profile page); no row: no feed (`services.calendar.feed`)."""
 
 saved_views = sa.Table(
     "metacrm_saved_views",
@@ -462,7 +462,7 @@ recent_records = sa.Table(
     sa.Index("ix_metacrm_recent_records_user_opened", "user_id", "opened_at"),
 )
 """`metacrm_recent_records` — the records each user opened last (their page), pruned to the
-newest few per user (`services.record_bookmarks`)."""
+newest few per user (`services.users.bookmarks`)."""
 
 favourite_records = sa.Table(
     "metacrm_favourite_records",
@@ -608,7 +608,7 @@ record_merges = sa.Table(
     sa.Column("undone_by", sa.String(USER_ID_LENGTH), nullable=True),
     sa.Index("ix_metacrm_record_merges_survivor", "entity", "survivor"),
 )
-"""`metacrm_record_merges` — one row per merge of records (`services.record_merge`): the
+"""`metacrm_record_merges` — one row per merge of records (`services.records.merge`): the
 ids merged into the survivor and the ledger that undoes it (the merged rows as stored,
 the references re-pointed, the survivor's values before)."""
 

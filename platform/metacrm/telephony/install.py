@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from metacrm.services.preferences import saved_phone
+from metacrm.services.users.preferences import saved_phone
 from metacrm.settings import TelephonySettings
 from metacrm.telephony.forwarding import ForwardTargets
 from metacrm.telephony.intake import TelephonyIntake

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Conflict, ErrorDetail, Forbidden, ValidationFailed
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 from metacrm.settings import TelephonySettings
 from metacrm.telephony import phones
 from metacrm.telephony.provider import SmsProvider

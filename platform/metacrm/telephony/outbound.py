@@ -23,7 +23,7 @@ from xml.sax.saxutils import quoteattr
 from metacrm.access.subject import AccessSubject
 from metacrm.fieldtypes.regarding import allowed_entities
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 from metacrm.settings import TelephonySettings
 from metacrm.telephony import phones
 from metacrm.telephony.intake import CALL_ENTITY, SMS_ENTITY, telephony_subject

@@ -14,7 +14,7 @@ import phonenumbers
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import Forbidden, NotFound
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 PHONE_FIELDS = (("person", ("mobile", "phone")), ("lead", ("phone",)),
                 ("company", ("phone",)))

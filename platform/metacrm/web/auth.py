@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from metacrm.identity.bridge import identity_state
 from metacrm.identity.login_guard import LoginThrottled
 from metacrm.identity.security import end_current_session, start_browser_session
-from metacrm.services.preferences import save_language
+from metacrm.services.users.preferences import save_language
 from metacrm.web.blueprints import remember_preferences, screen_blueprint, session_preferences
 from metacrm.web.context import services, web_actor
 from metacrm.web.i18n import LANGUAGE_COOKIE, LANGUAGES, t, use_language

@@ -14,7 +14,7 @@ from flask import Blueprint, render_template, request, session
 from flask_wtf.csrf import CSRFError
 
 from metacrm.kernel.errors import MetacrmError
-from metacrm.services.preferences import UserPreferences, saved_preferences
+from metacrm.services.users.preferences import UserPreferences, saved_preferences
 from metacrm.web.context import check_csrf, services, web_actor
 from metacrm.web.i18n import (
     LANGUAGE_COOKIE,

@@ -2,7 +2,8 @@
 
 Columns are the pipeline's states in order; each shows the first cards of the records the
 user may read in that state (the records service applies the read scope), their count and
-the sum of the entity's first money field (`services.board_totals`, through the same scope).
+the sum of the entity's first money field (`services.transitions.board_totals`, through the
+same scope).
 
 Moving a card (`POST /app/r/<entity>/board/move`: id, version, to) performs the transition
 that starts from the card's state and leads to the column's state, through the transitions
@@ -35,14 +36,14 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.model import EntityDef, FieldDef, PipelineDef, StateDef, TransitionDef
-from metacrm.services.board_totals import CurrencySum, money_sums
-from metacrm.services.pipeline_states import leaves
-from metacrm.services.record_actions import records_actions
-from metacrm.services.transition_guards import (
+from metacrm.services.records.actions import records_actions
+from metacrm.services.transitions.board_totals import CurrencySum, money_sums
+from metacrm.services.transitions.guards import (
     ConversionRequired,
     EntityTransition,
     may_perform,
 )
+from metacrm.services.transitions.pipeline_states import leaves
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.condition_text import CONDITION, condition_sentence, part_at
 from metacrm.web.context import login_required, services, web_subject

@@ -1,6 +1,6 @@
 """Recent records and favourites in the navigation, and the star toggle of a record page
 (`POST /app/r/<entity>/<id>/star`). What is remembered and which records are still
-readable is `services.record_bookmarks`; this module only titles and links them."""
+readable is `services.users.bookmarks`; this module only titles and links them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
-from metacrm.services.record_bookmarks import Bookmark, RecordBookmarks
+from metacrm.services.users.bookmarks import Bookmark, RecordBookmarks
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_actor, web_subject
 from metacrm.web.i18n import label

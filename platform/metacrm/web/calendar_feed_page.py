@@ -1,5 +1,5 @@
 """The iCal feed section of the profile page: create (or replace) and revoke the user's
-calendar feed token (`services.calendar_feed`).
+calendar feed token (`services.calendar.feed`).
 
 The token is shown once, in the feed address on the page answering the creation; only its
 hash is kept, so a lost address is replaced, never shown again. Both actions are POSTs
@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from metacrm.services import calendar_feed
+from metacrm.services.calendar import feed as calendar_feed
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_actor
 from metacrm.web.i18n import t

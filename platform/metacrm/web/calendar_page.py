@@ -21,7 +21,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.calendar import CalendarItem, CalendarService, calendar_sources, covers_owner
+from metacrm.services.calendar.service import (
+    CalendarItem,
+    CalendarService,
+    calendar_sources,
+    covers_owner,
+)
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.form_fields import active_users

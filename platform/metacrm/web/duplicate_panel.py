@@ -1,5 +1,5 @@
 """The "possible duplicates" panel of record pages and forms: the records a duplicate rule
-matches, as the signed-in user may know them (`services.duplicate_review`), a link to the
+matches, as the signed-in user may know them (`services.duplicates.review`), a link to the
 merge screen, and the merges into the record that can still be undone."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import DuplicateFound, MetacrmError
-from metacrm.services.duplicate_review import DuplicateReview
-from metacrm.services.record_merge import MAX_RECORDS, MergeService
+from metacrm.services.duplicates.review import DuplicateReview
+from metacrm.services.records.merge import MAX_RECORDS, MergeService
 from metacrm.web.context import services
 
 

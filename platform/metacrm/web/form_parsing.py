@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from metacrm.kernel.errors import ErrorDetail, MetacrmError
 from metacrm.metadata.model import EntityDef, FieldDef
-from metacrm.services.validation_rules import RuleViolated
+from metacrm.services.records.validation_rules import RuleViolated
 from metacrm.web.form_fields import FormValue
 from metacrm.web.i18n import label, t, utc_datetime
 

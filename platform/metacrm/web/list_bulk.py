@@ -11,9 +11,9 @@ from typing import Any
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import MetacrmError
 from metacrm.metadata.model import CompiledModel
-from metacrm.services.records import RecordsService
-from metacrm.services.transition_guards import conversion_of, entity_transitions, may_perform
-from metacrm.services.transitions import TransitionService
+from metacrm.services.records.service import RecordsService
+from metacrm.services.transitions.guards import conversion_of, entity_transitions, may_perform
+from metacrm.services.transitions.service import TransitionService
 from metacrm.web.i18n import label
 from metacrm.web.values import ValueDisplay, record_reader
 

@@ -11,11 +11,11 @@ their JSON form (ids of referenced records and users, state and choice codes; a 
 link `entity:id`), money as `<name>` and `<name>_currency` — what an import reads back.
 
 Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) gets a leading
-apostrophe in CSV and is stored as a plain string cell in XLSX (`services.export_files`,
+apostrophe in CSV and is stored as a plain string cell in XLSX (`services.export.files`,
 shared with the export API).
 
 Only formatting lives here: which records and fields a subject may export is decided by
-`services.record_export`.
+`services.export.records`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from metacrm.metadata.model import EntityDef
-from metacrm.services.export_files import (
+from metacrm.services.export.files import (
     UNTYPED,
     XLSX_MIMETYPE,
     Cell,
@@ -36,7 +36,7 @@ from metacrm.services.export_files import (
     typed_cell,
     write_xlsx,
 )
-from metacrm.services.record_export import ExportRows
+from metacrm.services.export.records import ExportRows
 from metacrm.web.i18n import t
 from metacrm.web.list_columns import field_label
 from metacrm.web.values import ValueDisplay

@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 from metacrm.web.form_fields import Widget, active_users, build_widgets
 from metacrm.web.form_parsing import parse_form, pointer_field
 from metacrm.web.i18n import t

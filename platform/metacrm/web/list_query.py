@@ -31,7 +31,7 @@ from metacrm.api.request_parsing import DEFAULT_LIMIT, ListQuery, parse_list_arg
 from metacrm.fieldtypes.registry import FieldTypeRegistry
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import SYSTEM_COLUMNS, EntityDef
-from metacrm.services.saved_views import ViewDefinition
+from metacrm.services.users.saved_views import ViewDefinition
 
 TRAIL_SEPARATOR = "~"
 FIRST_PAGE = "."

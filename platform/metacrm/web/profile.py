@@ -28,8 +28,8 @@ from metacrm.identity.password_change import (
     change_password,
     current_password_matches,
 )
-from metacrm.services import calendar_feed
-from metacrm.services.preferences import (
+from metacrm.services.calendar import feed as calendar_feed
+from metacrm.services.users.preferences import (
     UserPreferences,
     save_phone,
     save_preferences,

@@ -1,7 +1,7 @@
 """The record page's panel for the packs' channels (Telegram…): write a message to the
 record on a channel it has an address on, beside the email and SMS panels.
 
-Thin: `metacrm.services.channel_messages` picks the channels that apply to the record (as
+Thin: `metacrm.services.channels.messages` picks the channels that apply to the record (as
 the user reads it), checks the rights, sends through the provider and logs the message as a
 note on the record's timeline.
 """
@@ -15,7 +15,7 @@ from flask import flash, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.kernel.errors import MetacrmError
-from metacrm.services.channel_messages import PackChannelMessages
+from metacrm.services.channels.messages import PackChannelMessages
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import t

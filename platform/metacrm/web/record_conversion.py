@@ -4,7 +4,7 @@ conversion leads to.
 
 GET shows, per target, the values the mapping gives and the existing record that would be
 linked instead of a new one, plus the guards of the conversion's transition
-(`services.conversion_preview`). The form chooses per target: make it (linking the match
+(`services.conversion.preview`). The form chooses per target: make it (linking the match
 when there is one) or skip it (optional targets only); POST runs
 `ConversionService.convert` with that request, so every rule of the API applies. A refusal
 shows the page again with the reasons and the choices kept.
@@ -22,12 +22,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, NotFound, ValidationFailed
 from metacrm.metadata.model import EntityDef
-from metacrm.services.conversion import ConversionService
-from metacrm.services.conversion_preview import (
+from metacrm.services.conversion.preview import (
     ConversionPreview,
     TargetPreview,
     preview_conversion,
 )
+from metacrm.services.conversion.service import ConversionService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.condition_text import condition_sentence
 from metacrm.web.context import login_required, services, web_subject

@@ -25,8 +25,8 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.marketing.mailings.content_lock import locked_fields
-from metacrm.services.record_actions import record_actions
-from metacrm.services.records import DUPLICATES
+from metacrm.services.records.actions import record_actions
+from metacrm.services.records.service import DUPLICATES
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.duplicate_panel import error_panel

@@ -29,10 +29,10 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.model import EntityDef
-from metacrm.services.record_actions import records_actions
-from metacrm.services.record_export import export_records
-from metacrm.services.record_listing import RecordPage
-from metacrm.services.saved_views import SavedView, SavedViewsService, ViewDefinition
+from metacrm.services.export.records import export_records
+from metacrm.services.records.actions import records_actions
+from metacrm.services.records.listing import RecordPage
+from metacrm.services.users.saved_views import SavedView, SavedViewsService, ViewDefinition
 from metacrm.web import list_bulk, list_mass_update, print_jobs
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject

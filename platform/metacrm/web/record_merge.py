@@ -2,8 +2,8 @@
 field), undo, and the review of an entity's duplicate groups (the "possible duplicates"
 panel of record pages and forms is `web.duplicate_panel`).
 
-Thin: every read and write goes through `services.duplicate_review` and
-`services.record_merge` with the signed-in user's subject, so the panel names only
+Thin: every read and write goes through `services.duplicates.review` and
+`services.records.merge` with the signed-in user's subject, so the panel names only
 records the user may read and a merge needs the same rights as in the API.
 """
 
@@ -16,8 +16,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.access.subject import AccessSubject
 from metacrm.kernel.errors import MetacrmError, NotFound
-from metacrm.services.duplicate_review import DuplicateGroup, DuplicateReview
-from metacrm.services.record_merge import MergeService
+from metacrm.services.duplicates.review import DuplicateGroup, DuplicateReview
+from metacrm.services.records.merge import MergeService
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.duplicate_panel import merge_url

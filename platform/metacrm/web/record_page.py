@@ -30,13 +30,13 @@ from metacrm.kernel.errors import (
     ValidationFailed,
 )
 from metacrm.metadata.model import CompiledModel, EntityDef
-from metacrm.services.record_actions import RecordActions, record_actions
-from metacrm.services.record_bookmarks import RecordBookmarks
-from metacrm.services.related_records import RelatedList, related_lists
-from metacrm.services.timeline import TimelinePage
-from metacrm.services.timeline_sources import link_entities
-from metacrm.services.transition_guards import ConversionRequired
-from metacrm.services.transitions import TransitionService
+from metacrm.services.records.actions import RecordActions, record_actions
+from metacrm.services.records.related import RelatedList, related_lists
+from metacrm.services.timeline.service import TimelinePage
+from metacrm.services.timeline.sources import link_entities
+from metacrm.services.transitions.guards import ConversionRequired
+from metacrm.services.transitions.service import TransitionService
+from metacrm.services.users.bookmarks import RecordBookmarks
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.condition_text import (
     CONDITION,

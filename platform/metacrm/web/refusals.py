@@ -1,7 +1,7 @@
 """A refused action in the user's words, for the places a script shows it in one line (the
 inline editor of a list cell, the board's message area).
 
-Screens hide what the user may not do (`services.record_actions`), so a refusal here is a
+Screens hide what the user may not do (`services.records.actions`), so a refusal here is a
 race — the record was locked, reassigned or changed meanwhile — or a forged request. The
 services' messages are English developer text pointing at JSON; users get a translated
 sentence by the kind of refusal instead. Field validation (422) keeps its per-field details,
@@ -11,7 +11,7 @@ which are shown beside the field.
 from __future__ import annotations
 
 from metacrm.kernel.errors import Conflict, Forbidden, MetacrmError, NotFound, StaleRecord
-from metacrm.services.pipeline_states import RecordLocked
+from metacrm.services.transitions.pipeline_states import RecordLocked
 from metacrm.web.i18n import t
 
 TRANSITION_POINTER = "/name"

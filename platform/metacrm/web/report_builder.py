@@ -27,8 +27,8 @@ from metacrm.kernel.errors import ErrorDetail, MetacrmError
 from metacrm.metadata.model import EntityDef, ReportDef
 from metacrm.reports.private_reports import BUILDER_KINDS, PrivateReports
 from metacrm.reports.result import ReportResult
-from metacrm.services.metadata_admin import MetadataAdmin
-from metacrm.services.saved_views import ViewDefinition
+from metacrm.services.metadata.admin import MetadataAdmin
+from metacrm.services.users.saved_views import ViewDefinition
 from metacrm.web.context import login_required, services, web_subject
 from metacrm.web.i18n import label, t
 from metacrm.web.list_columns import filter_fields, filter_value_text, operator_label

@@ -23,7 +23,7 @@ from metacrm.identity.bridge import identity_state
 from metacrm.identity.roles import SERVICE_ROLE_PREFIX, admin_roles
 from metacrm.kernel.errors import MetacrmError, MetadataInvalid, NotFound
 from metacrm.metadata.model import CompiledModel
-from metacrm.services.metadata_admin import MetadataAdmin
+from metacrm.services.metadata.admin import MetadataAdmin
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services, web_actor
 from metacrm.web.i18n import label, t, tn

@@ -19,7 +19,7 @@ from flask import Response, jsonify, render_template, request
 
 from metacrm.kernel.errors import ValidationFailed
 from metacrm.metadata.model import EntityDef
-from metacrm.services.global_search import (
+from metacrm.services.records.global_search import (
     MAX_QUERY_LENGTH,
     MIN_QUERY_LENGTH,
     EntityHits,

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from metacrm.access.teams import Team, descendants
 from metacrm.identity.fab_directory import UserListing, user_listings
 from metacrm.kernel.errors import Conflict, MetacrmError, NotFound, ValidationFailed
-from metacrm.services.team_admin import memberships, relabel_team
+from metacrm.services.users.team_admin import memberships, relabel_team
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services
 from metacrm.web.i18n import t

@@ -23,7 +23,7 @@ from metacrm.identity.accounts import Account, AccountForm, AccountRefused
 from metacrm.identity.bridge import identity_state
 from metacrm.kernel.errors import ErrorDetail, MetacrmError, ValidationFailed
 from metacrm.metadata.model import CompiledModel
-from metacrm.services.team_admin import memberships
+from metacrm.services.users.team_admin import memberships
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services, web_actor
 from metacrm.web.i18n import label, t

@@ -12,7 +12,7 @@ from metacrm.automation.formulas import Formulas
 from metacrm.automation.templates import Templates, template_variables
 from metacrm.kernel.errors import ErrorDetail, NotFound, ValidationFailed
 from metacrm.metadata.model import EntityDef
-from metacrm.services.record_runtime import RecordsRuntime
+from metacrm.services.records.runtime import RecordsRuntime
 
 if TYPE_CHECKING:
     from metacrm.composition import Services

@@ -1,8 +1,8 @@
 """`transition`: move the record along its pipeline, as a user's transition would.
 
 `{"name": "<transition>", "values": {...}}` — through the transitions feature
-(`services.transitions`): its role rules (the automation holds admin roles), start states and
-guards apply; `values` (literal, template or formula each) are written with the move.
+(`services.transitions.service`): its role rules (the automation holds admin roles), start
+states and guards apply; `values` (literal, template or formula each) are written with the move.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from metacrm.automation.builtin_actions.support import (
 from metacrm.automation.builtin_actions.values import ValueForms
 from metacrm.kernel.errors import Conflict, ErrorDetail, MetacrmError
 from metacrm.metadata.model import CompiledModel, EntityDef
-from metacrm.services.transition_guards import find
+from metacrm.services.transitions.guards import find
 
 FEATURE = "transitions"
 
@@ -113,5 +113,5 @@ class Transition:
         service = getattr(self.support.services, "transitions", None)
         if service is None:
             raise TransitionsMissing("the transitions feature is not installed in this "
-                                     "process (metacrm.services.transitions)")
+                                     "process (metacrm.services.transitions.service)")
         return cast(Transitions, service)

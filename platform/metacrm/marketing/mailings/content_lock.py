@@ -26,8 +26,8 @@ from metacrm.access.subject import AccessSubject
 from metacrm.fieldtypes.base import FieldValueError
 from metacrm.kernel.errors import Conflict, ErrorDetail
 from metacrm.marketing.mailings.ledger import MAILING
-from metacrm.services.records import RecordsService
-from metacrm.services.save_hooks import SaveInterceptors, chained
+from metacrm.services.records.save_hooks import SaveInterceptors, chained
+from metacrm.services.records.service import RecordsService
 from metacrm.storage.record_codec import Record
 
 CONTENT_FIELDS = (

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from metacrm.kernel.errors import StaleRecord
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 MAILING = "mailing"
 RECIPIENT = "mailing_recipient"

@@ -45,7 +45,7 @@ from metacrm.marketing.mailings.links import rewrite, url_digest
 from metacrm.marketing.mailings.ports import Consent
 from metacrm.marketing.mailings.rendering import MailingRenderer
 from metacrm.marketing.mailings.tokens import MailingTokens
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 log = logging.getLogger(__name__)
 CONSUMER = "mailings.send"

@@ -43,7 +43,7 @@ from metacrm.marketing.mailings.links import destination, tracked_links
 from metacrm.marketing.mailings.ports import Audience, Consent
 from metacrm.marketing.mailings.sender import CONSUMER, MailingSender, SmtpSession
 from metacrm.marketing.mailings.tokens import InvalidToken, MailingTokens
-from metacrm.services.records import RecordsService
+from metacrm.services.records.service import RecordsService
 
 START_TASK = "mailings.start"
 STARTABLE = ("scheduled",)

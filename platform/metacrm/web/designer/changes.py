@@ -17,7 +17,7 @@ from flask import flash, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
-from metacrm.services.metadata_admin import MetadataAdmin
+from metacrm.services.metadata.admin import MetadataAdmin
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services, web_actor
 from metacrm.web.i18n import t

@@ -4,7 +4,7 @@ combined with AND/OR, and what a match does (warn or block).
 The editor is one form over the whole `duplicate_rule` document. Besides "Update the form"
 and "Preview the change" (the plan, then one metadata version, as every editor), "Show the
 matches" lists the groups of existing records the rule as typed would call duplicates
-(`services.duplicate_rule_preview`), read as the admin may read them — before the rule is
+(`services.duplicates.rule_preview`), read as the admin may read them — before the rule is
 applied, so an admin sees a too-loose threshold before it blocks a single save.
 """
 
@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from metacrm.fieldtypes.match_keys import NORMALISERS
 from metacrm.kernel.errors import NotFound
 from metacrm.metadata.model import CompiledModel, EntityDef
-from metacrm.services.duplicate_rule_preview import (
+from metacrm.services.duplicates.rule_preview import (
     PREVIEW_RECORDS,
     PreviewCondition,
     RulePreview,

@@ -13,7 +13,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from metacrm.services import metadata_history
+from metacrm.services.metadata import history as metadata_history
 from metacrm.web.blueprints import screen_blueprint
 from metacrm.web.context import admin_required, services, web_actor
 from metacrm.web.designer.changes import metadata_admin
