@@ -59,11 +59,16 @@ class GroupValues(sa.types.TypeDecorator[str]):
 class AggregateBuilder:
     """Resolves the paths of one query and builds its statement."""
 
-    def __init__(self, scoped: ScopedAggregates, entity: str, dialect: str) -> None:
+    def __init__(self, scoped: ScopedAggregates, entity: str, dialect: str,
+                 source: sa.FromClause | None = None) -> None:
+        """`source`: rows to group instead of the entity's table, shaped like it and
+        already inside the subject's scope (the records at a past instant)."""
         self.scoped = scoped
         self.entity = entity
         self.dialect = dialect
-        self.table = scoped.record_table(entity)
+        self.scoped_source = source is not None
+        self.table = cast(sa.Table, source) if source is not None \
+            else scoped.record_table(entity)
         self.visible = scoped.policy.visible_entity(scoped.subject, entity)
         self.joins: dict[str, tuple[sa.FromClause, sa.ColumnElement[bool]]] = {}
         self.errors: list[ErrorDetail] = []
@@ -208,8 +213,9 @@ class AggregateBuilder:
     def statement(self, query: AggregateQuery) -> sa.Select[Any]:
         dims = [self.dimension(dim, query) for dim in query.dimensions]
         measures = [self.measure(measure) for measure in query.measures]
-        where = _and([self.scoped.scope_condition_on(self.entity, "read", self.table),
-                      self.criteria(query.criteria, query.criteria_pointer),
+        scope = None if self.scoped_source else \
+            self.scoped.scope_condition_on(self.entity, "read", self.table)
+        where = _and([scope, self.criteria(query.criteria, query.criteria_pointer),
                       self.criteria(query.run_criteria, "/parameters"),
                       self.where(query.where, query.where_pointer)])
         if self.errors:

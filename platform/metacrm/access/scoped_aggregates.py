@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from metacrm.access import as_of_sql
 from metacrm.access.aggregate_query import AggregateQuery, StateEntry
 from metacrm.access.aggregate_sql import AggregateBuilder, _and
 from metacrm.access.as_of_reads import PastRecord, past_records
@@ -29,6 +30,7 @@ from metacrm.access.scoped_queries import ScopedQueries
 from metacrm.criteria.tree import SYSTEM_FIELDS
 from metacrm.kernel.errors import ErrorDetail, ValidationFailed
 from metacrm.metadata.model import FieldDef
+from metacrm.storage import trailing_writes
 from metacrm.storage.system_tables import audit
 
 STATE_ACTIONS = ("created", "updated", "transitioned")
@@ -90,6 +92,38 @@ class ScopedAggregates(ScopedQueries):
         result = conn.execution_options(stream_results=True,
                                         yield_per=STREAM_ROWS).execute(statement)
         return fields, (tuple(row) for row in result)
+
+    def as_of_sql_fields(self, entity: str, paths: Sequence[str]
+                         ) -> dict[str, FieldDef] | None:
+        """The fields of `paths` when every one is rolled back in SQL by `as_of_sql`
+        (visible own fields of a supported type); None otherwise (the Python roll-back
+        then runs, and reports hidden or unknown paths)."""
+        visible = self.policy.visible_entity(self.subject, entity)
+        fields: dict[str, FieldDef] = {}
+        for path in paths:
+            fdef = visible.field(path)
+            if fdef is None:
+                return None
+            fields[path] = fdef
+        return fields if as_of_sql.supports(fields) else None
+
+    def aggregate_as_of(self, conn: sa.Connection, entity: str, query: AggregateQuery,
+                        instant: datetime, fields: Mapping[str, FieldDef]
+                        ) -> list[tuple[Any, ...]]:
+        """`aggregate` over the records as they stood at `instant` (rolled back in SQL by
+        `as_of_sql` from today's rows inside the subject's current read scope); `fields`
+        from `as_of_sql_fields`."""
+        scope = self.require(entity, "read")
+        trailing_writes.flush(conn)
+        table = self._repository.table(entity)
+        names = {name: [spec.name for spec in self.registry.get(f.type).columns(f)]
+                 for name, f in fields.items()}
+        source = as_of_sql.rolled_back(
+            table, entity, fields, names,
+            self.policy.condition(self.subject, entity, "read", table, self.context),
+            scope.unrestricted, instant, conn.dialect.name)
+        builder = AggregateBuilder(self, entity, conn.dialect.name, source)
+        return [tuple(row) for row in conn.execute(builder.statement(query))]
 
     def records_as_of(self, conn: sa.Connection, entity: str, instant: datetime,
                       paths: Sequence[tuple[str, str]],
